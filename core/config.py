@@ -1,0 +1,334 @@
+"""Configuration loading: one flat TOML file plus ``AFTERCARE_*`` environment variables.
+
+Precedence is environment > file > built-in default, per setting. The file is found by
+:func:`config_search_paths`; every problem (unknown key, wrong type, malformed TOML, missing
+file) is reported as a :class:`ConfigError` whose message is a single line naming the key
+and where the value came from, because the first reader is usually a clinic admin looking
+at a terminal, not a developer reading a traceback.
+
+This module is part of ``core`` and therefore imports only the standard library, pydantic
+and platformdirs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from platformdirs import user_config_dir, user_data_dir
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ENV_PREFIX",
+    "SYSTEM_CONFIG_PATH",
+    "ConfigError",
+    "LoadedConfig",
+    "SettingSource",
+    "Settings",
+    "config_search_paths",
+    "describe",
+    "load_config",
+    "mask_url",
+]
+
+APP_NAME: Final = "aftercare"
+ENV_PREFIX: Final = "AFTERCARE_"
+CONFIG_ENV_VAR: Final = "AFTERCARE_CONFIG"
+# Variables under this prefix belong to the test suite (e.g. AFTERCARE_TEST_POSTGRES_URL),
+# so they must not trip the unknown-variable check when tests run the real loader.
+TEST_ENV_PREFIX: Final = "AFTERCARE_TEST_"
+SYSTEM_CONFIG_PATH: Final = Path("/etc/aftercare/config.toml")
+
+MASK: Final = "***"
+NOT_SET: Final = "(not set)"
+_SECRET_NAME_PARTS: Final = ("password", "token", "secret")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``str()`` is one line suitable for a terminal."""
+
+    def __init__(self, message: str) -> None:
+        # Values and paths are embedded in messages; keep the promise of one line even if
+        # one of them contains a newline.
+        super().__init__(" ".join(message.splitlines()))
+
+
+def _default_database_url() -> str:
+    """Return the per-user SQLite URL used when no database is configured."""
+    return f"sqlite:///{Path(user_data_dir(APP_NAME)) / 'aftercare.db'}"
+
+
+def _check_timezone(value: str) -> str:
+    """Accept only keys zoneinfo can load, so a typo fails at startup, not at first use."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    # ValueError: malformed keys ("", absolute paths, ".."); OSError: keys naming a
+    # directory such as "America".
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError("expected an IANA time zone name such as 'Asia/Seoul' or 'UTC'") from None
+    return value
+
+
+def _empty_as_none(value: object) -> object:
+    """Treat an empty string as "not set": TOML has no null, and ``VAR=`` means unset."""
+    return None if value == "" else value
+
+
+class Settings(BaseModel):
+    """All aftercare settings, validated and immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: Annotated[str, Field(min_length=1)] = Field(
+        default_factory=_default_database_url,
+        description="SQLAlchemy database URL.",
+    )
+    clinic_timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
+        default="Asia/Seoul",
+        description="IANA time zone the clinic works in.",
+    )
+    clinic_name: str = Field(
+        default="aftercare clinic", min_length=1, description="Name shown in the UI."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="How long SQLite waits on a locked database."
+    )
+    queue_page_size: int = Field(
+        default=300, ge=10, le=5000, description="Rows loaded per page of the follow-up queue."
+    )
+    refresh_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the UI refreshes from the database."
+    )
+    unreachable_after_attempts: int = Field(
+        default=3, ge=1, description="Failed contact attempts before a patient is unreachable."
+    )
+    quiet_channel_days: int = Field(
+        default=7, ge=1, description="Days without replies before a channel counts as quiet."
+    )
+    apprise_config: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, description="Path of an Apprise YAML file for staff alerts."
+    )
+    alert_include_patient_name: bool = Field(
+        default=False, description="Whether staff alerts may contain the patient's name."
+    )
+
+
+class SettingSource:
+    """Builds the strings stored in :attr:`LoadedConfig.sources`.
+
+    A source is ``"default"``, ``"file:<path>"`` or ``"env:<VAR>"``; plain strings keep
+    the result trivially printable and comparable in tests.
+    """
+
+    DEFAULT: Final = "default"
+
+    @staticmethod
+    def file(path: Path) -> str:
+        """Return the source description for a value read from the TOML file at *path*."""
+        return f"file:{path}"
+
+    @staticmethod
+    def env(var: str) -> str:
+        """Return the source description for a value read from environment variable *var*."""
+        return f"env:{var}"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The result of :func:`load_config`: settings plus where each value came from."""
+
+    settings: Settings
+    sources: dict[str, str]
+    path: Path | None
+
+
+def _env_var_for(field: str) -> str:
+    """Return the environment variable that overrides *field*."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def config_search_paths(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Return the candidate config files, highest priority first.
+
+    If ``AFTERCARE_CONFIG`` is set (and non-empty) it is the only candidate and must exist.
+    Otherwise the per-user file (``platformdirs.user_config_dir("aftercare")/config.toml``)
+    is tried, then ``/etc/aftercare/config.toml``; the first that exists is used, and if
+    none does the defaults apply.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get(CONFIG_ENV_VAR, "")
+    if explicit:
+        return [Path(explicit)]
+    return [Path(user_config_dir(APP_NAME)) / "config.toml", SYSTEM_CONFIG_PATH]
+
+
+def _find_config_file(env: Mapping[str, str]) -> Path | None:
+    """Pick the file to load, or None; a named-but-missing file is an error, not a fallback."""
+    candidates = config_search_paths(env)
+    if env.get(CONFIG_ENV_VAR, ""):
+        if not candidates[0].exists():
+            raise ConfigError(f"config file {candidates[0]} (from {CONFIG_ENV_VAR}) does not exist")
+        return candidates[0]
+    return next((p for p in candidates if p.exists()), None)
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    """Return a ' (did you mean ...?)' hint for a misspelt name, or an empty string."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """Parse *path* as TOML, turning every failure into a ConfigError naming the file."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: malformed TOML: file is not valid UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+        # Usually the message already says "(at line N, column M)"; errors "at end of
+        # document" do not, and the admin still needs a line to look at.
+        if "line" not in reason:
+            reason += f" (line {max(1, len(text.splitlines()))})"
+        raise ConfigError(f"{path}: malformed TOML: {reason}") from None
+
+
+def _unknown_env_vars(env: Mapping[str, str], fields: list[str]) -> list[str]:
+    """Return AFTERCARE_* variables that configure nothing, so typos do not go unnoticed."""
+    known = {_env_var_for(f) for f in fields} | {CONFIG_ENV_VAR}
+    return sorted(
+        var
+        for var in env
+        if var.startswith(ENV_PREFIX) and not var.startswith(TEST_ENV_PREFIX) and var not in known
+    )
+
+
+def _display(field: str, value: object) -> str:
+    """Render *value* for humans, hiding secrets."""
+    if value is None:
+        return NOT_SET
+    if any(part in field.lower() for part in _SECRET_NAME_PARTS):
+        return MASK
+    if isinstance(value, bool):
+        # Shown the way it would be written in the TOML file.
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return mask_url(value)
+    return str(value)
+
+
+def _format_error(field: str, value: object, source: str, error: Mapping[str, Any]) -> str:
+    """Turn one pydantic error into "key = value (from source): expected ..."."""
+    # Our own validators phrase the expectation; drop pydantic's "Value error, " prefix.
+    own = error["type"] == "value_error"
+    reason = str(error["ctx"]["error"]) if own else str(error["msg"])
+    shown = repr(_display(field, value)) if isinstance(value, str) else _display(field, value)
+    return f"{field} = {shown} (from {source}): {reason}"
+
+
+def _validate_one(field: str, value: object, *, strict: bool) -> object:
+    """Validate a single setting, reusing the model's own rules for that field.
+
+    The other fields stay at their defaults, so any error belongs to *field*. File values
+    are validated strictly because TOML is typed (``"300"`` in the file is a mistake);
+    environment values are always strings and need pydantic's lax conversion.
+    """
+    return getattr(Settings.model_validate({field: value}, strict=strict), field)
+
+
+def load_config(environ: Mapping[str, str] | None = None, path: Path | None = None) -> LoadedConfig:
+    """Load settings from defaults, the config file and ``AFTERCARE_*`` variables.
+
+    *environ* defaults to ``os.environ``; *path* bypasses discovery (the file must then
+    exist). Apart from reading the file this has no side effects: nothing is created.
+    Raises :class:`ConfigError` on any problem.
+    """
+    env = os.environ if environ is None else environ
+    fields = list(Settings.model_fields)
+
+    if path is None:
+        path = _find_config_file(env)
+    elif not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+
+    raw: dict[str, tuple[object, str, bool]] = {}  # field -> (value, source, strict)
+    if path is not None:
+        file_source = SettingSource.file(path)
+        for key, value in _read_file(path).items():
+            if key not in Settings.model_fields:
+                what = "table" if isinstance(value, dict) else "setting"
+                raise ConfigError(
+                    f"unknown {what} {key!r} in {path}{_suggest(key, fields)}; settings are "
+                    f"flat top-level keys: {', '.join(fields)}"
+                )
+            raw[key] = (value, file_source, True)
+
+    unknown = _unknown_env_vars(env, fields)
+    if unknown:
+        env_names = [_env_var_for(f) for f in fields]
+        hint = _suggest(unknown[0], env_names) if len(unknown) == 1 else ""
+        raise ConfigError(
+            f"unknown environment variable{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}{hint}; known: {', '.join([CONFIG_ENV_VAR, *env_names])}"
+        )
+    for field in fields:
+        var = _env_var_for(field)
+        if var in env:
+            raw[field] = (env[var], SettingSource.env(var), False)
+
+    values: dict[str, object] = {}
+    errors: list[str] = []
+    for field in fields:  # field order keeps multi-error messages stable
+        if field not in raw:
+            continue
+        value, source, strict = raw[field]
+        try:
+            values[field] = _validate_one(field, value, strict=strict)
+        except ValidationError as exc:
+            errors.extend(_format_error(field, value, source, e) for e in exc.errors())
+    if errors:
+        raise ConfigError("; ".join(errors))
+
+    sources = {f: raw[f][1] if f in raw else SettingSource.DEFAULT for f in fields}
+    return LoadedConfig(settings=Settings.model_validate(values), sources=sources, path=path)
+
+
+# userinfo as SQLAlchemy parses it: user is [^:/]*, password runs to the next "@".
+_URL_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]+)(?P<tail>@.*)$")
+# libpq (and so psycopg) also accepts the password as a query parameter.
+_QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)[^&#]+", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """Return *url* with any password replaced by ``***``; everything else is unchanged.
+
+    ``postgresql+psycopg://user:pw@host/db`` becomes ``postgresql+psycopg://user:***@host/db``;
+    URLs without a password, SQLite paths and non-URL strings come back as given.
+    """
+    masked = _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<tail>", url)
+    return _QUERY_PASSWORD.sub(rf"\g<key>{MASK}", masked)
+
+
+def describe(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
+    """Return ``(key, display value, source)`` rows in field order, secrets masked.
+
+    Meant for ``aftercare config show``: URL passwords are masked, fields whose name
+    contains "password", "token" or "secret" are shown as ``***``, and None as
+    ``(not set)``.
+    """
+    return [
+        (field, _display(field, getattr(loaded.settings, field)), loaded.sources[field])
+        for field in Settings.model_fields
+    ]

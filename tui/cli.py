@@ -1,0 +1,152 @@
+"""The `aftercare` command line: open the TUI, set up the database, demo data, config.
+
+Every failure a user can cause (bad config, bad database URL, unreachable
+server, old schema) ends in one line on stderr and a non-zero exit status,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated, NoReturn
+
+import typer
+
+from core.clock import SystemClock
+from core.config import ConfigError, LoadedConfig, describe, load_config
+from db.database import Database, initialise_database, open_database
+from db.errors import StorageError
+
+app = typer.Typer(
+    name="aftercare",
+    help="Post-trip follow-up workstation for clinic coordinators.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    """Print one line to stderr and exit."""
+    typer.echo(f"aftercare: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def _config() -> LoadedConfig:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """With no command, open the queue (same as `aftercare run`)."""
+    if ctx.invoked_subcommand is None:
+        run()
+
+
+@app.command()
+def run() -> None:
+    """Open the coordinator workstation (the TUI) on the configured database."""
+    settings = _config().settings
+    database = _open(settings.database_url, settings.sqlite_busy_timeout_ms)
+    from tui.app import AftercareApp  # Textual loads only for the TUI, not for every command.
+
+    try:
+        AftercareApp(database, settings).run()
+    finally:
+        database.close()
+
+
+@app.command()
+def init() -> None:
+    """Create the database, or upgrade it to this version's schema. Safe to repeat."""
+    settings = _config().settings
+    try:
+        before, after = initialise_database(
+            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+    except StorageError as exc:
+        fail(str(exc))
+    if before == after:
+        typer.echo(f"database already at schema revision {after}; nothing to do")
+    else:
+        typer.echo(f"database schema: {before or 'empty'} -> {after}")
+
+
+@app.command()
+def demo(
+    patients: Annotated[int, typer.Option(min=1, help="How many demo patients.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 1,
+    force: Annotated[
+        bool, typer.Option(help="Add demo data even though real patients are present.")
+    ] = False,
+    if_empty: Annotated[
+        bool, typer.Option(help="Only load when the database has no patients at all.")
+    ] = False,
+) -> None:
+    """Fill the database with realistic, deterministic demo patients.
+
+    Existing demo data is replaced. Refuses when the database holds real
+    (non-demo) patients unless --force is given.
+    """
+    from db.demo import load_demo
+    from db.queries import patient_count
+
+    settings = _config().settings
+    database = _open(settings.database_url, settings.sqlite_busy_timeout_ms)
+    try:
+        if if_empty:
+            with database.sessions() as session:
+                existing = patient_count(session)
+            if existing:
+                typer.echo(f"database already holds {existing} patients; no demo data loaded")
+                return
+        started = time.perf_counter()
+        summary = load_demo(
+            database.engine, patients=patients, seed=seed, now=SystemClock().now(), force=force
+        )
+        elapsed = time.perf_counter() - started
+    except StorageError as exc:
+        fail(str(exc))
+    finally:
+        database.close()
+    typer.echo(
+        f"demo data: {summary.patients} patients, {summary.episodes} episodes, "
+        f"{summary.touchpoints} touchpoints, {summary.contact_attempts} contact attempts, "
+        f"{summary.triages} triages, {summary.incidents} incidents "
+        f"in {elapsed:.1f} s"
+    )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print every setting, its effective value (secrets masked) and where it came from."""
+    loaded = _config()
+    typer.echo(f"config file: {loaded.path if loaded.path else '(none found; defaults)'}")
+    rows = describe(loaded)
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        typer.echo(f"{key:<{width}}  {value}  [{source}]")
+
+
+def _open(url: str, busy_timeout_ms: int) -> Database:
+    try:
+        return open_database(url, busy_timeout_ms=busy_timeout_ms)
+    except StorageError as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except StorageError as exc:
+        # A database that fails mid-command (gone, locked) still gets one line.
+        typer.echo(f"aftercare: {exc}", err=True)
+        sys.exit(1)
