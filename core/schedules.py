@@ -114,9 +114,7 @@ def touchpoint_window(
     """Due date and window of one touchpoint, anchored in the patient's time zone."""
     due = procedure_local_date(procedure_at) + timedelta(days=plan.day)
     opens_local = datetime.combine(due - timedelta(days=plan.window_before), time(), patient_tz)
-    closes_local = datetime.combine(
-        due + timedelta(days=plan.window_after + 1), time(), patient_tz
-    )
+    closes_local = datetime.combine(due + timedelta(days=plan.window_after + 1), time(), patient_tz)
     return TouchpointWindow(
         due_date=due,
         opens_at=opens_local.astimezone(UTC),

@@ -84,9 +84,7 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = 5000, echo: bool = Fal
     else:
         connect_args = {"connect_timeout": 5}
     try:
-        engine = create_engine(
-            parsed, echo=echo, connect_args=connect_args, pool_pre_ping=True
-        )
+        engine = create_engine(parsed, echo=echo, connect_args=connect_args, pool_pre_ping=True)
     except NoSuchModuleError as exc:
         raise StorageError(f"no database driver for {parsed.drivername!r}") from exc
     if parsed.get_backend_name() == "sqlite":

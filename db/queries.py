@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueEntry
-from db.models import Patient, Staff, TreatmentEpisode, Touchpoint
+from db.models import Patient, Staff, Touchpoint, TreatmentEpisode
 
 # Severity of the patient's latest triage, highest first; no triage sorts as expected.
 _SEVERITY = case(
     *((Patient.latest_disposition == d, d.severity) for d in Disposition),
     else_=Disposition.EXPECTED.severity,
 )
-
-
-def _open_now(now: datetime) -> Select[tuple[int]]:
-    # Unresolved and window already open: the same comparison as
-    # core.schedules.touchpoint_state (opens_at <= now).
-    return select(Touchpoint.id).where(Touchpoint.resolution.is_(None), Touchpoint.opens_at <= now)
 
 
 def queue_counts(session: Session, now: datetime) -> QueueCounts:

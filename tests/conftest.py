@@ -8,6 +8,7 @@ Under CI a missing PostgreSQL is a failure, never a silent skip.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ def _postgres_base_url() -> str:
     return url
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BACKENDS, ids=[f"db={b}" for b in BACKENDS])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database URL on each backend (no schema yet)."""
     if request.param == "sqlite":
@@ -72,3 +73,23 @@ def engine(db_url: str) -> Iterator[Engine]:
 def clock() -> FixedClock:
     """A clock standing at TEST_NOW."""
     return FixedClock(TEST_NOW)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly how many database tests ran on each backend."""
+    counts = {backend: {"passed": 0, "failed": 0, "skipped": 0} for backend in BACKENDS}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            for backend in BACKENDS:
+                if re.search(rf"[\[-]db={backend}[\]-]", nodeid):
+                    counts[backend][outcome] += 1
+    terminalreporter.write_sep("=", "database backends")
+    for backend, c in counts.items():
+        terminalreporter.write_line(
+            f"{backend:<11} {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
+        )

@@ -96,6 +96,7 @@ def demo(
     (non-demo) patients unless --force is given.
     """
     from db.demo import load_demo
+
     from db.queries import patient_count
 
     settings = _config().settings

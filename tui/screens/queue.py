@@ -157,9 +157,7 @@ def _cells(entry: QueueEntry, now: datetime) -> tuple[str | Text, ...]:
     else:
         priority = Text("—", style="dim")
     due_style = "bold red" if state is TouchpointState.OVERDUE else "yellow"
-    last = (
-        f"{humanise(now - entry.last_contact_at)} ago" if entry.last_contact_at else "never"
-    )
+    last = f"{humanise(now - entry.last_contact_at)} ago" if entry.last_contact_at else "never"
     # Patient-written text (names) goes in as Text, never parsed as markup.
     return (
         priority,
@@ -173,4 +171,3 @@ def _cells(entry: QueueEntry, now: datetime) -> tuple[str | Text, ...]:
         entry.channel.value,
         Text(entry.assigned_to or "unassigned", style="" if entry.assigned_to else "dim"),
     )
-

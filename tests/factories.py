@@ -1,0 +1,77 @@
+"""Small builders for test data, written through the real models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from core.domain import Channel, Disposition, Protocol, Role
+from core.schedules import builtin_templates, touchpoint_window
+from db.models import Patient, Staff, Touchpoint, TreatmentEpisode
+
+
+def add_staff(session: Session, username: str, role: Role, at: datetime) -> Staff:
+    """A staff member."""
+    staff = Staff(username=username, display_name=username.title(), role=role, created_at=at)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def add_patient(
+    session: Session,
+    code: str,
+    *,
+    procedure_at: datetime,
+    created_at: datetime,
+    timezone: str = "Asia/Tokyo",
+    country: str = "JP",
+    disposition: Disposition | None = None,
+    template: str = "standard",
+    family_name: str = "Tanaka",
+    given_name: str = "Yuki",
+) -> Patient:
+    """A patient with one episode and the touchpoints of `template`."""
+    patient = Patient(
+        code=code,
+        given_name=given_name,
+        family_name=family_name,
+        home_country=country,
+        current_country=country,
+        language="ja",
+        timezone=timezone,
+        channel=Channel.LINE,
+        channel_handle=f"line:{code.lower()}",
+        latest_disposition=disposition,
+        created_at=created_at,
+    )
+    session.add(patient)
+    session.flush()
+    episode = TreatmentEpisode(
+        patient_id=patient.id,
+        procedure_at=procedure_at,
+        protocol=Protocol.EXOSOME_IV,
+        schedule_templates=[template],
+        created_at=created_at,
+    )
+    session.add(episode)
+    session.flush()
+    for plan in builtin_templates()[template].touchpoints:
+        window = touchpoint_window(procedure_at, plan, ZoneInfo(timezone))
+        session.add(
+            Touchpoint(
+                episode_id=episode.id,
+                patient_id=patient.id,
+                template=template,
+                day=plan.day,
+                due_date=window.due_date,
+                opens_at=window.opens_at,
+                closes_at=window.closes_at,
+                ask=plan.ask,
+                photos_wanted=plan.photos,
+            )
+        )
+    session.flush()
+    return patient
