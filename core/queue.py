@@ -62,11 +62,16 @@ class QueueCounts:
 
 
 def humanise(delta: timedelta) -> str:
-    """A short duration a coordinator reads at a glance: '3d 4h', '5h 10m', '12m'."""
+    """A short duration a coordinator reads at a glance: '12d', '1d 4h', '5h 10m', '12m'.
+
+    Hours stop mattering once a gap is two days or more, so they are dropped.
+    """
     seconds = int(abs(delta.total_seconds()))
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes = rest // 60
+    if days >= 2:
+        return f"{days}d"
     if days:
         return f"{days}d {hours}h" if hours else f"{days}d"
     if hours:
@@ -75,10 +80,10 @@ def humanise(delta: timedelta) -> str:
 
 
 def due_phrase(entry: QueueEntry, now: datetime) -> str:
-    """'overdue 2d 3h' or 'due, 5h left' or 'opens in 1d'."""
+    """'overdue 1d 3h', '5h 10m left' (due) or 'opens in 2d'."""
     state = entry.state(now)
     if state is TouchpointState.OVERDUE:
         return f"overdue {humanise(now - entry.closes_at)}"
     if state is TouchpointState.DUE:
-        return f"due, {humanise(entry.closes_at - now)} left"
+        return f"{humanise(entry.closes_at - now)} left"
     return f"opens in {humanise(entry.opens_at - now)}"

@@ -57,8 +57,9 @@ def test_system_clock_is_aware_utc() -> None:
         (timedelta(minutes=12, seconds=59), "12m"),
         (timedelta(hours=5), "5h"),
         (timedelta(hours=5, minutes=10), "5h 10m"),
-        (timedelta(days=3, hours=4, minutes=30), "3d 4h"),
-        (timedelta(days=2), "2d"),
+        (timedelta(days=1, hours=4, minutes=30), "1d 4h"),
+        (timedelta(days=1), "1d"),
+        (timedelta(days=3, hours=4), "3d"),
         (-timedelta(hours=2), "2h"),
     ],
 )

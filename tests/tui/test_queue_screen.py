@@ -57,15 +57,17 @@ async def test_queue_lists_overdue_first_then_due(engine: Engine, clock: FixedCl
         await pilot.pause()
         table = screen.query_one("#queue-table", DataTable)
         codes = [_cell_text(table, r, "patient").split()[0] for r in range(table.row_count)]
-        states = [_cell_text(table, r, "due").split()[0] for r in range(table.row_count)]
+        states = [_cell_text(table, r, "due").split()[-1] for r in range(table.row_count)]
         assert "P-3" not in codes
         assert codes[0] == "P-2", codes
         assert _cell_text(table, 0, "priority") == "urgent"
         # Names are shown as typed, never parsed as markup.
         assert "<b>Li</b>" in _cell_text(table, 0, "patient")
-        first_due = states.index("due,")
-        assert all(s == "overdue" for s in states[:first_due])
-        assert all(s == "due," for s in states[first_due:])
+        first_due = states.index("left")
+        assert first_due > 0
+        assert all(s != "left" for s in states[:first_due])
+        assert all(s == "left" for s in states[first_due:])
+        assert all(_cell_text(table, r, "due").startswith("overdue") for r in range(first_due))
         counts = str(screen.query_one("#queue-counts", Static).render())
         assert "Overdue 4" in counts and "Due now 2" in counts
 

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from core.clock import Clock
-from core.domain import Disposition, TouchpointState
+from core.domain import Channel, Disposition, TouchpointState
 from core.queue import QueueCounts, QueueEntry, due_phrase, humanise
 from core.schedules import CLINIC_TZ
 from db.database import Database
@@ -26,11 +26,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("priority", "Priority"),
     ("patient", "Patient"),
     ("country", "Ctry"),
-    ("local", "Local time"),
+    ("local", "Local now"),
     ("day", "Day"),
     ("touchpoint", "Touchpoint"),
-    ("due", "Due / overdue"),
-    ("last", "Last contact"),
+    ("due", "Due"),
+    ("last", "Contact"),
     ("channel", "Channel"),
     ("assigned", "Assigned"),
 )
@@ -149,6 +149,22 @@ class QueueScreen(Screen[None]):
         )
 
 
+# Short labels keep the queue inside 120 columns.
+_TEMPLATE_LABEL = {
+    "standard": "std",
+    "extended": "ext",
+    "granuloma-watch": "granuloma",
+    "return-cycle": "return",
+}
+
+
+_CHANNEL_LABEL = {Channel.KAKAOTALK: "kakao", Channel.WHATSAPP: "whatsapp"}
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _cells(entry: QueueEntry, now: datetime) -> tuple[str | Text, ...]:
     state = entry.state(now)
     disposition = entry.latest_disposition
@@ -157,17 +173,22 @@ def _cells(entry: QueueEntry, now: datetime) -> tuple[str | Text, ...]:
     else:
         priority = Text("—", style="dim")
     due_style = "bold red" if state is TouchpointState.OVERDUE else "yellow"
-    last = f"{humanise(now - entry.last_contact_at)} ago" if entry.last_contact_at else "never"
+    # One unit is enough for "when did we last talk": '20h ago', '5d ago'.
+    last = (
+        f"{humanise(now - entry.last_contact_at).split()[0]} ago"
+        if entry.last_contact_at
+        else "never"
+    )
     # Patient-written text (names) goes in as Text, never parsed as markup.
     return (
         priority,
-        Text(f"{entry.patient_code} {entry.patient_name}"),
+        Text(_clip(f"{entry.patient_code} {entry.patient_name}", 22)),
         entry.country,
         f"{entry.local_now(now):%a %H:%M}",
         str(entry.days_after(now)),
-        f"{entry.template} d{entry.day}",
+        f"d{entry.day} {_TEMPLATE_LABEL.get(entry.template, entry.template)}",
         Text(due_phrase(entry, now), style=due_style),
         last,
-        entry.channel.value,
-        Text(entry.assigned_to or "unassigned", style="" if entry.assigned_to else "dim"),
+        _CHANNEL_LABEL.get(entry.channel, entry.channel.value),
+        Text(entry.assigned_to or "—", style="" if entry.assigned_to else "dim"),
     )

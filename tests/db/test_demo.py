@@ -1,0 +1,460 @@
+"""Demo data: counts, determinism, coverage of states, refusal, replacement, rollback."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, Table, func, insert, select
+
+from core.clock import FixedClock
+from core.domain import (
+    ContactOutcome,
+    Disposition,
+    EscalationStatus,
+    NotificationStatus,
+    Protocol,
+    Seriousness,
+    TouchpointResolution,
+    TouchpointState,
+    Trend,
+)
+from core.schedules import touchpoint_state
+from db import demo, migrate
+from db.demo import DemoSummary, RealDataPresent, demo_triage, load_demo
+from db.engine import make_engine
+from db.models import (
+    Base,
+    ChangeMarker,
+    ContactAttempt,
+    Escalation,
+    Incident,
+    IncidentEntry,
+    OutboxNotification,
+    Patient,
+    ProductGiven,
+    Staff,
+    Touchpoint,
+    TreatmentEpisode,
+    TriageAssessment,
+)
+
+N = 300
+SEED = 20261122
+COUNTRIES = {"JP", "CN", "US", "TW", "TH", "MN", "GB", "SG", "DE"}
+# DOMAIN.md section 4, the triage contract's symptom vocabulary.
+VOCABULARY = {
+    "flush", "mild_swelling", "swelling", "pinpoint_bruising", "tightness_dryness", "flaking",
+    "erythema", "warmth", "expanding_redness", "red_streaks", "pus", "nodule", "iv_site_pain",
+    "iv_site_swelling", "itching", "severe_itching", "hives", "facial_swelling_beyond_area",
+    "blistering_or_dark_skin", "chills", "fatigue", "nausea", "persistent_vomiting", "dizziness",
+    "fainting", "palpitations", "chest_tightness", "shortness_of_breath", "throat_tightness",
+    "wheezing", "numbness", "weakness", "vision_change", "confusion", "increasing_pain",
+}  # fmt: skip
+DEMO_TABLES: tuple[type[Base], ...] = (
+    Patient,
+    TreatmentEpisode,
+    ProductGiven,
+    Touchpoint,
+    ContactAttempt,
+    TriageAssessment,
+    Incident,
+    IncidentEntry,
+    Escalation,
+    OutboxNotification,
+)
+
+
+STAFF_AND_DEMO: tuple[type[Base], ...] = (Staff, *DEMO_TABLES)
+WITH_MARKER: tuple[type[Base], ...] = (Staff, ChangeMarker, *DEMO_TABLES)
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _rows(conn: Connection, model: type[Base]) -> list[tuple[Any, ...]]:
+    table = _table(model)
+    return [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
+
+
+def _table_counts(conn: Connection) -> dict[str, int]:
+    return {
+        table.name: conn.scalar(select(func.count()).select_from(table)) or 0
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def _demo_counts(conn: Connection) -> DemoSummary:
+    """Count demo rows straight from the database, independently of load_demo."""
+    demo_ids = select(Patient.id).where(Patient.is_demo.is_(True))
+
+    def count(model: type[Base], column: Any) -> int:
+        return conn.scalar(select(func.count()).select_from(model).where(column)) or 0
+
+    return DemoSummary(
+        patients=count(Patient, Patient.is_demo.is_(True)),
+        episodes=count(TreatmentEpisode, TreatmentEpisode.patient_id.in_(demo_ids)),
+        products=count(
+            ProductGiven,
+            ProductGiven.episode_id.in_(
+                select(TreatmentEpisode.id).where(TreatmentEpisode.patient_id.in_(demo_ids))
+            ),
+        ),
+        touchpoints=count(Touchpoint, Touchpoint.patient_id.in_(demo_ids)),
+        contact_attempts=count(ContactAttempt, ContactAttempt.patient_id.in_(demo_ids)),
+        triages=count(TriageAssessment, TriageAssessment.patient_id.in_(demo_ids)),
+        incidents=count(Incident, Incident.patient_id.in_(demo_ids)),
+        escalations=count(Escalation, Escalation.patient_id.in_(demo_ids)),
+        staff=count(Staff, Staff.username.startswith("demo-")),
+    )
+
+
+def _add_real_patient(engine: Engine, now: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(_table(Patient)).values(
+                code="P-2026-0001",
+                given_name="Hanako",
+                family_name="Yamada",
+                home_country="JP",
+                current_country="JP",
+                language="ja",
+                timezone="Asia/Tokyo",
+                channel="line",
+                channel_handle="line:hanako_y",
+                is_demo=False,
+                created_at=now,
+                version=1,
+            )
+        )
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    return engine
+
+
+def test_summary_matches_database(engine: Engine, clock: FixedClock) -> None:
+    summary = load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        assert _demo_counts(conn) == summary
+        assert conn.scalar(select(ChangeMarker.counter).where(ChangeMarker.id == 1)) == 1
+        assert conn.scalar(select(ChangeMarker.changed_at)) == clock.now()
+    assert summary.patients == N
+    assert summary.staff == 9
+    # Every episode gets the standard schedule (4) and some get more.
+    assert summary.touchpoints > 4 * summary.episodes
+    assert N <= summary.episodes < 1.3 * N
+    assert 0 < summary.escalations <= summary.incidents < summary.triages
+
+
+def test_same_seed_gives_identical_rows(engine: Engine, tmp_path: Path, clock: FixedClock) -> None:
+    other = _sqlite_engine(tmp_path / "second.db")
+    try:
+        load_demo(engine, patients=N, seed=SEED, now=clock.now())
+        load_demo(other, patients=N, seed=SEED, now=clock.now())
+        with engine.connect() as first, other.connect() as second:
+            for model in STAFF_AND_DEMO:
+                assert _rows(first, model) == _rows(second, model), model.__name__
+        # A different seed must change the data (so the comparison above means something).
+        load_demo(other, patients=N, seed=SEED + 1, now=clock.now())
+        with engine.connect() as first, other.connect() as second:
+            assert _rows(first, Patient) != _rows(second, Patient)
+    finally:
+        other.dispose()
+
+
+def test_every_touchpoint_state_appears(engine: Engine, clock: FixedClock) -> None:
+    now = clock.now()
+    load_demo(engine, patients=N, seed=SEED, now=now)
+    with engine.connect() as conn:
+        touchpoints = conn.execute(
+            select(
+                Touchpoint.opens_at,
+                Touchpoint.closes_at,
+                Touchpoint.resolution,
+                Touchpoint.resolved_at,
+            )
+        ).all()
+        # The queue's SQL comparison must agree with Python on the stored values.
+        due_in_sql = conn.scalar(
+            select(func.count())
+            .select_from(Touchpoint)
+            .where(
+                Touchpoint.resolution.is_(None),
+                Touchpoint.opens_at <= now,
+                Touchpoint.closes_at > now,
+            )
+        )
+    states = Counter(
+        touchpoint_state(now, opens, closes, resolution)
+        for opens, closes, resolution, _ in touchpoints
+    )
+    assert set(states) == set(TouchpointState)
+    assert states[TouchpointState.DUE] == due_in_sql
+    closed = sum(n for state, n in states.items() if state is not TouchpointState.SCHEDULED)
+    closed -= states[TouchpointState.DUE]
+    assert 0.03 < states[TouchpointState.OVERDUE] / closed < 0.15
+    for opens, closes, resolution, resolved_at in touchpoints:
+        assert opens < closes
+        if resolution is None:
+            assert resolved_at is None
+        else:
+            assert resolved_at is not None and opens <= resolved_at < closes
+            assert resolved_at <= now
+
+
+def test_countries_protocols_and_schedules(engine: Engine, clock: FixedClock) -> None:
+    load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        countries = set(conn.scalars(select(Patient.home_country).distinct()))
+        languages = {
+            country: language
+            for country, language in conn.execute(
+                select(Patient.home_country, Patient.language).distinct()
+            )
+        }
+        protocols = set(conn.scalars(select(TreatmentEpisode.protocol).distinct()))
+        episodes = conn.execute(
+            select(TreatmentEpisode.id, TreatmentEpisode.protocol, TreatmentEpisode.procedure_at)
+        ).all()
+        templates: dict[int, set[str]] = {}
+        for episode_id, template in conn.execute(
+            select(Touchpoint.episode_id, Touchpoint.template)
+        ):
+            templates.setdefault(episode_id, set()).add(template)
+        emails = conn.scalars(select(Patient.email).where(Patient.email.is_not(None))).all()
+    assert countries == COUNTRIES
+    assert languages["JP"] == "ja" and languages["CN"] == "zh" and languages["DE"] == "de"
+    assert protocols == set(Protocol)
+    assert all(str(email).endswith(("@example.org", "@example.com")) for email in emails)
+    for episode_id, protocol, procedure_at in episodes:
+        assert procedure_at < clock.now()
+        assert "standard" in templates[episode_id]
+        if Protocol(protocol).involves_exosomes:
+            assert "granuloma-watch" in templates[episode_id]
+        else:
+            assert "granuloma-watch" not in templates[episode_id]
+
+
+def test_contacts_triage_incidents_and_escalations_are_consistent(
+    engine: Engine, clock: FixedClock
+) -> None:
+    now = clock.now()
+    load_demo(engine, patients=N, seed=SEED, now=now)
+    heard = {o.value for o in ContactOutcome if o.heard_from_patient}
+    with engine.connect() as conn:
+        attempts = conn.execute(
+            select(
+                ContactAttempt.patient_id,
+                ContactAttempt.at,
+                ContactAttempt.outcome,
+                Touchpoint.opens_at,
+                Touchpoint.closes_at,
+            ).join(Touchpoint, Touchpoint.id == ContactAttempt.touchpoint_id)
+        ).all()
+        patients = conn.execute(
+            select(
+                Patient.id,
+                Patient.last_contact_at,
+                Patient.last_heard_at,
+                Patient.latest_disposition,
+            )
+        ).all()
+        triages = conn.execute(
+            select(TriageAssessment).order_by(TriageAssessment.assessed_at, TriageAssessment.id)
+        ).all()
+        incidents = conn.execute(select(Incident)).all()
+        escalations = conn.execute(select(Escalation)).all()
+        outbox = conn.execute(select(OutboxNotification)).all()
+    last_contact: dict[int, datetime] = {}
+    last_heard: dict[int, datetime] = {}
+    for patient_id, at, outcome, opens, closes in attempts:
+        assert opens <= at < closes and at <= now
+        last_contact[patient_id] = max(at, last_contact.get(patient_id, at))
+        if outcome in heard:
+            last_heard[patient_id] = max(at, last_heard.get(patient_id, at))
+    latest: dict[int, str] = {}
+    for triage in triages:
+        latest[triage.patient_id] = triage.chosen_disposition
+        assert set(triage.symptoms) <= VOCABULARY
+        assert triage.rules_version == "demo" and triage.reasons
+        computed, _ = demo_triage(triage.day, triage.temperature_c, triage.trend, triage.symptoms)
+        assert computed == triage.computed_disposition
+        assert (triage.override_reason is None) == (
+            triage.computed_disposition == triage.chosen_disposition
+        )
+    for patient_id, contact_at, heard_at, disposition in patients:
+        assert contact_at == last_contact.get(patient_id)
+        assert heard_at == last_heard.get(patient_id)
+        assert disposition == latest.get(patient_id)
+    chosen = {t.id: Disposition(t.chosen_disposition) for t in triages}
+    assert incidents and escalations
+    for incident in incidents:
+        assert chosen[incident.triage_id].opens_incident
+        days = {Seriousness.NON_SERIOUS: 30, Seriousness.LIFE_THREATENING: 7}.get(
+            Seriousness(incident.seriousness), 15
+        )
+        assert incident.report_due_on == incident.learned_on + timedelta(days=days)
+    for escalation in escalations:
+        assert chosen[escalation.triage_id].pages_physician
+        assert escalation.status != EscalationStatus.OPEN  # the demo never pages anyone
+        assert escalation.acknowledged_at is not None and escalation.acknowledged_at <= now
+    assert {row.status for row in outbox} == {NotificationStatus.SENT}
+    assert len({row.idempotency_key for row in outbox}) == len(outbox)
+    assert all(row.sent_at is not None and row.sent_at <= now for row in outbox)
+
+
+def test_refuses_when_real_patients_exist_and_writes_nothing(
+    engine: Engine, clock: FixedClock
+) -> None:
+    _add_real_patient(engine, clock.now())
+    with engine.connect() as conn:
+        before = _table_counts(conn)
+        marker_before = _rows(conn, ChangeMarker)
+    with pytest.raises(RealDataPresent) as caught:
+        load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "1 non-demo patient;" in message and "--force" in message
+    with engine.connect() as conn:
+        assert _table_counts(conn) == before
+        assert _rows(conn, ChangeMarker) == marker_before
+
+
+def test_force_adds_demo_data_alongside_real_data(engine: Engine, clock: FixedClock) -> None:
+    _add_real_patient(engine, clock.now())
+    first = load_demo(engine, patients=N, seed=SEED, now=clock.now(), force=True)
+    second = load_demo(engine, patients=N, seed=SEED, now=clock.now(), force=True)
+    assert first == second
+    with engine.connect() as conn:
+        assert _demo_counts(conn) == second
+        real = conn.scalars(select(Patient.code).where(Patient.is_demo.is_(False))).all()
+        assert real == ["P-2026-0001"]
+        assert conn.scalar(select(func.count()).select_from(Patient)) == N + 1
+
+
+def test_running_twice_replaces_the_demo_data(engine: Engine, clock: FixedClock) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(_table(Staff)).values(
+                username="nurse.kim",
+                display_name="Kim RN",
+                role="coordinator",
+                active=True,
+                created_at=clock.now(),
+                version=1,
+            )
+        )
+    first = load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        rows_before = {model.__name__: _rows(conn, model) for model in STAFF_AND_DEMO}
+    second = load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    assert second == first
+    with engine.connect() as conn:
+        assert _demo_counts(conn) == second
+        assert conn.scalar(select(ChangeMarker.counter).where(ChangeMarker.id == 1)) == 2
+        assert conn.scalar(select(func.count()).select_from(Staff)) == 10
+        # Same arguments, same rows: demo staff were reused, ids restart after real rows.
+        rows_after = {model.__name__: _rows(conn, model) for model in STAFF_AND_DEMO}
+    assert rows_after == rows_before
+    smaller = load_demo(engine, patients=N // 3, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        assert _demo_counts(conn) == smaller
+        assert conn.scalar(select(func.count()).select_from(Patient)) == N // 3
+
+
+def test_new_rows_after_the_demo_get_fresh_ids(engine: Engine, clock: FixedClock) -> None:
+    # On PostgreSQL explicit ids do not move the SERIAL sequences; load_demo must.
+    load_demo(engine, patients=50, seed=SEED, now=clock.now())
+    _add_real_patient(engine, clock.now())
+    with engine.connect() as conn:
+        ids = conn.scalars(select(Patient.id).order_by(Patient.id)).all()
+    assert len(ids) == len(set(ids)) == 51
+
+
+def test_a_failure_leaves_the_database_as_it_was(
+    engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo(engine, patients=40, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        before = {model.__name__: _rows(conn, model) for model in WITH_MARKER}
+
+    def explode(*_args: object) -> None:
+        raise RuntimeError("disk full (simulated)")
+
+    # Fails after the old demo rows were deleted and the new ones written.
+    monkeypatch.setattr(demo, "_bump_change_marker", explode)
+    with pytest.raises(RuntimeError, match="simulated"):
+        load_demo(engine, patients=N, seed=SEED + 1, now=clock.now())
+    with engine.connect() as conn:
+        after = {model.__name__: _rows(conn, model) for model in WITH_MARKER}
+    assert after == before
+
+
+def test_sqlite_values_are_stored_as_sqlalchemy_would_store_them(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # The SQLite fast path bypasses SQLAlchemy's bind processing; the stored text
+    # must still be exactly what the ORM writes, or comparisons and reads break.
+    engine = _sqlite_engine(tmp_path / "encoding.db")
+    try:
+        load_demo(engine, patients=120, seed=SEED, now=clock.now())
+        dialect = engine.dialect
+        with engine.connect() as conn:
+            for model in DEMO_TABLES:
+                table = _table(model)
+                processed = conn.execute(select(table).order_by(table.c.id)).all()
+                names = ", ".join(f'"{column.name}"' for column in table.columns)
+                raw = conn.exec_driver_sql(f"SELECT {names} FROM {table.name} ORDER BY id").all()
+                assert processed and len(processed) == len(raw)
+                for index, column in enumerate(table.columns):
+                    bind = column.type.dialect_impl(dialect).bind_processor(dialect)
+                    if bind is None:
+                        continue
+                    for read, stored in zip(processed, raw, strict=True):
+                        value = read[index]
+                        expected = None if value is None else bind(value)
+                        assert stored[index] == expected, f"{table.name}.{column.name}"
+    finally:
+        engine.dispose()
+
+
+def test_demo_triage_follows_the_domain_table() -> None:
+    assert demo_triage(1, None, None, [])[0] is Disposition.EXPECTED
+    assert demo_triage(2, None, None, ["erythema", "mild_swelling"])[0] is Disposition.EXPECTED
+    assert demo_triage(5, None, None, ["erythema"])[0] is Disposition.MONITOR
+    assert demo_triage(9, None, None, ["erythema"])[0] is Disposition.REVIEW
+    assert demo_triage(9, None, None, ["flaking"])[0] is Disposition.MONITOR
+    assert demo_triage(40, None, None, ["nodule"])[0] is Disposition.REVIEW
+    assert demo_triage(3, None, Trend.WORSENING, ["swelling"])[0] is Disposition.URGENT
+    assert demo_triage(1, None, Trend.WORSENING, ["swelling"])[0] is Disposition.EXPECTED
+    assert demo_triage(3, 38.2, None, [])[0] is Disposition.URGENT
+    assert demo_triage(3, 38.6, None, ["flush"])[0] is Disposition.EMERGENCY
+    disposition, reasons = demo_triage(0, None, None, ["hives", "throat_tightness"])
+    assert disposition is Disposition.EMERGENCY and len(reasons) == 2
+    assert all(set(reason) == {"rule", "text"} for reason in reasons)
+    with pytest.raises(ValueError, match="unknown symptom"):
+        demo_triage(1, None, None, ["sneezing"])
+
+
+def test_rejects_bad_arguments(engine: Engine, clock: FixedClock) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        load_demo(engine, patients=1, seed=1, now=clock.now().replace(tzinfo=None))
+    with pytest.raises(ValueError, match="0 or more"):
+        load_demo(engine, patients=-1, seed=1, now=clock.now())
+    assert load_demo(engine, patients=0, seed=1, now=clock.now()).patients == 0
+
+
+def test_touchpoint_resolutions_are_known_values(engine: Engine, clock: FixedClock) -> None:
+    load_demo(engine, patients=80, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        values = set(conn.scalars(select(Touchpoint.resolution).distinct()))
+    assert values == {None, *TouchpointResolution}
