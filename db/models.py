@@ -123,6 +123,10 @@ class Patient(Base):
     """An international patient followed remotely after their trip."""
 
     __tablename__ = "patient"
+    __table_args__ = (
+        # Overdue part of the queue: most severe first, then most overdue.
+        Index("ix_patient_queue_overdue", "latest_severity", "next_closes_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -138,8 +142,18 @@ class Patient(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(200))
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
-    # Latest triage outcome, kept here so the queue can sort without a subquery.
+    # Latest triage outcome, kept here so the queue can sort without a subquery;
+    # latest_severity is its rank (Disposition.severity, 0 when never triaged) so
+    # an index can order by it. Both are set together by db.followup.
     latest_disposition: Mapped[Disposition | None] = mapped_column(enum_column(Disposition))
+    latest_severity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The patient's next touchpoint: the unresolved one closing first. A cache of
+    # the touchpoint table, refreshed in the same transaction as any touchpoint
+    # change (db.followup.refresh_next_touchpoint), so the queue reads one row
+    # per patient through an index instead of aggregating a million touchpoints.
+    next_touchpoint_id: Mapped[int | None] = mapped_column(Integer)
+    next_opens_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_closes_at: Mapped[datetime | None] = mapped_column(index=True)
     last_contact_at: Mapped[datetime | None]
     last_heard_at: Mapped[datetime | None]
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -329,6 +343,7 @@ class Escalation(Base):
     """A physician page that climbs its policy's steps until acknowledged."""
 
     __tablename__ = "escalation"
+    __table_args__ = (Index("ix_escalation_patient_status", "patient_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
