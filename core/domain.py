@@ -85,8 +85,13 @@ class ContactOutcome(StrEnum):
 
     @property
     def heard_from_patient(self) -> bool:
-        """True when the patient themselves replied (for the quiet-channel flag)."""
-        return self in (ContactOutcome.REACHED, ContactOutcome.PHOTO_RECEIVED)
+        """True when the patient themselves replied (for the quiet-channel flag and
+        for counting failed attempts). Asking to be called later is a reply."""
+        return self in (
+            ContactOutcome.REACHED,
+            ContactOutcome.PHOTO_RECEIVED,
+            ContactOutcome.CALL_LATER,
+        )
 
 
 class Role(StrEnum):

@@ -1,64 +1,208 @@
-"""What a coordinator sees in one queue line, and how it reads.
+"""The follow-up queue: who is on it, in which order, and how a line reads.
 
-The database fills `QueueEntry` rows; the screens format them with the
-helpers here, so wording like "overdue 3d 4h" is the same everywhere.
+The order is defined here once, as a pure reference (`sort_key`), and
+implemented in SQL by `db.queue`; a test checks the two agree on random data.
+
+1. Open, unacknowledged physician alerts (emergency before urgent, oldest first).
+2. Overdue next touchpoints, by the patient's latest triage severity (highest
+   first), then most overdue first.
+3. Due next touchpoints (window open), closing soonest first.
+4. Upcoming next touchpoints, opening soonest first.
+Ties go to the lower patient id, so the order is total and stable.
+
+A patient's *next touchpoint* is the unresolved one with the smallest
+(closes_at, opens_at, id); the database caches it on the patient row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from enum import IntEnum
 from zoneinfo import ZoneInfo
 
 from core.domain import Channel, Disposition, TouchpointState
 from core.schedules import days_after_procedure, touchpoint_state
 
 
-@dataclass(frozen=True)
-class QueueEntry:
-    """One open touchpoint with the patient facts the queue shows."""
+class QueueCategory(IntEnum):
+    """The four bands of the queue, in display order."""
 
-    touchpoint_id: int
+    ALERT = 0
+    OVERDUE = 1
+    DUE = 2
+    UPCOMING = 3
+
+    @property
+    def label(self) -> str:
+        """What the header calls this band."""
+        return {0: "Alerts", 1: "Overdue", 2: "Due", 3: "Upcoming"}[self.value]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One patient on the queue with their next touchpoint."""
+
     patient_id: int
     patient_code: str
     patient_name: str
     country: str
+    language: str
     timezone: str
     channel: Channel
-    procedure_at: datetime
-    template: str
-    day: int
-    due_date: date
-    opens_at: datetime
-    closes_at: datetime
+    assigned_to_id: int | None
+    assigned_to: str | None
     latest_disposition: Disposition | None
     last_contact_at: datetime | None
-    assigned_to: str | None
+    last_heard_at: datetime | None
+    next_touchpoint_id: int | None
+    next_template: str | None
+    next_day: int | None
+    next_opens_at: datetime | None
+    next_closes_at: datetime | None
+    procedure_at: datetime | None
+    alert_disposition: Disposition | None = None
+    alert_since: datetime | None = None
 
-    def state(self, now: datetime) -> TouchpointState:
-        """Due or overdue (or scheduled) at `now`, by the one shared rule."""
-        return touchpoint_state(now, self.opens_at, self.closes_at, None)
+    @property
+    def severity(self) -> int:
+        """Rank of the latest triage (0 when never triaged)."""
+        return self.latest_disposition.severity if self.latest_disposition else 0
 
-    def days_after(self, now: datetime) -> int:
-        """Whole days since the procedure."""
-        return days_after_procedure(self.procedure_at, now)
+    def category(self, now: datetime) -> QueueCategory | None:
+        """Which band the patient is in at `now`; None means not on the queue."""
+        if self.alert_disposition is not None:
+            return QueueCategory.ALERT
+        if self.next_opens_at is None or self.next_closes_at is None:
+            return None
+        state = touchpoint_state(now, self.next_opens_at, self.next_closes_at, None)
+        return {
+            TouchpointState.OVERDUE: QueueCategory.OVERDUE,
+            TouchpointState.DUE: QueueCategory.DUE,
+            TouchpointState.SCHEDULED: QueueCategory.UPCOMING,
+        }[state]
 
     def local_now(self, now: datetime) -> datetime:
         """The patient's wall-clock time at `now`."""
         return now.astimezone(ZoneInfo(self.timezone))
 
+    def days_after(self, now: datetime) -> int | None:
+        """Whole days since the procedure of the next touchpoint's episode."""
+        return days_after_procedure(self.procedure_at, now) if self.procedure_at else None
+
+    def quiet_since(self, now: datetime, quiet_days: int) -> timedelta | None:
+        """How long the patient has been silent, when that is past `quiet_days`
+        while a follow-up window is open or overdue (DOMAIN.md: a channel that
+        goes quiet is the signature of theatrical follow-up)."""
+        if self.category(now) not in (QueueCategory.OVERDUE, QueueCategory.DUE):
+            return None
+        if self.last_heard_at is None:
+            # Never heard back: count from the procedure, the first chance to reply.
+            if self.procedure_at is None:
+                return None
+            silence = now - self.procedure_at
+        else:
+            silence = now - self.last_heard_at
+        return silence if silence >= timedelta(days=quiet_days) else None
+
+
+_FAR = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def sort_key(row: QueueRow, now: datetime) -> tuple[int, int, datetime, int]:
+    """The queue order as a tuple; smaller sorts first. Only for rows on the queue."""
+    category = row.category(now)
+    if category is QueueCategory.ALERT:
+        assert row.alert_disposition is not None
+        return (0, -row.alert_disposition.severity, row.alert_since or _FAR, row.patient_id)
+    assert row.next_opens_at is not None and row.next_closes_at is not None
+    if category is QueueCategory.OVERDUE:
+        return (1, -row.severity, row.next_closes_at, row.patient_id)
+    if category is QueueCategory.DUE:
+        return (2, 0, row.next_closes_at, row.patient_id)
+    return (3, 0, row.next_opens_at, row.patient_id)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the coordinator narrowed the queue to. Open alerts are never hidden."""
+
+    assigned: str | None = None  # None, "mine" or "unassigned"
+    me: int | None = None  # staff id behind "mine"
+    overdue_only: bool = False
+    min_severity: Disposition | None = None
+    country: str | None = None
+    language: str | None = None
+    search: str | None = None
+
+    def describe(self) -> str:
+        """The active filters in a few words for the header ('' when none)."""
+        parts = []
+        if self.assigned:
+            parts.append(self.assigned)
+        if self.overdue_only:
+            parts.append("overdue only")
+        if self.min_severity:
+            parts.append(f"{self.min_severity.value}+")
+        if self.country:
+            parts.append(f"country {self.country}")
+        if self.language:
+            parts.append(f"language {self.language}")
+        if self.search:
+            parts.append(f"search {self.search!r}")
+        return ", ".join(parts)
+
+
+def matches(row: QueueRow, wanted: QueueFilter, now: datetime) -> bool:
+    """Whether a row passes the filter (reference for the SQL version)."""
+    category = row.category(now)
+    if category is None:
+        return False
+    if category is QueueCategory.ALERT:
+        return True
+    if wanted.assigned == "mine" and row.assigned_to_id != wanted.me:
+        return False
+    if wanted.assigned == "unassigned" and row.assigned_to_id is not None:
+        return False
+    if wanted.overdue_only and category is not QueueCategory.OVERDUE:
+        return False
+    if wanted.min_severity and row.severity < wanted.min_severity.severity:
+        return False
+    if wanted.country and row.country != wanted.country:
+        return False
+    if wanted.language and row.language != wanted.language:
+        return False
+    if wanted.search:
+        needle = wanted.search.casefold()
+        if not (
+            row.patient_code.casefold().startswith(needle) or needle in row.patient_name.casefold()
+        ):
+            return False
+    return True
+
+
+def order_queue(
+    rows: Iterable[QueueRow], now: datetime, wanted: QueueFilter | None = None
+) -> list[QueueRow]:
+    """The reference queue: filter, then sort by `sort_key`."""
+    chosen = [r for r in rows if matches(r, wanted or QueueFilter(), now)]
+    return sorted(chosen, key=lambda r: sort_key(r, now))
+
 
 @dataclass(frozen=True)
 class QueueCounts:
-    """How many open touchpoints there are in each category."""
+    """How many patients are in each band (after filters)."""
 
+    alerts: int
     overdue: int
     due: int
+    upcoming: int
 
     @property
     def total(self) -> int:
-        """Everything that needs a contact now."""
-        return self.overdue + self.due
+        """Everyone on the queue."""
+        return self.alerts + self.overdue + self.due + self.upcoming
 
 
 def humanise(delta: timedelta) -> str:
@@ -79,11 +223,16 @@ def humanise(delta: timedelta) -> str:
     return f"{minutes}m"
 
 
-def due_phrase(entry: QueueEntry, now: datetime) -> str:
-    """'overdue 1d 3h', '5h 10m left' (due) or 'opens in 2d'."""
-    state = entry.state(now)
+def due_phrase(row: QueueRow, now: datetime) -> str:
+    """'overdue 1d 3h', '5h 10m left' (due), 'in 2d' (upcoming) or the alert."""
+    category = row.category(now)
+    if category is QueueCategory.ALERT and row.alert_since is not None:
+        return f"alert {humanise(now - row.alert_since)}"
+    if row.next_opens_at is None or row.next_closes_at is None:
+        return ""
+    state = touchpoint_state(now, row.next_opens_at, row.next_closes_at, None)
     if state is TouchpointState.OVERDUE:
-        return f"overdue {humanise(now - entry.closes_at)}"
+        return f"overdue {humanise(now - row.next_closes_at)}"
     if state is TouchpointState.DUE:
-        return f"{humanise(entry.closes_at - now)} left"
-    return f"opens in {humanise(entry.opens_at - now)}"
+        return f"{humanise(row.next_closes_at - now)} left"
+    return f"in {humanise(row.next_opens_at - now)}"

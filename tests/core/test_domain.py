@@ -35,6 +35,7 @@ def test_exosome_protocols_and_patient_replies() -> None:
     assert {o for o in ContactOutcome if o.heard_from_patient} == {
         ContactOutcome.REACHED,
         ContactOutcome.PHOTO_RECEIVED,
+        ContactOutcome.CALL_LATER,
     }
 
 

@@ -1,0 +1,268 @@
+"""Follow-up work a coordinator does: contact attempts, done, skip, claim.
+
+Every function runs inside the caller's transaction and, in that same
+transaction, keeps the patient's next-touchpoint cache right, bumps the
+change marker other screens poll, and appends an audit event. Conflicts a
+person can cause (a touchpoint someone else just closed, a patient someone
+else claimed) raise `FollowUpConflict` with a sentence to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
+
+from core.domain import Channel, ContactOutcome, Disposition, TouchpointResolution
+from db import audit
+from db.models import ChangeMarker, ContactAttempt, Patient, Staff, Touchpoint
+
+
+class FollowUpConflict(Exception):
+    """The action cannot be done as asked; `str()` says why in one sentence."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The staff member doing the work."""
+
+    staff_id: int
+    username: str
+    display_name: str
+
+
+def mark_changed(session: Session, now: datetime) -> None:
+    """Bump the change marker so every open queue refreshes.
+
+    Done first in each write: on PostgreSQL it row-locks the marker and on
+    SQLite it takes the write lock, which also serialises audit appends.
+    """
+    session.execute(
+        update(ChangeMarker)
+        .where(ChangeMarker.id == 1)
+        .values(counter=ChangeMarker.counter + 1, changed_at=now)
+    )
+
+
+def refresh_next_touchpoint(session: Session, patient_id: int) -> None:
+    """Recompute the patient's cached next touchpoint (core.queue's rule)."""
+    session.flush()
+    row = session.execute(
+        select(Touchpoint.id, Touchpoint.opens_at, Touchpoint.closes_at)
+        .where(Touchpoint.patient_id == patient_id, Touchpoint.resolution.is_(None))
+        .order_by(Touchpoint.closes_at, Touchpoint.opens_at, Touchpoint.id)
+        .limit(1)
+    ).first()
+    session.execute(
+        update(Patient)
+        .where(Patient.id == patient_id)
+        .values(
+            next_touchpoint_id=row[0] if row else None,
+            next_opens_at=row[1] if row else None,
+            next_closes_at=row[2] if row else None,
+        )
+    )
+
+
+def set_latest_disposition(session: Session, patient: Patient, disposition: Disposition) -> None:
+    """Record the latest triage outcome and the severity the queue sorts by."""
+    patient.latest_disposition = disposition
+    patient.latest_severity = disposition.severity
+
+
+def _open_touchpoint(session: Session, touchpoint_id: int) -> Touchpoint:
+    touchpoint = session.get(Touchpoint, touchpoint_id, with_for_update=True)
+    if touchpoint is None:
+        raise FollowUpConflict(f"touchpoint {touchpoint_id} no longer exists")
+    if touchpoint.resolution is not None:
+        who = session.get(Staff, touchpoint.resolved_by_id) if touchpoint.resolved_by_id else None
+        by = f" by {who.display_name}" if who else ""
+        raise FollowUpConflict(
+            f"this touchpoint was already marked {touchpoint.resolution.value}{by}; "
+            "the queue shows the current state"
+        )
+    return touchpoint
+
+
+def log_contact_attempt(
+    session: Session,
+    *,
+    touchpoint_id: int,
+    channel: Channel,
+    outcome: ContactOutcome,
+    note: str | None,
+    actor: Actor,
+    now: datetime,
+    unreachable_after: int,
+) -> ContactAttempt:
+    """Record one attempt; after `unreachable_after` failed attempts in a row
+    with no reply from the patient, the touchpoint becomes unreachable."""
+    mark_changed(session, now)
+    touchpoint = _open_touchpoint(session, touchpoint_id)
+    patient = session.get(Patient, touchpoint.patient_id)
+    assert patient is not None
+    attempt = ContactAttempt(
+        touchpoint_id=touchpoint.id,
+        patient_id=patient.id,
+        at=now,
+        channel=channel,
+        outcome=outcome,
+        note=note or None,
+        staff_id=actor.staff_id,
+    )
+    session.add(attempt)
+    patient.last_contact_at = now
+    if outcome.heard_from_patient:
+        patient.last_heard_at = now
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="contact_attempt.add",
+        entity="contact_attempt",
+        entity_id=attempt.id,
+        after={
+            "touchpoint": touchpoint.id,
+            "channel": channel.value,
+            "outcome": outcome.value,
+            "note": note,
+        },
+    )
+    if not outcome.heard_from_patient and _failed_in_a_row(session, touchpoint.id) >= (
+        unreachable_after
+    ):
+        touchpoint.resolution = TouchpointResolution.UNREACHABLE
+        touchpoint.resolved_at = now
+        touchpoint.resolved_by_id = actor.staff_id
+        touchpoint.note = f"no reply after {unreachable_after} attempts"
+        touchpoint.version += 1
+        audit.record(
+            session,
+            at=now,
+            actor=actor.username,
+            action="touchpoint.unreachable",
+            entity="touchpoint",
+            entity_id=touchpoint.id,
+            before={"resolution": None},
+            after={"resolution": "unreachable"},
+        )
+        refresh_next_touchpoint(session, patient.id)
+    return attempt
+
+
+def _failed_in_a_row(session: Session, touchpoint_id: int) -> int:
+    # Attempts since the patient last replied on this touchpoint.
+    heard = [o.value for o in ContactOutcome if o.heard_from_patient]
+    last_heard = session.scalar(
+        select(func.max(ContactAttempt.id)).where(
+            ContactAttempt.touchpoint_id == touchpoint_id, ContactAttempt.outcome.in_(heard)
+        )
+    )
+    query = select(func.count()).where(ContactAttempt.touchpoint_id == touchpoint_id)
+    if last_heard is not None:
+        query = query.where(ContactAttempt.id > last_heard)
+    return session.scalar(query) or 0
+
+
+def resolve_touchpoint(
+    session: Session,
+    *,
+    touchpoint_id: int,
+    resolution: TouchpointResolution,
+    note: str | None,
+    actor: Actor,
+    now: datetime,
+) -> Touchpoint:
+    """Mark a touchpoint done (note optional) or skipped (reason required)."""
+    if resolution is TouchpointResolution.SKIPPED and not (note or "").strip():
+        raise FollowUpConflict("skipping a touchpoint needs a reason")
+    mark_changed(session, now)
+    touchpoint = _open_touchpoint(session, touchpoint_id)
+    touchpoint.resolution = resolution
+    touchpoint.resolved_at = now
+    touchpoint.resolved_by_id = actor.staff_id
+    touchpoint.note = (note or "").strip() or None
+    touchpoint.version += 1
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action=f"touchpoint.{resolution.value}",
+        entity="touchpoint",
+        entity_id=touchpoint.id,
+        before={"resolution": None},
+        after={"resolution": resolution.value, "note": note},
+    )
+    refresh_next_touchpoint(session, touchpoint.patient_id)
+    return touchpoint
+
+
+def claim_patient(session: Session, *, patient_id: int, actor: Actor, now: datetime) -> None:
+    """Assign the patient to the actor, only if nobody holds them (compare-and-set)."""
+    mark_changed(session, now)
+    claimed = session.execute(
+        update(Patient)
+        .where(Patient.id == patient_id, Patient.assigned_to_id.is_(None))
+        .values(assigned_to_id=actor.staff_id, version=Patient.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if _rows(claimed) == 0:
+        holder = session.scalar(
+            select(Staff.display_name)
+            .join(Patient, Patient.assigned_to_id == Staff.id)
+            .where(Patient.id == patient_id)
+        )
+        if holder is None:
+            raise FollowUpConflict(f"patient {patient_id} no longer exists")
+        if holder == actor.display_name:
+            return
+        raise FollowUpConflict(f"{holder} already holds this patient")
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="patient.claim",
+        entity="patient",
+        entity_id=patient_id,
+        before={"assigned_to": None},
+        after={"assigned_to": actor.staff_id},
+    )
+
+
+def release_patient(session: Session, *, patient_id: int, actor: Actor, now: datetime) -> None:
+    """Give the patient back to the unassigned pool, only if the actor holds them."""
+    mark_changed(session, now)
+    released = session.execute(
+        update(Patient)
+        .where(Patient.id == patient_id, Patient.assigned_to_id == actor.staff_id)
+        .values(assigned_to_id=None, version=Patient.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if _rows(released) == 0:
+        raise FollowUpConflict("you do not hold this patient, so there is nothing to release")
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="patient.release",
+        entity="patient",
+        entity_id=patient_id,
+        before={"assigned_to": actor.staff_id},
+        after={"assigned_to": None},
+    )
+
+
+def _rows(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def find_actor(session: Session, username: str) -> Actor | None:
+    """The active staff member with this login, if any."""
+    staff = session.scalar(select(Staff).where(Staff.username == username, Staff.active))
+    if staff is None:
+        return None
+    return Actor(staff.id, staff.username, staff.display_name)

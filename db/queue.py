@@ -1,0 +1,223 @@
+"""The queue of core.queue in SQL: one indexed part per band, then merged.
+
+Each band is read through its own index with its own LIMIT, so the cost
+depends on the page size, not on the number of patients:
+  alerts   - open urgent/emergency escalations (a handful of rows)
+  overdue  - patient.next_closes_at <= now       (ix_patient_queue_overdue)
+  due      - next_opens_at <= now < next_closes_at (ix_patient_next_closes_at)
+  upcoming - next_opens_at > now                   (ix_patient_next_opens_at)
+The merged page is sorted by the same key as `core.queue.sort_key`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from core.domain import Disposition, EscalationStatus
+from core.queue import QueueCategory, QueueCounts, QueueFilter, QueueRow
+from db.models import ChangeMarker, Escalation, Patient, Staff, Touchpoint, TreatmentEpisode
+
+_PAGING = (Disposition.URGENT, Disposition.EMERGENCY)
+_ALERT_SEVERITY = case(*((Escalation.disposition == d, d.severity) for d in _PAGING), else_=0)
+
+
+def _open_alert() -> ColumnElement[bool]:
+    return and_(Escalation.status == EscalationStatus.OPEN, Escalation.disposition.in_(_PAGING))
+
+
+def _no_open_alert() -> ColumnElement[bool]:
+    return ~exists().where(Escalation.patient_id == Patient.id, _open_alert())
+
+
+def _filters(wanted: QueueFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [_no_open_alert()]
+    if wanted.assigned == "mine":
+        conditions.append(Patient.assigned_to_id == wanted.me)
+    elif wanted.assigned == "unassigned":
+        conditions.append(Patient.assigned_to_id.is_(None))
+    if wanted.min_severity is not None:
+        conditions.append(Patient.latest_severity >= wanted.min_severity.severity)
+    if wanted.country:
+        conditions.append(Patient.current_country == wanted.country)
+    if wanted.language:
+        conditions.append(Patient.language == wanted.language)
+    if wanted.search:
+        needle = wanted.search.casefold()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        name = func.lower(Patient.family_name + " " + Patient.given_name)
+        conditions.append(
+            or_(
+                func.lower(Patient.code).like(f"{escaped}%", escape="\\"),
+                name.like(f"%{escaped}%", escape="\\"),
+            )
+        )
+    return conditions
+
+
+def _band_conditions(now: datetime) -> dict[QueueCategory, ColumnElement[bool]]:
+    return {
+        QueueCategory.OVERDUE: Patient.next_closes_at <= now,
+        QueueCategory.DUE: and_(Patient.next_opens_at <= now, Patient.next_closes_at > now),
+        QueueCategory.UPCOMING: Patient.next_opens_at > now,
+    }
+
+
+def _bands(now: datetime, wanted: QueueFilter, limit: int) -> list[Any]:
+    alerts = (
+        select(
+            Escalation.patient_id.label("pid"),
+            literal(int(QueueCategory.ALERT)).label("band"),
+            (-func.max(_ALERT_SEVERITY)).label("k1"),
+            func.min(Escalation.created_at).label("k2"),
+        )
+        .where(_open_alert())
+        .group_by(Escalation.patient_id)
+    )
+    conditions = _filters(wanted)
+    bands = _band_conditions(now)
+    wanted_bands = [QueueCategory.OVERDUE]
+    if not wanted.overdue_only:
+        wanted_bands += [QueueCategory.DUE, QueueCategory.UPCOMING]
+    parts: list[Any] = [alerts]
+    for band in wanted_bands:
+        k1 = -Patient.latest_severity if band is QueueCategory.OVERDUE else literal(0)
+        k2 = Patient.next_opens_at if band is QueueCategory.UPCOMING else Patient.next_closes_at
+        order = [k1, k2, Patient.id]
+        parts.append(
+            select(
+                Patient.id.label("pid"),
+                literal(int(band)).label("band"),
+                k1.label("k1"),
+                k2.label("k2"),
+            )
+            .where(bands[band], *conditions)
+            .order_by(*order)
+            .limit(limit)
+        )
+    return parts
+
+
+def read_queue(
+    session: Session, now: datetime, wanted: QueueFilter | None = None, *, limit: int = 300
+) -> list[QueueRow]:
+    """The top `limit` patients of the queue, in core.queue order."""
+    wanted = wanted or QueueFilter()
+    merged = union_all(*(part.subquery().select() for part in _bands(now, wanted, limit)))
+    page = merged.subquery("page")
+    alert = (
+        select(
+            Escalation.patient_id.label("pid"),
+            func.max(_ALERT_SEVERITY).label("severity"),
+            func.min(Escalation.created_at).label("since"),
+        )
+        .where(_open_alert())
+        .group_by(Escalation.patient_id)
+        .subquery("alert")
+    )
+    assignee = aliased(Staff)
+    query = (
+        select(
+            Patient.id,
+            Patient.code,
+            Patient.family_name,
+            Patient.given_name,
+            Patient.current_country,
+            Patient.language,
+            Patient.timezone,
+            Patient.channel,
+            Patient.assigned_to_id,
+            assignee.display_name,
+            Patient.latest_disposition,
+            Patient.last_contact_at,
+            Patient.last_heard_at,
+            Patient.next_touchpoint_id,
+            Touchpoint.template,
+            Touchpoint.day,
+            Patient.next_opens_at,
+            Patient.next_closes_at,
+            TreatmentEpisode.procedure_at,
+            alert.c.severity,
+            alert.c.since,
+        )
+        .select_from(page)
+        .join(Patient, Patient.id == page.c.pid)
+        .outerjoin(Touchpoint, Touchpoint.id == Patient.next_touchpoint_id)
+        .outerjoin(TreatmentEpisode, TreatmentEpisode.id == Touchpoint.episode_id)
+        .outerjoin(assignee, assignee.id == Patient.assigned_to_id)
+        .outerjoin(alert, alert.c.pid == Patient.id)
+        .order_by(page.c.band, page.c.k1, page.c.k2, page.c.pid)
+        .limit(limit)
+    )
+    by_severity = {d.severity: d for d in Disposition}
+    return [
+        QueueRow(
+            patient_id=r[0],
+            patient_code=r[1],
+            patient_name=f"{r[2]} {r[3]}",
+            country=r[4],
+            language=r[5],
+            timezone=r[6],
+            channel=r[7],
+            assigned_to_id=r[8],
+            assigned_to=r[9],
+            latest_disposition=r[10],
+            last_contact_at=r[11],
+            last_heard_at=r[12],
+            next_touchpoint_id=r[13],
+            next_template=r[14],
+            next_day=r[15],
+            next_opens_at=r[16],
+            next_closes_at=r[17],
+            procedure_at=r[18],
+            alert_disposition=by_severity[r[19]] if r[19] is not None else None,
+            alert_since=r[20],
+        )
+        for r in session.execute(query)
+    ]
+
+
+def count_queue(session: Session, now: datetime, wanted: QueueFilter | None = None) -> QueueCounts:
+    """How many patients are in each band, with the same filters."""
+    wanted = wanted or QueueFilter()
+    alerts = (
+        session.scalar(
+            select(func.count(func.distinct(Escalation.patient_id))).where(_open_alert())
+        )
+        or 0
+    )
+    conditions = _filters(wanted)
+    bands = _band_conditions(now)
+    counts: dict[QueueCategory, int] = {}
+    for band, condition in bands.items():
+        if wanted.overdue_only and band is not QueueCategory.OVERDUE:
+            counts[band] = 0
+            continue
+        counts[band] = (
+            session.scalar(select(func.count()).select_from(Patient).where(condition, *conditions))
+            or 0
+        )
+    return QueueCounts(
+        alerts=alerts,
+        overdue=counts[QueueCategory.OVERDUE],
+        due=counts[QueueCategory.DUE],
+        upcoming=counts[QueueCategory.UPCOMING],
+    )
+
+
+def change_counter(session: Session) -> int:
+    """The change marker: a cheap read that tells whether anything was written."""
+    return session.scalar(select(ChangeMarker.counter).where(ChangeMarker.id == 1)) or 0
