@@ -15,7 +15,10 @@ from datetime import datetime
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from core.countries import emergency_contact
 from core.domain import Channel, ContactOutcome, Disposition, TouchpointResolution
+from core.messages import MessageContext, RenderedMessage, render_message
+from core.schedules import procedure_local_date
 from db import audit
 from db.models import ChangeMarker, ContactAttempt, Patient, Staff, Touchpoint
 
@@ -266,3 +269,28 @@ def find_actor(session: Session, username: str) -> Actor | None:
     if staff is None:
         return None
     return Actor(staff.id, staff.username, staff.display_name)
+
+
+def aftercare_message(
+    session: Session, *, touchpoint_id: int, actor: Actor, clinic_name: str
+) -> RenderedMessage:
+    """The aftercare message for a touchpoint, in the patient's language."""
+    touchpoint = session.get(Touchpoint, touchpoint_id)
+    if touchpoint is None:
+        raise FollowUpConflict(f"touchpoint {touchpoint_id} no longer exists")
+    patient = session.get(Patient, touchpoint.patient_id)
+    assert patient is not None
+    episode = touchpoint.episode
+    return render_message(
+        MessageContext(
+            patient_name=patient.given_name,
+            language=patient.language,
+            template=touchpoint.template,
+            day=touchpoint.day,
+            procedure_date=procedure_local_date(episode.procedure_at),
+            photos_wanted=touchpoint.photos_wanted,
+            emergency_number=emergency_contact(patient.current_country).numbers_text,
+            coordinator_name=actor.display_name,
+            clinic_name=clinic_name,
+        )
+    )

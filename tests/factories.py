@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.domain import Channel, Disposition, Protocol, Role
 from core.schedules import builtin_templates, touchpoint_window
+from db.followup import refresh_next_touchpoint
 from db.models import Patient, Staff, Touchpoint, TreatmentEpisode
 
 
@@ -45,6 +46,7 @@ def add_patient(
         channel=Channel.LINE,
         channel_handle=f"line:{code.lower()}",
         latest_disposition=disposition,
+        latest_severity=disposition.severity if disposition else 0,
         created_at=created_at,
     )
     session.add(patient)
@@ -73,5 +75,7 @@ def add_patient(
                 photos_wanted=plan.photos,
             )
         )
+    refresh_next_touchpoint(session, patient.id)
     session.flush()
+    session.refresh(patient)
     return patient

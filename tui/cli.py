@@ -7,6 +7,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import getpass
 import sys
 import time
 from typing import Annotated, NoReturn
@@ -17,6 +18,7 @@ from core.clock import SystemClock
 from core.config import ConfigError, LoadedConfig, describe, load_config
 from db.database import Database, initialise_database, open_database
 from db.errors import StorageError
+from db.followup import find_actor
 
 app = typer.Typer(
     name="aftercare",
@@ -47,18 +49,30 @@ def _config() -> LoadedConfig:
 def _default(ctx: typer.Context) -> None:
     """With no command, open the queue (same as `aftercare run`)."""
     if ctx.invoked_subcommand is None:
-        run()
+        run(login=None)
 
 
 @app.command()
-def run() -> None:
+def run(
+    login: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Work as this staff login instead of the operating-system user "
+            "(demo and training; e.g. --as demo-coordinator-1).",
+        ),
+    ] = None,
+) -> None:
     """Open the coordinator workstation (the TUI) on the configured database."""
     settings = _config().settings
     database = _open(settings.database_url, settings.sqlite_busy_timeout_ms)
     from tui.app import AftercareApp  # Textual loads only for the TUI, not for every command.
 
+    who = login or getpass.getuser()
     try:
-        AftercareApp(database, settings).run()
+        with database.sessions() as session:
+            actor = find_actor(session, who)
+        AftercareApp(database, settings, actor=actor, login=who).run()
     finally:
         database.close()
 

@@ -1,102 +1,312 @@
-"""The first queue screen, driven by Pilot on a real database."""
+"""The live queue, driven by Pilot on real databases: every key action and filter."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
 from rich.text import Text
-from sqlalchemy import Engine
-from textual.widgets import DataTable, Static
+from sqlalchemy import Engine, func, select
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Static
 
 from core.clock import FixedClock
 from core.config import Settings
-from core.domain import Disposition, TouchpointResolution
+from core.domain import ContactOutcome, Disposition, Role, TouchpointResolution
 from db.database import Database
 from db.engine import make_session_factory, transaction
-from db.models import Touchpoint
-from tests.factories import add_patient
+from db.followup import Actor, claim_patient
+from db.models import AuditEvent, ContactAttempt, Patient, Touchpoint
+from tests.factories import add_patient, add_staff
 from tui.app import AftercareApp
+from tui.modals import HelpModal
+from tui.screens.queue import QueueScreen
+
+MARKUP_NAME = "[bold red]x[/]"
+LINK_NAME = "[link=http://x]y[/link]"
 
 
-def _database(engine: Engine) -> Database:
-    return Database(engine, make_session_factory(engine))
+@dataclass
+class Clinic:
+    """A small clinic: two coordinators and five patients in known bands."""
+
+    database: Database
+    clock: FixedClock
+    me: Actor
+    colleague: Actor
+    ids: dict[str, int]
 
 
-def _settings() -> Settings:
-    return Settings(database_url="sqlite:///unused.db")
-
-
-def _cell_text(table: DataTable[str | Text], row: int, column: str) -> str:
-    value = table.get_cell_at((row, table.get_column_index(column)))
-    return value.plain if isinstance(value, Text) else str(value)
-
-
-async def test_queue_lists_overdue_first_then_due(engine: Engine, clock: FixedClock) -> None:
+@pytest.fixture
+def clinic(engine: Engine, clock: FixedClock) -> Clinic:
     now = clock.now()
+    ids: dict[str, int] = {}
     with transaction(make_session_factory(engine)) as session:
-        # Day 1 and 3 closed long ago (overdue); day 7 open now (due).
-        add_patient(session, "P-1", procedure_at=now - timedelta(days=7), created_at=now)
-        # Worse patient: overdue day 3 with an urgent latest triage must come first.
-        add_patient(
-            session,
-            "P-2",
-            procedure_at=now - timedelta(days=6),
-            created_at=now,
-            disposition=Disposition.URGENT,
-            family_name="Wang",
-            given_name="<b>Li</b>",
-        )
-        # Nothing open yet: not in the queue.
-        add_patient(session, "P-3", procedure_at=now + timedelta(days=3), created_at=now)
+        me = add_staff(session, "rn.kim", Role.COORDINATOR, now)
+        other = add_staff(session, "rn.lee", Role.COORDINATOR, now)
+        # Overdue (day 1 and 3 closed), urgent latest triage: top of the overdue band.
+        ids["urgent"] = add_patient(session, "P-1", procedure_at=now - timedelta(days=6),
+                                    created_at=now, disposition=Disposition.URGENT,
+                                    family_name="Wu", given_name=MARKUP_NAME).id
+        # Overdue, no triage.
+        ids["overdue"] = add_patient(session, "P-2", procedure_at=now - timedelta(days=5),
+                                     created_at=now, family_name="Sato", given_name="Yui").id
+        # Due today (day 1 window open), in the US.
+        ids["due"] = add_patient(session, "P-3", procedure_at=now - timedelta(hours=20),
+                                 created_at=now, timezone="America/New_York", country="US",
+                                 family_name="Smith", given_name=LINK_NAME).id
+        # Upcoming (procedure in three days).
+        ids["upcoming"] = add_patient(session, "P-4", procedure_at=now + timedelta(days=3),
+                                      created_at=now, family_name="Tanaka", given_name="Ken").id
+        # Claimed by the colleague, due.
+        ids["held"] = add_patient(session, "P-5", procedure_at=now - timedelta(hours=22),
+                                  created_at=now, family_name="Ito", given_name="Aoi").id
+        session.get_one(Patient, ids["held"]).assigned_to_id = other.id
+        me_actor = Actor(me.id, me.username, me.display_name)
+        other_actor = Actor(other.id, other.username, other.display_name)
+    database = Database(engine, make_session_factory(engine))
+    return Clinic(database, clock, me_actor, other_actor, ids)
 
-    app = AftercareApp(_database(engine), _settings(), clock)
+
+def _app(clinic: Clinic, actor: Actor | None = None, **settings: object) -> AftercareApp:
+    chosen = clinic.me if actor is None else actor
+    return AftercareApp(
+        clinic.database,
+        Settings(database_url="sqlite:///unused.db", **settings),  # type: ignore[arg-type]
+        clinic.clock,
+        actor=chosen,
+        login=chosen.username,
+    )
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let workers finish and messages land."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def table_of(app: AftercareApp) -> DataTable[Text]:
+    return app.screen.query_one("#queue-table", DataTable)
+
+
+def codes(app: AftercareApp) -> list[str]:
+    table = table_of(app)
+    return [
+        table.get_cell_at((r, table.get_column_index("patient"))).plain.split()[0]
+        for r in range(table.row_count)
+    ]
+
+
+def cell(app: AftercareApp, code: str, column: str) -> str:
+    table = table_of(app)
+    row = codes(app).index(code)
+    return table.get_cell_at((row, table.get_column_index(column))).plain
+
+
+async def put_cursor_on(pilot: Pilot[None], code: str) -> None:
+    table = table_of(pilot.app)  # type: ignore[arg-type]
+    table.move_cursor(row=codes(pilot.app).index(code))  # type: ignore[arg-type]
+    await pilot.pause()
+
+
+@pytest.fixture
+async def running(clinic: Clinic) -> AsyncIterator[tuple[AftercareApp, Pilot[None]]]:
+    app = _app(clinic)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        table = screen.query_one("#queue-table", DataTable)
-        codes = [_cell_text(table, r, "patient").split()[0] for r in range(table.row_count)]
-        states = [_cell_text(table, r, "due").split()[-1] for r in range(table.row_count)]
-        assert "P-3" not in codes
-        assert codes[0] == "P-2", codes
-        assert _cell_text(table, 0, "priority") == "urgent"
-        # Names are shown as typed, never parsed as markup.
-        assert "<b>Li</b>" in _cell_text(table, 0, "patient")
-        first_due = states.index("left")
-        assert first_due > 0
-        assert all(s != "left" for s in states[:first_due])
-        assert all(s == "left" for s in states[first_due:])
-        assert all(_cell_text(table, r, "due").startswith("overdue") for r in range(first_due))
-        counts = str(screen.query_one("#queue-counts", Static).render())
-        assert "Overdue 4" in counts and "Due now 2" in counts
+        await settle(pilot)
+        yield app, pilot
 
 
-async def test_refresh_shows_a_resolved_touchpoint_gone(engine: Engine, clock: FixedClock) -> None:
-    now = clock.now()
-    factory = make_session_factory(engine)
-    with transaction(factory) as session:
-        patient = add_patient(session, "P-9", procedure_at=now - timedelta(days=1), created_at=now)
-        patient_id = patient.id
-    app = AftercareApp(_database(engine), _settings(), clock)
+def query(clinic: Clinic, fn: Callable[..., object]) -> object:
+    with clinic.database.sessions() as session:
+        return fn(session)
+
+
+async def test_order_bands_and_literal_markup(running: tuple[AftercareApp, Pilot[None]]) -> None:
+    app, _ = running
+    assert codes(app) == ["P-1", "P-2", "P-5", "P-3", "P-4"]
+    assert cell(app, "P-1", "priority") == "urgent"
+    assert cell(app, "P-1", "due").startswith("overdue")
+    assert cell(app, "P-3", "due").endswith("left")
+    assert cell(app, "P-4", "due").startswith("in ")
+    # Patient-written markup shows as typed, never styled or turned into a link.
+    assert MARKUP_NAME in cell(app, "P-1", "patient")
+    assert "[link=" in cell(app, "P-3", "patient")
+    table = table_of(app)
+    shown = table.get_cell_at((codes(app).index("P-3"), table.get_column_index("patient")))
+    assert not any("link" in str(span.style) for span in shown.spans)
+    header = str(app.screen.query_one("#queue-counts", Static).render())
+    assert "Overdue 2" in header and "Due 2" in header and "Upcoming 1" in header
+
+
+async def test_d_marks_done_with_note(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    await put_cursor_on(pilot, "P-2")
+    before = cell(app, "P-2", "touchpoint")
+    await pilot.press("d")
+    await pilot.pause()
+    app.screen.query_one("#answer", Input).value = "Photos fine, no swelling"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert cell(app, "P-2", "touchpoint") != before
+    done = query(clinic, lambda s: s.scalars(select(Touchpoint).where(
+        Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.resolution.is_not(None))).all())
+    assert [(t.day, t.resolution, t.note) for t in done] == [  # type: ignore[attr-defined]
+        (1, TouchpointResolution.DONE, "Photos fine, no swelling")]
+    assert query(clinic, lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == 1
+
+
+async def test_s_needs_a_reason(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    await put_cursor_on(pilot, "P-3")
+    await pilot.press("s")
+    await pilot.pause()
+    await pilot.press("enter")  # empty reason
+    await pilot.pause()
+    assert "needs an answer" in str(app.screen.query_one("#error", Static).render())
+    app.screen.query_one("#answer", Input).value = "Patient travelling, asked for next week"
+    await pilot.press("enter")
+    await settle(pilot)
+    skipped = query(clinic, lambda s: s.scalar(select(Touchpoint.note).where(
+        Touchpoint.patient_id == clinic.ids["due"],
+        Touchpoint.resolution == TouchpointResolution.SKIPPED)))
+    assert skipped == "Patient travelling, asked for next week"
+
+
+async def test_c_logs_attempts_until_unreachable(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    await put_cursor_on(pilot, "P-2")
+    first_touchpoint = cell(app, "P-2", "touchpoint")
+    for attempt in range(3):
+        await pilot.press("c")
+        await pilot.pause()
+        from textual.widgets import Select
+        app.screen.query_one("#outcome", Select).value = ContactOutcome.NO_ANSWER
+        app.screen.query_one("#note", Input).value = f"try {attempt + 1}"
+        await pilot.click("#save")
+        await settle(pilot)
+        await put_cursor_on(pilot, "P-2")
+    attempts = query(clinic, lambda s: s.scalars(select(ContactAttempt.note).where(
+        ContactAttempt.patient_id == clinic.ids["overdue"]).order_by(ContactAttempt.id)).all())
+    assert attempts == ["try 1", "try 2", "try 3"]
+    day1 = query(clinic, lambda s: s.scalar(select(Touchpoint.resolution).where(
+        Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.day == 1)))
+    assert day1 == TouchpointResolution.UNREACHABLE
+    assert cell(app, "P-2", "touchpoint") != first_touchpoint
+    assert cell(app, "P-2", "last") == "0m ago"
+
+
+async def test_a_claims_and_releases_and_reports_a_holder(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    await put_cursor_on(pilot, "P-4")
+    await pilot.press("a")
+    await settle(pilot)
+    assert cell(app, "P-4", "assigned") == clinic.me.display_name
+    await put_cursor_on(pilot, "P-4")
+    await pilot.press("a")
+    await settle(pilot)
+    assert cell(app, "P-4", "assigned") == "—"
+    await put_cursor_on(pilot, "P-5")
+    await pilot.press("a")
+    await settle(pilot)
+    assert cell(app, "P-5", "assigned") == clinic.colleague.display_name
+    notes = [n.message for n in app._notifications]
+    assert any("already holds this patient" in str(n) for n in notes)
+
+
+async def test_y_copies_the_message_and_logs_it(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    await put_cursor_on(pilot, "P-3")
+    await pilot.press("y")
+    await settle(pilot)
+    assert "911" in app.clipboard  # US patient: the local emergency number
+    assert LINK_NAME in app.clipboard
+    outcome = query(clinic, lambda s: s.scalar(select(ContactAttempt.outcome).where(
+        ContactAttempt.patient_id == clinic.ids["due"])))
+    assert outcome == ContactOutcome.MESSAGE_SENT
+
+
+async def test_filters(running: tuple[AftercareApp, Pilot[None]], clinic: Clinic) -> None:
+    app, pilot = running
+    with transaction(clinic.database.sessions) as session:
+        claim_patient(session, patient_id=clinic.ids["upcoming"], actor=clinic.me,
+                      now=clinic.clock.now())
+    await pilot.press("m")
+    await settle(pilot)
+    assert codes(app) == ["P-4"]
+    await pilot.press("u")
+    await settle(pilot)
+    assert codes(app) == ["P-1", "P-2", "P-3"]
+    await pilot.press("x", "o")
+    await settle(pilot)
+    assert codes(app) == ["P-1", "P-2"]
+    await pilot.press("x", "v", "v", "v")  # monitor+, review+, urgent+
+    await settle(pilot)
+    assert codes(app) == ["P-1"]
+    await pilot.press("x", "g")
+    await pilot.pause()
+    app.screen.query_one("#answer", Input).value = "us"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert codes(app) == ["P-3"]
+    await pilot.press("x", "l")
+    await pilot.pause()
+    app.screen.query_one("#answer", Input).value = "JA"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert codes(app) == ["P-1", "P-2", "P-5", "P-3", "P-4"]
+    await pilot.press("x", "slash")
+    await pilot.pause()
+    app.screen.query_one("#answer", Input).value = "tana"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert codes(app) == ["P-4"]
+    header = str(app.screen.query_one("#queue-counts", Static).render())
+    assert "search 'tana'" in header
+    await pilot.press("x")
+    await settle(pilot)
+    assert len(codes(app)) == 5
+
+
+async def test_help_lists_every_key_and_palette_has_every_action(
+    running: tuple[AftercareApp, Pilot[None]],
+) -> None:
+    app, pilot = running
+    await pilot.press("question_mark")
+    await pilot.pause()
+    assert isinstance(app.screen, HelpModal)
+    text = str(app.screen.query_one("#help-text", Static).render())
+    for key in ["enter", "c", "d", "s", "a", "y", "/", "m", "u", "o", "v", "g", "l", "x", "?"]:
+        assert f"  {key} " in text, key
+    await pilot.press("escape")
+    queue = app.screen
+    assert isinstance(queue, QueueScreen)
+    titles = {command.title for command in app.get_system_commands(queue)}
+    for action in ["Contact", "Done", "Skip", "Claim", "Copy msg", "Search", "Mine", "Open",
+                   "Unassigned", "Overdue", "Severity", "Country", "Language", "Clear"]:
+        assert action in titles, action
+
+
+async def test_read_only_login_writes_nothing(clinic: Clinic) -> None:
+    app = AftercareApp(clinic.database, Settings(database_url="sqlite:///unused.db"),
+                       clinic.clock, actor=None, login="intruder")
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        table = app.screen.query_one("#queue-table", DataTable)
-        assert table.row_count == 1
-        with transaction(factory) as session:
-            touchpoint = session.query(Touchpoint).filter_by(patient_id=patient_id, day=1).one()
-            touchpoint.resolution = TouchpointResolution.DONE
-            touchpoint.resolved_at = now
-        await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert table.row_count == 0
-
-
-async def test_q_quits(engine: Engine, clock: FixedClock) -> None:
-    app = AftercareApp(_database(engine), _settings(), clock)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("q")
-        await pilot.pause()
-    assert app.return_code == 0
+        await settle(pilot)
+        for key in ("c", "d", "s", "a", "y"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, QueueScreen)
+    assert query(clinic, lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == 0

@@ -1,9 +1,19 @@
-"""The follow-up queue: due and overdue touchpoints, most dangerous first."""
+"""The live follow-up queue: one line per patient, most dangerous first.
+
+Refresh follows dolphie's pattern: a thread worker reads the page, the table
+is updated by difference inside `batch_update()` (cursor and scroll stay on
+the same patient), and the next poll is armed only after the previous one
+finished, so reads never overlap. A poll reads the change marker (one row);
+the page is re-read when it moved, when filters change, or every 30 s
+because time alone moves touchpoints from upcoming to due to overdue.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -12,80 +22,133 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
+from textual.widgets.data_table import RowKey
 
-from core.clock import Clock
-from core.domain import Channel, Disposition, TouchpointState
-from core.queue import QueueCounts, QueueEntry, due_phrase, humanise
-from core.schedules import CLINIC_TZ
-from db.database import Database
-from db.errors import StorageError
-from db.queries import due_and_overdue, queue_counts
+from core.domain import Disposition
+from core.queue import QueueCounts, QueueFilter, QueueRow
+from db.queue import change_counter, count_queue, read_queue
+from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
+from tui.modals import HelpModal, TextPromptModal
+from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("priority", "Priority"),
-    ("patient", "Patient"),
-    ("country", "Ctry"),
-    ("local", "Local now"),
-    ("day", "Day"),
-    ("touchpoint", "Touchpoint"),
-    ("due", "Due"),
-    ("last", "Contact"),
-    ("channel", "Channel"),
-    ("assigned", "Assigned"),
+# Time alone changes bands and local clocks; re-read at least this often.
+FULL_READ_EVERY = timedelta(seconds=30)
+_SEVERITY_STEPS: tuple[Disposition | None, ...] = (
+    None,
+    Disposition.MONITOR,
+    Disposition.REVIEW,
+    Disposition.URGENT,
 )
-
-_DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold white on red",
-    Disposition.URGENT: "bold red",
-    Disposition.REVIEW: "yellow",
-    Disposition.MONITOR: "cyan",
-    Disposition.EXPECTED: "green",
-}
 
 
 @dataclass(frozen=True)
-class QueueSnapshot:
-    """One read of the queue: the rows shown and the counts above them."""
+class QueuePage:
+    """One read of the queue: the rows shown, the counts, when, and the marker seen."""
 
-    entries: list[QueueEntry]
+    rows: list[QueueRow]
     counts: QueueCounts
     read_at: datetime
+    marker: int
+    wanted: QueueFilter
 
 
-class QueueScreen(Screen[None]):
-    """Lists the open touchpoints from the database (read-only for now)."""
+class QueueScreen(FollowUpActions, Screen[None]):
+    """The coordinator's queue."""
 
     BINDINGS = [
-        Binding("r", "refresh_queue", "Refresh", id="queue.refresh"),
+        Binding("enter", "open_patient", "Open", tooltip="Open the patient", id="queue.open"),
+        *FOLLOW_UP_BINDINGS,
+        Binding("slash", "search", "Search", tooltip="Search code or name", id="queue.search"),
+        Binding("m", "filter_mine", "Mine", tooltip="Only my patients", id="queue.mine"),
+        Binding(
+            "u",
+            "filter_unassigned",
+            "Unassigned",
+            show=False,
+            tooltip="Only unassigned patients",
+            id="queue.unassigned",
+        ),
+        Binding(
+            "o",
+            "filter_overdue",
+            "Overdue",
+            show=False,
+            tooltip="Only overdue touchpoints",
+            id="queue.overdue",
+        ),
+        Binding(
+            "v",
+            "filter_severity",
+            "Severity",
+            show=False,
+            tooltip="Cycle minimum triage severity",
+            id="queue.severity",
+        ),
+        Binding(
+            "g",
+            "filter_country",
+            "Country",
+            show=False,
+            tooltip="Filter by the country the patient is in",
+            id="queue.country",
+        ),
+        Binding(
+            "l",
+            "filter_language",
+            "Language",
+            show=False,
+            tooltip="Filter by language",
+            id="queue.language",
+        ),
+        Binding(
+            "x",
+            "clear_filters",
+            "Clear",
+            show=False,
+            tooltip="Clear every filter",
+            id="queue.clear",
+        ),
+        Binding(
+            "r",
+            "refresh_queue",
+            "Refresh",
+            show=False,
+            tooltip="Read the queue now",
+            id="queue.refresh",
+        ),
+        Binding("question_mark", "help", "Help", tooltip="Every key", id="queue.help"),
         Binding("q", "app.quit", "Quit", id="app.quit"),
     ]
 
     class Loaded(Message):
-        """A thread worker finished reading the queue."""
+        """A thread worker read the queue."""
 
-        def __init__(self, snapshot: QueueSnapshot) -> None:
-            self.snapshot = snapshot
+        def __init__(self, page: QueuePage) -> None:
+            self.page = page
             super().__init__()
 
+    class Unchanged(Message):
+        """A poll found nothing new."""
+
     class LoadFailed(Message):
-        """Reading the queue failed; the reason is one line for the status bar."""
+        """Reading failed; the reason is one line for the status bar."""
 
         def __init__(self, reason: str) -> None:
             self.reason = reason
             super().__init__()
 
-    def __init__(self, database: Database, clock: Clock, page_size: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._database = database
-        self._clock = clock
-        self._page_size = page_size
-        self.snapshot: QueueSnapshot | None = None
-        """The last successful read, for tests and the status line."""
+        self.page: QueuePage | None = None
+        """The last successful read (tests and the status line use it)."""
+        self.wanted = QueueFilter()
+        """The active filters."""
+        self._rows_by_key: dict[str, QueueRow] = {}
+        self._force = True
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the queue…", id="queue-counts")
-        table: DataTable[str | Text] = DataTable(id="queue-table", cursor_type="row")
+        table: DataTable[Text] = DataTable(id="queue-table", cursor_type="row")
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -93,102 +156,246 @@ class QueueScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load_queue()
+        if self.aftercare.actor is not None:
+            self.wanted = replace(self.wanted, me=self.aftercare.actor.staff_id)
+        self.poll()
 
-    def action_refresh_queue(self) -> None:
-        """Read the queue again."""
-        self.load_queue()
+    # -- reading -----------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="queue-load")
-    def load_queue(self) -> None:
-        """Read the queue off the event loop and post the result back."""
-        worker = get_current_worker()
-        now = self._clock.now()
+    @work(thread=True, exclusive=True, group="queue-read")
+    def poll(self) -> None:
+        """Read the marker, and the page when something changed."""
+        database, clock = self.aftercare.database, self.aftercare.clock
+        now = clock.now()
+        page, wanted, force = self.page, self.wanted, self._force
         try:
-            with self._database.sessions() as session:
-                counts = queue_counts(session, now)
-                entries = due_and_overdue(session, now, limit=self._page_size)
-        except StorageError as exc:
-            self.post_message(self.LoadFailed(str(exc)))
-            return
-        except Exception as exc:  # a database gone for a moment must not kill the app
+            with database.sessions() as session:
+                marker = change_counter(session)
+                stale = (
+                    force
+                    or page is None
+                    or page.marker != marker
+                    or page.wanted != wanted
+                    or now - page.read_at >= FULL_READ_EVERY
+                )
+                if not stale:
+                    self.post_message(self.Unchanged())
+                    return
+                limit = self.aftercare.settings.queue_page_size
+                rows = read_queue(session, now, wanted, limit=limit)
+                counts = count_queue(session, now, wanted)
+        except Exception as exc:  # gone for a moment: keep showing the last page
             self.post_message(self.LoadFailed(f"could not read the queue: {exc}"))
             return
-        if not worker.is_cancelled:
-            self.post_message(self.Loaded(QueueSnapshot(entries, counts, now)))
+        self.post_message(self.Loaded(QueuePage(rows, counts, now, marker, wanted)))
 
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
-        snapshot = message.snapshot
-        self.snapshot = snapshot
-        table = self.query_one("#queue-table", DataTable)
-        with self.app.batch_update():
-            table.clear()
-            for entry in snapshot.entries:
-                table.add_row(*_cells(entry, snapshot.read_at), key=str(entry.touchpoint_id))
-        counts = snapshot.counts
-        shown = len(snapshot.entries)
-        self.query_one("#queue-counts", Static).update(
-            Text.assemble(
-                ("Overdue ", "bold"),
-                (str(counts.overdue), "bold red"),
-                ("   Due now ", "bold"),
-                (str(counts.due), "bold yellow"),
-                f"   showing the top {shown} of {counts.total}",
-            )
-        )
-        self.query_one("#queue-status", Static).update(
-            f"Read at {snapshot.read_at.astimezone(CLINIC_TZ):%H:%M:%S} clinic time (KST)"
-        )
+    def _arm_next_poll(self) -> None:
+        self.set_timer(self.aftercare.settings.refresh_seconds, self.poll, name="queue-poll")
+
+    def refresh_now(self) -> None:
+        """Re-read the page at once (after our own writes or a filter change)."""
+        self._force = True
+        self.poll()
+
+    @on(Unchanged)
+    def _unchanged(self) -> None:
+        self._arm_next_poll()
 
     @on(LoadFailed)
     def _show_failure(self, message: LoadFailed) -> None:
-        # Keep the rows already shown: stale but visible beats empty.
+        # Stale but visible beats empty: the rows stay, the status says why.
         self.query_one("#queue-status", Static).update(
             Text(f"⚠ {message.reason}", style="bold red")
         )
+        self._arm_next_poll()
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
+        page = message.page
+        self._force = False
+        if page.wanted != self.wanted:  # filters changed while reading: read again
+            self.refresh_now()
+            return
+        self.page = page
+        self._apply(page)
+        self._show_counts(page)
+        self._arm_next_poll()
+
+    def _apply(self, page: QueuePage) -> None:
+        """Update the table by difference so the cursor stays on its patient."""
+        table: DataTable[Text] = self.query_one("#queue-table", DataTable)
+        quiet = self.aftercare.settings.quiet_channel_days
+        wanted_keys = [str(r.patient_id) for r in page.rows]
+        cursor_key = self._cursor_key(table)
+        scroll = table.scroll_offset
+        with self.aftercare.batch_update():
+            keep = set(wanted_keys)
+            for gone in [k for k in table.rows if k.value not in keep]:
+                table.remove_row(gone)
+            for row in page.rows:
+                key = str(row.patient_id)
+                cells = row_cells(row, page.read_at, quiet)
+                if key in table.rows:
+                    for (column, _), cell in zip(COLUMNS, cells, strict=True):
+                        if table.get_cell(key, column) != cell:
+                            table.update_cell(key, column, cell)
+                else:
+                    table.add_row(*cells, key=key)
+            self._rows_by_key = {str(r.patient_id): r for r in page.rows}
+            current = [row.key.value for row in table.ordered_rows]
+            if current != wanted_keys:
+                rank = {code: i for i, code in enumerate(r.patient_code for r in page.rows)}
+                table.sort("patient", key=lambda cell: rank[cell.plain.split(" ", 1)[0]])
+            if cursor_key is not None and cursor_key in table.rows:
+                table.move_cursor(row=table.get_row_index(cursor_key), animate=False, scroll=False)
+            table.scroll_to(scroll.x, scroll.y, animate=False)
+
+    @staticmethod
+    def _cursor_key(table: DataTable[Text]) -> str | None:
+        if table.row_count == 0:
+            return None
+        row_key: RowKey = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return row_key.value
+
+    def _show_counts(self, page: QueuePage) -> None:
+        counts = page.counts
+        header = Text()
+        if counts.alerts:
+            header.append(f" ALERTS {counts.alerts} ", style="bold white on red")
+            header.append("  ")
+        header.append("Overdue ", style="bold").append(str(counts.overdue), style="bold red")
+        header.append("   Due ", style="bold").append(str(counts.due), style="bold yellow")
+        header.append("   Upcoming ", style="bold").append(str(counts.upcoming))
+        header.append(f"   top {len(page.rows)} of {counts.total}", style="dim")
+        described = page.wanted.describe()
+        if described:
+            header.append(f"   filter: {described}", style="italic cyan")
+        self.query_one("#queue-counts", Static).update(header)
+        actor = self.aftercare.actor
+        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
+        self.query_one("#queue-status", Static).update(
+            Text(
+                f"{who} · read {page.read_at.astimezone(self.aftercare.clinic_tz):%H:%M:%S} "
+                "clinic time (KST) · decisions: the treating physician or local emergency services"
+            )
+        )
+
+    # -- the highlighted patient -------------------------------------------
+
+    def highlighted(self) -> QueueRow | None:
+        """The row under the cursor."""
+        table: DataTable[Text] = self.query_one("#queue-table", DataTable)
+        key = self._cursor_key(table)
+        return self._rows_by_key.get(key) if key is not None else None
+
+    def follow_up_target(self) -> FollowUpTarget | None:
+        """The highlighted patient and their next touchpoint."""
+        row = self.highlighted()
+        if row is None:
+            return None
+        label = TEMPLATE_LABEL.get(row.next_template or "", row.next_template or "")
+        return FollowUpTarget(
+            patient_id=row.patient_id,
+            patient_label=f"{row.patient_code} {row.patient_name}",
+            touchpoint_id=row.next_touchpoint_id,
+            touchpoint_label=f"day {row.next_day} ({label})" if row.next_day is not None else "",
+            channel=row.channel,
+            assigned_to_id=row.assigned_to_id,
+        )
+
+    def after_follow_up(self) -> None:
+        """Our own write: show it at once rather than at the next poll."""
+        self.refresh_now()
+
+    def action_open_patient(self) -> None:
+        """Open the highlighted patient's screen."""
+        row = self.highlighted()
+        if row is not None:
+            self.aftercare.open_patient(row.patient_id)
+
+    @on(DataTable.RowSelected, "#queue-table")
+    def _row_selected(self) -> None:
+        self.action_open_patient()
+
+    # -- filters -----------------------------------------------------------
+
+    def _set_filter(self, wanted: QueueFilter) -> None:
+        self.wanted = wanted
+        self.refresh_now()
+
+    def action_filter_mine(self) -> None:
+        """Only my patients (toggle)."""
+        if self.aftercare.actor is None:
+            self.notify("Read-only login: there are no patients of yours.", severity="warning")
+            return
+        mine = None if self.wanted.assigned == "mine" else "mine"
+        self._set_filter(replace(self.wanted, assigned=mine))
+
+    def action_filter_unassigned(self) -> None:
+        """Only patients nobody holds (toggle)."""
+        value = None if self.wanted.assigned == "unassigned" else "unassigned"
+        self._set_filter(replace(self.wanted, assigned=value))
+
+    def action_filter_overdue(self) -> None:
+        """Only overdue touchpoints (toggle); alerts always stay."""
+        self._set_filter(replace(self.wanted, overdue_only=not self.wanted.overdue_only))
+
+    def action_filter_severity(self) -> None:
+        """Cycle the minimum latest-triage severity: all, monitor+, review+, urgent+."""
+        step = _SEVERITY_STEPS.index(self.wanted.min_severity)
+        nxt = _SEVERITY_STEPS[(step + 1) % len(_SEVERITY_STEPS)]
+        self._set_filter(replace(self.wanted, min_severity=nxt))
+
+    def _prompt(
+        self, title: str, placeholder: str, field: str, transform: Callable[[str], str] = str.strip
+    ) -> None:
+        def apply(answer: str | None) -> None:
+            if answer is None:
+                return
+            changes: dict[str, Any] = {field: transform(answer) or None}
+            self._set_filter(replace(self.wanted, **changes))
+
+        current = getattr(self.wanted, field) or ""
+        self.aftercare.push_screen(TextPromptModal(title, placeholder, value=current), apply)
+
+    def action_search(self) -> None:
+        """Search by patient code (prefix) or name (part); empty clears."""
+        self._prompt("Search patients", "code or name", "search")
+
+    def action_filter_country(self) -> None:
+        """Filter by the ISO code of the country the patient is in now."""
+        self._prompt(
+            "Country (ISO code, empty for all)", "JP", "country", lambda s: s.strip().upper()
+        )
+
+    def action_filter_language(self) -> None:
+        """Filter by the patient's language code."""
+        self._prompt(
+            "Language (code, empty for all)", "ja", "language", lambda s: s.strip().lower()
+        )
+
+    def action_clear_filters(self) -> None:
+        """Back to the whole queue."""
+        self._set_filter(QueueFilter(me=self.wanted.me))
+
+    def action_refresh_queue(self) -> None:
+        """Read the queue now."""
+        self.refresh_now()
+
+    def action_help(self) -> None:
+        """Show every key of this screen."""
+        keys = [
+            (b.key if b.key != "question_mark" else "?", b.tooltip or b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        keys = [("/" if k == "slash" else k, d) for k, d in keys]
+        self.aftercare.push_screen(HelpModal("Follow-up queue", keys))
 
 
-# Short labels keep the queue inside 120 columns.
-_TEMPLATE_LABEL = {
-    "standard": "std",
-    "extended": "ext",
-    "granuloma-watch": "granuloma",
-    "return-cycle": "return",
-}
+def _upper(text: str) -> str:
+    return text.strip().upper()
 
 
-_CHANNEL_LABEL = {Channel.KAKAOTALK: "kakao", Channel.WHATSAPP: "whatsapp"}
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _cells(entry: QueueEntry, now: datetime) -> tuple[str | Text, ...]:
-    state = entry.state(now)
-    disposition = entry.latest_disposition
-    if disposition is not None:
-        priority = Text(disposition.value, style=_DISPOSITION_STYLE[disposition])
-    else:
-        priority = Text("—", style="dim")
-    due_style = "bold red" if state is TouchpointState.OVERDUE else "yellow"
-    # One unit is enough for "when did we last talk": '20h ago', '5d ago'.
-    last = (
-        f"{humanise(now - entry.last_contact_at).split()[0]} ago"
-        if entry.last_contact_at
-        else "never"
-    )
-    # Patient-written text (names) goes in as Text, never parsed as markup.
-    return (
-        priority,
-        Text(_clip(f"{entry.patient_code} {entry.patient_name}", 22)),
-        entry.country,
-        f"{entry.local_now(now):%a %H:%M}",
-        str(entry.days_after(now)),
-        f"d{entry.day} {_TEMPLATE_LABEL.get(entry.template, entry.template)}",
-        Text(due_phrase(entry, now), style=due_style),
-        last,
-        _CHANNEL_LABEL.get(entry.channel, entry.channel.value),
-        Text(entry.assigned_to or "—", style="" if entry.assigned_to else "dim"),
-    )
+def _lower(text: str) -> str:
+    return text.strip().lower()

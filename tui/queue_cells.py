@@ -1,0 +1,95 @@
+"""How one queue row reads in the table: text, colour, widths that fit 80 and 120 columns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+from core.domain import Channel, Disposition
+from core.queue import QueueCategory, QueueRow, due_phrase, humanise
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("priority", "Priority"),
+    ("patient", "Patient"),
+    ("country", "Ctry"),
+    ("local", "Local now"),
+    ("day", "Day"),
+    ("touchpoint", "Next"),
+    ("due", "Due"),
+    ("last", "Contact"),
+    ("channel", "Channel"),
+    ("assigned", "Assigned"),
+)
+
+DISPOSITION_STYLE = {
+    Disposition.EMERGENCY: "bold white on red",
+    Disposition.URGENT: "bold red",
+    Disposition.REVIEW: "yellow",
+    Disposition.MONITOR: "cyan",
+    Disposition.EXPECTED: "green",
+}
+
+TEMPLATE_LABEL = {
+    "standard": "std",
+    "extended": "ext",
+    "granuloma-watch": "granuloma",
+    "return-cycle": "return",
+}
+
+_CHANNEL_LABEL = {Channel.KAKAOTALK: "kakao"}
+_BAND_STYLE = {
+    QueueCategory.ALERT: "bold white on red",
+    QueueCategory.OVERDUE: "bold red",
+    QueueCategory.DUE: "yellow",
+    QueueCategory.UPCOMING: "dim",
+}
+
+
+def clip(text: str, width: int) -> str:
+    """Cut to `width` characters with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def row_cells(row: QueueRow, now: datetime, quiet_days: int) -> tuple[Text, ...]:
+    """The cells of one row. Names go in as Text, so patient-written markup shows literally."""
+    band = row.category(now)
+    if row.alert_disposition is not None:
+        priority = Text(
+            f"ALERT {row.alert_disposition.value}", style=_BAND_STYLE[QueueCategory.ALERT]
+        )
+    elif row.latest_disposition is not None:
+        priority = Text(
+            row.latest_disposition.value, style=DISPOSITION_STYLE[row.latest_disposition]
+        )
+    else:
+        priority = Text("—", style="dim")
+    quiet = row.quiet_since(now, quiet_days)
+    if row.last_contact_at is None:
+        last = Text("never", style="dim")
+    else:
+        last = Text(f"{humanise(now - row.last_contact_at).split()[0]} ago")
+    if quiet is not None:
+        # The channel went quiet while a window is open: flag it where the eye lands.
+        last = Text(f"quiet {humanise(quiet).split()[0]}", style="bold magenta")
+    touchpoint = (
+        f"d{row.next_day} {TEMPLATE_LABEL.get(row.next_template or '', row.next_template)}"
+        if row.next_template is not None
+        else "—"
+    )
+    days = row.days_after(now)
+    return (
+        priority,
+        Text(clip(f"{row.patient_code} {row.patient_name}", 22)),
+        Text(row.country),
+        Text(f"{row.local_now(now):%a %H:%M}"),
+        Text(str(days) if days is not None else "—"),
+        Text(touchpoint),
+        Text(due_phrase(row, now), style=_BAND_STYLE[band] if band is not None else ""),
+        last,
+        Text(_CHANNEL_LABEL.get(row.channel, row.channel.value)),
+        Text(
+            clip(row.assigned_to, 14) if row.assigned_to else "—",
+            style="" if row.assigned_to else "dim",
+        ),
+    )
