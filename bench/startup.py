@@ -25,6 +25,7 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
@@ -55,8 +56,18 @@ def _check(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def first_paint(env: dict[str, str], pattern: re.Pattern[bytes], timeout: float = 30.0) -> float:
-    """Seconds from spawning `aftercare run` in a pty until `pattern` is on screen."""
+def first_paint(
+    env: dict[str, str],
+    pattern: re.Pattern[bytes],
+    timeout: float = 30.0,
+    on_painted: Callable[[int], None] | None = None,
+    settle: float = 0.0,
+) -> float:
+    """Seconds from spawning `aftercare run` in a pty until `pattern` is on screen.
+
+    `on_painted(pid)` is called `settle` seconds after the paint (bench/queue.py
+    reads the process's memory there).
+    """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     started = time.perf_counter()
@@ -88,6 +99,12 @@ def first_paint(env: dict[str, str], pattern: re.Pattern[bytes], timeout: float 
             raise SystemExit(
                 f"queue did not paint within {timeout} s; output tail: {seen[-500:]!r}"
             )
+        if on_painted is not None:
+            deadline = time.perf_counter() + settle
+            while time.perf_counter() < deadline:  # keep draining so the app never blocks
+                if select.select([master], [], [], 0.05)[0]:
+                    os.read(master, 65536)
+            on_painted(process.pid)
         os.write(master, b"q")
         process.wait(timeout=10)
     finally:

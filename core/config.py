@@ -37,6 +37,7 @@ __all__ = [
     "describe",
     "load_config",
     "mask_url",
+    "schedule_template_dirs",
 ]
 
 APP_NAME: Final = "aftercare"
@@ -332,3 +333,20 @@ def describe(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
         (field, _display(field, getattr(loaded.settings, field)), loaded.sources[field])
         for field in Settings.model_fields
     ]
+
+
+def schedule_template_dirs(loaded: LoadedConfig) -> list[Path]:
+    """Folders an admin drops schedule templates into, lowest priority first.
+
+    `/etc/aftercare/schedules`, the user's `~/.config/aftercare/schedules`, and
+    `schedules/` beside the config file in use; later folders override earlier
+    ones for a template of the same name. Missing folders are skipped.
+    """
+    candidates = [
+        SYSTEM_CONFIG_PATH.parent / "schedules",
+        Path(user_config_dir(APP_NAME)) / "schedules",
+    ]
+    if loaded.path is not None:
+        candidates.append(loaded.path.parent / "schedules")
+    unique = list(dict.fromkeys(candidates))
+    return [folder for folder in unique if folder.is_dir()]

@@ -139,6 +139,30 @@ def demo(
     )
 
 
+@app.command()
+def schedules() -> None:
+    """List the follow-up schedule templates: built-in ones and those an admin added."""
+    from core.config import schedule_template_dirs
+    from core.schedules import load_templates
+
+    loaded = _config()
+    folders = schedule_template_dirs(loaded)
+    try:
+        templates = load_templates(folders)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(
+        "template folders: " + (", ".join(str(f) for f in folders) or "(none; built-in only)")
+    )
+    for template in templates.values():
+        days = ", ".join(
+            f"d{tp.day} (-{tp.window_before}/+{tp.window_after})" for tp in template.touchpoints
+        )
+        typer.echo(f"{template.name}: {days}")
+        if template.description:
+            typer.echo(f"    {template.description}")
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print every setting, its effective value (secrets masked) and where it came from."""

@@ -174,3 +174,27 @@ def test_unknown_config_key_is_named(tmp_path: Path, cli_env: dict[str, str]) ->
     config.write_text("queue_pagesize = 200\n")
     cli_env["AFTERCARE_CONFIG"] = str(config)
     assert_one_clear_line(run_cli("config", "show", env=cli_env), "queue_pagesize")
+
+
+def test_admin_schedule_templates_are_listed(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    config = tmp_path / "etc" / "config.toml"
+    (config.parent / "schedules").mkdir(parents=True)
+    config.write_text('clinic_name = "Example Clinic"\n')
+    (config.parent / "schedules" / "iv-check.toml").write_text(
+        'name = "iv-check"\n[[touchpoints]]\nday = 2\nwindow_after = 1\nask = "IV site?"\n'
+    )
+    cli_env["AFTERCARE_CONFIG"] = str(config)
+    result = run_cli("schedules", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "iv-check: d2 (-0/+1)" in result.stdout
+    assert "standard: d1 (-0/+1), d3" in result.stdout
+
+
+def test_broken_admin_template_is_named(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    config = tmp_path / "etc" / "config.toml"
+    (config.parent / "schedules").mkdir(parents=True)
+    config.write_text("")
+    bad = config.parent / "schedules" / "bad.toml"
+    bad.write_text('name = "bad"\n[[touchpoints]]\nask = "no day"\n')
+    cli_env["AFTERCARE_CONFIG"] = str(config)
+    assert_one_clear_line(run_cli("schedules", env=cli_env), str(bad))
