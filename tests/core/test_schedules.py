@@ -54,7 +54,7 @@ def test_admin_template_overrides_and_extends(tmp_path: Path) -> None:
     ['name = "x"\n', 'name = "x"\n[[touchpoints]]\nday = -1\nask = "a"\n', "not toml ["],
 )
 def test_broken_template_names_its_file(text: str) -> None:
-    with pytest.raises(ValueError, match="broken.toml"):
+    with pytest.raises(ValueError, match=r"broken\.toml"):
         parse_template(text, "broken.toml")
 
 

@@ -23,8 +23,9 @@ from core.domain import (
     Trend,
 )
 from core.schedules import touchpoint_state
-from db import demo, migrate
-from db.demo import DemoSummary, RealDataPresent, demo_triage, load_demo
+from db import migrate
+from db.demo import DemoSummary, RealDataPresent, load_demo, write
+from db.demo.triage import demo_triage
 from db.engine import make_engine
 from db.models import (
     Base,
@@ -201,7 +202,7 @@ def test_every_touchpoint_state_appears(engine: Engine, clock: FixedClock) -> No
     assert states[TouchpointState.DUE] == due_in_sql
     closed = sum(n for state, n in states.items() if state is not TouchpointState.SCHEDULED)
     closed -= states[TouchpointState.DUE]
-    assert 0.03 < states[TouchpointState.OVERDUE] / closed < 0.15
+    assert 0.02 < states[TouchpointState.OVERDUE] / closed < 0.08
     for opens, closes, resolution, resolved_at in touchpoints:
         assert opens < closes
         if resolution is None:
@@ -209,6 +210,111 @@ def test_every_touchpoint_state_appears(engine: Engine, clock: FixedClock) -> No
         else:
             assert resolved_at is not None and opens <= resolved_at < closes
             assert resolved_at <= now
+
+
+def test_patient_cache_matches_the_touchpoint_table(engine: Engine, clock: FixedClock) -> None:
+    # The queue reads Patient.next_* and latest_severity instead of the touchpoint
+    # table; recompute the rule of db.followup in SQL and compare every demo patient.
+    load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    first_open = (
+        select(Touchpoint.id)
+        .where(Touchpoint.patient_id == Patient.id, Touchpoint.resolution.is_(None))
+        .order_by(Touchpoint.closes_at, Touchpoint.opens_at, Touchpoint.id)
+        .limit(1)
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+    expected = (
+        select(Patient.id.label("patient_id"), first_open.label("touchpoint_id"))
+        .where(Patient.is_demo.is_(True))
+        .subquery()
+    )
+    # Unresolved touchpoints of one patient sharing their window (standard and
+    # extended both plan day 7): the id tie-break must have been exercised.
+    ties = (
+        select(Touchpoint.patient_id)
+        .where(Touchpoint.resolution.is_(None))
+        .group_by(Touchpoint.patient_id, Touchpoint.closes_at, Touchpoint.opens_at)
+        .having(func.count() > 1)
+    )
+    with engine.connect() as conn:
+        wanted = {
+            row.patient_id: (row.touchpoint_id, row.opens_at, row.closes_at)
+            for row in conn.execute(
+                select(
+                    expected.c.patient_id,
+                    expected.c.touchpoint_id,
+                    Touchpoint.opens_at,
+                    Touchpoint.closes_at,
+                ).outerjoin(Touchpoint, Touchpoint.id == expected.c.touchpoint_id)
+            )
+        }
+        cached = conn.execute(
+            select(
+                Patient.id,
+                Patient.next_touchpoint_id,
+                Patient.next_opens_at,
+                Patient.next_closes_at,
+                Patient.latest_disposition,
+                Patient.latest_severity,
+            ).where(Patient.is_demo.is_(True))
+        ).all()
+        tied = set(conn.scalars(ties))
+    assert len(cached) == len(wanted) == N
+    for patient_id, touchpoint_id, opens_at, closes_at, disposition, severity in cached:
+        assert (touchpoint_id, opens_at, closes_at) == wanted[patient_id], patient_id
+        assert severity == (Disposition(disposition).severity if disposition else 0)
+    assert tied  # the id tie-break mattered for some patients
+    assert any(row[1] is None for row in cached)  # some patients have nothing open
+    assert {row[5] for row in cached} >= {0, Disposition.REVIEW.severity}
+
+
+def test_overdue_work_is_recent_and_previous_trips_are_settled(
+    engine: Engine, clock: FixedClock
+) -> None:
+    # A functioning clinic: a few percent of closed windows still open, mostly
+    # from the last three weeks; a returning patient's previous trip fully settled.
+    now = clock.now()
+    load_demo(engine, patients=1000, seed=SEED, now=now)
+    with engine.connect() as conn:
+        episodes = conn.execute(
+            select(TreatmentEpisode.id, TreatmentEpisode.patient_id, TreatmentEpisode.procedure_at)
+        ).all()
+        touchpoints = conn.execute(
+            select(
+                Touchpoint.episode_id,
+                Touchpoint.opens_at,
+                Touchpoint.closes_at,
+                Touchpoint.resolution,
+            )
+        ).all()
+        worst = conn.scalar(
+            select(func.count(TriageAssessment.patient_id.distinct())).where(
+                TriageAssessment.chosen_disposition.in_(["urgent", "emergency"])
+            )
+        )
+    last_trip: dict[int, tuple[datetime, int]] = {}
+    for episode_id, patient_id, procedure_at in episodes:
+        trip = (procedure_at, episode_id)
+        last_trip[patient_id] = max(last_trip.get(patient_id, trip), trip)
+    main = {episode_id for _, episode_id in last_trip.values()}
+    assert len(main) < len(episodes)  # some patients came back for a second trip
+    closed = overdue = recent = 0
+    previous_resolutions: Counter[str | None] = Counter()
+    for episode_id, opens_at, closes_at, resolution in touchpoints:
+        if episode_id not in main:
+            if opens_at <= now:
+                previous_resolutions[resolution] += 1
+        elif closes_at <= now:
+            closed += 1
+            if resolution is None:
+                overdue += 1
+                recent += now - closes_at <= timedelta(days=21)
+    assert previous_resolutions[None] == 0
+    assert set(previous_resolutions) == set(TouchpointResolution)
+    assert 0.03 < overdue / closed < 0.06
+    assert 0.8 < recent / overdue < 1  # mostly recent, a handful older
+    assert 0.005 < (worst or 0) / 1000 < 0.03
 
 
 def test_countries_protocols_and_schedules(engine: Engine, clock: FixedClock) -> None:
@@ -391,7 +497,7 @@ def test_a_failure_leaves_the_database_as_it_was(
         raise RuntimeError("disk full (simulated)")
 
     # Fails after the old demo rows were deleted and the new ones written.
-    monkeypatch.setattr(demo, "_bump_change_marker", explode)
+    monkeypatch.setattr(write, "bump_change_marker", explode)
     with pytest.raises(RuntimeError, match="simulated"):
         load_demo(engine, patients=N, seed=SEED + 1, now=clock.now())
     with engine.connect() as conn:
