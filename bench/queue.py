@@ -35,7 +35,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this file's folder comes first on sys.path, and this file's
+# name would then shadow the standard library's `queue` (which psycopg uses).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 from bench.startup import PAINTED, first_paint
 from db import migrate
@@ -57,7 +61,7 @@ WITH page AS (
   UNION ALL SELECT * FROM (
     SELECT p.id, 1, -p.latest_severity, p.next_closes_at FROM patient p
      WHERE p.next_closes_at <= {{now}} AND {_NO_ALERT}
-     ORDER BY -p.latest_severity, p.next_closes_at, p.id LIMIT {PAGE}) overdue
+     ORDER BY p.latest_severity DESC, p.next_closes_at, p.id LIMIT {PAGE}) overdue
   UNION ALL SELECT * FROM (
     SELECT p.id, 2, 0, p.next_closes_at FROM patient p
      WHERE p.next_opens_at <= {{now}} AND p.next_closes_at > {{now}} AND {_NO_ALERT}
@@ -95,7 +99,7 @@ def measure(engine: Engine, runs: int) -> dict[str, float]:
     sql = HAND_WRITTEN.format(now="?" if sqlite else "%(now)s")
     # The raw driver gets the value exactly as the column stores it.
     now_param: Any = NOW.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else NOW
-    params: Any = tuple([now_param] * 5) if sqlite else {"now": now_param}
+    params: Any = tuple([now_param] * sql.count("?")) if sqlite else {"now": now_param}
 
     def ours() -> list[int]:
         with sessions() as session:

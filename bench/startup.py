@@ -30,7 +30,7 @@ from pathlib import Path
 
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
 # The counts line appears only once the queue has been read and painted.
-PAINTED = re.compile(rb"Overdue.{0,80}Due now")
+PAINTED = re.compile(rb"Overdue.{0,80}Due.{0,80}Upcoming")
 
 
 def _env(folder: Path) -> dict[str, str]:

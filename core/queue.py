@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from core.domain import Channel, Disposition, TouchpointState
@@ -40,9 +41,12 @@ class QueueCategory(IntEnum):
         return {0: "Alerts", 1: "Overdue", 2: "Due", 3: "Upcoming"}[self.value]
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    """One patient on the queue with their next touchpoint."""
+class QueueRow(NamedTuple):
+    """One patient on the queue with their next touchpoint.
+
+    A named tuple rather than a frozen dataclass: a page builds hundreds of
+    these per poll, and tuple construction is several times cheaper.
+    """
 
     patient_id: int
     patient_code: str

@@ -9,6 +9,7 @@ Models hold data only; queries live in `db/queries.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -81,6 +82,25 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite hands back the stored ISO text; the C parser is several times
+        # faster than the generic one, which matters for queue pages.
+        def parse(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str) and len(value) <= 26:
+                # Stored naive-UTC ('YYYY-MM-DD HH:MM:SS.ffffff'): parse as UTC in one step.
+                return datetime.fromisoformat(value + "+00:00")
+            parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return parse
 
 
 def enum_column(enum: type[StrEnum]) -> Enum:

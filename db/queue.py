@@ -12,15 +12,18 @@ The merged page is sorted by the same key as `core.queue.sort_key`.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     and_,
+    bindparam,
     case,
     exists,
     func,
-    literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -29,7 +32,15 @@ from sqlalchemy.orm import Session, aliased
 
 from core.domain import Disposition, EscalationStatus
 from core.queue import QueueCategory, QueueCounts, QueueFilter, QueueRow
-from db.models import ChangeMarker, Escalation, Patient, Staff, Touchpoint, TreatmentEpisode
+from db.models import (
+    ChangeMarker,
+    Escalation,
+    Patient,
+    Staff,
+    Touchpoint,
+    TreatmentEpisode,
+    UtcDateTime,
+)
 
 _PAGING = (Disposition.URGENT, Disposition.EMERGENCY)
 _ALERT_SEVERITY = case(*((Escalation.disposition == d, d.severity) for d in _PAGING), else_=0)
@@ -68,7 +79,7 @@ def _filters(wanted: QueueFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _band_conditions(now: datetime) -> dict[QueueCategory, ColumnElement[bool]]:
+def _band_conditions(now: Any) -> dict[QueueCategory, ColumnElement[bool]]:
     return {
         QueueCategory.OVERDUE: Patient.next_closes_at <= now,
         QueueCategory.DUE: and_(Patient.next_opens_at <= now, Patient.next_closes_at > now),
@@ -76,11 +87,11 @@ def _band_conditions(now: datetime) -> dict[QueueCategory, ColumnElement[bool]]:
     }
 
 
-def _bands(now: datetime, wanted: QueueFilter, limit: int) -> list[Any]:
-    alerts = (
+def _bands(now: Any, wanted: QueueFilter, limit: Any) -> list[Any]:
+    alerts: Any = (
         select(
             Escalation.patient_id.label("pid"),
-            literal(int(QueueCategory.ALERT)).label("band"),
+            literal_column(str(int(QueueCategory.ALERT))).label("band"),
             (-func.max(_ALERT_SEVERITY)).label("k1"),
             func.min(Escalation.created_at).label("k2"),
         )
@@ -94,13 +105,22 @@ def _bands(now: datetime, wanted: QueueFilter, limit: int) -> list[Any]:
         wanted_bands += [QueueCategory.DUE, QueueCategory.UPCOMING]
     parts: list[Any] = [alerts]
     for band in wanted_bands:
-        k1 = -Patient.latest_severity if band is QueueCategory.OVERDUE else literal(0)
+        if band is QueueCategory.OVERDUE:
+            k1: ColumnElement[int] = -Patient.latest_severity
+            order = [Patient.latest_severity.desc(), Patient.next_closes_at, Patient.id]
+        else:
+            # Constants are inlined, not bound: a bound parameter in ORDER BY
+            # hides from the planner that the band can be read in index order.
+            k1 = literal_column("0")
+            key = (
+                Patient.next_opens_at if band is QueueCategory.UPCOMING else Patient.next_closes_at
+            )
+            order = [key, Patient.id]
         k2 = Patient.next_opens_at if band is QueueCategory.UPCOMING else Patient.next_closes_at
-        order = [k1, k2, Patient.id]
         parts.append(
             select(
                 Patient.id.label("pid"),
-                literal(int(band)).label("band"),
+                literal_column(str(int(band))).label("band"),
                 k1.label("k1"),
                 k2.label("k2"),
             )
@@ -115,7 +135,47 @@ def read_queue(
     session: Session, now: datetime, wanted: QueueFilter | None = None, *, limit: int = 300
 ) -> list[QueueRow]:
     """The top `limit` patients of the queue, in core.queue order."""
-    wanted = wanted or QueueFilter()
+    query = _page_query(wanted or QueueFilter())
+    by_severity = {d.severity: d for d in Disposition}
+    # Core execution on the session's connection: the rows are plain tuples,
+    # no ORM identity map is needed for a read-only page.
+    result = session.connection().execute(query, {"now": now, "limit": limit})
+    return [
+        QueueRow(
+            patient_id=r[0],
+            patient_code=r[1],
+            patient_name=f"{r[2]} {r[3]}",
+            country=r[4],
+            language=r[5],
+            timezone=r[6],
+            channel=r[7],
+            assigned_to_id=r[8],
+            assigned_to=r[9],
+            latest_disposition=r[10],
+            last_contact_at=r[11],
+            last_heard_at=r[12],
+            next_touchpoint_id=r[13],
+            next_template=r[14],
+            next_day=r[15],
+            next_opens_at=r[16],
+            next_closes_at=r[17],
+            procedure_at=r[18],
+            alert_disposition=by_severity[r[19]] if r[19] is not None else None,
+            alert_since=r[20],
+        )
+        for r in result.all()
+    ]
+
+
+@lru_cache(maxsize=64)
+def _page_query(wanted: QueueFilter) -> Any:
+    """The page statement for one filter, built once; `now` and `limit` are parameters.
+
+    Building this statement costs more than running it on a warm database, so
+    it is cached per filter (QueueFilter is frozen and hashable).
+    """
+    now = bindparam("now", type_=UtcDateTime())
+    limit = bindparam("limit", type_=Integer())
     merged = union_all(*(part.subquery().select() for part in _bands(now, wanted, limit)))
     page = merged.subquery("page")
     alert = (
@@ -162,32 +222,7 @@ def read_queue(
         .order_by(page.c.band, page.c.k1, page.c.k2, page.c.pid)
         .limit(limit)
     )
-    by_severity = {d.severity: d for d in Disposition}
-    return [
-        QueueRow(
-            patient_id=r[0],
-            patient_code=r[1],
-            patient_name=f"{r[2]} {r[3]}",
-            country=r[4],
-            language=r[5],
-            timezone=r[6],
-            channel=r[7],
-            assigned_to_id=r[8],
-            assigned_to=r[9],
-            latest_disposition=r[10],
-            last_contact_at=r[11],
-            last_heard_at=r[12],
-            next_touchpoint_id=r[13],
-            next_template=r[14],
-            next_day=r[15],
-            next_opens_at=r[16],
-            next_closes_at=r[17],
-            procedure_at=r[18],
-            alert_disposition=by_severity[r[19]] if r[19] is not None else None,
-            alert_since=r[20],
-        )
-        for r in session.execute(query)
-    ]
+    return query
 
 
 def count_queue(session: Session, now: datetime, wanted: QueueFilter | None = None) -> QueueCounts:

@@ -19,6 +19,7 @@ from core.config import ConfigError, LoadedConfig, describe, load_config
 from db.database import Database, initialise_database, open_database
 from db.errors import StorageError
 from db.followup import find_actor
+from tui.triage_cli import register as register_triage
 
 app = typer.Typer(
     name="aftercare",
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+register_triage(app)
 
 
 def fail(message: str, status: int = 1) -> NoReturn:
@@ -110,7 +112,6 @@ def demo(
     (non-demo) patients unless --force is given.
     """
     from db.demo import load_demo
-
     from db.queries import patient_count
 
     settings = _config().settings

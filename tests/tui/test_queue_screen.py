@@ -47,22 +47,53 @@ def clinic(engine: Engine, clock: FixedClock) -> Clinic:
         me = add_staff(session, "rn.kim", Role.COORDINATOR, now)
         other = add_staff(session, "rn.lee", Role.COORDINATOR, now)
         # Overdue (day 1 and 3 closed), urgent latest triage: top of the overdue band.
-        ids["urgent"] = add_patient(session, "P-1", procedure_at=now - timedelta(days=6),
-                                    created_at=now, disposition=Disposition.URGENT,
-                                    family_name="Wu", given_name=MARKUP_NAME).id
+        ids["urgent"] = add_patient(
+            session,
+            "P-1",
+            procedure_at=now - timedelta(days=6),
+            created_at=now,
+            disposition=Disposition.URGENT,
+            family_name="Wu",
+            given_name=MARKUP_NAME,
+        ).id
         # Overdue, no triage.
-        ids["overdue"] = add_patient(session, "P-2", procedure_at=now - timedelta(days=5),
-                                     created_at=now, family_name="Sato", given_name="Yui").id
+        ids["overdue"] = add_patient(
+            session,
+            "P-2",
+            procedure_at=now - timedelta(days=5),
+            created_at=now,
+            family_name="Sato",
+            given_name="Yui",
+        ).id
         # Due today (day 1 window open), in the US.
-        ids["due"] = add_patient(session, "P-3", procedure_at=now - timedelta(hours=20),
-                                 created_at=now, timezone="America/New_York", country="US",
-                                 family_name="Smith", given_name=LINK_NAME).id
+        ids["due"] = add_patient(
+            session,
+            "P-3",
+            procedure_at=now - timedelta(hours=20),
+            created_at=now,
+            timezone="America/New_York",
+            country="US",
+            family_name="Smith",
+            given_name=LINK_NAME,
+        ).id
         # Upcoming (procedure in three days).
-        ids["upcoming"] = add_patient(session, "P-4", procedure_at=now + timedelta(days=3),
-                                      created_at=now, family_name="Tanaka", given_name="Ken").id
+        ids["upcoming"] = add_patient(
+            session,
+            "P-4",
+            procedure_at=now + timedelta(days=3),
+            created_at=now,
+            family_name="Tanaka",
+            given_name="Ken",
+        ).id
         # Claimed by the colleague, due.
-        ids["held"] = add_patient(session, "P-5", procedure_at=now - timedelta(hours=22),
-                                  created_at=now, family_name="Ito", given_name="Aoi").id
+        ids["held"] = add_patient(
+            session,
+            "P-5",
+            procedure_at=now - timedelta(hours=22),
+            created_at=now,
+            family_name="Ito",
+            given_name="Aoi",
+        ).id
         session.get_one(Patient, ids["held"]).assigned_to_id = other.id
         me_actor = Actor(me.id, me.username, me.display_name)
         other_actor = Actor(other.id, other.username, other.display_name)
@@ -154,16 +185,21 @@ async def test_d_marks_done_with_note(
     await pilot.press("enter")
     await settle(pilot)
     assert cell(app, "P-2", "touchpoint") != before
-    done = query(clinic, lambda s: s.scalars(select(Touchpoint).where(
-        Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.resolution.is_not(None))).all())
+    done = query(
+        clinic,
+        lambda s: s.scalars(
+            select(Touchpoint).where(
+                Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.resolution.is_not(None)
+            )
+        ).all(),
+    )
     assert [(t.day, t.resolution, t.note) for t in done] == [  # type: ignore[attr-defined]
-        (1, TouchpointResolution.DONE, "Photos fine, no swelling")]
+        (1, TouchpointResolution.DONE, "Photos fine, no swelling")
+    ]
     assert query(clinic, lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == 1
 
 
-async def test_s_needs_a_reason(
-    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
-) -> None:
+async def test_s_needs_a_reason(running: tuple[AftercareApp, Pilot[None]], clinic: Clinic) -> None:
     app, pilot = running
     await put_cursor_on(pilot, "P-3")
     await pilot.press("s")
@@ -174,9 +210,15 @@ async def test_s_needs_a_reason(
     app.screen.query_one("#answer", Input).value = "Patient travelling, asked for next week"
     await pilot.press("enter")
     await settle(pilot)
-    skipped = query(clinic, lambda s: s.scalar(select(Touchpoint.note).where(
-        Touchpoint.patient_id == clinic.ids["due"],
-        Touchpoint.resolution == TouchpointResolution.SKIPPED)))
+    skipped = query(
+        clinic,
+        lambda s: s.scalar(
+            select(Touchpoint.note).where(
+                Touchpoint.patient_id == clinic.ids["due"],
+                Touchpoint.resolution == TouchpointResolution.SKIPPED,
+            )
+        ),
+    )
     assert skipped == "Patient travelling, asked for next week"
 
 
@@ -190,16 +232,29 @@ async def test_c_logs_attempts_until_unreachable(
         await pilot.press("c")
         await pilot.pause()
         from textual.widgets import Select
+
         app.screen.query_one("#outcome", Select).value = ContactOutcome.NO_ANSWER
         app.screen.query_one("#note", Input).value = f"try {attempt + 1}"
         await pilot.click("#save")
         await settle(pilot)
         await put_cursor_on(pilot, "P-2")
-    attempts = query(clinic, lambda s: s.scalars(select(ContactAttempt.note).where(
-        ContactAttempt.patient_id == clinic.ids["overdue"]).order_by(ContactAttempt.id)).all())
+    attempts = query(
+        clinic,
+        lambda s: s.scalars(
+            select(ContactAttempt.note)
+            .where(ContactAttempt.patient_id == clinic.ids["overdue"])
+            .order_by(ContactAttempt.id)
+        ).all(),
+    )
     assert attempts == ["try 1", "try 2", "try 3"]
-    day1 = query(clinic, lambda s: s.scalar(select(Touchpoint.resolution).where(
-        Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.day == 1)))
+    day1 = query(
+        clinic,
+        lambda s: s.scalar(
+            select(Touchpoint.resolution).where(
+                Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.day == 1
+            )
+        ),
+    )
     assert day1 == TouchpointResolution.UNREACHABLE
     assert cell(app, "P-2", "touchpoint") != first_touchpoint
     assert cell(app, "P-2", "last") == "0m ago"
@@ -234,16 +289,21 @@ async def test_y_copies_the_message_and_logs_it(
     await settle(pilot)
     assert "911" in app.clipboard  # US patient: the local emergency number
     assert LINK_NAME in app.clipboard
-    outcome = query(clinic, lambda s: s.scalar(select(ContactAttempt.outcome).where(
-        ContactAttempt.patient_id == clinic.ids["due"])))
+    outcome = query(
+        clinic,
+        lambda s: s.scalar(
+            select(ContactAttempt.outcome).where(ContactAttempt.patient_id == clinic.ids["due"])
+        ),
+    )
     assert outcome == ContactOutcome.MESSAGE_SENT
 
 
 async def test_filters(running: tuple[AftercareApp, Pilot[None]], clinic: Clinic) -> None:
     app, pilot = running
     with transaction(clinic.database.sessions) as session:
-        claim_patient(session, patient_id=clinic.ids["upcoming"], actor=clinic.me,
-                      now=clinic.clock.now())
+        claim_patient(
+            session, patient_id=clinic.ids["upcoming"], actor=clinic.me, now=clinic.clock.now()
+        )
     await pilot.press("m")
     await settle(pilot)
     assert codes(app) == ["P-4"]
@@ -295,14 +355,33 @@ async def test_help_lists_every_key_and_palette_has_every_action(
     queue = app.screen
     assert isinstance(queue, QueueScreen)
     titles = {command.title for command in app.get_system_commands(queue)}
-    for action in ["Contact", "Done", "Skip", "Claim", "Copy msg", "Search", "Mine", "Open",
-                   "Unassigned", "Overdue", "Severity", "Country", "Language", "Clear"]:
+    for action in [
+        "Contact",
+        "Done",
+        "Skip",
+        "Claim",
+        "Copy msg",
+        "Search",
+        "Mine",
+        "Open",
+        "Unassigned",
+        "Overdue",
+        "Severity",
+        "Country",
+        "Language",
+        "Clear",
+    ]:
         assert action in titles, action
 
 
 async def test_read_only_login_writes_nothing(clinic: Clinic) -> None:
-    app = AftercareApp(clinic.database, Settings(database_url="sqlite:///unused.db"),
-                       clinic.clock, actor=None, login="intruder")
+    app = AftercareApp(
+        clinic.database,
+        Settings(database_url="sqlite:///unused.db"),
+        clinic.clock,
+        actor=None,
+        login="intruder",
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         for key in ("c", "d", "s", "a", "y"):
@@ -310,3 +389,36 @@ async def test_read_only_login_writes_nothing(clinic: Clinic) -> None:
             await settle(pilot)
             assert isinstance(app.screen, QueueScreen)
     assert query(clinic, lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == 0
+
+
+async def test_enter_opens_the_patient_and_keys_work_there(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    from tui.screens.patient import PatientScreen
+
+    app, pilot = running
+    await put_cursor_on(pilot, "P-2")
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, PatientScreen)
+    assert screen.dossier is not None and screen.dossier.identity.code == "P-2"
+    await pilot.press("d")
+    await pilot.pause()
+    app.screen.query_one("#answer", Input).value = "checked from the patient screen"
+    await pilot.press("enter")
+    await settle(pilot)
+    note = query(
+        clinic,
+        lambda s: s.scalar(
+            select(Touchpoint.note).where(
+                Touchpoint.patient_id == clinic.ids["overdue"], Touchpoint.day == 1
+            )
+        ),
+    )
+    assert note == "checked from the patient screen"
+    assert screen.dossier is not None
+    assert any("checked from the patient screen" in e.detail for e in screen.dossier.timeline)
+    await pilot.press("escape")
+    await settle(pilot)
+    assert isinstance(app.screen, QueueScreen)

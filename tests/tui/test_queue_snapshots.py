@@ -41,19 +41,34 @@ def queue_app(tmp_path: Path) -> AftercareApp:
         nurse.display_name = "Park Ji-yeon"
         for i, (family, given, zone, country, days, disposition) in enumerate(PEOPLE):
             patient = add_patient(
-                session, f"P-{i + 1:04d}", procedure_at=NOW - timedelta(days=days, hours=3),
-                created_at=NOW, timezone=zone, country=country, disposition=disposition,
-                family_name=family, given_name=given,
+                session,
+                f"P-{i + 1:04d}",
+                procedure_at=NOW - timedelta(days=days, hours=3),
+                created_at=NOW,
+                timezone=zone,
+                country=country,
+                disposition=disposition,
+                family_name=family,
+                given_name=given,
             )
             if i % 3 == 0:
                 patient.assigned_to_id = nurse.id
         first = session.query(Patient).filter_by(code="P-0001").one()
-        session.add(Escalation(patient_id=first.id, disposition=Disposition.EMERGENCY,
-                               status=EscalationStatus.OPEN, created_at=NOW - timedelta(minutes=7)))
+        session.add(
+            Escalation(
+                patient_id=first.id,
+                disposition=Disposition.EMERGENCY,
+                status=EscalationStatus.OPEN,
+                created_at=NOW - timedelta(minutes=7),
+            )
+        )
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
     return AftercareApp(
         Database(engine, make_session_factory(engine)),
-        Settings(database_url="sqlite:///snap.db", clinic_name="Example Clinic"),
+        # No poll during the snapshot: a slow machine must not catch a re-render.
+        Settings(
+            database_url="sqlite:///snap.db", clinic_name="Example Clinic", refresh_seconds=60
+        ),
         FixedClock(NOW),
         actor=actor,
     )

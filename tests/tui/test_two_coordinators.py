@@ -34,14 +34,22 @@ def _cursor_code(app: AftercareApp) -> str:
     return str(table.get_cell_at((row, table.get_column_index("patient"))).plain.split()[0])
 
 
-async def test_done_in_one_reaches_the_other(db_url: str, engine: Engine, clock: FixedClock) -> None:
+async def test_done_in_one_reaches_the_other(
+    db_url: str, engine: Engine, clock: FixedClock
+) -> None:
     now = clock.now()
     with transaction(make_session_factory(engine)) as session:
         kim = add_staff(session, "rn.kim", Role.COORDINATOR, now)
         lee = add_staff(session, "rn.lee", Role.COORDINATOR, now)
         for i in range(12):
-            add_patient(session, f"P-{i:02d}", procedure_at=now - timedelta(days=5, hours=i),
-                        created_at=now, family_name="Patient", given_name=str(i))
+            add_patient(
+                session,
+                f"P-{i:02d}",
+                procedure_at=now - timedelta(days=5, hours=i),
+                created_at=now,
+                family_name="Patient",
+                given_name=str(i),
+            )
         actors = [Actor(s.id, s.username, s.display_name) for s in (kim, lee)]
     # Each app has its own engine and connection pool, as two SSH sessions would.
     engines = [make_engine(db_url), make_engine(db_url)]
@@ -65,8 +73,9 @@ async def test_done_in_one_reaches_the_other(db_url: str, engine: Engine, clock:
             assert before == _cell(first, target, "touchpoint") != ""
 
             table_one = first.screen.query_one("#queue-table", DataTable)
-            codes_one = [table_one.get_cell_at((r, 1)).plain.split()[0]
-                         for r in range(table_one.row_count)]
+            codes_one = [
+                table_one.get_cell_at((r, 1)).plain.split()[0] for r in range(table_one.row_count)
+            ]
             table_one.move_cursor(row=codes_one.index(target))
             await one.press("d")
             await one.pause()

@@ -1,0 +1,241 @@
+"""Where the patient is: emergency numbers and home reporting routes by country.
+
+The facts live in `core/data/countries.toml` (DOMAIN.md section 5), one row
+per verified fact with its source and last-verified date, so a clinic admin
+can check and correct them without touching code. The file is validated the
+first time it is read; a bad row stops the program rather than show a wrong
+number to a coordinator telling a patient whom to call.
+
+A country missing from the table is never guessed: the answer says so plainly
+and offers 112, the number most mobile phones route to local emergency
+services, with a warning to confirm the local number.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+FALLBACK_NUMBER = "112"
+"""Shown for a country the table does not know: most mobile phones route 112 locally."""
+
+_DATA_FILE = "countries.toml"
+
+# Dialled digits only: "000" (Australia) must stay a string with its zeros.
+_Number = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,4}$")]
+_Alpha2 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+@dataclass(frozen=True)
+class EmergencyContact:
+    """The medical emergency number for where the patient is now."""
+
+    country: str
+    """ISO 3166-1 alpha-2 code, upper case, as asked for."""
+    country_name: str
+    """A name a coordinator recognises ("Taiwan", "South Korea"); the code if unknown."""
+    number: str
+    """The number to dial first."""
+    alternatives: tuple[str, ...]
+    """Other numbers that also reach medical help there."""
+    known: bool
+    """False when the country is not in the table and `number` is the 112 fallback."""
+    warning: str | None
+    """Said plainly on screen whenever `known` is False."""
+    source: str | None
+    """Where the table row came from; None for the fallback."""
+    last_verified: date | None
+    """When the row was last checked; None for the fallback."""
+
+    @property
+    def numbers_text(self) -> str:
+        """The numbers as read out: '999 (or 112)', '119'."""
+        if not self.alternatives:
+            return self.number
+        return f"{self.number} (or {', '.join(self.alternatives)})"
+
+
+@dataclass(frozen=True)
+class ReportingRoute:
+    """How an adverse event is reported to the regulator of one country."""
+
+    country: str
+    """ISO 3166-1 alpha-2 code."""
+    country_name: str
+    """A name a coordinator recognises."""
+    authority: str
+    """The regulator, e.g. 'Pharmaceuticals and Medical Devices Agency (PMDA)'."""
+    route: str
+    """The scheme or form to use, e.g. 'Yellow Card scheme'."""
+    phone: str | None
+    """A reporting telephone number where the table has one."""
+    source: str
+    """Where the table row came from."""
+    last_verified: date
+    """When the row was last checked."""
+
+
+class _Row(BaseModel):
+    """Fields every row of the data file carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    countries: list[_Alpha2] = Field(min_length=1)
+    label: _Text | None = None
+    source: _Text
+    last_verified: date
+
+
+class _EmergencyRow(_Row):
+    number: _Number
+    alternatives: list[_Number] = Field(default_factory=list)
+
+
+class _ReportingRow(_Row):
+    authority: _Text
+    route: _Text
+    phone: _Text | None = None
+
+
+class _CountryFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    emergency: list[_EmergencyRow]
+    reporting: list[_ReportingRow] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CountryTable:
+    """The validated data file, indexed by country code."""
+
+    emergency: dict[str, EmergencyContact]
+    reporting: dict[str, ReportingRoute]
+
+
+def country_name(code: str) -> str:
+    """The everyday English name of an ISO alpha-2 code; the code itself if unknown.
+
+    pycountry's common name wins over the formal one, so Taiwan is 'Taiwan'
+    and Korea is 'South Korea' on a coordinator's screen.
+    """
+    record = _lookup(code)
+    if record is None:
+        return code
+    return str(getattr(record, "common_name", None) or record.name)
+
+
+def parse_country_table(text: str, source: str) -> CountryTable:
+    """Parse and check the TOML text of the country table; `source` names it in errors.
+
+    Raises ValueError on malformed TOML, a missing source or date, a number
+    that is not digits, a code ISO 3166-1 does not know, or a country listed
+    twice in the same table.
+    """
+    try:
+        raw = _CountryFile.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"country table {source}: malformed TOML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"country table {source}: {where}: {first['msg']}") from exc
+    emergency: dict[str, EmergencyContact] = {}
+    for row in raw.emergency:
+        for code in _checked_codes(row, emergency.keys(), "emergency", source):
+            emergency[code] = EmergencyContact(
+                country=code,
+                country_name=country_name(code),
+                number=row.number,
+                alternatives=tuple(row.alternatives),
+                known=True,
+                warning=None,
+                source=row.source,
+                last_verified=row.last_verified,
+            )
+    reporting: dict[str, ReportingRoute] = {}
+    for route_row in raw.reporting:
+        for code in _checked_codes(route_row, reporting.keys(), "reporting", source):
+            reporting[code] = ReportingRoute(
+                country=code,
+                country_name=country_name(code),
+                authority=route_row.authority,
+                route=route_row.route,
+                phone=route_row.phone,
+                source=route_row.source,
+                last_verified=route_row.last_verified,
+            )
+    return CountryTable(emergency=emergency, reporting=reporting)
+
+
+@cache
+def country_table() -> CountryTable:
+    """The shipped table, read and validated once per process."""
+    data = resources.files("core") / "data" / _DATA_FILE
+    return parse_country_table(data.read_text(encoding="utf-8"), _DATA_FILE)
+
+
+def emergency_contact(country: str) -> EmergencyContact:
+    """The emergency number for a patient now in `country` (ISO alpha-2).
+
+    An unknown country gets 112 with `known=False` and a warning that says so.
+    """
+    code = _normalise(country)
+    found = country_table().emergency.get(code)
+    if found is not None:
+        return found
+    shown = code or "(none recorded)"
+    name = country_name(code) if code else shown
+    named = shown if name == shown else f"{name} ({shown})"
+    return EmergencyContact(
+        country=code,
+        country_name=name,
+        number=FALLBACK_NUMBER,
+        alternatives=(),
+        known=False,
+        warning=(
+            f"Country {named} is not in the clinic's emergency-number table. "
+            f"{FALLBACK_NUMBER} is shown as the mobile-phone fallback; "
+            "confirm the local emergency number."
+        ),
+        source=None,
+        last_verified=None,
+    )
+
+
+def reporting_route(country: str) -> ReportingRoute | None:
+    """The home adverse-event reporting route for `country`, or None if none is on file."""
+    return country_table().reporting.get(_normalise(country))
+
+
+def _normalise(country: str) -> str:
+    return country.strip().upper()
+
+
+def _lookup(code: str) -> Any:
+    if len(code) != 2:
+        return None
+    try:
+        return pycountry.countries.get(alpha_2=code)
+    except (KeyError, LookupError):  # older pycountry raised instead of returning None
+        return None
+
+
+def _checked_codes(row: _Row, seen: Container[str], table: str, source: str) -> list[str]:
+    """The row's codes, after refusing unknown and repeated ones."""
+    for code in row.countries:
+        if _lookup(code) is None:
+            raise ValueError(f"country table {source}: {table}: {code} is not an ISO 3166-1 code")
+        if code in seen:
+            raise ValueError(f"country table {source}: {table}: {code} is listed twice")
+    if len(set(row.countries)) != len(row.countries):
+        raise ValueError(f"country table {source}: {table}: a row lists a country twice")
+    return list(row.countries)

@@ -1,0 +1,321 @@
+"""Read one patient's dossier for the patient screen, in a fixed number of queries.
+
+Each part (episodes, products, touchpoints, attempts, triages, incidents and
+their notes, escalations and their outbox counts) is one query filtered by the
+patient, never one query per row, so a patient with years of follow-up opens
+as fast as a new one. Returns plain `core.dossier` values, never ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from core.domain import NotificationStatus
+from core.dossier import (
+    AlertRecord,
+    AttemptRecord,
+    EpisodeRecord,
+    IncidentNote,
+    IncidentRecord,
+    PatientDossier,
+    PatientIdentity,
+    ProductRecord,
+    TouchpointRecord,
+    TriageRecord,
+    build_timeline,
+    documentation_checklist,
+    parse_addons,
+)
+from db.models import (
+    ContactAttempt,
+    Escalation,
+    Incident,
+    IncidentEntry,
+    OutboxNotification,
+    Patient,
+    ProductGiven,
+    Staff,
+    Touchpoint,
+    TreatmentEpisode,
+    TriageAssessment,
+)
+
+
+def load_dossier(session: Session, patient_id: int, now: datetime) -> PatientDossier | None:
+    """Everything the patient screen shows for `patient_id` at `now`; None if no such patient."""
+    identity = _identity(session, patient_id)
+    if identity is None:
+        return None
+    timeline = build_timeline(
+        now,
+        touchpoints=_touchpoints(session, patient_id),
+        attempts=_attempts(session, patient_id),
+        triages=_triages(session, patient_id),
+        incidents=_incidents(session, patient_id),
+        alerts=_alerts(session, patient_id),
+    )
+    return PatientDossier(
+        identity=identity,
+        episodes=_episodes(session, patient_id),
+        timeline=timeline,
+        read_at=now,
+    )
+
+
+def _identity(session: Session, patient_id: int) -> PatientIdentity | None:
+    row = session.execute(
+        select(Patient, Staff.display_name)
+        .outerjoin(Staff, Staff.id == Patient.assigned_to_id)
+        .where(Patient.id == patient_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    patient, coordinator = row
+    return PatientIdentity(
+        patient_id=patient.id,
+        code=patient.code,
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        birth_date=patient.birth_date,
+        home_country=patient.home_country,
+        current_country=patient.current_country,
+        language=patient.language,
+        timezone=patient.timezone,
+        channel=patient.channel,
+        channel_handle=patient.channel_handle,
+        phone=patient.phone,
+        email=patient.email,
+        assigned_coordinator=coordinator,
+        latest_disposition=patient.latest_disposition,
+        assigned_to_id=patient.assigned_to_id,
+        next_touchpoint_id=patient.next_touchpoint_id,
+    )
+
+
+def _episodes(session: Session, patient_id: int) -> tuple[EpisodeRecord, ...]:
+    rows = session.execute(
+        select(TreatmentEpisode, Staff.display_name)
+        .outerjoin(Staff, Staff.id == TreatmentEpisode.treating_physician_id)
+        .where(TreatmentEpisode.patient_id == patient_id)
+        .order_by(TreatmentEpisode.procedure_at.desc(), TreatmentEpisode.id.desc())
+    ).all()
+    products: dict[int, list[ProductRecord]] = defaultdict(list)
+    for product in session.scalars(
+        select(ProductGiven)
+        .join(TreatmentEpisode, TreatmentEpisode.id == ProductGiven.episode_id)
+        .where(TreatmentEpisode.patient_id == patient_id)
+        .order_by(ProductGiven.id)
+    ):
+        products[product.episode_id].append(
+            ProductRecord(
+                name=product.name,
+                mfds_reference=product.mfds_reference,
+                manufacturer=product.manufacturer,
+                lot_number=product.lot_number,
+                expiry_date=product.expiry_date,
+                dose=product.dose,
+            )
+        )
+    return tuple(
+        EpisodeRecord(
+            episode_id=episode.id,
+            procedure_at=episode.procedure_at,
+            protocol=episode.protocol,
+            treating_physician=physician,
+            nurse_name=episode.nurse_name,
+            nurse_license_ref=episode.nurse_license_ref,
+            addons=parse_addons(_as_list(episode.addons)),
+            schedule_templates=tuple(str(t) for t in _as_list(episode.schedule_templates)),
+            departure_date=episode.departure_date,
+            travel_insurer=episode.travel_insurer,
+            travel_policy_number=episode.travel_policy_number,
+            khidi_cover_ref=episode.khidi_cover_ref,
+            allergies=episode.allergies,
+            vasovagal_history=episode.vasovagal_history,
+            sensitive_skin=episode.sensitive_skin,
+            products=tuple(products[episode.id]),
+            documentation=documentation_checklist(_as_dict(episode.documentation)),
+        )
+        for episode, physician in rows
+    )
+
+
+def _touchpoints(session: Session, patient_id: int) -> list[TouchpointRecord]:
+    rows = session.execute(
+        select(Touchpoint, Staff.display_name)
+        .outerjoin(Staff, Staff.id == Touchpoint.resolved_by_id)
+        .where(Touchpoint.patient_id == patient_id)
+    ).all()
+    return [
+        TouchpointRecord(
+            touchpoint_id=tp.id,
+            template=tp.template,
+            day=tp.day,
+            due_date=tp.due_date,
+            opens_at=tp.opens_at,
+            closes_at=tp.closes_at,
+            ask=tp.ask,
+            resolution=tp.resolution,
+            resolved_at=tp.resolved_at,
+            resolved_by=resolved_by,
+            note=tp.note,
+        )
+        for tp, resolved_by in rows
+    ]
+
+
+def _attempts(session: Session, patient_id: int) -> list[AttemptRecord]:
+    rows = session.execute(
+        select(ContactAttempt, Staff.display_name)
+        .outerjoin(Staff, Staff.id == ContactAttempt.staff_id)
+        .where(ContactAttempt.patient_id == patient_id)
+    ).all()
+    return [
+        AttemptRecord(
+            attempt_id=attempt.id,
+            at=attempt.at,
+            channel=attempt.channel,
+            outcome=attempt.outcome,
+            note=attempt.note,
+            staff=staff,
+        )
+        for attempt, staff in rows
+    ]
+
+
+def _triages(session: Session, patient_id: int) -> list[TriageRecord]:
+    rows = session.execute(
+        select(TriageAssessment, Staff.display_name)
+        .outerjoin(Staff, Staff.id == TriageAssessment.staff_id)
+        .where(TriageAssessment.patient_id == patient_id)
+    ).all()
+    return [
+        TriageRecord(
+            triage_id=triage.id,
+            assessed_at=triage.assessed_at,
+            day=triage.day,
+            temperature_c=triage.temperature_c,
+            trend=triage.trend,
+            symptoms=tuple(str(s) for s in _as_list(triage.symptoms)),
+            computed=triage.computed_disposition,
+            chosen=triage.chosen_disposition,
+            override_reason=triage.override_reason,
+            reasons=tuple(_reason_text(r) for r in _as_list(triage.reasons)),
+            note=triage.note,
+            staff=staff,
+        )
+        for triage, staff in rows
+    ]
+
+
+def _incidents(session: Session, patient_id: int) -> list[IncidentRecord]:
+    incidents = session.execute(
+        select(Incident, ProductGiven.name, ProductGiven.mfds_reference, ProductGiven.lot_number)
+        .outerjoin(ProductGiven, ProductGiven.id == Incident.suspect_product_id)
+        .where(Incident.patient_id == patient_id)
+    ).all()
+    if not incidents:
+        return []
+    notes: dict[int, list[IncidentNote]] = defaultdict(list)
+    for entry, staff in session.execute(
+        select(IncidentEntry, Staff.display_name)
+        .join(Incident, Incident.id == IncidentEntry.incident_id)
+        .outerjoin(Staff, Staff.id == IncidentEntry.staff_id)
+        .where(Incident.patient_id == patient_id)
+        .order_by(IncidentEntry.id)
+    ):
+        notes[entry.incident_id].append(
+            IncidentNote(
+                entry_id=entry.id, at=entry.at, kind=entry.kind, text=entry.text, staff=staff
+            )
+        )
+    return [
+        IncidentRecord(
+            incident_id=incident.id,
+            opened_at=incident.created_at,
+            category=incident.category,
+            seriousness=incident.seriousness,
+            severity_grade=incident.severity_grade,
+            outcome=incident.outcome,
+            status=incident.status,
+            report_due_on=incident.report_due_on,
+            reported_on=incident.reported_on,
+            suspect_product=_product_words(name, mfds, lot),
+            notes=tuple(notes[incident.id]),
+        )
+        for incident, name, mfds, lot in incidents
+    ]
+
+
+def _alerts(session: Session, patient_id: int) -> list[AlertRecord]:
+    acknowledger = aliased(Staff)
+    escalations = session.execute(
+        select(Escalation, acknowledger.display_name)
+        .outerjoin(acknowledger, acknowledger.id == Escalation.acknowledged_by_id)
+        .where(Escalation.patient_id == patient_id)
+    ).all()
+    if not escalations:
+        return []
+    counts: dict[int, dict[NotificationStatus, int]] = defaultdict(dict)
+    for escalation_id, status, count in session.execute(
+        select(OutboxNotification.escalation_id, OutboxNotification.status, func.count())
+        .join(Escalation, Escalation.id == OutboxNotification.escalation_id)
+        .where(Escalation.patient_id == patient_id)
+        .group_by(OutboxNotification.escalation_id, OutboxNotification.status)
+    ):
+        counts[escalation_id][status] = count
+    # The latest failure per escalation, in the same query for all of them.
+    last_errors: dict[int, str] = {}
+    for escalation_id, error in session.execute(
+        select(OutboxNotification.escalation_id, OutboxNotification.last_error)
+        .join(Escalation, Escalation.id == OutboxNotification.escalation_id)
+        .where(Escalation.patient_id == patient_id, OutboxNotification.last_error.is_not(None))
+        .order_by(OutboxNotification.id)
+    ):
+        if error:
+            last_errors[escalation_id] = error
+    return [
+        AlertRecord(
+            escalation_id=escalation.id,
+            created_at=escalation.created_at,
+            disposition=escalation.disposition,
+            status=escalation.status,
+            current_step=escalation.current_step,
+            cycle=escalation.cycle,
+            acknowledged_at=escalation.acknowledged_at,
+            acknowledged_by=acknowledged_by,
+            notifications=counts[escalation.id],
+            last_error=last_errors.get(escalation.id),
+        )
+        for escalation, acknowledged_by in escalations
+    ]
+
+
+def _product_words(name: str | None, mfds: str | None, lot: str | None) -> str | None:
+    if name is None:
+        return None
+    refs = ", ".join(
+        p for p in (f"MFDS {mfds}" if mfds else None, f"lot {lot}" if lot else None) if p
+    )
+    return f"{name} ({refs})" if refs else name
+
+
+def _reason_text(reason: Any) -> str:
+    # Stored reasons are {"rule": ..., "text": ...} (the triage contract); read
+    # older plain strings too rather than hide them.
+    if isinstance(reason, dict):
+        return str(reason.get("text") or reason.get("rule") or reason)
+    return str(reason)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}

@@ -1,0 +1,1 @@
+"""Small apps and data for the patient screen's tests and snapshots."""

@@ -1,0 +1,115 @@
+"""`aftercare triage --json` as a caller meets it: the real console script, stdin to stdout.
+
+Bad input must exit 2 with one line on stderr naming the field, no traceback,
+and nothing on stdout, so a refusal can never be read as a disposition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.triage import RULES_VERSION, WHO_DECIDES, assess, parse_triage_input
+
+AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
+
+DOMAIN_EXAMPLE = (
+    '{"day": 9, "temperature_c": 37.1, "trend": "worsening",\n'
+    ' "symptoms": ["erythema", "warmth"], "country": "JP",\n'
+    ' "protocol": "exosome_iv+microneedling", "addons": ["glutathione_high_dose"]}\n'
+)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An environment with no user config and no stray AFTERCARE_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))
+    return env
+
+
+def run_triage(stdin: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AFTERCARE, "triage", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_domain_example_round_trips(cli_env: dict[str, str]) -> None:
+    result = run_triage(DOMAIN_EXAMPLE, cli_env, "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert len(result.stdout.strip().splitlines()) == 1
+    output = json.loads(result.stdout)
+    assert output == assess(parse_triage_input(DOMAIN_EXAMPLE)).to_json()
+    assert output["disposition"] == "urgent"
+    assert output["incident"] is True
+    assert output["emergency_number"] == "119"
+    assert output["rules_version"] == RULES_VERSION
+    assert {"rule", "text"} <= set(output["reasons"][0])
+    assert [lab["lab"] for lab in output["labs"]] == ["crp_esr", "liver_panel_week_4"]
+
+
+@pytest.mark.parametrize(
+    ("country", "number", "warned"),
+    [('"GB"', "999", False), ('"BR"', "112", True), ("null", "112", True)],
+)
+def test_emergency_always_carries_a_number(
+    cli_env: dict[str, str], country: str, number: str, warned: bool
+) -> None:
+    stdin = f'{{"day": 2, "symptoms": ["throat_tightness"], "country": {country}}}'
+    result = run_triage(stdin, cli_env, "--json")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["disposition"] == "emergency"
+    assert output["emergency_number"] == number
+    assert ("emergency_warning" in output) is warned
+
+
+def test_summary_without_json_names_who_decides(cli_env: dict[str, str]) -> None:
+    result = run_triage('{"day": 3, "temperature_c": 38.6, "symptoms": []}', cli_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("EMERGENCY: Tell the patient to call 112")
+    assert "fever_above_38_5" in result.stdout
+    assert WHO_DECIDES in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("stdin", "field"),
+    [
+        ('{"day": 1, "symptoms": ["flush", "rash"]}', "symptoms[1]: unknown symptom 'rash'"),
+        ('{"day": 1, "temperature_c": 46.2, "symptoms": []}', "temperature_c: 46.2 is outside"),
+        ('{"temperature_c": 37.0, "symptoms": []}', "day: required"),
+        ('{"day": 1, "symptoms": [],', "input: not valid JSON"),
+        ('{"day": 1, "symptoms": [], "trend": "worse"}', "trend: must be one of"),
+        ('{"day": 1, "symptoms": [], "temprature_c": 38}', "temprature_c: unknown field"),
+        ("", "input: empty"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_field(
+    cli_env: dict[str, str], stdin: str, field: str
+) -> None:
+    result = run_triage(stdin, cli_env, "--json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert field in lines[0], lines[0]
+
+
+def test_help_lists_triage(cli_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [AFTERCARE, "--help"], env=cli_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "triage" in result.stdout

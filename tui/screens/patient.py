@@ -1,0 +1,538 @@
+"""One patient's dossier: who, where, whom to call, what was given, what happened.
+
+Read-only for now. The dossier is read in a thread worker and posted back as a
+message, like the queue. Top of the screen, always visible: the patient, their
+local time beside clinic time, and the emergency number for the country they
+are in now. Below, in one scrollable body: contact details, the timeline
+(what has happened, most recent first, then the touchpoints still to come)
+and the treatment episodes with products, lots and the documentation
+checklist.
+
+Patient- and staff-written text (names, handles, notes, allergies, product
+names) is always put on screen as `rich.text.Text`, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import ColumnKey
+from textual.worker import get_current_worker
+
+from core.clock import Clock
+from core.countries import country_name, emergency_contact, reporting_route
+from core.domain import Disposition
+from core.dossier import (
+    DECISION_NOTE,
+    EpisodeRecord,
+    PatientDossier,
+    PatientIdentity,
+    ProductRecord,
+    TimelineEntry,
+    channel_label,
+    local_times,
+    patient_zone,
+)
+from core.schedules import CLINIC_TZ, days_after_procedure
+from db.database import Database
+from db.dossier import load_dossier
+from db.errors import StorageError
+from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
+from tui.modals import HelpModal
+
+_DISPOSITION_STYLE = {
+    Disposition.EMERGENCY: "bold white on red",
+    Disposition.URGENT: "bold red",
+    Disposition.REVIEW: "yellow",
+    Disposition.MONITOR: "cyan",
+    Disposition.EXPECTED: "green",
+}
+
+# Timeline states worth a colour; anything else is shown plain.
+_STATE_STYLE = {
+    "overdue": "bold red",
+    "due": "yellow",
+    "scheduled": "dim",
+    "done": "green",
+    "skipped": "dim",
+    "unreachable": "red",
+    "no_answer": "yellow",
+    "open": "yellow",
+    "acknowledged": "green",
+    "resolved": "green",
+    "closed": "green",
+    **{d.value: style for d, style in _DISPOSITION_STYLE.items()},
+}
+
+_WHEN_WIDTH = 16  # "22 Nov 15:00 KST"
+_ENTRY_WIDTH = 12  # "acknowledged"
+# Cell padding of three columns, the table's and the body's scrollbars, one spare.
+_TABLE_CHROME = 3 * 2 + 2 + 2 + 1
+_MIN_WHAT_WIDTH = 24
+
+_LOADING = "Loading the patient…"
+_NOTHING = "—"
+
+
+class PatientScreen(FollowUpActions, Screen[None]):
+    """Everything the clinic knows about one patient, for the coordinator on the case."""
+
+    DEFAULT_CSS = """
+    PatientScreen {
+        layout: vertical;
+    }
+    PatientScreen #patient-banner {
+        height: auto;
+        padding: 0 1;
+        background: $boost;
+    }
+    PatientScreen #patient-times, PatientScreen #patient-emergency {
+        height: auto;
+        padding: 0 1;
+    }
+    PatientScreen #patient-body {
+        height: 1fr;
+    }
+    PatientScreen #patient-body > Static {
+        height: auto;
+        padding: 0 1;
+    }
+    PatientScreen .section-title {
+        text-style: bold;
+        margin-top: 1;
+    }
+    PatientScreen #patient-timeline {
+        height: auto;
+        max-height: 60vh;
+    }
+    PatientScreen #patient-problem {
+        height: auto;
+        padding: 0 1;
+        display: none;
+    }
+    PatientScreen #patient-status {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="patient.back", tooltip="Back to the queue"),
+        Binding("r", "reload", "Reload", id="patient.reload", tooltip="Read the patient again"),
+        *FOLLOW_UP_BINDINGS,
+        Binding("question_mark", "help", "Help", tooltip="Every key", id="patient.help"),
+    ]
+
+    class Loaded(Message):
+        """A thread worker finished reading the dossier (None: no such patient)."""
+
+        def __init__(self, dossier: PatientDossier | None) -> None:
+            self.dossier = dossier
+            super().__init__()
+
+    class LoadFailed(Message):
+        """Reading the dossier failed; the reason is one line for the status bar."""
+
+        def __init__(self, reason: str) -> None:
+            self.reason = reason
+            super().__init__()
+
+    def __init__(self, database: Database, clock: Clock, patient_id: int) -> None:
+        super().__init__()
+        self._database = database
+        self._clock = clock
+        self.patient_id = patient_id
+        """Which patient this screen shows."""
+        self.dossier: PatientDossier | None = None
+        """The last successful read, for tests and for actions added to this screen."""
+        self._what_width = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(_LOADING, id="patient-banner")
+        yield Static("", id="patient-times")
+        yield Static("", id="patient-emergency")
+        with VerticalScroll(id="patient-body"):
+            yield Static("", id="patient-identity")
+            yield Static("", id="patient-reporting")
+            yield Static(
+                "Timeline: most recent first, then what is still to come",
+                classes="section-title",
+            )
+            table: DataTable[Text] = DataTable(
+                id="patient-timeline", cursor_type="row", zebra_stripes=True
+            )
+            table.add_column("When KST/local", width=_WHEN_WIDTH, key="when")
+            table.add_column("Kind/state", width=_ENTRY_WIDTH, key="entry")
+            table.add_column("What", width=_MIN_WHAT_WIDTH, key="what")
+            yield table
+            yield Static("Treatment", classes="section-title")
+            yield Static("", id="patient-episodes")
+        yield Static("", id="patient-problem")
+        # Decision support only: who decides stays on screen whatever else happens.
+        yield Static(Text(DECISION_NOTE), id="patient-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+        # "Local time now" must not go stale while the screen stays open.
+        self.set_interval(30, self._show_times)
+
+    def reload(self) -> None:
+        """Read the dossier again from the database (off the event loop)."""
+        self._read_dossier()
+
+    def action_reload(self) -> None:
+        """Read the patient again."""
+        self.reload()
+
+    def follow_up_target(self) -> FollowUpTarget | None:
+        """This patient and their next touchpoint (what c, d, s, a and y act on)."""
+        if self.dossier is None:
+            return None
+        identity = self.dossier.identity
+        wanted = f"touchpoint-{identity.next_touchpoint_id}"
+        label = next((e.title for e in self.dossier.timeline if e.key == wanted), "")
+        return FollowUpTarget(
+            patient_id=identity.patient_id,
+            patient_label=f"{identity.code} {identity.display_name}",
+            touchpoint_id=identity.next_touchpoint_id,
+            touchpoint_label=label,
+            channel=identity.channel,
+            assigned_to_id=identity.assigned_to_id,
+        )
+
+    def after_follow_up(self) -> None:
+        """Show the write at once."""
+        self.reload()
+
+    def action_help(self) -> None:
+        """Every key of this screen."""
+        keys = [
+            ({"question_mark": "?"}.get(b.key, b.key), b.tooltip or b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(HelpModal("Patient", keys))
+
+    def action_back(self) -> None:
+        """Return to the screen underneath (the queue)."""
+        self.app.pop_screen()
+
+    @work(thread=True, exclusive=True, group="patient-load")
+    def _read_dossier(self) -> None:
+        worker = get_current_worker()
+        now = self._clock.now()
+        try:
+            with self._database.sessions() as session:
+                dossier = load_dossier(session, self.patient_id, now)
+        except StorageError as exc:
+            self.post_message(self.LoadFailed(str(exc)))
+            return
+        except Exception as exc:  # a database gone for a moment must not kill the app
+            self.post_message(self.LoadFailed(f"could not read the patient: {exc}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.Loaded(dossier))
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
+        dossier = message.dossier
+        if dossier is None:
+            self.dossier = None
+            self.query_one("#patient-banner", Static).update(
+                Text(f"No patient with id {self.patient_id}: removed or never saved.", "bold red")
+            )
+            return
+        self.dossier = dossier
+        identity = dossier.identity
+        with self.app.batch_update():
+            self.query_one("#patient-banner", Static).update(_banner(identity))
+            self._show_times()
+            self.query_one("#patient-emergency", Static).update(_emergency(identity))
+            self.query_one("#patient-identity", Static).update(_identity(dossier))
+            self.query_one("#patient-reporting", Static).update(_reporting(identity))
+            self._show_timeline(force=True)
+            self.query_one("#patient-episodes", Static).update(_episodes(dossier))
+            self._show_problem(None)
+
+    @on(LoadFailed)
+    def _show_failure(self, message: LoadFailed) -> None:
+        # Keep what is shown: stale but visible beats empty.
+        self._show_problem(message.reason)
+
+    def _show_problem(self, reason: str | None) -> None:
+        problem = self.query_one("#patient-problem", Static)
+        problem.display = reason is not None
+        problem.update(Text(f"⚠ {reason}", style="bold red") if reason else "")
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Timeline rows wrap to the width; re-lay them when the terminal changes size.
+        self._show_timeline(force=False)
+
+    def _show_times(self) -> None:
+        if self.dossier is None:
+            return
+        times = local_times(self._clock.now(), self.dossier.identity.timezone)
+        style = "" if times.patient_zone_known else "bold yellow"
+        self.query_one("#patient-times", Static).update(
+            Text.assemble((times.patient_label, style), "   ", times.clinic_label)
+        )
+
+    def _show_timeline(self, *, force: bool) -> None:
+        if self.dossier is None:
+            return
+        width = max(_MIN_WHAT_WIDTH, self.size.width - _WHEN_WIDTH - _ENTRY_WIDTH - _TABLE_CHROME)
+        if width == self._what_width and not force:
+            return
+        self._what_width = width
+        table: DataTable[Text] = self.query_one("#patient-timeline", DataTable)
+        table.columns[ColumnKey("what")].width = width
+        # A reload or a resize must not move the coordinator's place in the story.
+        kept = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if table.row_count
+            else None
+        )
+        zone = patient_zone(self.dossier.identity.timezone)
+        rows = _most_recent_first(self.dossier.timeline, self.dossier.read_at)
+        table.clear()
+        for entry in rows:
+            table.add_row(*_timeline_cells(entry, zone), height=None, key=entry.key)
+        keys = [entry.key for entry in rows]
+        if kept in keys:
+            table.move_cursor(row=keys.index(kept), animate=False)
+        elif rows:
+            # The newest event is row 0, so nothing scrolls on a first read and
+            # the screen looks the same on every run.
+            table.move_cursor(row=0, animate=False)
+
+
+def _most_recent_first(timeline: tuple[TimelineEntry, ...], now: datetime) -> list[TimelineEntry]:
+    """What has happened, newest first, then the touchpoints still to come, soonest first.
+
+    The coordinator opens a patient to see what happened last; the plan ahead
+    reads best in its own order, after it.
+    """
+    happened = [entry for entry in timeline if entry.at <= now]
+    upcoming = [entry for entry in timeline if entry.at > now]
+    return [*reversed(happened), *upcoming]
+
+
+def _banner(identity: PatientIdentity) -> Text:
+    disposition = identity.latest_disposition
+    latest = (
+        Text(disposition.value, style=_DISPOSITION_STYLE[disposition])
+        if disposition
+        else Text("not triaged", style="dim")
+    )
+    return Text.assemble(
+        (identity.code, "bold"),
+        "  ",
+        (identity.display_name, "bold"),
+        "   latest triage: ",
+        latest,
+        "   coordinator: ",
+        identity.assigned_coordinator or ("unassigned", "dim"),
+    )
+
+
+def _emergency(identity: PatientIdentity) -> Group:
+    contact = emergency_contact(identity.current_country)
+    verified = f"  table verified {contact.last_verified:%d %b %Y}" if contact.last_verified else ""
+    lines: list[RenderableType] = [
+        Text.assemble(
+            ("Emergency", "bold"),
+            f" (now in {contact.country_name}): call ",
+            (f" {contact.numbers_text} ", "bold white on red"),
+            (verified, "dim"),
+        )
+    ]
+    if contact.warning:
+        lines.append(Text(f"⚠ {contact.warning}", style="bold yellow"))
+    return Group(*lines)
+
+
+def _reporting(identity: PatientIdentity) -> Group:
+    """Where an adverse event is reported: the country the patient is in, and home if different."""
+    countries = [identity.current_country]
+    if identity.home_country.strip().upper() != identity.current_country.strip().upper():
+        countries.append(identity.home_country)
+    lines: list[RenderableType] = []
+    for country in countries:
+        route = reporting_route(country)
+        if route is None:
+            lines.append(
+                Text(
+                    f"Adverse-event reporting ({country_name(country)}): no route on file",
+                    style="dim",
+                )
+            )
+            continue
+        phone = f", phone {route.phone}" if route.phone else ""
+        lines.append(
+            Text.assemble(
+                ("Adverse-event reporting", "bold"),
+                f" ({route.country_name}): {route.authority} — {route.route}{phone}",
+            )
+        )
+    return Group(*lines)
+
+
+def _identity(dossier: PatientDossier) -> Group:
+    who = dossier.identity
+    born = f"{who.birth_date:%d %b %Y}" if who.birth_date else _NOTHING
+    lines: list[RenderableType] = [
+        Text.assemble(
+            ("Born ", "bold"),
+            born,
+            ("  Home ", "bold"),
+            _country(who.home_country),
+            ("  Now in ", "bold"),
+            _country(who.current_country),
+            ("  Language ", "bold"),
+            who.language,
+            ("  Time zone ", "bold"),
+            who.timezone,
+        ),
+        Text.assemble(
+            ("Channel ", "bold"),
+            f"{channel_label(who.channel)} ",
+            who.channel_handle,
+            ("  Phone ", "bold"),
+            who.phone or _NOTHING,
+            ("  Email ", "bold"),
+            who.email or _NOTHING,
+        ),
+    ]
+    missing = [item.label for e in dossier.episodes for item in e.missing_documents]
+    if missing:
+        lines.append(Text(f"Documents missing: {'; '.join(missing)}", style="bold red"))
+    return Group(*lines)
+
+
+def _timeline_cells(entry: TimelineEntry, zone: ZoneInfo | None) -> tuple[Text, Text, Text]:
+    clinic = entry.at.astimezone(CLINIC_TZ)
+    local = entry.at.astimezone(zone) if zone is not None else None
+    local_label = f"{local:%a %H:%M} {local.tzname()}" if local else "local unknown"
+    when = Text(f"{clinic:%d %b %H:%M} KST\n{local_label}")
+    state = entry.state or ""
+    kind = Text.assemble(
+        (entry.kind.value, "bold"), "\n", (state.replace("_", " "), _STATE_STYLE.get(state, ""))
+    )
+    what = Text(entry.title, style="bold")
+    if entry.detail:
+        what.append("\n")
+        what.append(entry.detail)
+    return when, kind, what
+
+
+def _episodes(dossier: PatientDossier) -> RenderableType:
+    if not dossier.episodes:
+        return Text("No treatment episode recorded.", style="dim")
+    blocks: list[RenderableType] = []
+    for episode in dossier.episodes:
+        blocks.extend(_episode(episode, dossier.read_at))
+    return Group(*blocks)
+
+
+def _episode(episode: EpisodeRecord, now: datetime) -> list[RenderableType]:
+    day = days_after_procedure(episode.procedure_at, now)
+    procedure = episode.procedure_at.astimezone(CLINIC_TZ)
+    allergies = (
+        Text(episode.allergies, style="bold yellow") if episode.allergies else Text("none known")
+    )
+    addons = (
+        "; ".join(f"{a.label} {a.dose}" if a.dose else a.label for a in episode.addons) or _NOTHING
+    )
+    header = Text.assemble(
+        (f"{episode.protocol_label}", "bold underline"),
+        f"  {procedure:%d %b %Y %H:%M} KST (day {day})",
+        ("  schedules: ", "dim"),
+        (", ".join(episode.schedule_templates) or _NOTHING, "dim"),
+    )
+    facts = Text.assemble(
+        ("Physician ", "bold"),
+        episode.treating_physician or _NOTHING,
+        ("  Nurse ", "bold"),
+        episode.nurse_name or _NOTHING,
+        ", licence ",
+        episode.nurse_license_ref or _NOTHING,
+        "\n",
+        ("Departed ", "bold"),
+        _day(episode.departure_date),
+        ("  Insurance ", "bold"),
+        episode.travel_insurer or _NOTHING,
+        ", policy ",
+        episode.travel_policy_number or _NOTHING,
+        ("  KHIDI cover ", "bold"),
+        episode.khidi_cover_ref or _NOTHING,
+        "\n",
+        ("Allergies ", "bold"),
+        allergies,
+        ("  Vasovagal history ", "bold"),
+        ("yes", "bold yellow") if episode.vasovagal_history else "no",
+        ("  Sensitive skin ", "bold"),
+        ("yes", "bold yellow") if episode.sensitive_skin else "no",
+        "\n",
+        ("Add-ons ", "bold"),
+        addons,
+    )
+    return [header, facts, _products(episode.products, procedure.date()), _checklist(episode)]
+
+
+def _products(products: tuple[ProductRecord, ...], used_on: date) -> RenderableType:
+    if not products:
+        return Text("No products recorded.", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
+    for heading in ("Product", "MFDS ref", "Lot", "Expiry", "Dose"):
+        table.add_column(heading)
+    for product in products:
+        expired = product.expiry_date is not None and product.expiry_date < used_on
+        table.add_row(
+            Text(product.name),
+            Text(product.mfds_reference or _NOTHING),
+            Text(product.lot_number or _NOTHING),
+            Text(
+                _day(product.expiry_date) + (" EXPIRED at use" if expired else ""),
+                style="bold red" if expired else "",
+            ),
+            Text(product.dose or _NOTHING),
+        )
+    return table
+
+
+def _checklist(episode: EpisodeRecord) -> Text:
+    text = Text()
+    text.append("Documentation checklist\n", style="bold")
+    for item in episode.documentation:
+        if item.given:
+            text.append("  ✓ ", style="green")
+            text.append(item.label)
+        else:
+            text.append("  ✗ ", style="bold red")
+            text.append(f"{item.label} — MISSING", style="bold red")
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def _country(code: str) -> str:
+    name = country_name(code)
+    return code if name == code else f"{name} ({code})"
+
+
+def _day(value: date | None) -> str:
+    return f"{value:%d %b %Y}" if value else _NOTHING
