@@ -41,11 +41,11 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from bench.startup import PAINTED, first_paint
-from db import migrate
-from db.demo import load_demo
-from db.engine import make_engine, make_session_factory
-from db.queue import read_queue
+from bench.startup import PAINTED, first_paint  # noqa: E402
+from db import migrate  # noqa: E402
+from db.demo import load_demo  # noqa: E402
+from db.engine import make_engine, make_session_factory  # noqa: E402
+from db.queue import read_queue  # noqa: E402
 
 PAGE = 300
 NOW = datetime.now(UTC).replace(microsecond=0)
