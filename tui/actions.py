@@ -121,14 +121,22 @@ class FollowUpActions:
         return actor, target
 
     def _write(
-        self, describe: str, work: Callable[[Session, Actor], str | None], actor: Actor
+        self,
+        describe: str,
+        work: Callable[[Session, Actor], str | FollowUpWritten | None],
+        actor: Actor,
     ) -> None:
+        """Run `work` in one transaction off the event loop.
+
+        `work` returns text to copy to the clipboard, or its own FollowUpWritten
+        when the summary depends on what was saved.
+        """
         database = self.aftercare.database
 
         def run() -> None:
             try:
                 with transaction(database.sessions) as session:
-                    clipboard = work(session, actor)
+                    result = work(session, actor)
             except FollowUpConflict as exc:
                 self.post_message(FollowUpRefused(str(exc)))
             except StorageError as exc:
@@ -136,7 +144,11 @@ class FollowUpActions:
             except Exception as exc:  # the database went away mid-write
                 self.post_message(FollowUpRefused(f"could not save ({exc}); nothing was saved"))
             else:
-                self.post_message(FollowUpWritten(describe, clipboard))
+                self.post_message(
+                    result
+                    if isinstance(result, FollowUpWritten)
+                    else FollowUpWritten(describe, result)
+                )
 
         self.run_worker(run, thread=True, group="follow-up-write", exit_on_error=False)
 

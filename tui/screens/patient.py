@@ -21,6 +21,7 @@ from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -49,8 +50,11 @@ from core.schedules import CLINIC_TZ, days_after_procedure
 from db.database import Database
 from db.dossier import load_dossier
 from db.errors import StorageError
-from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
+from db.followup import Actor
+from db.triage import record_triage
+from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
 from tui.modals import HelpModal
+from tui.triage_form import TriageContext, TriageFormResult, TriageModal
 
 _DISPOSITION_STYLE = {
     Disposition.EMERGENCY: "bold white on red",
@@ -132,6 +136,9 @@ class PatientScreen(FollowUpActions, Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="patient.back", tooltip="Back to the queue"),
         Binding("r", "reload", "Reload", id="patient.reload", tooltip="Read the patient again"),
+        Binding(
+            "t", "triage", "Triage", tooltip="Triage what the patient reports", id="patient.triage"
+        ),
         *FOLLOW_UP_BINDINGS,
         Binding("question_mark", "help", "Help", tooltip="Every key", id="patient.help"),
     ]
@@ -213,6 +220,59 @@ class PatientScreen(FollowUpActions, Screen[None]):
             channel=identity.channel,
             assigned_to_id=identity.assigned_to_id,
         )
+
+    def action_triage(self) -> None:
+        """Open the triage form; saving writes the assessment, incident and alert at once."""
+        actor = self.aftercare.actor
+        if actor is None:
+            self.notify(
+                f"Read-only: login {self.aftercare.login!r} cannot record a triage.",
+                severity="error",
+            )
+            return
+        if self.dossier is None or not self.dossier.episodes:
+            self.notify("This patient has no treatment episode to triage.", severity="warning")
+            return
+        identity, episode = self.dossier.identity, self.dossier.episodes[0]
+        context = TriageContext(
+            patient_label=f"{identity.code} {identity.display_name}",
+            day=max(0, days_after_procedure(episode.procedure_at, self._clock.now())),
+            country=identity.current_country,
+            protocol=episode.protocol.value,
+            addons=tuple(addon.code for addon in episode.addons),
+        )
+        settings = self.aftercare.settings
+
+        def save(form: TriageFormResult | None) -> None:
+            if form is None:
+                return
+
+            def work(session: Session, who: Actor) -> FollowUpWritten:
+                saved = record_triage(
+                    session,
+                    patient_id=identity.patient_id,
+                    findings=form.findings,
+                    outcome=form.outcome,
+                    chosen=form.chosen,
+                    override_reason=form.override_reason,
+                    note=form.note,
+                    actor=who,
+                    now=self._clock.now(),
+                    include_patient_name=settings.alert_include_patient_name,
+                )
+                parts = [f"Triage saved: {saved.disposition.value.upper()}"]
+                if saved.incident_id is not None:
+                    parts.append(f"incident #{saved.incident_id} opened")
+                if saved.escalation_id is not None:
+                    parts.append(
+                        f"alert E-{saved.escalation_id} queued for {saved.notifications} "
+                        "physician targets"
+                    )
+                return FollowUpWritten("; ".join(parts) + ".")
+
+            self._write("Triage saved.", work, actor)
+
+        self.app.push_screen(TriageModal(context), save)
 
     def after_follow_up(self) -> None:
         """Show the write at once."""
