@@ -72,7 +72,8 @@ def first_paint(
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     started = time.perf_counter()
     process = subprocess.Popen(
-        [AFTERCARE, "run"],
+        # Work as the demo coordinator, as `./dev run` does.
+        [AFTERCARE, "run", "--as", "demo-rn-park"],
         env=env,
         stdin=slave,
         stdout=slave,
@@ -106,7 +107,15 @@ def first_paint(
                     os.read(master, 65536)
             on_painted(process.pid)
         os.write(master, b"q")
-        process.wait(timeout=10)
+        # Keep reading while it exits: a full pty buffer would block the app's last writes.
+        deadline = time.perf_counter() + 10
+        while process.poll() is None and time.perf_counter() < deadline:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        process.wait(timeout=1)
     finally:
         if process.poll() is None:
             process.kill()
