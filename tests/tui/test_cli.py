@@ -61,7 +61,7 @@ def assert_one_clear_line(result: subprocess.CompletedProcess[str], *needles: st
 def test_help_explains_every_command(cli_env: dict[str, str]) -> None:
     result = run_cli("--help", env=cli_env)
     assert result.returncode == 0
-    for command in ("run", "init", "demo", "config"):
+    for command in ("run", "init", "demo", "config", "schedules", "triage"):
         assert command in result.stdout
 
 
