@@ -440,3 +440,18 @@ class ChangeMarker(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     counter: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime]
+
+
+class DispatcherLease(Base):
+    """Which dispatcher may send right now; a compare-and-set lease, renewed while alive.
+
+    One row per lease name ("outbox"). A dispatcher that dies simply stops
+    renewing, and another takes over once `expires_at` has passed.
+    """
+
+    __tablename__ = "dispatcher_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]

@@ -19,28 +19,23 @@ from core.domain import (
     EscalationStatus,
     IncidentOutcome,
     IncidentStatus,
-    NotificationStatus,
     Seriousness,
 )
 from core.escalation import (
     DEFAULT_POLICIES,
     EscalationPolicy,
-    alert_body,
-    alert_title,
-    resolve_targets,
 )
 from core.incidents import report_due_on, suggest_category
 from core.schedules import CLINIC_TZ
 from core.triage import Findings, TriageOutcome
 from db import audit
+from db.escalations import queue_step
 from db.followup import Actor, FollowUpConflict, mark_changed, set_latest_disposition
 from db.models import (
     Escalation,
     Incident,
     IncidentEntry,
-    OutboxNotification,
     Patient,
-    Staff,
     TreatmentEpisode,
     TriageAssessment,
 )
@@ -137,11 +132,9 @@ def record_triage(
         escalation_id, sent = _escalate(
             session,
             patient,
-            episode,
             assessment,
             incident_id,
             final,
-            outcome,
             actor,
             now,
             (policies or DEFAULT_POLICIES)[final],
@@ -208,17 +201,14 @@ def _open_incident(
 def _escalate(
     session: Session,
     patient: Patient,
-    episode: TreatmentEpisode,
     assessment: TriageAssessment,
     incident_id: int | None,
     final: Disposition,
-    outcome: TriageOutcome,
     actor: Actor,
     now: datetime,
     policy: EscalationPolicy,
     include_patient_name: bool,
 ) -> tuple[int, int]:
-    step = policy.steps[0]
     escalation = Escalation(
         patient_id=patient.id,
         incident_id=incident_id,
@@ -227,41 +217,20 @@ def _escalate(
         status=EscalationStatus.OPEN,
         current_step=1,
         cycle=1,
-        next_step_at=now + timedelta(minutes=step.wait_minutes),
+        next_step_at=now + timedelta(minutes=policy.steps[0].wait_minutes),
         created_at=now,
     )
     session.add(escalation)
     session.flush()
-    treating = (
-        session.get(Staff, episode.treating_physician_id) if episode.treating_physician_id else None
-    )
-    treating_tag = treating.notify_tag if treating and treating.notify_tag else None
-    title = alert_title(escalation.id, 1, final)
-    body = alert_body(
+    queued = queue_step(
+        session,
         escalation_id=escalation.id,
         step=1,
-        patient_code=patient.code,
-        disposition=final,
-        day=assessment.day,
-        top_reason=outcome.reasons[0].text,
-        patient_name=patient.display_name if include_patient_name else None,
+        cycle=1,
+        now=now,
+        policy=policy,
+        include_patient_name=include_patient_name,
     )
-    targets = resolve_targets(step, treating_tag)
-    for tag in targets:
-        session.add(
-            OutboxNotification(
-                escalation_id=escalation.id,
-                step=1,
-                cycle=1,
-                target_tag=tag,
-                idempotency_key=f"E-{escalation.id}-c1-s1-{tag}",
-                title=title,
-                body=body,
-                status=NotificationStatus.PENDING,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
     audit.record(
         session,
         at=now,
@@ -269,6 +238,6 @@ def _escalate(
         action="escalation.open",
         entity="escalation",
         entity_id=escalation.id,
-        after={"disposition": final.value, "step": 1, "targets": list(targets)},
+        after={"disposition": final.value, "step": 1, "notifications": queued},
     )
-    return escalation.id, len(targets)
+    return escalation.id, queued

@@ -1,0 +1,385 @@
+"""The escalation state machine in the database: claims, deliveries, steps, acknowledgement.
+
+Timers are rows, not sleeps: an escalation's `next_step_at` says when its
+current step's wait runs out, and an outbox row's `next_attempt_at` when to
+try it again. Every transition is a compare-and-set UPDATE (a WHERE clause on
+the state it expects), so two dispatchers, or a dispatcher and a physician
+acknowledging, can race without sending twice or losing a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.domain import Disposition, EscalationStatus, NotificationStatus
+from core.escalation import (
+    DEFAULT_POLICIES,
+    EscalationPolicy,
+    alert_body,
+    alert_title,
+    resolve_targets,
+)
+from db import audit
+from db.followup import Actor, FollowUpConflict, mark_changed
+from db.models import (
+    DispatcherLease,
+    Escalation,
+    OutboxNotification,
+    Patient,
+    Staff,
+    TreatmentEpisode,
+    TriageAssessment,
+)
+
+BACKOFF_SECONDS: tuple[int, ...] = (30, 60, 120, 300, 600)
+"""Waits between attempts; after the attempt that follows the last wait the row fails."""
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+OUTBOX_LEASE = "outbox"
+
+
+def _rows(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def acquire_dispatcher(session: Session, *, owner: str, now: datetime, ttl: timedelta) -> bool:
+    """Take or renew the single dispatcher lease; False while another holds it."""
+    renewed = session.execute(
+        update(DispatcherLease)
+        .where(
+            DispatcherLease.name == OUTBOX_LEASE,
+            or_(DispatcherLease.owner == owner, DispatcherLease.expires_at <= now),
+        )
+        .values(owner=owner, expires_at=now + ttl, renewed_at=now)
+    )
+    if _rows(renewed):
+        return True
+    if session.get(DispatcherLease, OUTBOX_LEASE) is not None:
+        return False
+    # First dispatcher ever: create the row; a racing creator hits the primary key.
+    try:
+        with session.begin_nested():
+            session.add(
+                DispatcherLease(
+                    name=OUTBOX_LEASE, owner=owner, expires_at=now + ttl, renewed_at=now
+                )
+            )
+    except Exception:
+        return False
+    return True
+
+
+def release_dispatcher(session: Session, *, owner: str, now: datetime) -> None:
+    """Give the lease up at once (clean shutdown), so another dispatcher need not wait."""
+    session.execute(
+        update(DispatcherLease)
+        .where(DispatcherLease.name == OUTBOX_LEASE, DispatcherLease.owner == owner)
+        .values(expires_at=now)
+    )
+
+
+def dispatcher_active(session: Session, now: datetime) -> str | None:
+    """The owner of a live dispatcher lease, if any (the TUI runs its own when None)."""
+    lease = session.get(DispatcherLease, OUTBOX_LEASE)
+    return lease.owner if lease is not None and lease.expires_at > now else None
+
+
+def claim_due(
+    session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+) -> list[int]:
+    """Lease due outbox rows to `owner`; rows whose earlier lease expired are due again."""
+    due = or_(
+        and_(
+            OutboxNotification.status == NotificationStatus.PENDING,
+            OutboxNotification.next_attempt_at <= now,
+        ),
+        # A dispatcher died mid-send: its lease ran out, the row is retried.
+        and_(
+            OutboxNotification.status == NotificationStatus.SENDING,
+            OutboxNotification.lease_expires_at <= now,
+        ),
+    )
+    candidates = session.scalars(
+        select(OutboxNotification.id)
+        .where(due)
+        .order_by(OutboxNotification.next_attempt_at, OutboxNotification.id)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for outbox_id in candidates:
+        won = session.execute(
+            update(OutboxNotification)
+            .where(OutboxNotification.id == outbox_id, due)
+            .values(
+                status=NotificationStatus.SENDING, lease_owner=owner, lease_expires_at=now + lease
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if _rows(won):
+            claimed.append(outbox_id)
+    return claimed
+
+
+def finish_delivery(
+    session: Session,
+    *,
+    outbox_id: int,
+    owner: str,
+    delivered: bool,
+    results: Sequence[Mapping[str, Any]],
+    error: str | None,
+    now: datetime,
+) -> bool:
+    """Record one attempt's outcome; False when the lease was lost (someone else owns it)."""
+    row = session.get(OutboxNotification, outbox_id, with_for_update=True)
+    if row is None or row.lease_owner != owner or row.status is not NotificationStatus.SENDING:
+        return False
+    attempts = row.attempts + 1
+    history = [
+        *row.results,
+        {
+            "attempt": attempts,
+            "at": now.isoformat(),
+            "delivered": delivered,
+            "error": error,
+            "services": list(results),
+        },
+    ]
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "results": history,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": error,
+    }
+    if delivered:
+        values.update(status=NotificationStatus.SENT, sent_at=now)
+    elif attempts >= MAX_ATTEMPTS:
+        values["status"] = NotificationStatus.FAILED
+    else:
+        values.update(
+            status=NotificationStatus.PENDING,
+            next_attempt_at=now + timedelta(seconds=BACKOFF_SECONDS[attempts - 1]),
+        )
+    session.execute(
+        update(OutboxNotification)
+        .where(OutboxNotification.id == outbox_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if values.get("status") is NotificationStatus.FAILED:
+        # Nobody at this step can be reached: do not wait out the step, climb now.
+        session.execute(
+            update(Escalation)
+            .where(
+                Escalation.id == row.escalation_id,
+                Escalation.status == EscalationStatus.OPEN,
+                Escalation.current_step == row.step,
+                Escalation.cycle == row.cycle,
+            )
+            .values(next_step_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    mark_changed(session, now)
+    return True
+
+
+def advance_escalations(
+    session: Session,
+    *,
+    now: datetime,
+    policies: Mapping[Disposition, EscalationPolicy] | None = None,
+    include_patient_name: bool = False,
+) -> list[int]:
+    """Move every open escalation whose wait ran out to its next step (or next cycle)."""
+    chosen = policies or DEFAULT_POLICIES
+    moved = []
+    due = session.scalars(
+        select(Escalation).where(
+            Escalation.status == EscalationStatus.OPEN,
+            Escalation.next_step_at.is_not(None),
+            Escalation.next_step_at <= now,
+        )
+    ).all()
+    for escalation in due:
+        policy = chosen[escalation.disposition]
+        step, cycle = escalation.current_step + 1, escalation.cycle
+        if step > len(policy.steps):
+            step, cycle = 1, cycle + 1
+        if cycle > policy.repeat:
+            # Every cycle ran: stop paging, keep the alert open and visible on every queue.
+            session.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation.id, Escalation.version == escalation.version)
+                .values(next_step_at=None, version=Escalation.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+            continue
+        wait = timedelta(minutes=policy.steps[step - 1].wait_minutes)
+        won = session.execute(
+            update(Escalation)
+            .where(
+                Escalation.id == escalation.id,
+                Escalation.version == escalation.version,
+                Escalation.status == EscalationStatus.OPEN,
+            )
+            .values(
+                current_step=step,
+                cycle=cycle,
+                next_step_at=now + wait,
+                version=Escalation.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not _rows(won):
+            continue  # another dispatcher, or an acknowledgement, got there first
+        queue_step(
+            session,
+            escalation_id=escalation.id,
+            step=step,
+            cycle=cycle,
+            now=now,
+            policy=policy,
+            include_patient_name=include_patient_name,
+        )
+        moved.append(escalation.id)
+    if moved:
+        mark_changed(session, now)
+    return moved
+
+
+def queue_step(
+    session: Session,
+    *,
+    escalation_id: int,
+    step: int,
+    cycle: int,
+    now: datetime,
+    policy: EscalationPolicy,
+    include_patient_name: bool = False,
+) -> int:
+    """Write one outbox row per target of a step; returns how many."""
+    escalation = session.get_one(Escalation, escalation_id)
+    patient = session.get_one(Patient, escalation.patient_id)
+    triage = session.get(TriageAssessment, escalation.triage_id) if escalation.triage_id else None
+    treating_tag = None
+    day = 0
+    top_reason = escalation.disposition.value
+    if triage is not None:
+        day = triage.day
+        if triage.reasons:
+            top_reason = str(triage.reasons[0].get("text", top_reason))
+        episode = session.get(TreatmentEpisode, triage.episode_id)
+        if episode is not None and episode.treating_physician_id is not None:
+            treating = session.get(Staff, episode.treating_physician_id)
+            treating_tag = treating.notify_tag if treating else None
+    title = alert_title(escalation.id, step, escalation.disposition)
+    body = alert_body(
+        escalation_id=escalation.id,
+        step=step,
+        patient_code=patient.code,
+        disposition=escalation.disposition,
+        day=day,
+        top_reason=top_reason,
+        patient_name=patient.display_name if include_patient_name else None,
+    )
+    targets = resolve_targets(policy.steps[step - 1], treating_tag)
+    for tag in targets:
+        session.add(
+            OutboxNotification(
+                escalation_id=escalation.id,
+                step=step,
+                cycle=cycle,
+                target_tag=tag,
+                idempotency_key=f"E-{escalation.id}-c{cycle}-s{step}-{tag}",
+                title=title,
+                body=body,
+                status=NotificationStatus.PENDING,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    session.flush()
+    return len(targets)
+
+
+def acknowledge(session: Session, *, escalation_id: int, actor: Actor, now: datetime) -> None:
+    """Stop every further step and delivery of an escalation, in one transaction."""
+    mark_changed(session, now)
+    stopped = session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation_id, Escalation.status == EscalationStatus.OPEN)
+        .values(
+            status=EscalationStatus.ACKNOWLEDGED,
+            acknowledged_at=now,
+            acknowledged_by_id=actor.staff_id,
+            next_step_at=None,
+            version=Escalation.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not _rows(stopped):
+        escalation = session.get(Escalation, escalation_id)
+        if escalation is None:
+            raise FollowUpConflict(f"there is no escalation E-{escalation_id}")
+        raise FollowUpConflict(f"E-{escalation_id} is already {escalation.status.value}")
+    cancelled = session.execute(
+        update(OutboxNotification)
+        .where(
+            OutboxNotification.escalation_id == escalation_id,
+            OutboxNotification.status == NotificationStatus.PENDING,
+        )
+        .values(status=NotificationStatus.CANCELLED, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="escalation.acknowledge",
+        entity="escalation",
+        entity_id=escalation_id,
+        before={"status": "open"},
+        after={"status": "acknowledged", "cancelled_notifications": _rows(cancelled)},
+    )
+
+
+def resolve(session: Session, *, escalation_id: int, actor: Actor, now: datetime) -> None:
+    """Close an escalation (acknowledged or still open)."""
+    mark_changed(session, now)
+    closed = session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation_id, Escalation.status != EscalationStatus.RESOLVED)
+        .values(
+            status=EscalationStatus.RESOLVED,
+            resolved_at=now,
+            next_step_at=None,
+            version=Escalation.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not _rows(closed):
+        raise FollowUpConflict(f"E-{escalation_id} does not exist or is already resolved")
+    session.execute(
+        update(OutboxNotification)
+        .where(
+            OutboxNotification.escalation_id == escalation_id,
+            OutboxNotification.status == NotificationStatus.PENDING,
+        )
+        .values(status=NotificationStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="escalation.resolve",
+        entity="escalation",
+        entity_id=escalation_id,
+        after={"status": "resolved"},
+    )
