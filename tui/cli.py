@@ -19,6 +19,8 @@ from core.config import ConfigError, LoadedConfig, describe, load_config
 from db.database import Database, initialise_database, open_database
 from db.errors import StorageError
 from db.followup import find_actor
+from tui.dispatch_cli import register as register_dispatch
+from tui.notify_cli import register as register_notify
 from tui.triage_cli import register as register_triage
 
 app = typer.Typer(
@@ -32,6 +34,8 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 register_triage(app)
+register_notify(app)
+register_dispatch(app)
 
 
 def fail(message: str, status: int = 1) -> NoReturn:

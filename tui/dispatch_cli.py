@@ -1,0 +1,137 @@
+"""`aftercare dispatch`, `ack` and `resolve`: the alert path on the command line."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.clock import SystemClock
+from core.config import ConfigError, load_config
+from db.database import open_database
+from db.engine import transaction
+from db.errors import StorageError
+from db.escalations import acknowledge, resolve
+from db.followup import FollowUpConflict, find_actor
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"aftercare: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _escalation_id(text: str) -> int:
+    match = re.fullmatch(r"[Ee]-?(\d+)|(\d+)", text.strip())
+    if match is None:
+        raise _fail(f"{text!r} is not an escalation id (expected E-123)")
+    return int(match.group(1) or match.group(2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the alert-path commands to the `aftercare` CLI."""
+
+    @app.command()
+    def dispatch(
+        once: Annotated[bool, typer.Option(help="Process what is due, then exit.")] = False,
+        interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 2.0,
+        lease_seconds: Annotated[
+            int, typer.Option(min=5, help="How long a claim on a delivery or the dispatcher holds.")
+        ] = 60,
+    ) -> None:
+        """Send physician alerts from the outbox and climb unacknowledged escalations.
+
+        Run it as a service on the clinic server (see docs/deployment.md); only one
+        dispatcher sends at a time, others wait for the lease.
+        """
+        from notifiers.apprise_setup import NotifyConfigError
+        from notifiers.delivery import apprise_deliverer
+
+        from notifiers.dispatcher import Dispatcher
+
+        try:
+            settings = load_config().settings
+        except ConfigError as exc:
+            raise _fail(f"configuration error: {exc}") from exc
+        if not settings.apprise_config:
+            raise _fail(
+                "apprise_config is not set: point it at the Apprise YAML file "
+                "(AFTERCARE_APPRISE_CONFIG or the config file)"
+            )
+        try:
+            deliver = apprise_deliverer(Path(settings.apprise_config))
+            database = open_database(
+                settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            )
+        except (NotifyConfigError, StorageError) as exc:
+            raise _fail(str(exc)) from exc
+        lease = timedelta(seconds=lease_seconds)
+        dispatcher = Dispatcher(
+            database,
+            deliver,
+            SystemClock(),
+            lease=lease,
+            row_lease=lease * 2,
+            include_patient_name=settings.alert_include_patient_name,
+        )
+        try:
+            if once:
+                done = dispatcher.run_once()
+                dispatcher.release()
+                if not done.held_lease:
+                    typer.echo("another dispatcher holds the lease; nothing sent")
+                    return
+                typer.echo(
+                    f"sent {done.sent}, retrying {done.retried}, "
+                    f"escalations moved {len(done.advanced)}"
+                )
+                return
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            typer.echo(f"dispatcher {dispatcher.owner} running; SIGTERM stops it")
+            dispatcher.run_forever(stop, interval=interval)
+        finally:
+            database.close()
+
+    def _act(which: str, escalation: str, by: str) -> None:
+        try:
+            settings = load_config().settings
+            database = open_database(
+                settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            )
+        except (ConfigError, StorageError) as exc:
+            raise _fail(str(exc)) from exc
+        escalation_id = _escalation_id(escalation)
+        try:
+            with transaction(database.sessions) as session:
+                actor = find_actor(session, by)
+                if actor is None:
+                    raise _fail(f"no active staff member with login {by!r}")
+                step = acknowledge if which == "acknowledged" else resolve
+                step(session, escalation_id=escalation_id, actor=actor, now=SystemClock().now())
+        except FollowUpConflict as exc:
+            raise _fail(str(exc)) from exc
+        finally:
+            database.close()
+        typer.echo(f"E-{escalation_id} {which} by {actor.display_name}")
+
+    @app.command()
+    def ack(
+        escalation: Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")],
+        by: Annotated[str, typer.Option("--by", help="Staff login of who acknowledges.")],
+    ) -> None:
+        """Acknowledge an alert: every further step and delivery stops at once."""
+        _act("acknowledged", escalation, by)
+
+    @app.command("resolve")
+    def resolve_command(
+        escalation: Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")],
+        by: Annotated[str, typer.Option("--by", help="Staff login of who resolves.")],
+    ) -> None:
+        """Close an alert."""
+        _act("resolved", escalation, by)
