@@ -291,43 +291,55 @@ def _url_to_dict(url: str) -> object:
     return parse(url)
 
 
-def _check_entries(path: Path, document: dict[str, Any], entries: list[tuple[object, int]]) -> None:
-    """Load every entry on its own so a rejected one is named, not silently skipped."""
+def _check_entries(
+    path: Path, document: dict[str, Any], entries: list[tuple[object, int]]
+) -> dict[int, str]:
+    """Load every entry on its own so a rejected one is named, not silently skipped.
+
+    Returns {entry index: one-line problem naming the file, line and masked URL}.
+    """
     # Everything but the entries themselves (global tags, groups, templates) can change
     # whether an entry loads, so each single-entry document keeps it.
     shared = {k: v for k, v in document.items() if k not in ("urls", "include")}
+    problems: dict[int, str] = {}
     for index, (entry, line) in enumerate(entries, start=1):
         where = f"line {line}, entry #{index}" if line else f"entry #{index}"
         url = _entry_url(entry)
         if url is None:
-            raise NotifyConfigError(f"{path}: {where}: no service URL (expected scheme://...)")
+            problems[index] = f"{path}: {where}: no service URL (expected scheme://...)"
+            continue
         shown = _mask_unparsed(url)
         problem = _port_problem(url)
         if problem:
-            raise NotifyConfigError(f"{path}: {where}: invalid URL {shown}: {problem}")
+            problems[index] = f"{path}: {where}: invalid URL {shown}: {problem}"
+            continue
         # In the mapping form Apprise builds a service even from a URL it could not parse
         # (logging "Unparseable URL" and using an empty host), so ask its parser directly.
         # Template placeholders (${NAME}) are filled in at send time, so they are skipped.
         if "${" not in url and _url_to_dict(url) is None:
-            raise NotifyConfigError(
+            problems[index] = (
                 f"{path}: {where}: Apprise cannot parse URL {shown} (missing host or "
                 "malformed part)"
             )
+            continue
         single = yaml.safe_dump({**shared, "urls": [entry]})
         services, _includes = ConfigBase.config_parse_yaml(single)
         if not services:
-            raise NotifyConfigError(
+            problems[index] = (
                 f"{path}: {where}: Apprise rejects URL {shown} (unknown service, or a "
                 "missing or malformed part)"
             )
+    return problems
 
 
-def load_apprise(path: Path) -> LoadedApprise:
+def load_apprise(path: Path, *, strict: bool = True) -> LoadedApprise:
     """Build an :class:`apprise.Apprise` from the Apprise YAML config file at *path*.
 
     Raises :class:`NotifyConfigError` when the file is missing or unreadable, is not YAML
-    Apprise can use, has an entry Apprise rejects, or configures no services. Loose file
-    permissions are reported in :attr:`LoadedApprise.warnings`, not raised.
+    Apprise can use, or configures no services. An entry Apprise rejects raises too when
+    `strict` (`notify check`); otherwise (the dispatcher) it is reported in
+    :attr:`LoadedApprise.warnings` with its file and line and left out, so alerts keep
+    going to every valid service. Loose file permissions are always warnings.
     """
     _quiet_apprise_logger()
     text = _read(path)
@@ -335,7 +347,15 @@ def load_apprise(path: Path) -> LoadedApprise:
     document, entries = _parse_yaml(path, text)
     if not entries:
         raise NotifyConfigError(f"{path}: no services configured ('urls:' is empty)")
-    _check_entries(path, document, entries)
+    problems = _check_entries(path, document, entries)
+    if problems and strict:
+        raise NotifyConfigError(next(iter(problems.values())))
+    if problems:
+        warnings.extend(problems.values())
+        good = [entry for index, (entry, _) in enumerate(entries, start=1) if index not in problems]
+        if not good:
+            raise NotifyConfigError(f"{path}: no valid service left: {problems[1]}")
+        text = yaml.safe_dump({**{k: v for k, v in document.items() if k != "urls"}, "urls": good})
     if "include" in document:
         # In-memory configs do not follow includes; say so rather than lose services.
         warnings.append(f"{path}: 'include:' is ignored; list every service in this file")

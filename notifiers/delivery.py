@@ -10,8 +10,12 @@ from notifiers.dispatcher import Deliver, DeliveryReport
 
 
 def apprise_deliverer(path: Path) -> Deliver:
-    """Load the Apprise YAML once and deliver through it (raises NotifyConfigError)."""
-    return deliverer_for(load_apprise(path))
+    """Load the Apprise YAML once and deliver through its valid services.
+
+    Broken entries are left out (see `load_apprise(strict=False)`); raises
+    NotifyConfigError only when nothing usable is left.
+    """
+    return deliverer_for(load_apprise(path, strict=False))
 
 
 def deliverer_for(loaded: LoadedApprise) -> Deliver:

@@ -48,9 +48,8 @@ def register(app: typer.Typer) -> None:
         Run it as a service on the clinic server (see docs/deployment.md); only one
         dispatcher sends at a time, others wait for the lease.
         """
-        from notifiers.apprise_setup import NotifyConfigError
-        from notifiers.delivery import apprise_deliverer
-
+        from notifiers.apprise_setup import NotifyConfigError, load_apprise
+        from notifiers.delivery import deliverer_for
         from notifiers.dispatcher import Dispatcher
 
         try:
@@ -63,7 +62,11 @@ def register(app: typer.Typer) -> None:
                 "(AFTERCARE_APPRISE_CONFIG or the config file)"
             )
         try:
-            deliver = apprise_deliverer(Path(settings.apprise_config))
+            loaded = load_apprise(Path(settings.apprise_config), strict=False)
+            # A broken entry must not stop alerts to the valid ones: say so, keep going.
+            for warning in loaded.warnings:
+                typer.echo(f"aftercare: warning: {warning}", err=True)
+            deliver = deliverer_for(loaded)
             database = open_database(
                 settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
             )

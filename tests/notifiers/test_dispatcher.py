@@ -152,8 +152,11 @@ def test_receiver_down_for_several_retries_then_up_loses_nothing(
     receiver: HttpReceiver,
 ) -> None:
     # A long step wait, so only the retries of step 1 are in play here.
-    patient = {Disposition.EMERGENCY: EscalationPolicy(
-        (EscalationStep(("oncall", "treating"), 60),), repeat=1)}
+    patient = {
+        Disposition.EMERGENCY: EscalationPolicy(
+            (EscalationStep(("oncall", "treating"), 60),), repeat=1
+        )
+    }
     _emergency(engine, clock, nurse, policies=patient)
     dispatcher = _dispatcher(engine, clock, apprise_file, policies=patient)
     receiver.stop()

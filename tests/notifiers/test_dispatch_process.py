@@ -1,0 +1,183 @@
+"""The dispatcher as the clinic runs it: a real `aftercare dispatch` process, killed with
+SIGKILL mid-batch and restarted; a broken Apprise entry at start; real email."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from core.clock import FixedClock, SystemClock
+from core.domain import NotificationStatus, Role
+from core.triage import assess, parse_triage_input
+from db.database import Database
+from db.engine import make_session_factory, transaction
+from db.followup import Actor
+from db.models import OutboxNotification, TreatmentEpisode
+from db.triage import record_triage
+from notifiers.delivery import apprise_deliverer
+from notifiers.dispatcher import Dispatcher
+from tests.factories import add_patient, add_staff
+from tests.notifiers.receivers import HttpReceiver, SmtpReceiver, wait_for
+from tests.notifiers.test_apprise_setup import mail_url
+
+AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
+
+
+def _emergencies(engine: Engine, count: int, now_clock: SystemClock | FixedClock) -> None:
+    now = now_clock.now()
+    findings = parse_triage_input({"day": 1, "symptoms": ["wheezing"], "country": "US"})
+    with transaction(make_session_factory(engine)) as session:
+        nurse = add_staff(session, "rn.kim", Role.COORDINATOR, now)
+        doctor = add_staff(session, "dr.lee", Role.PHYSICIAN, now)
+        doctor.notify_tag = "dr-lee"
+        actor = Actor(nurse.id, nurse.username, nurse.display_name)
+        for i in range(count):
+            patient = add_patient(
+                session,
+                f"K-{i}",
+                procedure_at=now - timedelta(days=1),
+                created_at=now,
+                timezone="America/Chicago",
+                country="US",
+            )
+            session.scalars(
+                select(TreatmentEpisode).where(TreatmentEpisode.patient_id == patient.id)
+            ).one().treating_physician_id = doctor.id
+            record_triage(
+                session,
+                patient_id=patient.id,
+                findings=findings,
+                outcome=assess(findings),
+                chosen=None,
+                override_reason=None,
+                note=None,
+                actor=actor,
+                now=now,
+            )
+
+
+def _env(db_url: str, apprise_file: Path, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(
+        AFTERCARE_DATABASE_URL=db_url,
+        AFTERCARE_APPRISE_CONFIG=str(apprise_file),
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    return env
+
+
+def _statuses(engine: Engine) -> list[NotificationStatus]:
+    with make_session_factory(engine)() as session:
+        return list(session.scalars(select(OutboxNotification.status)))
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[HttpReceiver]:
+    with HttpReceiver(delay=0.4) as receiver:
+        yield receiver
+
+
+def test_sigkill_mid_batch_then_restart_delivers_everything(
+    db_url: str, engine: Engine, tmp_path: Path, slow_receiver: HttpReceiver
+) -> None:
+    # Real time: the subprocess runs on the system clock.
+    _emergencies(engine, 5, SystemClock())
+    apprise_file = tmp_path / "apprise.yml"
+    apprise_file.write_text(
+        f"version: 1\nurls:\n  - {slow_receiver.url()}:\n      tag: oncall, dr-lee\n"
+    )
+    apprise_file.chmod(0o600)
+    env = _env(db_url, apprise_file, tmp_path)
+    process = subprocess.Popen(
+        [AFTERCARE, "dispatch", "--lease-seconds", "5", "--interval", "0.2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(slow_receiver.posts) >= 3, timeout=30)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    statuses = _statuses(engine)
+    assert len(statuses) == 10
+    assert NotificationStatus.SENT in statuses and statuses.count(NotificationStatus.SENT) < 10
+
+    # Restart: once the dead dispatcher's leases run out, everything still goes out.
+    deadline = time.monotonic() + 60
+    while _statuses(engine).count(NotificationStatus.SENT) < 10:
+        assert time.monotonic() < deadline, _statuses(engine)
+        done = subprocess.run(
+            [AFTERCARE, "dispatch", "--once", "--lease-seconds", "5"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        time.sleep(0.5)
+    with make_session_factory(engine)() as session:
+        titles = {r.title for r in session.scalars(select(OutboxNotification))}
+    received = {p.body["title"] for p in slow_receiver.posts}
+    assert titles <= received
+    # At least once: only the row in flight at the kill may have gone out twice.
+    assert 10 <= len(slow_receiver.posts) <= 11
+
+
+def test_broken_entry_is_named_at_start_and_valid_services_still_get_alerts(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    _emergencies(engine, 1, SystemClock())
+    with HttpReceiver() as receiver:
+        apprise_file = tmp_path / "apprise.yml"
+        apprise_file.write_text(
+            "version: 1\nurls:\n"
+            "  - nonsense://nowhere:\n      tag: oncall\n"
+            f"  - {receiver.url()}:\n      tag: oncall, dr-lee\n"
+        )
+        apprise_file.chmod(0o600)
+        done = subprocess.run(
+            [AFTERCARE, "dispatch", "--once"],
+            env=_env(db_url, apprise_file, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"{apprise_file}: line 3" in done.stderr and "nonsense" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert len(receiver.wait_for_posts(2)) == 2
+    assert _statuses(engine) == [NotificationStatus.SENT] * 2
+
+
+def test_real_email_to_the_local_smtp_server(
+    engine: Engine, clock: FixedClock, tmp_path: Path
+) -> None:
+    _emergencies(engine, 1, clock)
+    with SmtpReceiver() as smtp, HttpReceiver() as http:
+        apprise_file = tmp_path / "apprise.yml"
+        apprise_file.write_text(
+            "version: 1\nurls:\n"
+            f"  - '{mail_url(smtp)}':\n      tag: oncall\n"
+            f"  - {http.url()}:\n      tag: dr-lee\n"
+        )
+        apprise_file.chmod(0o600)
+        dispatcher = Dispatcher(
+            Database(engine, make_session_factory(engine)), apprise_deliverer(apprise_file), clock
+        )
+        assert dispatcher.run_once().sent == 2
+        (mail,) = smtp.wait_for_messages(1)
+        assert mail.subject.startswith("[E-1 step 1] EMERGENCY")
+        assert "K-0" in mail.text and "aftercare ack E-1" in mail.text
+        assert http.wait_for_posts(1)[0].body["title"] == "[E-1 step 1] EMERGENCY"
