@@ -84,7 +84,9 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = 5000, echo: bool = Fal
     else:
         connect_args = {"connect_timeout": 5}
     try:
-        engine = create_engine(parsed, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+        # Pre-ping finds dropped server connections; a SQLite file has none to drop.
+        pre_ping = parsed.get_backend_name() != "sqlite"
+        engine = create_engine(parsed, echo=echo, connect_args=connect_args, pool_pre_ping=pre_ping)
     except NoSuchModuleError as exc:
         raise StorageError(f"no database driver for {parsed.drivername!r}") from exc
     if parsed.get_backend_name() == "sqlite":

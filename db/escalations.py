@@ -10,10 +10,11 @@ acknowledging, can race without sending twice or losing a step.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import JSON, CursorResult, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.domain import Disposition, EscalationStatus, NotificationStatus
@@ -34,6 +35,7 @@ from db.models import (
     Staff,
     TreatmentEpisode,
     TriageAssessment,
+    UtcDateTime,
 )
 
 BACKOFF_SECONDS: tuple[int, ...] = (30, 60, 120, 300, 600)
@@ -89,9 +91,25 @@ def dispatcher_active(session: Session, now: datetime) -> str | None:
     return lease.owner if lease is not None and lease.expires_at > now else None
 
 
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """An outbox row leased to one dispatcher: what to send and its history so far."""
+
+    outbox_id: int
+    escalation_id: int
+    step: int
+    cycle: int
+    target_tag: str
+    title: str
+    body: str
+    attempts: int
+    results: list[Any]
+    next_attempt_at: datetime
+
+
 def claim_due(
     session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
-) -> list[int]:
+) -> list[ClaimedDelivery]:
     """Lease due outbox rows to `owner`; rows whose earlier lease expired are due again."""
     due = or_(
         and_(
@@ -110,38 +128,88 @@ def claim_due(
         .order_by(OutboxNotification.next_attempt_at, OutboxNotification.id)
         .limit(limit)
     ).all()
-    claimed = []
-    for outbox_id in candidates:
-        won = session.execute(
-            update(OutboxNotification)
-            .where(OutboxNotification.id == outbox_id, due)
-            .values(
-                status=NotificationStatus.SENDING, lease_owner=owner, lease_expires_at=now + lease
-            )
-            .execution_options(synchronize_session=False)
+    if not candidates:
+        return []
+    # One compare-and-set for the whole set: each row is taken only if it is still due,
+    # so a racing dispatcher gets the others and never the same row. The lease expiry
+    # doubles as this claim's token when reading back what was won.
+    token = now + lease
+    session.execute(
+        update(OutboxNotification)
+        .where(OutboxNotification.id.in_(candidates), due)
+        .values(status=NotificationStatus.SENDING, lease_owner=owner, lease_expires_at=token)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = session.scalars(
+        select(OutboxNotification.id).where(
+            OutboxNotification.id.in_(candidates),
+            OutboxNotification.lease_owner == owner,
+            OutboxNotification.lease_expires_at == token,
+            OutboxNotification.status == NotificationStatus.SENDING,
         )
-        if _rows(won):
-            claimed.append(outbox_id)
-    return claimed
+    ).all()
+    if not claimed:
+        return []
+    rows = session.scalars(
+        select(OutboxNotification)
+        .where(OutboxNotification.id.in_(claimed))
+        .order_by(OutboxNotification.next_attempt_at, OutboxNotification.id)
+    )
+    return [
+        ClaimedDelivery(
+            r.id,
+            r.escalation_id,
+            r.step,
+            r.cycle,
+            r.target_tag,
+            r.title,
+            r.body,
+            r.attempts,
+            list(r.results),
+            r.next_attempt_at,
+        )
+        for r in rows
+    ]
+
+
+_FINISH = (
+    update(OutboxNotification)
+    .where(
+        OutboxNotification.id == bindparam("oid"),
+        OutboxNotification.lease_owner == bindparam("owner_"),
+        OutboxNotification.status == NotificationStatus.SENDING,
+    )
+    .values(
+        attempts=bindparam("attempts_"),
+        results=bindparam("results_", type_=JSON()),
+        last_error=bindparam("error_"),
+        status=bindparam("status_", type_=OutboxNotification.__table__.c.status.type),
+        sent_at=bindparam("sent_at_", type_=UtcDateTime()),
+        next_attempt_at=bindparam("next_at_", type_=UtcDateTime()),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+)
 
 
 def finish_delivery(
     session: Session,
     *,
-    outbox_id: int,
+    claim: ClaimedDelivery,
     owner: str,
     delivered: bool,
     results: Sequence[Mapping[str, Any]],
     error: str | None,
     now: datetime,
 ) -> bool:
-    """Record one attempt's outcome; False when the lease was lost (someone else owns it)."""
-    row = session.get(OutboxNotification, outbox_id, with_for_update=True)
-    if row is None or row.lease_owner != owner or row.status is not NotificationStatus.SENDING:
-        return False
-    attempts = row.attempts + 1
+    """Record one attempt's outcome; False when the lease was lost (someone else owns it).
+
+    One conditional UPDATE: while our lease holds nobody else changes the row, so
+    the attempt count and history read at claim time are still current.
+    """
+    attempts = claim.attempts + 1
     history = [
-        *row.results,
+        *claim.results,
         {
             "attempt": attempts,
             "at": now.isoformat(),
@@ -150,42 +218,43 @@ def finish_delivery(
             "services": list(results),
         },
     ]
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "results": history,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "last_error": error,
-    }
     if delivered:
-        values.update(status=NotificationStatus.SENT, sent_at=now)
+        status, next_at = NotificationStatus.SENT, claim.next_attempt_at
     elif attempts >= MAX_ATTEMPTS:
-        values["status"] = NotificationStatus.FAILED
+        status, next_at = NotificationStatus.FAILED, claim.next_attempt_at
     else:
-        values.update(
-            status=NotificationStatus.PENDING,
-            next_attempt_at=now + timedelta(seconds=BACKOFF_SECONDS[attempts - 1]),
-        )
-    session.execute(
-        update(OutboxNotification)
-        .where(OutboxNotification.id == outbox_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        status = NotificationStatus.PENDING
+        next_at = now + timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
+    # A prepared statement on the session's connection: this runs once per alert
+    # sent, and building an ORM update each time cost more than the update itself.
+    recorded = session.connection().execute(
+        _FINISH,
+        {
+            "oid": claim.outbox_id,
+            "owner_": owner,
+            "attempts_": attempts,
+            "results_": history,
+            "error_": error,
+            "status_": status,
+            "sent_at_": now if delivered else None,
+            "next_at_": next_at,
+        },
     )
-    if values.get("status") is NotificationStatus.FAILED:
+    if not _rows(recorded):
+        return False
+    if status is NotificationStatus.FAILED:
         # Nobody at this step can be reached: do not wait out the step, climb now.
         session.execute(
             update(Escalation)
             .where(
-                Escalation.id == row.escalation_id,
+                Escalation.id == claim.escalation_id,
                 Escalation.status == EscalationStatus.OPEN,
-                Escalation.current_step == row.step,
-                Escalation.cycle == row.cycle,
+                Escalation.current_step == claim.step,
+                Escalation.cycle == claim.cycle,
             )
             .values(next_step_at=now)
             .execution_options(synchronize_session=False)
         )
-    mark_changed(session, now)
     return True
 
 

@@ -26,13 +26,14 @@ from core.escalation import EscalationPolicy
 from db.database import Database
 from db.engine import transaction
 from db.escalations import (
+    ClaimedDelivery,
     acquire_dispatcher,
     advance_escalations,
     claim_due,
     finish_delivery,
     release_dispatcher,
 )
-from db.models import OutboxNotification
+from db.followup import mark_changed
 
 log = logging.getLogger("aftercare.dispatch")
 
@@ -81,6 +82,7 @@ class Dispatcher:
         policies: Mapping[Disposition, EscalationPolicy] | None = None,
         include_patient_name: bool = False,
         batch: int = 50,
+        record_every: int = 5,
     ) -> None:
         self.database = database
         self.deliver = deliver
@@ -91,6 +93,7 @@ class Dispatcher:
         self.policies = policies
         self.include_patient_name = include_patient_name
         self.batch = batch
+        self.record_every = record_every
 
     def run_once(self) -> DispatchRound:
         """One round; returns at once with held_lease False when another dispatcher runs."""
@@ -117,30 +120,57 @@ class Dispatcher:
                 lease=self.row_lease,
                 limit=self.batch,
             )
-        for outbox_id in claimed:
-            with sessions() as session:
-                row = session.get_one(OutboxNotification, outbox_id)
-                tag, title, body = row.target_tag, row.title, row.body
+        renewed_at = self.clock.now()
+        pending: list[tuple[ClaimedDelivery, DeliveryReport]] = []
+        for claim in claimed:
             # Deliver outside any transaction: a slow SMTP server must not hold locks.
-            report = self.deliver(tag, title, body)
+            pending.append((claim, self.deliver(claim.target_tag, claim.title, claim.body)))
+            if len(pending) >= self.record_every:
+                self._record(pending, result)
+                pending.clear()
+            if self.clock.now() - renewed_at > self.lease / 3:
+                # A long batch keeps the dispatcher lease alive while it works.
+                with transaction(sessions) as session:
+                    acquire_dispatcher(
+                        session, owner=self.owner, now=self.clock.now(), ttl=self.lease
+                    )
+                renewed_at = self.clock.now()
+        self._record(pending, result)
+        if claimed:
+            # One change-marker bump per round, so open screens show the delivery states.
             with transaction(sessions) as session:
+                mark_changed(session, self.clock.now())
+        return result
+
+    def _record(
+        self, delivered: list[tuple[ClaimedDelivery, DeliveryReport]], result: DispatchRound
+    ) -> None:
+        """Record a few outcomes in one transaction.
+
+        Grouping bounds the cost per alert; the price is that a crash between a
+        send and its record re-sends at most `record_every` alerts once the lease
+        runs out (at-least-once delivery: a page twice, never a page lost).
+        """
+        if not delivered:
+            return
+        now = self.clock.now()
+        with transaction(self.database.sessions) as session:
+            for claim, report in delivered:
                 recorded = finish_delivery(
                     session,
-                    outbox_id=outbox_id,
+                    claim=claim,
                     owner=self.owner,
                     delivered=report.delivered,
                     results=report.services,
                     error=report.error,
-                    now=self.clock.now(),
+                    now=now,
                 )
-                acquire_dispatcher(session, owner=self.owner, now=self.clock.now(), ttl=self.lease)
-            if not recorded:
-                result.lost += 1
-            elif report.delivered:
-                result.sent += 1
-            else:
-                result.retried += 1
-        return result
+                if not recorded:
+                    result.lost += 1
+                elif report.delivered:
+                    result.sent += 1
+                else:
+                    result.retried += 1
 
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         """Rounds until `stop` is set; a database gone for a moment is retried, not fatal."""

@@ -17,7 +17,7 @@ from core.escalation import EscalationPolicy, EscalationStep
 from core.triage import assess, parse_triage_input
 from db.database import Database
 from db.engine import make_engine, make_session_factory, transaction
-from db.escalations import MAX_ATTEMPTS, acknowledge, claim_due
+from db.escalations import MAX_ATTEMPTS, ClaimedDelivery, acknowledge, claim_due
 from db.followup import Actor
 from db.models import Escalation, OutboxNotification, TreatmentEpisode
 from db.triage import record_triage
@@ -267,7 +267,7 @@ def test_two_dispatchers_never_send_the_same_row(
                     status=NotificationStatus.PENDING, next_attempt_at=clock.now()
                 )
             )
-        claims: dict[str, list[int]] = {}
+        claims: dict[str, list[ClaimedDelivery]] = {}
 
         def claim(owner: str, eng: Engine) -> None:
             barrier.wait()
@@ -281,7 +281,8 @@ def test_two_dispatchers_never_send_the_same_row(
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        assert set(claims["d0"]).isdisjoint(claims["d1"])
+        won = {owner: {c.outbox_id for c in rows} for owner, rows in claims.items()}
+        assert won["d0"].isdisjoint(won["d1"])
         assert len(claims["d0"]) + len(claims["d1"]) == 16
     finally:
         for e in engines:
