@@ -128,7 +128,8 @@ def record_triage(
         _open_incident(session, assessment, final, actor, now) if (final.opens_incident) else None
     )
     escalation_id, sent = None, 0
-    if final.pages_physician:
+    # Review emails the treating physician (no paging); urgent and up page the chain.
+    if final.opens_incident:
         escalation_id, sent = _escalate(
             session,
             patient,

@@ -164,9 +164,13 @@ async def test_override_needs_a_reason_and_keeps_both(
             Disposition.REVIEW,
         )
         assert triage.override_reason == "Known nickel allergy; doctor wants eyes on it"
-    # Review opens an incident but pages nobody.
+    # Review opens an incident and emails the treating physician once; nobody is paged.
     assert _count(engine, Incident) == 1
-    assert _count(engine, Escalation) == 0
+    with make_session_factory(engine)() as session:
+        (escalation,) = session.scalars(select(Escalation)).all()
+        assert escalation.disposition is Disposition.REVIEW
+        rows = session.scalars(select(OutboxNotification)).all()
+        assert [r.target_tag for r in rows] == ["dr-lee"]
 
 
 async def test_bad_temperature_is_named_and_nothing_is_saved(
