@@ -1,20 +1,41 @@
-"""The aftercare Textual application: the database, clock, settings and who is working."""
+"""The aftercare Textual application: the database, clock, settings and who is working.
+
+When an Apprise file is configured and no other dispatcher holds the lease, the
+app also sends physician alerts itself: a `Dispatcher` runs on a daemon thread
+from mount to unmount (see `_dispatch_loop`). The Dispatcher takes the lease
+every round, so even two apps started together never both send; the second one
+simply idles until the first goes away.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from db.database import Database
+from db.escalations import dispatcher_active
 from db.followup import Actor
+from notifiers.dispatcher import Dispatcher, default_owner
+from tui.screens.alerts import AlertsScreen
 from tui.screens.queue import QueueScreen
+
+log = logging.getLogger("aftercare.tui")
+
+DISPATCH_INTERVAL = 2.0
+"""Seconds between the in-app dispatcher's rounds."""
+DISPATCH_JOIN_SECONDS = 5.0
+"""How long exit waits for a send in flight before leaving the lease to expire."""
 
 
 class AftercareApp(App[None]):
@@ -22,6 +43,17 @@ class AftercareApp(App[None]):
 
     TITLE = "aftercare"
     CSS_PATH = "aftercare.tcss"
+    BINDINGS = [
+        Binding(
+            "exclamation_mark",
+            "open_alerts",
+            "Alerts",
+            # Kept out of the footer: the queue's banner and help, and the palette, name it.
+            show=False,
+            tooltip="Physician alerts: who was paged, delivery status, acknowledge",
+            id="app.alerts",
+        ),
+    ]
 
     def __init__(
         self,
@@ -31,6 +63,7 @@ class AftercareApp(App[None]):
         *,
         actor: Actor | None = None,
         login: str = "",
+        run_dispatcher: bool = True,
     ) -> None:
         super().__init__()
         self.database = database
@@ -41,6 +74,16 @@ class AftercareApp(App[None]):
         self.login = login or (actor.username if actor else "")
         self.clinic_tz = ZoneInfo(settings.clinic_timezone)
         self.sub_title = settings.clinic_name
+        self.run_dispatcher = run_dispatcher
+        """Whether this app may send alerts itself (tests turn it off)."""
+        self.dispatcher_owner = default_owner()
+        """The lease owner name this app's dispatcher uses (the alerts screen compares)."""
+        self.dispatcher_state = "off"
+        """off, starting, running, standby (another dispatcher sends), or broken."""
+        self.dispatcher: Dispatcher | None = None
+        """The running in-app dispatcher, once started."""
+        self._dispatch_stop = threading.Event()
+        self._dispatch_thread: threading.Thread | None = None
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
@@ -50,6 +93,91 @@ class AftercareApp(App[None]):
                 severity="warning",
                 timeout=10,
             )
+        self._start_dispatcher()
+
+    async def on_unmount(self) -> None:
+        await self._stop_dispatcher()
+
+    # -- the in-app dispatcher ---------------------------------------------
+
+    def _start_dispatcher(self) -> None:
+        if not self.run_dispatcher or not self.settings.apprise_config:
+            return
+        self.dispatcher_state = "starting"
+        # Loading Apprise and reading the lease are blocking: both happen on the thread.
+        self._dispatch_thread = threading.Thread(
+            target=self._dispatch_loop, name="aftercare-dispatcher", daemon=True
+        )
+        self._dispatch_thread.start()
+
+    def _dispatch_loop(self) -> None:
+        """Thread body: load Apprise, step aside if another dispatcher is live, else send."""
+        # Imported here, on the thread: Apprise is slow to import and the queue's first
+        # paint must not wait for it.
+        from notifiers.apprise_setup import NotifyConfigError, load_apprise
+        from notifiers.delivery import deliverer_for
+
+        path = Path(self.settings.apprise_config or "").expanduser()
+        try:
+            # Not strict: one bad entry must not stop alerts to every valid service.
+            loaded = load_apprise(path, strict=False)
+        except NotifyConfigError as exc:
+            self._dispatch_broken(str(exc))
+            return
+        except Exception as exc:  # Apprise itself failing must not take the app down
+            self._dispatch_broken(f"{path}: {exc}")
+            return
+        if loaded.warnings:
+            more = f" (+{len(loaded.warnings) - 1} more)" if len(loaded.warnings) > 1 else ""
+            self.notify(
+                f"Apprise: {loaded.warnings[0]}{more}", severity="warning", markup=False, timeout=15
+            )
+        try:
+            with self.database.sessions() as session:
+                holder = dispatcher_active(session, self.clock.now())
+        except Exception as exc:  # the database is gone for a moment: do not guess, step aside
+            log.warning("could not read the dispatcher lease: %s", exc)
+            self._dispatch_broken(f"could not read the dispatcher lease ({exc})")
+            return
+        if holder is not None:
+            self.dispatcher_state = "standby"
+            log.info("dispatcher %s is live; this app does not send alerts", holder)
+            return
+        dispatcher = Dispatcher(
+            self.database,
+            deliverer_for(loaded),
+            self.clock,
+            owner=self.dispatcher_owner,
+            include_patient_name=self.settings.alert_include_patient_name,
+        )
+        self.dispatcher = dispatcher
+        self.dispatcher_state = "running"
+        # run_forever releases the lease when it stops, however it stops.
+        dispatcher.run_forever(self._dispatch_stop, interval=DISPATCH_INTERVAL)
+
+    def _dispatch_broken(self, reason: str) -> None:
+        self.dispatcher_state = "broken"
+        # App.notify posts a message, so it is safe from this thread.
+        self.notify(
+            f"Physician alerts are NOT sent from this app: {reason}",
+            severity="error",
+            markup=False,
+            timeout=30,
+        )
+
+    async def _stop_dispatcher(self) -> None:
+        thread = self._dispatch_thread
+        if thread is None:
+            return
+        self._dispatch_stop.set()
+        # Joining blocks: do it off the event loop, bounded, as a send may be in flight.
+        await asyncio.to_thread(thread.join, DISPATCH_JOIN_SECONDS)
+        if thread.is_alive() and self.dispatcher is not None:
+            # Stuck in a slow send: hand the lease back now rather than after it expires.
+            await asyncio.to_thread(self.dispatcher.release)
+        self._dispatch_thread = None
+
+    # -- screens -----------------------------------------------------------
 
     def open_patient(self, patient_id: int) -> None:
         """Show one patient's screen."""
@@ -57,9 +185,21 @@ class AftercareApp(App[None]):
 
         self.push_screen(PatientScreen(self.database, self.clock, patient_id))
 
+    def action_open_alerts(self) -> None:
+        """Show the physician alerts (not over a form, and not twice)."""
+        if isinstance(self.screen, AlertsScreen | ModalScreen):
+            return
+        self.push_screen(AlertsScreen())
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette offers every action of the current screen, not only the app's."""
         yield from super().get_system_commands(screen)
+        if not isinstance(screen, AlertsScreen):
+            yield SystemCommand(
+                "Physician alerts",
+                "Open escalations: who was paged, delivery status, acknowledge (!)",
+                self.action_open_alerts,
+            )
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
                 yield SystemCommand(

@@ -6,12 +6,18 @@ the same patient), and the next poll is armed only after the previous one
 finished, so reads never overlap. A poll reads the change marker (one row);
 the page is re-read when it moved, when filters change, or every 30 s
 because time alone moves touchpoints from upcoming to due to overdue.
+
+Above the table, a red banner says when physician alert deliveries failed
+(`db.alerts.failed_deliveries`). It is read with the page, so it costs nothing
+on a quiet poll: a delivery outcome and an acknowledgement both move the marker.
+It stays on every coordinator's queue until someone acknowledges or resolves
+the escalations concerned (press `!` for the alerts screen).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +27,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import RowKey
 
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueFilter, QueueRow
+from db.alerts import FailedSummary, failed_deliveries
 from db.queue import change_counter, count_queue, read_queue
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
 from tui.modals import HelpModal, TextPromptModal
@@ -50,6 +58,8 @@ class QueuePage:
     read_at: datetime
     marker: int
     wanted: QueueFilter
+    failed: FailedSummary = field(default_factory=lambda: FailedSummary(0))
+    """Physician alert deliveries that failed and nobody has looked at yet."""
 
 
 class QueueScreen(FollowUpActions, Screen[None]):
@@ -145,9 +155,11 @@ class QueueScreen(FollowUpActions, Screen[None]):
         """The active filters."""
         self._rows_by_key: dict[str, QueueRow] = {}
         self._force = True
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the queue…", id="queue-counts")
+        yield Static("", id="queue-banner")
         table: DataTable[Text] = DataTable(id="queue-table", cursor_type="row")
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -184,18 +196,35 @@ class QueueScreen(FollowUpActions, Screen[None]):
                 limit = self.aftercare.settings.queue_page_size
                 rows = read_queue(session, now, wanted, limit=limit)
                 counts = count_queue(session, now, wanted)
+                failed = failed_deliveries(session)
         except Exception as exc:  # gone for a moment: keep showing the last page
             self.post_message(self.LoadFailed(f"could not read the queue: {exc}"))
             return
-        self.post_message(self.Loaded(QueuePage(rows, counts, now, marker, wanted)))
+        self.post_message(self.Loaded(QueuePage(rows, counts, now, marker, wanted, failed)))
 
     def _arm_next_poll(self) -> None:
-        self.set_timer(self.aftercare.settings.refresh_seconds, self.poll, name="queue-poll")
+        # One armed timer at most: a read started by a key or a filter change must not
+        # start a second chain of polls next to the timer's.
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(
+            self.aftercare.settings.refresh_seconds, self.poll, name="queue-poll"
+        )
+
+    def _poll_now(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.poll()
 
     def refresh_now(self) -> None:
         """Re-read the page at once (after our own writes or a filter change)."""
         self._force = True
-        self.poll()
+        self._poll_now()
+
+    def on_screen_resume(self) -> None:
+        """Back from another screen (alerts, a patient): check for news at once."""
+        if self.page is not None:  # the first resume comes with on_mount's own read
+            self._poll_now()
 
     @on(Unchanged)
     def _unchanged(self) -> None:
@@ -219,6 +248,7 @@ class QueueScreen(FollowUpActions, Screen[None]):
         self.page = page
         self._apply(page)
         self._show_counts(page)
+        self._show_banner(page.failed)
         self._arm_next_poll()
 
     def _apply(self, page: QueuePage) -> None:
@@ -279,6 +309,19 @@ class QueueScreen(FollowUpActions, Screen[None]):
                 "clinic time (KST) · decisions: the treating physician or local emergency services"
             )
         )
+
+    def _show_banner(self, failed: FailedSummary) -> None:
+        banner = self.query_one("#queue-banner", Static)
+        # Hidden rather than empty, so a queue without failures looks exactly as before.
+        banner.display = failed.count > 0
+        if failed.count:
+            noun = "delivery" if failed.count == 1 else "deliveries"
+            banner.update(
+                Text(
+                    f"⚠ {failed.count} physician alert {noun} failed — press ! to review",
+                    style="bold",
+                )
+            )
 
     # -- the highlighted patient -------------------------------------------
 
@@ -390,6 +433,8 @@ class QueueScreen(FollowUpActions, Screen[None]):
             if isinstance(b, Binding)
         ]
         keys = [("/" if k == "slash" else k, d) for k, d in keys]
+        # An app-level key, so it is not in this screen's BINDINGS.
+        keys.append(("!", "Physician alerts: who was paged, deliveries, acknowledge"))
         self.aftercare.push_screen(HelpModal("Follow-up queue", keys))
 
 

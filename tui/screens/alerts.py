@@ -1,0 +1,516 @@
+"""Physician alerts: every unresolved escalation, who was paged when, and how delivery went.
+
+Opened with `!` from anywhere (an app-level key) and from the command palette.
+The table has one line per alert (open ones first, most severe and newest
+first); the pane below lists every notification of the highlighted alert:
+step, target tag, delivery status, attempts, the (masked) services tried and
+the last error. Failed deliveries are red, here and in the queue banner.
+
+`k` acknowledges (every further page and pending delivery stops) and `R`
+resolves after a confirmation; both write through `db.escalations` in a thread
+worker, one transaction each, as the app's actor (a read-only login is
+refused). The screen stays live the way the queue does: a thread worker reads
+the change marker, and the alerts only when it moved (the dispatcher bumps it
+on every recorded delivery) or every 30 s, since "next step in 3m" ages.
+
+Patient and staff names are always `rich.text.Text`, never markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.orm import Session
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import Button, DataTable, Footer, Label, Static
+from textual.widgets.data_table import RowKey
+
+from core.domain import Disposition, EscalationStatus, NotificationStatus
+from core.dossier import DECISION_NOTE
+from core.escalation import DEFAULT_POLICIES
+from db.alerts import AlertView, NotificationView, open_alerts
+from db.escalations import acknowledge, dispatcher_active, resolve
+from db.followup import Actor
+from db.queue import change_counter
+from tui.actions import FollowUpActions, FollowUpTarget
+from tui.modals import HelpModal
+
+# Time alone ages "next step in 3m" and "raised 7m ago"; re-read at least this often.
+FULL_READ_EVERY = timedelta(seconds=30)
+
+_DISPOSITION_STYLE = {
+    Disposition.EMERGENCY: "bold white on red",
+    Disposition.URGENT: "bold red",
+    Disposition.REVIEW: "yellow",
+    Disposition.MONITOR: "cyan",
+    Disposition.EXPECTED: "green",
+}
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("alert", "Alert"),
+    ("patient", "Patient"),
+    ("state", "State"),
+    ("step", "Step"),
+    ("deliveries", "This step's deliveries"),
+    ("raised", "Raised (KST)"),
+)
+
+
+@dataclass(frozen=True)
+class AlertsPage:
+    """One read: the alerts, when, the change marker seen, and who sends alerts now."""
+
+    alerts: list[AlertView]
+    read_at: datetime
+    marker: int
+    dispatcher: str | None
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask yes or no; `y`/enter confirms, `n`/escape cancels."""
+
+    BINDINGS = [
+        Binding("escape,n", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+    ]
+
+    def __init__(self, question: Text) -> None:
+        super().__init__()
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form"):
+            yield Label(self._question)
+            with Horizontal(classes="buttons"):
+                yield Button("Yes", variant="error", id="yes")
+                yield Button("No", id="no")
+
+    def on_mount(self) -> None:
+        # Focus "No": an accidental enter must not close an alert.
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(yes)
+
+
+class AlertsScreen(FollowUpActions, Screen[None]):
+    """Open and acknowledged physician escalations, live."""
+
+    BINDINGS = [
+        Binding(
+            "k",
+            "acknowledge",
+            "Acknowledge",
+            tooltip="Acknowledge the highlighted alert: every further page stops",
+            id="alerts.acknowledge",
+        ),
+        Binding(
+            "R",
+            "resolve",
+            "Resolve",
+            tooltip="Resolve (close) the highlighted alert, after a confirmation",
+            id="alerts.resolve",
+        ),
+        Binding("r", "reload", "Reload", tooltip="Read the alerts now", id="alerts.reload"),
+        Binding("escape", "back", "Back", tooltip="Back to the previous screen", id="alerts.back"),
+        Binding("question_mark", "help", "Help", tooltip="Every key", id="alerts.help"),
+    ]
+
+    class Loaded(Message):
+        """A thread worker read the alerts."""
+
+        def __init__(self, page: AlertsPage) -> None:
+            self.page = page
+            super().__init__()
+
+    class Unchanged(Message):
+        """A poll found nothing new."""
+
+    class LoadFailed(Message):
+        """Reading failed; the reason is one line for the status bar."""
+
+        def __init__(self, reason: str) -> None:
+            self.reason = reason
+            super().__init__()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page: AlertsPage | None = None
+        """The last successful read (tests use it)."""
+        self._by_key: dict[str, AlertView] = {}
+        self._force = True
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading physician alerts…", id="alerts-summary")
+        table: DataTable[Text] = DataTable(id="alerts-table", cursor_type="row")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        with VerticalScroll(id="alerts-detail"):
+            yield Static("", id="alerts-detail-text")
+        yield Static("", id="alerts-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.poll()
+
+    # -- reading -----------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="alerts-read")
+    def poll(self) -> None:
+        """Read the marker, and the alerts when something changed."""
+        database, clock = self.aftercare.database, self.aftercare.clock
+        now = clock.now()
+        page, force = self.page, self._force
+        try:
+            with database.sessions() as session:
+                marker = change_counter(session)
+                stale = (
+                    force
+                    or page is None
+                    or page.marker != marker
+                    or now - page.read_at >= FULL_READ_EVERY
+                )
+                if not stale:
+                    self.post_message(self.Unchanged())
+                    return
+                alerts = open_alerts(session, now)
+                sender = dispatcher_active(session, now)
+        except Exception as exc:  # gone for a moment: keep showing the last read
+            self.post_message(self.LoadFailed(f"could not read the alerts: {exc}"))
+            return
+        self.post_message(self.Loaded(AlertsPage(alerts, now, marker, sender)))
+
+    def _arm_next_poll(self) -> None:
+        # One armed timer at most: a read started by a key must not start a second chain.
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(
+            self.aftercare.settings.refresh_seconds, self.poll, name="alerts-poll"
+        )
+
+    def refresh_now(self) -> None:
+        """Re-read at once (after our own writes, or `r`)."""
+        self._force = True
+        if self._timer is not None:
+            self._timer.stop()
+        self.poll()
+
+    @on(Unchanged)
+    def _unchanged(self) -> None:
+        self._arm_next_poll()
+
+    @on(LoadFailed)
+    def _show_failure(self, message: LoadFailed) -> None:
+        # Stale but visible beats empty: the rows stay, the status says why.
+        self.query_one("#alerts-status", Static).update(
+            Text(f"⚠ {message.reason}", style="bold red")
+        )
+        self._arm_next_poll()
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
+        self._force = False
+        self.page = message.page
+        with self.app.batch_update():
+            self._apply(message.page)
+            self._show_summary(message.page)
+            self._show_detail()
+        self._arm_next_poll()
+
+    def _apply(self, page: AlertsPage) -> None:
+        """Rewrite the rows, keeping the cursor on the alert it was on."""
+        table: DataTable[Text] = self.query_one("#alerts-table", DataTable)
+        kept = _cursor_key(table)
+        tz = self.aftercare.clinic_tz
+        wanted = [str(alert.id) for alert in page.alerts]
+        self._by_key = {str(alert.id): alert for alert in page.alerts}
+        if [row.key.value for row in table.ordered_rows] == wanted:
+            # Same alerts in the same order: update cells in place (no flicker, no jump).
+            for alert in page.alerts:
+                for (column, _), cell in zip(
+                    COLUMNS, _row_cells(alert, page.read_at, tz), strict=True
+                ):
+                    if table.get_cell(str(alert.id), column) != cell:
+                        table.update_cell(str(alert.id), column, cell)
+            return
+        table.clear()
+        for alert in page.alerts:
+            table.add_row(*_row_cells(alert, page.read_at, tz), key=str(alert.id))
+        if kept is not None and kept in self._by_key:
+            table.move_cursor(row=wanted.index(kept), animate=False)
+
+    def _show_summary(self, page: AlertsPage) -> None:
+        opened = sum(1 for a in page.alerts if a.status is EscalationStatus.OPEN)
+        acked = len(page.alerts) - opened
+        failing = sum(a.failing for a in page.alerts if a.status is EscalationStatus.OPEN)
+        header = Text()
+        header.append("Physician alerts  ", style="bold")
+        header.append(f"{opened} open", style="bold red" if opened else "bold")
+        header.append(f"   {acked} acknowledged, not resolved")
+        if failing:
+            header.append(
+                f"   ✗ {failing} failed deliver{'y' if failing == 1 else 'ies'}",
+                style="bold white on red",
+            )
+        self.query_one("#alerts-summary", Static).update(header)
+        actor = self.aftercare.actor
+        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
+        status = Text(f"{who} · read {page.read_at.astimezone(self.aftercare.clinic_tz):%H:%M:%S} ")
+        if page.dispatcher is None:
+            status.append("· no dispatcher is sending alerts", style="bold red")
+        elif page.dispatcher == self.aftercare.dispatcher_owner:
+            status.append("· alerts sent by this app")
+        else:
+            status.append("· alerts sent by ")
+            status.append(page.dispatcher)
+        self.query_one("#alerts-status", Static).update(status)
+
+    @on(DataTable.RowHighlighted, "#alerts-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        alert = self.highlighted()
+        pane = self.query_one("#alerts-detail-text", Static)
+        if alert is None or self.page is None:
+            pane.update(
+                Text("No open physician alerts.", style="dim")
+                if self.page is not None
+                else Text("")
+            )
+            return
+        pane.update(_detail(alert, self.page.read_at, self.aftercare.clinic_tz))
+
+    # -- the highlighted alert ---------------------------------------------
+
+    def highlighted(self) -> AlertView | None:
+        """The alert under the cursor."""
+        table: DataTable[Text] = self.query_one("#alerts-table", DataTable)
+        key = _cursor_key(table)
+        return self._by_key.get(key) if key is not None else None
+
+    def follow_up_target(self) -> FollowUpTarget | None:
+        """Alerts act on escalations, not on a patient's touchpoint."""
+        return None
+
+    def after_follow_up(self) -> None:
+        """Our own write: show it at once rather than at the next poll."""
+        self.refresh_now()
+
+    def _writer(self, verb: str) -> tuple[Actor, AlertView] | None:
+        actor = self.aftercare.actor
+        if actor is None:
+            self.notify(
+                f"Read-only: login {self.aftercare.login!r} cannot {verb} alerts.",
+                severity="error",
+                markup=False,
+            )
+            return None
+        alert = self.highlighted()
+        if alert is None:
+            self.notify("No alert selected.", severity="warning")
+            return None
+        return actor, alert
+
+    def action_acknowledge(self) -> None:
+        """Acknowledge the highlighted alert: further steps and pending deliveries stop."""
+        ready = self._writer("acknowledge")
+        if ready is None:
+            return
+        actor, alert = ready
+        if alert.status is not EscalationStatus.OPEN:
+            by = f" by {alert.acknowledged_by}" if alert.acknowledged_by else ""
+            self.notify(f"E-{alert.id} is already acknowledged{by}.", markup=False)
+            return
+        clock = self.aftercare.clock
+
+        def work(session: Session, who: Actor) -> None:
+            acknowledge(session, escalation_id=alert.id, actor=who, now=clock.now())
+
+        self._write(f"E-{alert.id} acknowledged: no further pages.", work, actor)
+
+    def action_resolve(self) -> None:
+        """Close the highlighted alert, after a confirmation."""
+        ready = self._writer("resolve")
+        if ready is None:
+            return
+        actor, alert = ready
+        clock = self.aftercare.clock
+
+        def work(session: Session, who: Actor) -> None:
+            resolve(session, escalation_id=alert.id, actor=who, now=clock.now())
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write(f"E-{alert.id} resolved.", work, actor)
+
+        question = Text.assemble(
+            "Resolve ",
+            (f"E-{alert.id}", "bold"),
+            f" ({alert.disposition.value}) for ",
+            (f"{alert.patient_code} {alert.patient_name}", "bold"),
+            "?\nIt leaves every queue; pending deliveries are cancelled.",
+        )
+        self.app.push_screen(ConfirmModal(question), confirmed)
+
+    def action_reload(self) -> None:
+        """Read the alerts now."""
+        self.refresh_now()
+
+    def action_back(self) -> None:
+        """Return to the screen underneath."""
+        self.app.pop_screen()
+
+    def action_help(self) -> None:
+        """Every key of this screen."""
+        keys = [
+            ({"question_mark": "?"}.get(b.key, b.key), b.tooltip or b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(HelpModal("Physician alerts", keys))
+
+
+def _cursor_key(table: DataTable[Text]) -> str | None:
+    if table.row_count == 0:
+        return None
+    row_key: RowKey = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+    return row_key.value
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    """'7m ago', '2h 5m ago', '3d ago': coarse on purpose, it is read at a glance."""
+    minutes = max(0, int((now - then).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}m ago"
+    if minutes < 24 * 60:
+        return f"{minutes // 60}h {minutes % 60}m ago"
+    return f"{minutes // (24 * 60)}d ago"
+
+
+def _until(then: datetime, now: datetime) -> str:
+    seconds = int((then - now).total_seconds())
+    if seconds <= 0:
+        return "now"
+    minutes = (seconds + 59) // 60
+    return f"in {minutes}m" if minutes < 60 else f"in {minutes // 60}h {minutes % 60}m"
+
+
+def _steps_of(alert: AlertView) -> str:
+    policy = DEFAULT_POLICIES.get(alert.disposition)
+    return f"/{len(policy.steps)}" if policy is not None else ""
+
+
+def _delivery(n: NotificationView, tz: tzinfo) -> Text:
+    """One notification's delivery status, coloured: red for anything failing."""
+    if n.status is NotificationStatus.SENT and n.sent_at is not None:
+        return Text(f"✓ sent {n.sent_at.astimezone(tz):%H:%M}", style="green")
+    if n.status is NotificationStatus.FAILED:
+        return Text("✗ FAILED", style="bold red")
+    if n.failing:
+        return Text("✗ retrying", style="bold red")
+    if n.status is NotificationStatus.SENDING:
+        return Text("→ sending", style="yellow")
+    if n.status is NotificationStatus.CANCELLED:
+        return Text("cancelled", style="dim")
+    return Text("… queued", style="yellow")
+
+
+def _row_cells(alert: AlertView, now: datetime, tz: tzinfo) -> tuple[Text, ...]:
+    label = Text(f"E-{alert.id} ", style="bold")
+    label.append(alert.disposition.value.upper(), style=_DISPOSITION_STYLE[alert.disposition])
+    patient = Text(f"{alert.patient_code} ", style="bold")
+    patient.append(alert.patient_name)
+    if alert.status is EscalationStatus.OPEN:
+        state = Text("OPEN", style="bold red")
+    else:
+        state = Text("ack ", style="green")
+        state.append(alert.acknowledged_by or "?")
+    step = Text(f"{alert.current_step}{_steps_of(alert)} c{alert.cycle}")
+    if alert.status is EscalationStatus.OPEN:
+        if alert.next_step_at is not None:
+            step.append(f" next {_until(alert.next_step_at, now)}", style="dim")
+        else:
+            step.append(" chain done", style="bold red")
+    deliveries = Text()
+    for n in alert.current:
+        if deliveries:
+            deliveries.append(", ")
+        deliveries.append(f"{n.target_tag} ")
+        deliveries.append_text(_delivery(n, tz))
+    if not alert.current:
+        deliveries.append("—", style="dim")
+    if alert.failing and not any(n.failing for n in alert.current):
+        # An earlier step failed: still worth red on the line, not only in the pane.
+        deliveries.append(f"  +{alert.failing} earlier failed", style="bold red")
+    created = alert.created_at.astimezone(tz)
+    # The date is in the detail pane; the line keeps to what is read at a glance.
+    raised = Text(f"{created:%H:%M} ({_ago(alert.created_at, now)})")
+    return label, patient, state, step, deliveries, raised
+
+
+def _detail(alert: AlertView, now: datetime, tz: tzinfo) -> RenderableType:
+    """Every notification of one alert: who was paged when, over what, and how it went."""
+    head = Text.assemble(
+        (f"E-{alert.id} ", "bold"),
+        (alert.disposition.value.upper(), _DISPOSITION_STYLE[alert.disposition]),
+        "  ",
+        (alert.patient_code, "bold"),
+        " ",
+        alert.patient_name,
+        f"   raised {alert.created_at.astimezone(tz):%d %b %H:%M} KST",
+        f"   step {alert.current_step}{_steps_of(alert)}, cycle {alert.cycle}",
+    )
+    if alert.status is EscalationStatus.OPEN:
+        if alert.next_step_at is not None:
+            head.append(
+                f"   next step {alert.next_step_at.astimezone(tz):%H:%M} "
+                f"({_until(alert.next_step_at, now)})"
+            )
+        else:
+            head.append("   every step has run: nobody acknowledged", style="bold red")
+    else:
+        when = f" {alert.acknowledged_at.astimezone(tz):%H:%M}" if alert.acknowledged_at else ""
+        head.append("   acknowledged by ", style="green")
+        head.append(alert.acknowledged_by or "?")
+        head.append(when)
+    if not alert.notifications:
+        return Group(head, Text("No notification queued for this alert.", style="dim"))
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, expand=True)
+    # Short columns never wrap; the one free-text column takes what is left and folds,
+    # so the pane stays readable at 80 columns.
+    for heading in ("Step", "Target", "Delivery", "Tries", "Queued"):
+        table.add_column(heading, no_wrap=True)
+    table.add_column("Via (masked) / last error", overflow="fold", ratio=1)
+    for n in alert.notifications:
+        via = Text("\n".join(n.services) or "not tried yet", style="" if n.services else "dim")
+        if n.last_error:
+            via.append("\n" if n.services else " · ")
+            via.append(n.last_error, style="red" if n.failing else "dim")
+        table.add_row(
+            Text(f"{n.step} c{n.cycle}"),
+            Text(n.target_tag, style="bold red" if n.failing else "bold"),
+            _delivery(n, tz),
+            Text(str(n.attempts)),
+            Text(f"{n.created_at.astimezone(tz):%H:%M}"),
+            via,
+        )
+    return Group(head, table, Text(DECISION_NOTE, style="dim"))
