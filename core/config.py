@@ -13,6 +13,7 @@ and platformdirs.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -83,6 +84,48 @@ def _empty_as_none(value: object) -> object:
     return None if value == "" else value
 
 
+class EscalationStepSetting(BaseModel):
+    """One step of an escalation policy as written in the config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    targets: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]] = Field(min_length=1)
+    wait_minutes: int = Field(ge=0, le=1440)
+
+
+class EscalationPolicySetting(BaseModel):
+    """An escalation policy for one disposition as written in the config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: list[EscalationStepSetting] = Field(min_length=1)
+    repeat: int = Field(default=1, ge=1, le=10)
+
+
+_POLICY_KEYS = ("review", "urgent", "emergency")
+
+
+def _policies_from_text(value: object) -> object:
+    # The environment carries the same tables as JSON.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"expected JSON tables of policies ({exc})") from None
+    return value
+
+
+def _check_policy_keys(value: object) -> object:
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(_POLICY_KEYS))
+        if unknown:
+            raise ValueError(
+                f"unknown disposition {', '.join(unknown)}; policies exist for "
+                + ", ".join(_POLICY_KEYS)
+            )
+    return value
+
+
 class Settings(BaseModel):
     """All aftercare settings, validated and immutable."""
 
@@ -119,6 +162,14 @@ class Settings(BaseModel):
     )
     alert_include_patient_name: bool = Field(
         default=False, description="Whether staff alerts may contain the patient's name."
+    )
+    escalation_policies: Annotated[
+        dict[str, EscalationPolicySetting] | None,
+        BeforeValidator(_check_policy_keys),
+        BeforeValidator(_policies_from_text),
+    ] = Field(
+        default=None,
+        description="Per-disposition escalation steps overriding the built-in defaults.",
     )
 
 

@@ -10,7 +10,9 @@ treating physician's own tag, resolved when the escalation is created.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from core.domain import Disposition
 
@@ -84,3 +86,25 @@ def alert_body(
         f"Acknowledge: aftercare ack E-{escalation_id} --by <your login>, "
         "or in the aftercare alerts screen."
     )
+
+
+def build_policies(
+    overrides: Mapping[str, Any] | None,
+) -> dict[Disposition, EscalationPolicy]:
+    """The defaults, with any disposition the clinic configured replaced whole.
+
+    `overrides` maps 'review' / 'urgent' / 'emergency' to objects with `steps`
+    (each with `targets` and `wait_minutes`) and `repeat`, as validated by
+    core.config; `treating` in targets means the treating physician's tag.
+    """
+    policies = dict(DEFAULT_POLICIES)
+    for name, policy in (overrides or {}).items():
+        disposition = Disposition(name)
+        policies[disposition] = EscalationPolicy(
+            steps=tuple(
+                EscalationStep(tuple(step.targets), int(step.wait_minutes)) for step in policy.steps
+            ),
+            repeat=int(policy.repeat),
+            pages=disposition.pages_physician,
+        )
+    return policies

@@ -23,6 +23,7 @@ from textual.screen import ModalScreen, Screen
 
 from core.clock import Clock, SystemClock
 from core.config import Settings
+from core.escalation import build_policies
 from db.database import Database
 from db.escalations import dispatcher_active
 from db.followup import Actor
@@ -149,6 +150,7 @@ class AftercareApp(App[None]):
             self.clock,
             owner=self.dispatcher_owner,
             include_patient_name=self.settings.alert_include_patient_name,
+            policies=build_policies(self.settings.escalation_policies),
         )
         self.dispatcher = dispatcher
         self.dispatcher_state = "running"

@@ -13,6 +13,7 @@ import typer
 
 from core.clock import SystemClock
 from core.config import ConfigError, load_config
+from core.escalation import build_policies
 from db.database import open_database
 from db.engine import transaction
 from db.errors import StorageError
@@ -80,6 +81,7 @@ def register(app: typer.Typer) -> None:
             lease=lease,
             row_lease=lease * 2,
             include_patient_name=settings.alert_include_patient_name,
+            policies=build_policies(settings.escalation_policies),
         )
         try:
             if once:

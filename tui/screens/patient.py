@@ -46,6 +46,7 @@ from core.dossier import (
     local_times,
     patient_zone,
 )
+from core.escalation import build_policies
 from core.schedules import CLINIC_TZ, days_after_procedure
 from db.database import Database
 from db.dossier import load_dossier
@@ -259,6 +260,7 @@ class PatientScreen(FollowUpActions, Screen[None]):
                     actor=who,
                     now=self._clock.now(),
                     include_patient_name=settings.alert_include_patient_name,
+                    policies=build_policies(settings.escalation_policies),
                 )
                 parts = [f"Triage saved: {saved.disposition.value.upper()}"]
                 if saved.incident_id is not None:
