@@ -48,12 +48,14 @@ def test_policies_from_the_environment_as_json(tmp_path: Path) -> None:
     ("text", "needle"),
     [
         (
-            '[escalation_policies.critical]\nsteps = [{ targets = ["oncall"], wait_minutes = 5 }]\n',
+            "[escalation_policies.critical]\n"
+            'steps = [{ targets = ["oncall"], wait_minutes = 5 }]\n',
             "unknown disposition critical",
         ),
         ("[escalation_policies.urgent]\nsteps = []\n", "escalation_policies"),
         (
-            '[escalation_policies.urgent]\nsteps = [{ targets = ["On Call!"], wait_minutes = 5 }]\n',
+            "[escalation_policies.urgent]\n"
+            'steps = [{ targets = ["On Call!"], wait_minutes = 5 }]\n',
             "escalation_policies",
         ),
         (
