@@ -183,3 +183,30 @@ def test_real_email_to_the_local_smtp_server(
         assert mail.subject.startswith("[E-1 step 1] EMERGENCY")
         assert "K-0" in mail.text and "aftercare ack E-1" in mail.text
         assert http.wait_for_posts(1)[0].body["title"] == "[E-1 step 1] EMERGENCY"
+
+
+def test_ack_and_resolve_on_the_command_line(
+    db_url: str, engine: Engine, tmp_path: Path, clock: FixedClock
+) -> None:
+    _emergencies(engine, 1, clock)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(
+        AFTERCARE_DATABASE_URL=db_url, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config")
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [AFTERCARE, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    refused = cli("ack", "E-1", "--by", "nobody")
+    assert refused.returncode == 1 and "no active staff member" in refused.stderr
+    done = cli("ack", "E-1", "--by", "dr.lee")
+    assert done.returncode == 0, done.stderr
+    assert "E-1 acknowledged" in done.stdout
+    again = cli("ack", "e-1", "--by", "dr.lee")
+    assert again.returncode == 1 and "already acknowledged" in again.stderr
+    assert set(_statuses(engine)) == {NotificationStatus.CANCELLED}
+    assert cli("resolve", "E-1", "--by", "dr.lee").returncode == 0
+    bad = cli("ack", "X-9", "--by", "dr.lee")
+    assert bad.returncode == 1 and "not an escalation id" in bad.stderr

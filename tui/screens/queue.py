@@ -268,7 +268,7 @@ class QueueScreen(FollowUpActions, Screen[None]):
                 if key in table.rows:
                     for (column, _), cell in zip(COLUMNS, cells, strict=True):
                         if table.get_cell(key, column) != cell:
-                            table.update_cell(key, column, cell)
+                            table.update_cell(key, column, cell, update_width=True)
                 else:
                     table.add_row(*cells, key=key)
             self._rows_by_key = {str(r.patient_id): r for r in page.rows}
