@@ -112,7 +112,7 @@ class AftercareApp(App[None]):
         self._dispatch_thread.start()
 
     def _dispatch_loop(self) -> None:
-        """Thread body: load Apprise, step aside if another dispatcher is live, else send."""
+        """Thread body: load Apprise, then send whenever this app holds the dispatcher lease."""
         # Imported here, on the thread: Apprise is slow to import and the queue's first
         # paint must not wait for it.
         from notifiers.apprise_setup import NotifyConfigError, load_apprise
@@ -140,10 +140,6 @@ class AftercareApp(App[None]):
             log.warning("could not read the dispatcher lease: %s", exc)
             self._dispatch_broken(f"could not read the dispatcher lease ({exc})")
             return
-        if holder is not None:
-            self.dispatcher_state = "standby"
-            log.info("dispatcher %s is live; this app does not send alerts", holder)
-            return
         dispatcher = Dispatcher(
             self.database,
             deliverer_for(loaded),
@@ -153,7 +149,11 @@ class AftercareApp(App[None]):
             policies=build_policies(self.settings.escalation_policies),
         )
         self.dispatcher = dispatcher
-        self.dispatcher_state = "running"
+        # Standing by is not stopping: every round asks for the lease, so if the
+        # dispatcher service dies this app takes over once its lease runs out.
+        self.dispatcher_state = "standby" if holder is not None else "running"
+        if holder is not None:
+            log.info("dispatcher %s is live; this app stands by", holder)
         # run_forever releases the lease when it stops, however it stops.
         dispatcher.run_forever(self._dispatch_stop, interval=DISPATCH_INTERVAL)
 
