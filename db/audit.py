@@ -1,24 +1,29 @@
-"""Append-only audit events, chained by hash.
+"""Append-only audit events, chained by hash, and the check that the chain is whole.
 
 Each event's hash covers its content and the previous event's hash, so an
-edited, removed or inserted row breaks the chain at that point (verification
-comes with the incident-log work). Appends are serialised by the change
-marker row, which every write updates first (see `db.followup.mark_changed`).
+edited, removed or inserted row breaks the chain at that point; `verify_chain`
+walks the table and names the first such break. Appends are serialised by the
+change marker row, which every write updates first (see `db.followup.mark_changed`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent
 
 GENESIS = "0" * 64
+
+# Rows read per query while verifying: enough to keep round trips few, small
+# enough that a million-event table never sits in memory at once.
+VERIFY_BATCH = 1000
 
 
 def event_hash(
@@ -53,14 +58,23 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event in the caller's transaction."""
+    """Append one audit event in the caller's transaction.
+
+    Raises ValueError for a naive `at` (the column refuses it anyway; failing
+    here keeps a wrong hash from ever being computed).
+    """
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to audit.record")
+    # The column hands back aware UTC, so hash the UTC form: an event recorded
+    # with a Seoul time must still verify once read back.
+    at_utc = at.astimezone(UTC)
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     key = None if entity_id is None else str(entity_id)
     # Round-trip through JSON so what is hashed is exactly what is stored.
     before_json = json.loads(json.dumps(before, default=str)) if before is not None else None
     after_json = json.loads(json.dumps(after, default=str)) if after is not None else None
     event = AuditEvent(
-        at=at,
+        at=at_utc,
         actor=actor,
         action=action,
         entity=entity,
@@ -68,8 +82,171 @@ def record(
         before=before_json,
         after=after_json,
         prev_hash=prev or GENESIS,
-        hash=event_hash(prev or GENESIS, at, actor, action, entity, key, before_json, after_json),
+        hash=event_hash(
+            prev or GENESIS, at_utc, actor, action, entity, key, before_json, after_json
+        ),
     )
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The first place the chain breaks: the event to look at and what is wrong."""
+
+    event_id: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Outcome of `verify_chain`.
+
+    `checked` counts the events read, up to and including the one where the
+    first problem was found (verification stops there).
+    """
+
+    checked: int
+    first_problem: ChainProblem | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every event matches its hash and links to the one before."""
+        return self.first_problem is None
+
+
+# The stored fields, in `event_hash` order after id and hash; selected as plain
+# rows so a long walk does not fill the session's identity map.
+_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.hash,
+    AuditEvent.prev_hash,
+    AuditEvent.at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.entity,
+    AuditEvent.entity_id,
+    AuditEvent.before,
+    AuditEvent.after,
+)
+
+
+def verify_chain(session: Session, *, batch_size: int = VERIFY_BATCH) -> ChainReport:
+    """Walk audit_event in id order and report the first edited, removed or inserted event.
+
+    Ids are not part of the hash and may have gaps (a PostgreSQL sequence skips
+    the ids of rolled-back transactions), so a gap alone is never a problem;
+    it only helps to explain a broken link. Removing the newest events leaves
+    no trace in the chain itself and cannot be detected here.
+    """
+    checked = 0
+    previous: Row[Any] | None = None
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(*_COLUMNS)
+            .where(AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            return ChainReport(checked=checked)
+        for row in rows:
+            checked += 1
+            problem = _content_problem(row) or _link_problem(session, previous, row)
+            if problem is not None:
+                return ChainReport(checked=checked, first_problem=problem)
+            previous = row
+        last_id = rows[-1].id
+
+
+def _content_problem(row: Row[Any]) -> ChainProblem | None:
+    """An event whose stored hash does not cover its stored fields was edited."""
+    recomputed = event_hash(
+        row.prev_hash,
+        row.at,
+        row.actor,
+        row.action,
+        row.entity,
+        row.entity_id,
+        row.before,
+        row.after,
+    )
+    if recomputed == row.hash:
+        return None
+    return ChainProblem(row.id, f"audit event {row.id} was edited (its hash does not match it)")
+
+
+def _link_problem(
+    session: Session, previous: Row[Any] | None, row: Row[Any]
+) -> ChainProblem | None:
+    """Explain why `row` does not point at `previous`, the event before it in id order.
+
+    Both rows are consistent in themselves by now, so the break is a missing,
+    added or re-hashed row. What `row` points at (found through the unique
+    index on hash, once, only when the chain is already broken) tells which.
+    """
+    expected = GENESIS if previous is None else previous.hash
+    if row.prev_hash == expected:
+        return None
+    if previous is None:
+        return ChainProblem(
+            row.id,
+            f"audit events before event {row.id} were removed "
+            f"(it points to a hash that is not the start of the chain)",
+        )
+    if row.prev_hash == GENESIS:
+        return ChainProblem(
+            row.id,
+            f"audit event {row.id} was inserted "
+            f"(it claims to start the chain, but event {previous.id} comes before it)",
+        )
+    gap = row.id > previous.id + 1
+    target = session.scalar(select(AuditEvent.id).where(AuditEvent.hash == row.prev_hash))
+    if target is None:
+        if gap:
+            first, last = previous.id + 1, row.id - 1
+            which = f"event {first} was" if first == last else f"events {first}-{last} were"
+            return ChainProblem(
+                first,
+                f"audit {which} removed "
+                f"(event {row.id} points to a hash that is not event {previous.id}'s)",
+            )
+        # No room for a removed row: the event before was replaced by one with
+        # a freshly computed hash, which its successor still does not know.
+        return ChainProblem(
+            previous.id,
+            f"audit event {previous.id} was inserted or rewritten with a forged hash "
+            f"(event {row.id} points to a hash that is not event {previous.id}'s)",
+        )
+    if target < previous.id:
+        # A fork at `target`: `row` and the events after `target` both claim it.
+        # Rows squeezed in later can only use ids left free, so the branch that
+        # sits in an id gap is the intruder; without a gap `row` itself is.
+        if gap:
+            # previous.id is above target, so the fallback never applies; it keeps mypy honest.
+            first = (
+                session.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.id > target))
+                or previous.id
+            )
+            if first == previous.id:
+                which, skipped = f"event {first} was", "it"
+            else:
+                which, skipped = f"events {first}-{previous.id} were", "them"
+            return ChainProblem(
+                first,
+                f"audit {which} inserted "
+                f"(event {row.id} points to event {target}, skipping {skipped})",
+            )
+        return ChainProblem(
+            row.id,
+            f"audit event {row.id} was inserted "
+            f"(it points to event {target}, but event {previous.id} comes before it)",
+        )
+    # It points at itself or at a later event: ids were rewritten out of order.
+    return ChainProblem(
+        row.id,
+        f"audit event {row.id} was inserted or renumbered "
+        f"(it points to event {target}, not to event {previous.id} before it)",
+    )

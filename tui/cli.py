@@ -19,6 +19,7 @@ from core.config import ConfigError, LoadedConfig, describe, load_config
 from db.database import Database, initialise_database, open_database
 from db.errors import StorageError
 from db.followup import find_actor
+from tui.audit_cli import register as register_audit
 from tui.dispatch_cli import register as register_dispatch
 from tui.notify_cli import register as register_notify
 from tui.triage_cli import register as register_triage
@@ -36,6 +37,7 @@ app.add_typer(config_app, name="config")
 register_triage(app)
 register_notify(app)
 register_dispatch(app)
+register_audit(app)
 
 
 def fail(message: str, status: int = 1) -> NoReturn:
