@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.domain import Channel, Disposition, Protocol, Role
+from core.escalation import EscalationPolicy
 from core.schedules import builtin_templates, touchpoint_window
-from db.followup import refresh_next_touchpoint
+from core.triage import assess, parse_triage_input
+from db.followup import Actor, refresh_next_touchpoint
 from db.models import Patient, Staff, Touchpoint, TreatmentEpisode
+from db.triage import SavedTriage, record_triage
 
 
 def add_staff(session: Session, username: str, role: Role, at: datetime) -> Staff:
@@ -79,3 +85,39 @@ def add_patient(
     session.flush()
     session.refresh(patient)
     return patient
+
+
+def add_triaged_patient(
+    session: Session,
+    code: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    findings: Mapping[str, Any],
+    treating_id: int | None = None,
+    policies: dict[Disposition, EscalationPolicy] | None = None,
+    **patient: Any,
+) -> SavedTriage:
+    """A patient (see add_patient) with a saved triage of `findings`, through the real
+    db.triage.record_triage: assessment, incident and escalation with its outbox rows."""
+    created = add_patient(
+        session, code, procedure_at=now - timedelta(days=2), created_at=now, **patient
+    )
+    if treating_id is not None:
+        episode = session.scalars(
+            select(TreatmentEpisode).where(TreatmentEpisode.patient_id == created.id)
+        ).one()
+        episode.treating_physician_id = treating_id
+    parsed = parse_triage_input(dict(findings))
+    return record_triage(
+        session,
+        patient_id=created.id,
+        findings=parsed,
+        outcome=assess(parsed),
+        chosen=None,
+        override_reason=None,
+        note=None,
+        actor=actor,
+        now=now,
+        policies=policies,
+    )

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, event, update
 
 from core.clock import FixedClock
 from core.domain import Disposition, EscalationStatus, NotificationStatus, Role
-from core.triage import assess, parse_triage_input
 from db.alerts import FailedSummary, failed_deliveries, open_alerts
 from db.engine import make_session_factory, transaction
 from db.escalations import acknowledge, resolve
 from db.followup import Actor
-from db.models import Escalation, OutboxNotification, TreatmentEpisode
-from db.triage import record_triage
-from tests.factories import add_patient, add_staff
+from db.models import Escalation, OutboxNotification
+from tests.factories import add_staff, add_triaged_patient
 
 EMERGENCY = {"day": 2, "symptoms": ["throat_tightness"], "country": "JP"}
 
@@ -32,31 +30,16 @@ def nurse(engine: Engine, clock: FixedClock) -> Actor:
 
 def _escalate(engine: Engine, clock: FixedClock, nurse: Actor, code: str, name: str = "Wu") -> int:
     """An emergency triage for a new patient: one escalation, two outbox rows."""
-    now = clock.now()
-    findings = parse_triage_input(EMERGENCY)
     with transaction(make_session_factory(engine)) as session:
-        patient = add_patient(
+        saved = add_triaged_patient(
             session,
             code,
-            procedure_at=now - timedelta(days=2),
-            created_at=now,
+            now=clock.now(),
+            actor=nurse,
+            findings=EMERGENCY,
+            treating_id=2,
             family_name=name,
             given_name="[bold]Mei[/]",
-        )
-        episode = session.scalars(
-            select(TreatmentEpisode).where(TreatmentEpisode.patient_id == patient.id)
-        ).one()
-        episode.treating_physician_id = 2
-        saved = record_triage(
-            session,
-            patient_id=patient.id,
-            findings=findings,
-            outcome=assess(findings),
-            chosen=None,
-            override_reason=None,
-            note=None,
-            actor=nurse,
-            now=now,
         )
         assert saved.escalation_id is not None
         return saved.escalation_id

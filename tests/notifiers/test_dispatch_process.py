@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,51 +16,37 @@ from sqlalchemy import Engine, select
 
 from core.clock import FixedClock, SystemClock
 from core.domain import NotificationStatus, Role
-from core.triage import assess, parse_triage_input
 from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
-from db.models import OutboxNotification, TreatmentEpisode
-from db.triage import record_triage
+from db.models import OutboxNotification
 from notifiers.delivery import apprise_deliverer
 from notifiers.dispatcher import Dispatcher
-from tests.factories import add_patient, add_staff
+from tests.factories import add_staff, add_triaged_patient
 from tests.notifiers.receivers import HttpReceiver, SmtpReceiver, wait_for
 from tests.notifiers.test_apprise_setup import mail_url
 
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
+FINDINGS = {"day": 1, "symptoms": ["wheezing"], "country": "US"}
 
 
 def _emergencies(engine: Engine, count: int, now_clock: SystemClock | FixedClock) -> None:
     now = now_clock.now()
-    findings = parse_triage_input({"day": 1, "symptoms": ["wheezing"], "country": "US"})
     with transaction(make_session_factory(engine)) as session:
         nurse = add_staff(session, "rn.kim", Role.COORDINATOR, now)
         doctor = add_staff(session, "dr.lee", Role.PHYSICIAN, now)
         doctor.notify_tag = "dr-lee"
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         for i in range(count):
-            patient = add_patient(
+            add_triaged_patient(
                 session,
                 f"K-{i}",
-                procedure_at=now - timedelta(days=1),
-                created_at=now,
+                now=now,
+                actor=actor,
+                findings=FINDINGS,
+                treating_id=doctor.id,
                 timezone="America/Chicago",
                 country="US",
-            )
-            session.scalars(
-                select(TreatmentEpisode).where(TreatmentEpisode.patient_id == patient.id)
-            ).one().treating_physician_id = doctor.id
-            record_triage(
-                session,
-                patient_id=patient.id,
-                findings=findings,
-                outcome=assess(findings),
-                chosen=None,
-                override_reason=None,
-                note=None,
-                actor=actor,
-                now=now,
             )
 
 

@@ -14,16 +14,14 @@ from sqlalchemy import Engine, select
 from core.clock import FixedClock
 from core.domain import Disposition, EscalationStatus, NotificationStatus, Role
 from core.escalation import EscalationPolicy, EscalationStep
-from core.triage import assess, parse_triage_input
 from db.database import Database
 from db.engine import make_engine, make_session_factory, transaction
 from db.escalations import MAX_ATTEMPTS, ClaimedDelivery, acknowledge, claim_due
 from db.followup import Actor
-from db.models import Escalation, OutboxNotification, TreatmentEpisode
-from db.triage import record_triage
+from db.models import Escalation, OutboxNotification
 from notifiers.delivery import apprise_deliverer
 from notifiers.dispatcher import Dispatcher
-from tests.factories import add_patient, add_staff
+from tests.factories import add_staff, add_triaged_patient
 from tests.notifiers.receivers import HttpReceiver
 
 EMERGENCY = {"day": 2, "symptoms": ["throat_tightness"], "country": "JP"}
@@ -63,24 +61,14 @@ def _emergency(
     code: str = "P-1",
     policies: dict[Disposition, EscalationPolicy] | None = None,
 ) -> int:
-    now = clock.now()
-    findings = parse_triage_input(EMERGENCY)
     with transaction(make_session_factory(engine)) as session:
-        patient = add_patient(session, code, procedure_at=now - timedelta(days=2), created_at=now)
-        episode = session.scalars(
-            select(TreatmentEpisode).where(TreatmentEpisode.patient_id == patient.id)
-        ).one()
-        episode.treating_physician_id = 2
-        saved = record_triage(
+        saved = add_triaged_patient(
             session,
-            patient_id=patient.id,
-            findings=findings,
-            outcome=assess(findings),
-            chosen=None,
-            override_reason=None,
-            note=None,
+            code,
+            now=clock.now(),
             actor=nurse,
-            now=now,
+            findings=EMERGENCY,
+            treating_id=2,
             policies=policies,
         )
         assert saved.escalation_id is not None

@@ -21,14 +21,12 @@ from textual.widgets import DataTable, Static
 from core.clock import FixedClock
 from core.config import Settings
 from core.domain import EscalationStatus, NotificationStatus, Role
-from core.triage import assess, parse_triage_input
 from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.escalations import OUTBOX_LEASE, dispatcher_active
 from db.followup import Actor
-from db.models import DispatcherLease, Escalation, OutboxNotification, TreatmentEpisode
-from db.triage import record_triage
-from tests.factories import add_patient, add_staff
+from db.models import DispatcherLease, Escalation, OutboxNotification
+from tests.factories import add_staff, add_triaged_patient
 from tests.notifiers.receivers import HttpReceiver
 from tui.app import AftercareApp
 from tui.screens.alerts import AlertsScreen, ConfirmModal
@@ -52,34 +50,20 @@ class Clinic:
 @pytest.fixture
 def clinic(engine: Engine, clock: FixedClock) -> Clinic:
     now = clock.now()
-    findings = parse_triage_input(EMERGENCY)
     with transaction(make_session_factory(engine)) as session:
         staff = add_staff(session, "rn.kim", Role.COORDINATOR, now)
         doctor = add_staff(session, "dr.lee", Role.PHYSICIAN, now)
         doctor.notify_tag = "dr-lee"
         nurse = Actor(staff.id, staff.username, staff.display_name)
-        patient = add_patient(
+        saved = add_triaged_patient(
             session,
             "P-1",
-            procedure_at=now - timedelta(days=2),
-            created_at=now,
+            now=now,
+            actor=nurse,
+            findings=EMERGENCY,
+            treating_id=doctor.id,
             family_name="Wu",
             given_name=MARKUP_NAME,
-        )
-        episode = session.scalars(
-            select(TreatmentEpisode).where(TreatmentEpisode.patient_id == patient.id)
-        ).one()
-        episode.treating_physician_id = doctor.id
-        saved = record_triage(
-            session,
-            patient_id=patient.id,
-            findings=findings,
-            outcome=assess(findings),
-            chosen=None,
-            override_reason=None,
-            note=None,
-            actor=nurse,
-            now=now,
         )
         assert saved.escalation_id is not None
     return Clinic(Database(engine, make_session_factory(engine)), clock, nurse, saved.escalation_id)
