@@ -6,9 +6,6 @@ Exit status 0 means intact, 1 broken (the first bad event named on stdout),
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,33 +15,7 @@ from sqlalchemy import update
 from db.audit import record
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import AuditEvent
-
-AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AFTERCARE, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment with no user config and no stray AFTERCARE_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-    home = tmp_path / "home"
-    home.mkdir()
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-    )
-    return env
+from tests.tui.test_cli import run_cli
 
 
 @pytest.fixture

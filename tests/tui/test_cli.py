@@ -35,20 +35,6 @@ def run_cli(
     )
 
 
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment with no user config and no stray AFTERCARE_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-    home = tmp_path / "home"
-    home.mkdir()
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-    )
-    return env
-
-
 def assert_one_clear_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert result.returncode != 0, result
     assert "Traceback" not in result.stderr

@@ -7,7 +7,6 @@ and nothing on stdout, so a refusal can never be read as a disposition.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,14 +22,6 @@ DOMAIN_EXAMPLE = (
     ' "symptoms": ["erythema", "warmth"], "country": "JP",\n'
     ' "protocol": "exosome_iv+microneedling", "addons": ["glutathione_high_dose"]}\n'
 )
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment with no user config and no stray AFTERCARE_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))
-    return env
 
 
 def run_triage(stdin: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
