@@ -24,7 +24,17 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from core.incidents import ReportingPolicy
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -142,6 +152,11 @@ class Settings(BaseModel):
     clinic_name: str = Field(
         default="aftercare clinic", min_length=1, description="Name shown in the UI."
     )
+    clinic_contact: str = Field(
+        default="",
+        description="How a home physician reaches the clinic (phone, email), "
+        "printed on patient exports.",
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long SQLite waits on a locked database."
     )
@@ -171,6 +186,44 @@ class Settings(BaseModel):
         default=None,
         description="Per-disposition escalation steps overriding the built-in defaults.",
     )
+    export_dir: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None,
+        description="Folder the TUI writes exports to (default ~/aftercare-exports).",
+    )
+    report_days_life_threatening: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days to the MFDS report for fatal or life-threatening serious events.",
+    )
+    report_days_serious: int = Field(
+        default=15, ge=1, le=365, description="Days to the MFDS report for other serious events."
+    )
+    report_days_non_serious: int = Field(
+        default=30, ge=1, le=365, description="Days to the periodic report for non-serious events."
+    )
+
+    @model_validator(mode="after")
+    def _check_reporting_order(self) -> Settings:
+        # ReportingPolicy refuses an inverted clock; fail at load time, not on the day it matters.
+        self.reporting_policy()
+        return self
+
+    def export_folder(self) -> Path:
+        """Where the TUI writes exports: per user, since coordinators share the server."""
+        return (
+            Path(self.export_dir).expanduser()
+            if self.export_dir
+            else Path.home() / ("aftercare-exports")
+        )
+
+    def reporting_policy(self) -> ReportingPolicy:
+        """The incident reporting clock these settings describe."""
+        return ReportingPolicy(
+            life_threatening_days=self.report_days_life_threatening,
+            serious_days=self.report_days_serious,
+            non_serious_days=self.report_days_non_serious,
+        )
 
 
 class SettingSource:

@@ -9,11 +9,12 @@ day the clinic learned of the event. The regulatory officer confirms the duty.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from core.domain import IncidentCategory, Seriousness
-
-REPORT_DAYS: dict[str, int] = {"fatal_or_life_threatening": 7, "serious": 15, "non_serious": 30}
+from core.schedules import CLINIC_TZ
 
 # First match wins: the most specific, most dangerous pattern names the incident.
 _CATEGORY_SIGNS: tuple[tuple[IncidentCategory, frozenset[str]], ...] = (
@@ -73,13 +74,122 @@ def suggest_category(symptoms: Iterable[str], temperature_c: float | None) -> In
     return IncidentCategory.OTHER
 
 
+@dataclass(frozen=True)
+class ReportingPolicy:
+    """Days from day 0 to the MFDS report, by seriousness (settings `report_days_*`)."""
+
+    life_threatening_days: int = 7
+    """Serious and fatal or life-threatening (ICH E2A expedited, 7 days)."""
+    serious_days: int = 15
+    """Any other serious criterion (hospitalisation, disability, ...)."""
+    non_serious_days: int = 30
+    """Non-serious events go in the periodic report."""
+
+    def __post_init__(self) -> None:
+        # A shorter clock for a less serious event would invert the duty; refuse it
+        # here so a bad setting fails at startup, not on the day it matters.
+        days = (self.life_threatening_days, self.serious_days, self.non_serious_days)
+        if min(days) < 1 or list(days) != sorted(days):
+            raise ValueError(
+                "reporting days must be at least 1 and ordered: life-threatening "
+                f"<= serious <= non-serious (got {days[0]}, {days[1]}, {days[2]})"
+            )
+
+    def days_for(self, seriousness: Seriousness) -> int:
+        """How many days the clock runs for an event of this seriousness."""
+        if seriousness in (Seriousness.DEATH, Seriousness.LIFE_THREATENING):
+            return self.life_threatening_days
+        if seriousness is Seriousness.NON_SERIOUS:
+            return self.non_serious_days
+        return self.serious_days
+
+    def due_on(self, seriousness: Seriousness, learned_on: date) -> date:
+        """The last day the report may be submitted; day 0 is `learned_on`.
+
+        The clock always counts from the day the clinic first learned of the
+        event, also after seriousness is raised later: that gives the earlier
+        (stricter) deadline, which the regulatory officer may relax by hand.
+        """
+        return learned_on + timedelta(days=self.days_for(seriousness))
+
+
+DEFAULT_REPORTING = ReportingPolicy()
+
+
 def report_due_on(
-    seriousness: Seriousness, learned_on: date, days: dict[str, int] | None = None
+    seriousness: Seriousness, learned_on: date, policy: ReportingPolicy = DEFAULT_REPORTING
 ) -> date:
     """The MFDS reporting deadline for an incident learned of on `learned_on` (day 0)."""
-    policy = days or REPORT_DAYS
-    if seriousness in (Seriousness.DEATH, Seriousness.LIFE_THREATENING):
-        return learned_on + timedelta(days=policy["fatal_or_life_threatening"])
-    if seriousness is Seriousness.NON_SERIOUS:
-        return learned_on + timedelta(days=policy["non_serious"])
-    return learned_on + timedelta(days=policy["serious"])
+    return policy.due_on(seriousness, learned_on)
+
+
+class ClockState(StrEnum):
+    """Where an incident's reporting clock stands on a given day."""
+
+    REPORTED = "reported"
+    NO_DEADLINE = "no_deadline"
+    RUNNING = "running"
+    DUE_TODAY = "due_today"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class ReportClock:
+    """The reporting clock as the incident log and the queue show it."""
+
+    state: ClockState
+    days_left: int | None
+    """Days until the due date (0 on it, negative after); None once reported."""
+
+    @property
+    def owed(self) -> bool:
+        """Whether a report is still owed."""
+        return self.state not in (ClockState.REPORTED, ClockState.NO_DEADLINE)
+
+    @property
+    def short_label(self) -> str:
+        """The queue's narrow form: '5d', 'today', '3d late'; empty when nothing is owed."""
+        if not self.owed or self.days_left is None:
+            return ""
+        if self.days_left == 0:
+            return "today"
+        if self.days_left < 0:
+            return f"{-self.days_left}d late"
+        return f"{self.days_left}d"
+
+    @property
+    def label(self) -> str:
+        """Short words for a table cell: '5d left', 'due today', '3d over', 'reported'."""
+        if self.state is ClockState.REPORTED:
+            return "reported"
+        if self.days_left is None:
+            return "no deadline"
+        if self.days_left == 0:
+            return "due today"
+        if self.days_left < 0:
+            return f"{-self.days_left}d over"
+        return f"{self.days_left}d left"
+
+
+def report_clock(due_on: date | None, reported_on: date | None, today: date) -> ReportClock:
+    """The clock of one incident on `today` (the clinic's calendar day).
+
+    A report counts as submitted once its date is recorded, whatever the
+    incident's status: a closed incident whose report was never filed still
+    shows as overdue, so closing it cannot hide a missed duty.
+    """
+    if reported_on is not None:
+        return ReportClock(ClockState.REPORTED, None)
+    if due_on is None:
+        return ReportClock(ClockState.NO_DEADLINE, None)
+    left = (due_on - today).days
+    if left < 0:
+        return ReportClock(ClockState.OVERDUE, left)
+    if left == 0:
+        return ReportClock(ClockState.DUE_TODAY, 0)
+    return ReportClock(ClockState.RUNNING, left)
+
+
+def clinic_today(now: datetime) -> date:
+    """The clinic's calendar day at `now`: reporting clocks count Seoul days."""
+    return now.astimezone(CLINIC_TZ).date()

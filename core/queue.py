@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import IntEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -68,6 +68,8 @@ class QueueRow(NamedTuple):
     procedure_at: datetime | None
     alert_disposition: Disposition | None = None
     alert_since: datetime | None = None
+    report_due_on: date | None = None
+    """Earliest MFDS report due date among the patient's incidents still owing one."""
 
     @property
     def severity(self) -> int:

@@ -35,6 +35,7 @@ from core.queue import QueueCategory, QueueCounts, QueueFilter, QueueRow
 from db.models import (
     ChangeMarker,
     Escalation,
+    Incident,
     Patient,
     Staff,
     Touchpoint,
@@ -162,6 +163,7 @@ def read_queue(
             procedure_at=r[18],
             alert_disposition=by_severity[r[19]] if r[19] is not None else None,
             alert_since=r[20],
+            report_due_on=r[21],
         )
         for r in result.all()
     ]
@@ -188,6 +190,14 @@ def _page_query(wanted: QueueFilter) -> Any:
         .group_by(Escalation.patient_id)
         .subquery("alert")
     )
+    # The earliest report still owed: through ix_incident_patient_id, one probe
+    # per page row, so the page cost stays independent of the incident count.
+    report_due = (
+        select(func.min(Incident.report_due_on))
+        .where(Incident.patient_id == Patient.id, Incident.reported_on.is_(None))
+        .correlate(Patient)
+        .scalar_subquery()
+    )
     assignee = aliased(Staff)
     query = (
         select(
@@ -212,6 +222,7 @@ def _page_query(wanted: QueueFilter) -> Any:
             TreatmentEpisode.procedure_at,
             alert.c.severity,
             alert.c.since,
+            report_due,
         )
         .select_from(page)
         .join(Patient, Patient.id == page.c.pid)

@@ -25,12 +25,13 @@ from core.escalation import (
     DEFAULT_POLICIES,
     EscalationPolicy,
 )
-from core.incidents import report_due_on, suggest_category
+from core.incidents import DEFAULT_REPORTING, ReportingPolicy, suggest_category
 from core.schedules import CLINIC_TZ
 from core.triage import Findings, TriageOutcome
 from db import audit
 from db.escalations import queue_step
 from db.followup import Actor, FollowUpConflict, mark_changed, set_latest_disposition
+from db.incidents import first_product_id
 from db.models import (
     Escalation,
     Incident,
@@ -65,6 +66,7 @@ def record_triage(
     now: datetime,
     policies: dict[Disposition, EscalationPolicy] | None = None,
     include_patient_name: bool = False,
+    reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> SavedTriage:
     """Save the assessment and everything its disposition requires."""
     final = chosen or outcome.disposition
@@ -125,7 +127,9 @@ def record_triage(
         },
     )
     incident_id = (
-        _open_incident(session, assessment, final, actor, now) if (final.opens_incident) else None
+        _open_incident(session, assessment, final, actor, now, reporting)
+        if final.opens_incident
+        else None
     )
     escalation_id, sent = None, 0
     # Review emails the treating physician (no paging); urgent and up page the chain.
@@ -150,6 +154,7 @@ def _open_incident(
     final: Disposition,
     actor: Actor,
     now: datetime,
+    reporting: ReportingPolicy,
 ) -> int:
     learned = now.astimezone(CLINIC_TZ).date()
     # An emergency is at least "other medically important" until a physician grades it.
@@ -168,7 +173,8 @@ def _open_incident(
         seriousness=seriousness,
         outcome=IncidentOutcome.UNKNOWN,
         status=IncidentStatus.OPEN,
-        report_due_on=report_due_on(seriousness, learned),
+        report_due_on=reporting.due_on(seriousness, learned),
+        suspect_product_id=first_product_id(session, assessment.episode_id),
         created_at=now,
     )
     session.add(incident)

@@ -29,6 +29,7 @@ from db.escalations import dispatcher_active
 from db.followup import Actor
 from notifiers.dispatcher import Dispatcher, default_owner
 from tui.screens.alerts import AlertsScreen
+from tui.screens.incidents import IncidentLogScreen
 from tui.screens.queue import QueueScreen
 
 log = logging.getLogger("aftercare.tui")
@@ -53,6 +54,14 @@ class AftercareApp(App[None]):
             show=False,
             tooltip="Physician alerts: who was paged, delivery status, acknowledge",
             id="app.alerts",
+        ),
+        Binding(
+            "i",
+            "open_incidents",
+            "Incidents",
+            show=False,
+            tooltip="Incident log: adverse events, MFDS report clocks, timelines",
+            id="app.incidents",
         ),
     ]
 
@@ -193,6 +202,12 @@ class AftercareApp(App[None]):
             return
         self.push_screen(AlertsScreen())
 
+    def action_open_incidents(self) -> None:
+        """Show the incident log (not over a form, and not twice)."""
+        if isinstance(self.screen, IncidentLogScreen | ModalScreen):
+            return
+        self.push_screen(IncidentLogScreen())
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette offers every action of the current screen, not only the app's."""
         yield from super().get_system_commands(screen)
@@ -201,6 +216,12 @@ class AftercareApp(App[None]):
                 "Physician alerts",
                 "Open escalations: who was paged, delivery status, acknowledge (!)",
                 self.action_open_alerts,
+            )
+        if not isinstance(screen, IncidentLogScreen):
+            yield SystemCommand(
+                "Incident log",
+                "Adverse events, MFDS report clocks, timelines (i)",
+                self.action_open_incidents,
             )
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:

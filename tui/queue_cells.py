@@ -7,6 +7,7 @@ from datetime import datetime
 from rich.text import Text
 
 from core.domain import Channel, Disposition
+from core.incidents import ClockState, clinic_today, report_clock
 from core.queue import QueueCategory, QueueRow, due_phrase, humanise
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -17,6 +18,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("day", "Day"),
     ("touchpoint", "Next"),
     ("due", "Due"),
+    ("report", "Report"),
     ("last", "Contact"),
     ("channel", "Channel"),
     ("assigned", "Assigned"),
@@ -86,6 +88,7 @@ def row_cells(row: QueueRow, now: datetime, quiet_days: int) -> tuple[Text, ...]
         Text(str(days) if days is not None else "—"),
         Text(touchpoint),
         Text(due_phrase(row, now), style=_BAND_STYLE[band] if band is not None else ""),
+        report_cell(row, now),
         last,
         Text(_CHANNEL_LABEL.get(row.channel, row.channel.value)),
         Text(
@@ -93,3 +96,21 @@ def row_cells(row: QueueRow, now: datetime, quiet_days: int) -> tuple[Text, ...]
             style="" if row.assigned_to else "dim",
         ),
     )
+
+
+# How close a report deadline must be before the queue shouts about it.
+_REPORT_SOON_DAYS = 3
+
+
+def report_cell(row: QueueRow, now: datetime) -> Text:
+    """Days left on the patient's most urgent MFDS report still owed, if any."""
+    if row.report_due_on is None:
+        return Text("")
+    clock = report_clock(row.report_due_on, None, clinic_today(now))
+    if clock.state in (ClockState.OVERDUE, ClockState.DUE_TODAY):
+        style = "bold red"
+    elif clock.days_left is not None and clock.days_left <= _REPORT_SOON_DAYS:
+        style = "yellow"
+    else:
+        style = ""
+    return Text(clock.short_label, style=style)

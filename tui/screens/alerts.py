@@ -34,7 +34,6 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Footer, Label, Static
-from textual.widgets.data_table import RowKey
 
 from core.domain import Disposition, EscalationStatus, NotificationStatus
 from core.dossier import DECISION_NOTE
@@ -45,6 +44,7 @@ from db.followup import Actor
 from db.queue import change_counter
 from tui.actions import FollowUpActions, FollowUpTarget
 from tui.modals import HelpModal
+from tui.tables import cursor_key
 
 # Time alone ages "next step in 3m" and "raised 7m ago"; re-read at least this often.
 FULL_READ_EVERY = timedelta(seconds=30)
@@ -238,7 +238,7 @@ class AlertsScreen(FollowUpActions, Screen[None]):
     def _apply(self, page: AlertsPage) -> None:
         """Rewrite the rows, keeping the cursor on the alert it was on."""
         table: DataTable[Text] = self.query_one("#alerts-table", DataTable)
-        kept = _cursor_key(table)
+        kept = cursor_key(table)
         tz = self.aftercare.clinic_tz
         wanted = [str(alert.id) for alert in page.alerts]
         self._by_key = {str(alert.id): alert for alert in page.alerts}
@@ -304,7 +304,7 @@ class AlertsScreen(FollowUpActions, Screen[None]):
     def highlighted(self) -> AlertView | None:
         """The alert under the cursor."""
         table: DataTable[Text] = self.query_one("#alerts-table", DataTable)
-        key = _cursor_key(table)
+        key = cursor_key(table)
         return self._by_key.get(key) if key is not None else None
 
     def follow_up_target(self) -> FollowUpTarget | None:
@@ -387,13 +387,6 @@ class AlertsScreen(FollowUpActions, Screen[None]):
             if isinstance(b, Binding)
         ]
         self.app.push_screen(HelpModal("Physician alerts", keys))
-
-
-def _cursor_key(table: DataTable[Text]) -> str | None:
-    if table.row_count == 0:
-        return None
-    row_key: RowKey = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-    return row_key.value
 
 
 def _ago(then: datetime, now: datetime) -> str:

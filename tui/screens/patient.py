@@ -33,7 +33,7 @@ from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from core.clock import Clock
-from core.countries import country_name, emergency_contact, reporting_route
+from core.countries import country_name, emergency_contact
 from core.domain import Disposition
 from core.dossier import (
     DECISION_NOTE,
@@ -55,6 +55,7 @@ from db.followup import Actor
 from db.triage import record_triage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
 from tui.modals import HelpModal
+from tui.tables import reporting_routes
 from tui.triage_form import TriageContext, TriageFormResult, TriageModal
 
 _DISPOSITION_STYLE = {
@@ -261,6 +262,7 @@ class PatientScreen(FollowUpActions, Screen[None]):
                     now=self._clock.now(),
                     include_patient_name=settings.alert_include_patient_name,
                     policies=build_policies(settings.escalation_policies),
+                    reporting=settings.reporting_policy(),
                 )
                 parts = [f"Triage saved: {saved.disposition.value.upper()}"]
                 if saved.incident_id is not None:
@@ -429,28 +431,7 @@ def _emergency(identity: PatientIdentity) -> Group:
 
 def _reporting(identity: PatientIdentity) -> Group:
     """Where an adverse event is reported: the country the patient is in, and home if different."""
-    countries = [identity.current_country]
-    if identity.home_country.strip().upper() != identity.current_country.strip().upper():
-        countries.append(identity.home_country)
-    lines: list[RenderableType] = []
-    for country in countries:
-        route = reporting_route(country)
-        if route is None:
-            lines.append(
-                Text(
-                    f"Adverse-event reporting ({country_name(country)}): no route on file",
-                    style="dim",
-                )
-            )
-            continue
-        phone = f", phone {route.phone}" if route.phone else ""
-        lines.append(
-            Text.assemble(
-                ("Adverse-event reporting", "bold"),
-                f" ({route.country_name}): {route.authority} — {route.route}{phone}",
-            )
-        )
-    return Group(*lines)
+    return reporting_routes(identity.current_country, identity.home_country)
 
 
 def _identity(dossier: PatientDossier) -> Group:

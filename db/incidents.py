@@ -1,0 +1,667 @@
+"""The incident log in the database: listing, reading one incident, and every
+change a coordinator or physician makes to it.
+
+Each change runs in the caller's transaction and, in that same transaction,
+bumps the change marker, appends a timeline entry (entries are never edited:
+a correction is a new entry) and an audit event with before and after. Every
+change names the version it was made from; if someone else changed the
+incident since, `FollowUpConflict` says who and nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
+from core.incident_log import (
+    HAND_WRITTEN,
+    EntryKind,
+    IncidentDetail,
+    IncidentExport,
+    IncidentFilter,
+    IncidentLine,
+    StatusFilter,
+    TimelineItem,
+    check_grade,
+    order_incidents,
+    words,
+)
+from core.incidents import DEFAULT_REPORTING, ReportingPolicy, clinic_today
+from core.schedules import CLINIC_TZ
+from db import audit
+from db.followup import Actor, FollowUpConflict, mark_changed
+from db.models import (
+    AuditEvent,
+    ContactAttempt,
+    Incident,
+    IncidentEntry,
+    Patient,
+    ProductGiven,
+    Staff,
+    TreatmentEpisode,
+)
+
+# The log is a working list, not an archive: past this many rows the filter
+# should be narrowed (the screen says so). 4,400 incidents per 100,000 demo
+# patients leaves a wide margin.
+LIST_LIMIT = 5000
+
+REFERENCE_MAX = 120
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def _line_columns() -> tuple[Any, ...]:
+    return (
+        Incident.id,
+        Incident.patient_id,
+        Patient.code,
+        Patient.family_name + " " + Patient.given_name,
+        Patient.current_country,
+        Incident.category,
+        Incident.seriousness,
+        Incident.severity_grade,
+        Incident.outcome,
+        Incident.status,
+        Incident.learned_on,
+        Incident.report_due_on,
+        Incident.reported_on,
+        Incident.khidi_escalated_on,
+        Incident.created_at,
+    )
+
+
+def list_incidents(
+    session: Session, wanted: IncidentFilter, today: date, *, limit: int = LIST_LIMIT
+) -> list[IncidentLine]:
+    """The incidents `wanted` selects, most urgent report first (core.incident_log)."""
+    query = select(*_line_columns()).join(Patient, Patient.id == Incident.patient_id)
+    if wanted.status is StatusFilter.OPEN:
+        query = query.where(Incident.status == IncidentStatus.OPEN)
+    elif wanted.status is StatusFilter.CLOSED:
+        query = query.where(Incident.status == IncidentStatus.CLOSED)
+    if wanted.overdue_only:
+        query = query.where(Incident.reported_on.is_(None), Incident.report_due_on < today)
+    if wanted.category is not None:
+        query = query.where(Incident.category == wanted.category)
+    if wanted.country is not None:
+        query = query.where(Patient.current_country == wanted.country)
+    # Owed reports first by due date, so the limit never cuts an urgent one.
+    owed_first = or_(Incident.reported_on.is_not(None), Incident.report_due_on.is_(None))
+    query = query.order_by(owed_first, Incident.report_due_on, Incident.id.desc()).limit(limit)
+    return order_incidents((IncidentLine(*row) for row in session.execute(query)), today)
+
+
+def incident_countries(session: Session) -> list[str]:
+    """Countries that have incidents, for the country filter."""
+    rows = session.execute(
+        select(Patient.current_country)
+        .join(Incident, Incident.patient_id == Patient.id)
+        .distinct()
+        .order_by(Patient.current_country)
+    )
+    return [country for (country,) in rows]
+
+
+def load_incident(session: Session, incident_id: int) -> IncidentDetail | None:
+    """One incident with its timeline, or None if there is no such incident."""
+    row = session.execute(
+        select(*_line_columns(), Patient.home_country)
+        .join(Patient, Patient.id == Incident.patient_id)
+        .where(Incident.id == incident_id)
+    ).first()
+    if row is None:
+        return None
+    line = IncidentLine(*row[:-1])
+    incident = session.get(Incident, incident_id)
+    assert incident is not None
+    product = (
+        session.get(ProductGiven, incident.suspect_product_id)
+        if (incident.suspect_product_id)
+        else None
+    )
+    return IncidentDetail(
+        line=line,
+        home_country=row[-1],
+        onset_date=incident.onset_date,
+        onset_day=incident.onset_day,
+        suspect_product=product_words(product),
+        suspect_product_id=incident.suspect_product_id,
+        causality=incident.causality,
+        actions_taken=incident.actions_taken,
+        report_reference=incident.report_reference,
+        khidi_reference=incident.khidi_reference,
+        triage_id=incident.triage_id,
+        version=incident.version,
+        timeline=tuple(_timeline(session, incident)),
+    )
+
+
+def product_words(product: ProductGiven | None) -> str | None:
+    """'Exosome 5 mL (MFDS 2024-123, lot EX-42)'."""
+    if product is None:
+        return None
+    extra = [f"MFDS {product.mfds_reference}" if product.mfds_reference else "no MFDS reference"]
+    extra.append(f"lot {product.lot_number}" if product.lot_number else "no lot recorded")
+    return f"{product.name} ({', '.join(extra)})"
+
+
+def _timeline(session: Session, incident: Incident) -> list[TimelineItem]:
+    items = [
+        TimelineItem(entry.at, _entry_label(entry.kind), entry.text, staff)
+        for entry, staff in session.execute(
+            select(IncidentEntry, Staff.display_name)
+            .outerjoin(Staff, Staff.id == IncidentEntry.staff_id)
+            .where(IncidentEntry.incident_id == incident.id)
+            .order_by(IncidentEntry.id)
+        )
+    ]
+    # Contact with the patient is logged on the queue; it belongs to the
+    # incident's story from the moment the incident was opened.
+    for attempt, staff in session.execute(
+        select(ContactAttempt, Staff.display_name)
+        .outerjoin(Staff, Staff.id == ContactAttempt.staff_id)
+        .where(
+            ContactAttempt.patient_id == incident.patient_id,
+            ContactAttempt.at >= incident.created_at,
+        )
+        .order_by(ContactAttempt.at, ContactAttempt.id)
+    ):
+        text = f"{words(attempt.channel)}: {words(attempt.outcome)}"
+        if attempt.note:
+            text += f" ({attempt.note})"
+        items.append(TimelineItem(attempt.at, "Contact attempt (queue)", text, staff))
+    # A stable sort keeps entries written in one instant in the order written.
+    return sorted(items, key=lambda item: item.at)
+
+
+def _entry_label(kind: str) -> str:
+    try:
+        return EntryKind(kind).label
+    except ValueError:
+        return kind.replace("_", " ").capitalize()
+
+
+def last_changed_by(session: Session, incident_id: int) -> str | None:
+    """Who made the latest change to an incident, for a conflict message."""
+    return session.scalar(
+        select(AuditEvent.actor)
+        .where(AuditEvent.entity == "incident", AuditEvent.entity_id == str(incident_id))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
+# --- changing ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a physician sets when grading an incident."""
+
+    category: IncidentCategory
+    seriousness: Seriousness
+    severity_grade: int | None
+    causality: str | None
+    actions_taken: str | None
+    suspect_product_id: int | None
+
+
+def _snapshot(incident: Incident) -> dict[str, Any]:
+    return {
+        "category": incident.category.value,
+        "seriousness": incident.seriousness.value,
+        "severity_grade": incident.severity_grade,
+        "causality": incident.causality,
+        "actions_taken": incident.actions_taken,
+        "suspect_product": incident.suspect_product_id,
+        "outcome": incident.outcome.value,
+        "status": incident.status.value,
+        "report_due_on": incident.report_due_on.isoformat() if incident.report_due_on else None,
+        "reported_on": incident.reported_on.isoformat() if incident.reported_on else None,
+        "report_reference": incident.report_reference,
+        "khidi_escalated_on": (
+            incident.khidi_escalated_on.isoformat() if incident.khidi_escalated_on else None
+        ),
+        "khidi_reference": incident.khidi_reference,
+        "version": incident.version,
+    }
+
+
+def _locked(session: Session, incident_id: int, expected_version: int) -> Incident:
+    incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+    if incident is None:
+        raise FollowUpConflict(f"incident #{incident_id} no longer exists")
+    if incident.version != expected_version:
+        who = last_changed_by(session, incident_id)
+        raise FollowUpConflict(
+            f"incident #{incident_id} was changed{f' by {who}' if who else ''} since you opened "
+            "it; nothing was saved. The screen now shows the current state: check it and try again"
+        )
+    return incident
+
+
+def _commit_change(
+    session: Session,
+    incident: Incident,
+    before: dict[str, Any],
+    *,
+    action: str,
+    kind: EntryKind,
+    text: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    incident.version += 1
+    session.add(
+        IncidentEntry(
+            incident_id=incident.id, at=now, staff_id=actor.staff_id, kind=kind, text=text
+        )
+    )
+    session.flush()
+    after = _snapshot(incident)
+    changed = {key for key in after if before.get(key) != after[key]}
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action=action,
+        entity="incident",
+        entity_id=incident.id,
+        before={key: before[key] for key in sorted(changed)},
+        after={**{key: after[key] for key in sorted(changed)}, "entry": text},
+    )
+
+
+def _required(text: str | None, what: str) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise FollowUpConflict(f"{what} is required")
+    return cleaned
+
+
+def _reference(text: str | None, what: str) -> str:
+    cleaned = _required(text, what)
+    if len(cleaned) > REFERENCE_MAX:
+        raise FollowUpConflict(f"{what} is longer than {REFERENCE_MAX} characters")
+    return cleaned
+
+
+def _check_day(day: date, incident: Incident, now: datetime, what: str) -> None:
+    today = clinic_today(now)
+    if day > today:
+        raise FollowUpConflict(
+            f"{what} {day:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d})"
+        )
+    if day < incident.learned_on:
+        raise FollowUpConflict(
+            f"{what} {day:%Y-%m-%d} is before the clinic learned of the event "
+            f"({incident.learned_on:%Y-%m-%d})"
+        )
+
+
+def add_entry(
+    session: Session,
+    *,
+    incident_id: int,
+    kind: EntryKind,
+    text: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Append a note, a contact with the patient or home physician, or a correction.
+
+    No version check: an entry changes nothing already written, so two people
+    adding entries at once both keep theirs.
+    """
+    if kind not in HAND_WRITTEN:
+        raise FollowUpConflict(f"'{kind.value}' entries are written by the application")
+    body = _required(text, "the entry's text")
+    mark_changed(session, now)
+    incident = session.get(Incident, incident_id, with_for_update=True)
+    if incident is None:
+        raise FollowUpConflict(f"incident #{incident_id} no longer exists")
+    entry = IncidentEntry(
+        incident_id=incident.id, at=now, staff_id=actor.staff_id, kind=kind, text=body
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="incident.entry",
+        entity="incident",
+        entity_id=incident.id,
+        after={"entry": entry.id, "kind": kind.value, "text": body},
+    )
+
+
+def classify(
+    session: Session,
+    *,
+    incident_id: int,
+    expected_version: int,
+    classification: Classification,
+    actor: Actor,
+    now: datetime,
+    reporting: ReportingPolicy = DEFAULT_REPORTING,
+) -> None:
+    """Set category, seriousness, grade, causality, actions and suspect product.
+
+    While no report is recorded, the due date follows the seriousness (day 0
+    stays the day the clinic learned of the event).
+    """
+    try:
+        grade = check_grade(classification.severity_grade)
+    except ValueError as exc:
+        raise FollowUpConflict(str(exc)) from None
+    mark_changed(session, now)
+    incident = _locked(session, incident_id, expected_version)
+    if classification.suspect_product_id is not None:
+        _check_product(session, incident, classification.suspect_product_id)
+    before = _snapshot(incident)
+    incident.category = classification.category
+    incident.seriousness = classification.seriousness
+    incident.severity_grade = grade
+    incident.causality = (classification.causality or "").strip() or None
+    incident.actions_taken = (classification.actions_taken or "").strip() or None
+    incident.suspect_product_id = classification.suspect_product_id
+    if incident.reported_on is None:
+        incident.report_due_on = reporting.due_on(incident.seriousness, incident.learned_on)
+    after = _snapshot(incident)
+    changes = [
+        f"{label} {before[key] or '-'} -> {after[key] or '-'}"
+        for key, label in _CLASSIFICATION_LABELS
+        if before[key] != after[key]
+    ]
+    if not changes:
+        raise FollowUpConflict("nothing changed; the classification is as it was")
+    _commit_change(
+        session,
+        incident,
+        before,
+        action="incident.classify",
+        kind=EntryKind.CLASSIFIED,
+        text="; ".join(changes).replace("_", " "),
+        actor=actor,
+        now=now,
+    )
+
+
+_CLASSIFICATION_LABELS = (
+    ("category", "category"),
+    ("seriousness", "seriousness"),
+    ("severity_grade", "grade"),
+    ("causality", "causality"),
+    ("actions_taken", "actions"),
+    ("suspect_product", "suspect product"),
+    ("report_due_on", "report due"),
+)
+
+
+def _check_product(session: Session, incident: Incident, product_id: int) -> None:
+    episode_id = session.scalar(
+        select(ProductGiven.episode_id)
+        .join(TreatmentEpisode, TreatmentEpisode.id == ProductGiven.episode_id)
+        .where(ProductGiven.id == product_id, TreatmentEpisode.patient_id == incident.patient_id)
+    )
+    if episode_id is None:
+        raise FollowUpConflict(f"product {product_id} was not given to this patient")
+
+
+def episode_products(session: Session, incident_id: int) -> list[tuple[int, str]]:
+    """The products given to the incident's patient, newest episode first: the
+    suspect-product choices."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return []
+    rows = session.scalars(
+        select(ProductGiven)
+        .join(TreatmentEpisode, TreatmentEpisode.id == ProductGiven.episode_id)
+        .where(TreatmentEpisode.patient_id == incident.patient_id)
+        .order_by(TreatmentEpisode.procedure_at.desc(), ProductGiven.id)
+    )
+    return [(product.id, product_words(product) or "") for product in rows]
+
+
+def record_report(
+    session: Session,
+    *,
+    incident_id: int,
+    expected_version: int,
+    reported_on: date,
+    reference: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Record the MFDS report as submitted; the reporting clock stops."""
+    ref = _reference(reference, "the report's reference")
+    mark_changed(session, now)
+    incident = _locked(session, incident_id, expected_version)
+    _check_day(reported_on, incident, now, "the report date")
+    before = _snapshot(incident)
+    previous = incident.reported_on
+    incident.reported_on = reported_on
+    incident.report_reference = ref
+    text = f"MFDS report submitted {reported_on:%Y-%m-%d}, reference {ref}"
+    if previous is not None:
+        text += f" (replaces the earlier record of {previous:%Y-%m-%d})"
+    _commit_change(
+        session,
+        incident,
+        before,
+        action="incident.report",
+        kind=EntryKind.REPORTED,
+        text=text,
+        actor=actor,
+        now=now,
+    )
+
+
+def record_khidi(
+    session: Session,
+    *,
+    incident_id: int,
+    expected_version: int,
+    escalated_on: date,
+    reference: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Record that the case went to KHIDI (the medical-tourism dispute route)."""
+    ref = _reference(reference, "the KHIDI reference")
+    mark_changed(session, now)
+    incident = _locked(session, incident_id, expected_version)
+    _check_day(escalated_on, incident, now, "the KHIDI escalation date")
+    before = _snapshot(incident)
+    incident.khidi_escalated_on = escalated_on
+    incident.khidi_reference = ref
+    _commit_change(
+        session,
+        incident,
+        before,
+        action="incident.khidi",
+        kind=EntryKind.KHIDI,
+        text=f"Escalated to KHIDI {escalated_on:%Y-%m-%d}, reference {ref}",
+        actor=actor,
+        now=now,
+    )
+
+
+def close(
+    session: Session,
+    *,
+    incident_id: int,
+    expected_version: int,
+    outcome: IncidentOutcome,
+    note: str | None,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Close with an outcome. An unsubmitted report stays owed and visible."""
+    mark_changed(session, now)
+    incident = _locked(session, incident_id, expected_version)
+    if incident.status is IncidentStatus.CLOSED:
+        raise FollowUpConflict(f"incident #{incident_id} is already closed")
+    before = _snapshot(incident)
+    incident.status = IncidentStatus.CLOSED
+    incident.outcome = outcome
+    text = f"Closed, outcome {words(outcome)}"
+    if (note or "").strip():
+        text += f": {(note or '').strip()}"
+    if incident.reported_on is None:
+        text += " (MFDS report not yet recorded: it stays on the overdue list until it is)"
+    _commit_change(
+        session,
+        incident,
+        before,
+        action="incident.close",
+        kind=EntryKind.CLOSED,
+        text=text,
+        actor=actor,
+        now=now,
+    )
+
+
+def reopen(
+    session: Session,
+    *,
+    incident_id: int,
+    expected_version: int,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Reopen a closed incident; the reason is required and kept."""
+    why = _required(reason, "a reason to reopen")
+    mark_changed(session, now)
+    incident = _locked(session, incident_id, expected_version)
+    if incident.status is IncidentStatus.OPEN:
+        raise FollowUpConflict(f"incident #{incident_id} is open already")
+    before = _snapshot(incident)
+    incident.status = IncidentStatus.OPEN
+    _commit_change(
+        session,
+        incident,
+        before,
+        action="incident.reopen",
+        kind=EntryKind.REOPENED,
+        text=f"Reopened: {why}",
+        actor=actor,
+        now=now,
+    )
+
+
+def open_by_hand(
+    session: Session,
+    *,
+    patient_id: int,
+    category: IncidentCategory,
+    seriousness: Seriousness,
+    onset_date: date | None,
+    description: str,
+    actor: Actor,
+    now: datetime,
+    reporting: ReportingPolicy = DEFAULT_REPORTING,
+) -> int:
+    """Open an incident not raised by a triage (a call from a home physician, say)."""
+    text = _required(description, "a description of what happened")
+    mark_changed(session, now)
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise FollowUpConflict(f"patient {patient_id} no longer exists")
+    learned = clinic_today(now)
+    if onset_date is not None and onset_date > learned:
+        raise FollowUpConflict(f"onset {onset_date:%Y-%m-%d} is in the future")
+    episode = session.scalar(
+        select(TreatmentEpisode)
+        .where(TreatmentEpisode.patient_id == patient_id)
+        .order_by(TreatmentEpisode.procedure_at.desc())
+        .limit(1)
+    )
+    onset_day = None
+    if onset_date is not None and episode is not None:
+        onset_day = (onset_date - episode.procedure_at.astimezone(CLINIC_TZ).date()).days
+    incident = Incident(
+        patient_id=patient_id,
+        episode_id=episode.id if episode else None,
+        category=category,
+        onset_date=onset_date,
+        onset_day=onset_day,
+        learned_on=learned,
+        seriousness=seriousness,
+        outcome=IncidentOutcome.UNKNOWN,
+        status=IncidentStatus.OPEN,
+        suspect_product_id=first_product_id(session, episode.id) if episode else None,
+        report_due_on=reporting.due_on(seriousness, learned),
+        created_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    session.add(
+        IncidentEntry(
+            incident_id=incident.id,
+            at=now,
+            staff_id=actor.staff_id,
+            kind=EntryKind.OPENED,
+            text=f"Opened by hand: {text}",
+        )
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="incident.open",
+        entity="incident",
+        entity_id=incident.id,
+        after={"by_hand": True, **_snapshot(incident), "entry": text},
+    )
+    return incident.id
+
+
+def first_product_id(session: Session, episode_id: int) -> int | None:
+    """The product an incident suspects until a physician says otherwise: the
+    episode's first recorded product (the exosome preparation in every protocol)."""
+    return session.scalar(
+        select(ProductGiven.id)
+        .where(ProductGiven.episode_id == episode_id)
+        .order_by(ProductGiven.id)
+        .limit(1)
+    )
+
+
+def export_incidents(session: Session, wanted: IncidentFilter, today: date) -> list[IncidentExport]:
+    """Every incident `wanted` selects, with the fields the CSV carries, in log order."""
+    lines = {line.incident_id: line for line in list_incidents(session, wanted, today, limit=10**9)}
+    if not lines:
+        return []
+    extra: dict[int, IncidentExport] = {}
+    ids = list(lines)
+    # Chunks keep the IN list under every driver's parameter limit.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for incident, home, product in session.execute(
+            select(Incident, Patient.home_country, ProductGiven)
+            .join(Patient, Patient.id == Incident.patient_id)
+            .outerjoin(ProductGiven, ProductGiven.id == Incident.suspect_product_id)
+            .where(Incident.id.in_(chunk))
+        ):
+            extra[incident.id] = IncidentExport(
+                line=lines[incident.id],
+                home_country=home,
+                onset_date=incident.onset_date,
+                onset_day=incident.onset_day,
+                suspect_product=product_words(product),
+                causality=incident.causality,
+                actions_taken=incident.actions_taken,
+                report_reference=incident.report_reference,
+                khidi_reference=incident.khidi_reference,
+            )
+    return [extra[incident_id] for incident_id in ids]

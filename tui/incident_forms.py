@@ -1,0 +1,294 @@
+"""The incident log's forms. Each returns a typed result, or None when cancelled.
+
+A form never closes on bad input: it names the field and what is wrong, and
+keeps everything typed so far (the write itself is checked again in db).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from core.domain import IncidentCategory, IncidentOutcome, Seriousness
+from core.incident_log import HAND_WRITTEN, SEVERITY_GRADES, EntryKind, words
+from db.incidents import Classification
+
+# WHO-UMC causality categories: the vocabulary physicians already use.
+CAUSALITY = (
+    "certain",
+    "probable",
+    "possible",
+    "unlikely",
+    "conditional",
+    "unassessable",
+)
+
+_SERIOUSNESS_LABELS = {
+    Seriousness.NON_SERIOUS: "Non-serious",
+    Seriousness.DEATH: "Serious: death",
+    Seriousness.LIFE_THREATENING: "Serious: life-threatening",
+    Seriousness.HOSPITALISATION: "Serious: hospitalisation (or prolonged)",
+    Seriousness.DISABILITY: "Serious: disability or incapacity",
+    Seriousness.CONGENITAL_ANOMALY: "Serious: congenital anomaly",
+    Seriousness.MEDICALLY_IMPORTANT: "Serious: other medically important",
+}
+
+_GRADE_LABELS = {
+    1: "1 mild",
+    2: "2 moderate",
+    3: "3 severe",
+    4: "4 life-threatening",
+    5: "5 death",
+}
+
+
+Result = TypeVar("Result")
+
+
+class _Form(ModalScreen[Result | None]):
+    """Shared shape: a title, fields, an error line, Save and Cancel."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def buttons(self) -> ComposeResult:
+        yield Static("", id="error", classes="error")
+        with Horizontal(classes="buttons"):
+            yield Button("Save", variant="primary", id="save")
+            yield Button("Cancel", id="cancel")
+
+    def refuse(self, message: str) -> None:
+        """Say what is wrong; the form stays open with what was typed."""
+        self.query_one("#error", Static).update(Text(message, style="bold red"))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without saving."""
+        self.dismiss(None)
+
+
+def parse_day(text: str, what: str) -> date:
+    """A YYYY-MM-DD date, or ValueError naming the field."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{what}: expected a date like 2026-11-22, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class EntryForm:
+    """A hand-written timeline entry."""
+
+    kind: EntryKind
+    text: str
+
+
+class EntryModal(_Form[EntryForm]):
+    """Append a note, a contact with the patient or home physician, or a correction."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form"):
+            yield Label(Text(f"Add to the timeline of {self._title}"))
+            yield Select(
+                [(kind.label, kind) for kind in HAND_WRITTEN],
+                value=EntryKind.NOTE,
+                allow_blank=False,
+                id="kind",
+            )
+            yield Input(placeholder="What happened, who said what", id="text")
+            yield from self.buttons()
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#text")
+    def _save(self) -> None:
+        kind = self.query_one("#kind", Select).value
+        text = self.query_one("#text", Input).value.strip()
+        assert isinstance(kind, EntryKind)
+        if not text:
+            self.refuse("The entry needs text: entries cannot be edited later.")
+            return
+        self.dismiss(EntryForm(kind, text))
+
+
+class ClassifyModal(_Form[Classification]):
+    """Category, seriousness (ICH E2A), grade (CTCAE), causality, actions, suspect product."""
+
+    def __init__(
+        self,
+        title: str,
+        current: Classification,
+        products: list[tuple[int, str]],
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._current = current
+        self._products = products
+
+    def compose(self) -> ComposeResult:
+        now = self._current
+        with Vertical(classes="form wide"):
+            yield Label(Text(f"Classify {self._title}"))
+            yield Select(
+                [(words(c).capitalize(), c) for c in IncidentCategory],
+                value=now.category,
+                allow_blank=False,
+                id="category",
+            )
+            yield Select(
+                [(label, s) for s, label in _SERIOUSNESS_LABELS.items()],
+                value=now.seriousness,
+                allow_blank=False,
+                id="seriousness",
+            )
+            yield Select(
+                [(f"Grade {label}", g) for g, label in _GRADE_LABELS.items()],
+                value=now.severity_grade if now.severity_grade is not None else Select.BLANK,
+                prompt="Grade (not yet graded)",
+                id="grade",
+            )
+            yield Select(
+                [(f"Causality: {c}", c) for c in CAUSALITY],
+                value=now.causality if now.causality in CAUSALITY else Select.BLANK,
+                prompt="Causality (not assessed)",
+                id="causality",
+            )
+            yield Select(
+                [(label, pid) for pid, label in self._products],
+                value=(
+                    now.suspect_product_id
+                    if now.suspect_product_id in {p for p, _ in self._products}
+                    else Select.BLANK
+                ),
+                prompt="Suspect product (none)",
+                id="product",
+            )
+            yield Input(
+                value=now.actions_taken or "",
+                placeholder="Actions taken (antihistamine, referral, ...)",
+                id="actions",
+            )
+            yield from self.buttons()
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#actions")
+    def _save(self) -> None:
+        category = self.query_one("#category", Select).value
+        seriousness = self.query_one("#seriousness", Select).value
+        grade = self.query_one("#grade", Select).value
+        causality = self.query_one("#causality", Select).value
+        product = self.query_one("#product", Select).value
+        assert isinstance(category, IncidentCategory) and isinstance(seriousness, Seriousness)
+        chosen_grade = grade if isinstance(grade, int) else None
+        if chosen_grade is not None and chosen_grade not in SEVERITY_GRADES:
+            self.refuse("Grade must be 1 to 5.")
+            return
+        if chosen_grade == 5 and seriousness is not Seriousness.DEATH:
+            # Grade 5 is death; seriousness must say so, or the 7-day clock is missed.
+            self.refuse("Grade 5 is death: set seriousness to 'Serious: death' as well.")
+            return
+        self.dismiss(
+            Classification(
+                category=category,
+                seriousness=seriousness,
+                severity_grade=chosen_grade,
+                causality=causality if isinstance(causality, str) else None,
+                actions_taken=self.query_one("#actions", Input).value.strip() or None,
+                suspect_product_id=product if isinstance(product, int) else None,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class DatedReference:
+    """A date and a reference: a submitted report or a KHIDI escalation."""
+
+    on: date
+    reference: str
+
+
+class DatedReferenceModal(_Form[DatedReference]):
+    """Ask for the day something was done and its reference number."""
+
+    def __init__(self, title: str, today: date, what: str) -> None:
+        super().__init__()
+        self._title = title
+        self._today = today
+        self._what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form"):
+            yield Label(Text(self._title))
+            yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="day")
+            yield Input(placeholder=f"{self._what} reference", id="reference")
+            yield from self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#reference", Input).focus()
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    def _save(self) -> None:
+        try:
+            day = parse_day(self.query_one("#day", Input).value, "Date")
+        except ValueError as exc:
+            self.refuse(str(exc))
+            return
+        if day > self._today:
+            self.refuse(f"Date: {day:%Y-%m-%d} is in the future.")
+            return
+        reference = self.query_one("#reference", Input).value.strip()
+        if not reference:
+            self.refuse(f"The {self._what} reference is required.")
+            return
+        self.dismiss(DatedReference(day, reference))
+
+
+@dataclass(frozen=True)
+class CloseForm:
+    """How an incident ended."""
+
+    outcome: IncidentOutcome
+    note: str
+
+
+class CloseModal(_Form[CloseForm]):
+    """Close an incident with its outcome."""
+
+    def __init__(self, title: str, warning: str | None) -> None:
+        super().__init__()
+        self._title = title
+        self._warning = warning
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form"):
+            yield Label(Text(f"Close {self._title}"))
+            if self._warning:
+                yield Label(Text(self._warning, style="bold yellow"))
+            yield Select(
+                [(words(o).capitalize(), o) for o in IncidentOutcome],
+                prompt="Outcome",
+                id="outcome",
+            )
+            yield Input(placeholder="Closing note (optional)", id="note")
+            yield from self.buttons()
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#note")
+    def _save(self) -> None:
+        outcome = self.query_one("#outcome", Select).value
+        if not isinstance(outcome, IncidentOutcome):
+            self.refuse("Choose the outcome the incident is closed with.")
+            return
+        self.dismiss(CloseForm(outcome, self.query_one("#note", Input).value.strip()))

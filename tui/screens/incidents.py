@@ -1,0 +1,674 @@
+"""The incident log: every adverse event, its reporting clock and its timeline.
+
+Opened with `i` from anywhere (an app-level key) and from the command palette.
+The table lists incidents most urgent report first (core.incident_log); the
+pane below shows the highlighted incident with its append-only timeline.
+Filters: `o` status (open, closed, all), `v` overdue reports only, `g`
+category, `w` country. Changes: `e` add an entry, `s` classify (seriousness,
+grade, ...), `p` record the MFDS report, `k` record a KHIDI escalation, `x`
+close with an outcome (or reopen a closed one). `X` writes the log as CSV.
+
+Every change names the version it was read at; a change someone else made in
+between is refused with who made it, and the screen re-reads. The screen
+stays live like the queue: it re-reads when the change marker moves, and at
+least once a minute, since days left turn over at Seoul midnight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.orm import Session
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Static
+
+from core.domain import IncidentCategory, IncidentStatus, Seriousness
+from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, StatusFilter, words
+from core.incidents import ClockState, ReportClock, clinic_today
+from db import incidents as store
+from db.followup import Actor
+from db.queue import change_counter
+from tui.actions import FollowUpActions, FollowUpTarget
+from tui.incident_forms import (
+    ClassifyModal,
+    CloseForm,
+    CloseModal,
+    DatedReference,
+    DatedReferenceModal,
+    EntryForm,
+    EntryModal,
+)
+from tui.modals import HelpModal, TextPromptModal
+from tui.tables import cursor_key, reporting_routes
+
+# Days left turn over at midnight; re-read at least this often even when nothing changed.
+FULL_READ_EVERY = timedelta(seconds=60)
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("incident", "Incident"),
+    ("report", "Report"),
+    ("due", "Due"),
+    ("patient", "Patient"),
+    ("country", "Ctry"),
+    ("category", "Category"),
+    ("serious", "Seriousness"),
+    ("grade", "Gr"),
+    ("status", "Status"),
+)
+
+_STATUS_CYCLE = (StatusFilter.OPEN, StatusFilter.CLOSED, StatusFilter.ALL)
+_CATEGORY_CYCLE: tuple[IncidentCategory | None, ...] = (None, *IncidentCategory)
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One read: the lines, the highlighted incident's detail, when, the marker seen."""
+
+    lines: list[IncidentLine]
+    detail: IncidentDetail | None
+    read_at: datetime
+    marker: int
+
+
+def clock_text(clock: ReportClock) -> Text:
+    """The clock as a coloured cell: red when due today or late."""
+    style = {
+        ClockState.OVERDUE: "bold white on red",
+        ClockState.DUE_TODAY: "bold red",
+        ClockState.REPORTED: "green",
+        ClockState.NO_DEADLINE: "dim",
+    }.get(clock.state, "yellow" if (clock.days_left or 99) <= 3 else "")
+    return Text(clock.label, style=style)
+
+
+class IncidentLogScreen(FollowUpActions, Screen[None]):
+    """Adverse events with their reporting clocks, live."""
+
+    BINDINGS = [
+        Binding("enter", "open_patient", "Patient", tooltip="Open the incident's patient"),
+        Binding("e", "add_entry", "Entry", tooltip="Add a note or contact to the timeline"),
+        Binding("s", "classify", "Classify", tooltip="Set seriousness, grade, causality, product"),
+        Binding("p", "report", "Report", tooltip="Record the MFDS report: date and reference"),
+        Binding("k", "khidi", "KHIDI", tooltip="Record a KHIDI escalation: date and reference"),
+        Binding("x", "close", "Close", tooltip="Close with an outcome, or reopen a closed one"),
+        Binding("o", "cycle_status", "Status", tooltip="Show open, closed or all incidents"),
+        Binding("v", "toggle_overdue", "Overdue", tooltip="Only incidents whose report is late"),
+        Binding("g", "cycle_category", "Category", tooltip="Filter by category (cycles)"),
+        Binding("w", "country", "Country", tooltip="Filter by the patient's current country"),
+        Binding("X", "export_csv", "CSV", tooltip="Write the listed incidents to a CSV file"),
+        Binding("r", "reload", "Reload", tooltip="Read the incident log now"),
+        Binding("escape", "back", "Back", tooltip="Back to the previous screen"),
+        Binding("question_mark", "help", "Help", tooltip="Every key"),
+    ]
+
+    class Loaded(Message):
+        """A thread worker read the log."""
+
+        def __init__(self, page: IncidentPage) -> None:
+            self.page = page
+            super().__init__()
+
+    class Unchanged(Message):
+        """A poll found nothing new."""
+
+    class LoadFailed(Message):
+        """Reading failed; the reason is one line for the status bar."""
+
+        def __init__(self, reason: str) -> None:
+            self.reason = reason
+            super().__init__()
+
+    def __init__(self, wanted: IncidentFilter | None = None) -> None:
+        super().__init__()
+        self.wanted = wanted or IncidentFilter()
+        self.page: IncidentPage | None = None
+        """The last successful read (tests use it)."""
+        self._by_key: dict[str, IncidentLine] = {}
+        self._force = True
+        self._timer: Timer | None = None
+        self._detail_for: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading the incident log…", id="incidents-summary")
+        table: DataTable[Text] = DataTable(id="incidents-table", cursor_type="row")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        with VerticalScroll(id="incidents-detail"):
+            yield Static("", id="incidents-detail-text")
+        yield Static("", id="incidents-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.poll()
+
+    # -- reading -----------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="incidents-read")
+    def poll(self) -> None:
+        """Read the marker, and the log when something changed."""
+        database, clock = self.aftercare.database, self.aftercare.clock
+        now = clock.now()
+        page, force, wanted = self.page, self._force, self.wanted
+        highlighted = self._detail_for
+        try:
+            with database.sessions() as session:
+                marker = change_counter(session)
+                if not (
+                    force
+                    or page is None
+                    or page.marker != marker
+                    or now - page.read_at >= FULL_READ_EVERY
+                ):
+                    self.post_message(self.Unchanged())
+                    return
+                lines = store.list_incidents(session, wanted, clinic_today(now))
+                ids = [line.incident_id for line in lines]
+                target = highlighted if highlighted in ids else (ids[0] if ids else None)
+                detail = store.load_incident(session, target) if target is not None else None
+        except Exception as exc:  # gone for a moment: keep showing the last read
+            self.post_message(self.LoadFailed(f"could not read the incident log: {exc}"))
+            return
+        self.post_message(self.Loaded(IncidentPage(lines, detail, now, marker)))
+
+    def _arm_next_poll(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(
+            self.aftercare.settings.refresh_seconds, self.poll, name="incidents-poll"
+        )
+
+    def refresh_now(self) -> None:
+        """Re-read at once (after our own writes, a filter change, or `r`)."""
+        self._force = True
+        if self._timer is not None:
+            self._timer.stop()
+        self.poll()
+
+    @on(Unchanged)
+    def _unchanged(self) -> None:
+        self._arm_next_poll()
+
+    @on(LoadFailed)
+    def _show_failure(self, message: LoadFailed) -> None:
+        self.query_one("#incidents-status", Static).update(
+            Text(f"⚠ {message.reason}", style="bold red")
+        )
+        self._arm_next_poll()
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
+        self._force = False
+        self.page = message.page
+        with self.app.batch_update():
+            self._apply(message.page)
+            self._show_summary(message.page)
+            self._show_detail()
+        self._arm_next_poll()
+
+    def _apply(self, page: IncidentPage) -> None:
+        """Rewrite the rows, keeping the cursor on the incident it was on."""
+        table: DataTable[Text] = self.query_one("#incidents-table", DataTable)
+        kept = cursor_key(table)
+        today = clinic_today(page.read_at)
+        wanted = [str(line.incident_id) for line in page.lines]
+        self._by_key = {str(line.incident_id): line for line in page.lines}
+        if [row.key.value for row in table.ordered_rows] == wanted:
+            for line in page.lines:
+                for (column, _), cell in zip(COLUMNS, _cells(line, today), strict=True):
+                    if table.get_cell(str(line.incident_id), column) != cell:
+                        table.update_cell(str(line.incident_id), column, cell)
+            return
+        table.clear()
+        for line in page.lines:
+            table.add_row(*_cells(line, today), key=str(line.incident_id))
+        if kept is not None and kept in self._by_key:
+            table.move_cursor(row=wanted.index(kept), animate=False)
+
+    def _show_summary(self, page: IncidentPage) -> None:
+        today = clinic_today(page.read_at)
+        clocks = [line.clock(today) for line in page.lines]
+        late = sum(c.state is ClockState.OVERDUE for c in clocks)
+        today_due = sum(c.state is ClockState.DUE_TODAY for c in clocks)
+        header = Text()
+        header.append("Incident log  ", style="bold")
+        header.append(f"{len(page.lines)} {self.wanted.describe()}")
+        if late:
+            header.append(f"   {late} report{'s' if late != 1 else ''} late", style="bold red")
+        if today_due:
+            header.append(f"   {today_due} due today", style="bold red")
+        if len(page.lines) >= store.LIST_LIMIT:
+            header.append(f"   (first {store.LIST_LIMIT}: narrow the filter)", style="yellow")
+        self.query_one("#incidents-summary", Static).update(header)
+        actor = self.aftercare.actor
+        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
+        tz = self.aftercare.clinic_tz
+        self.query_one("#incidents-status", Static).update(
+            Text(f"{who} · read {page.read_at.astimezone(tz):%H:%M:%S} · today {today:%d %b} KST")
+        )
+
+    @on(DataTable.RowHighlighted, "#incidents-table")
+    def _highlighted(self) -> None:
+        line = self.highlighted()
+        incident_id = line.incident_id if line is not None else None
+        if incident_id != self._detail_for:
+            self._detail_for = incident_id
+            page = self.page
+            if page is not None and (
+                page.detail is None or page.detail.line.incident_id != incident_id
+            ):
+                # The pane needs this incident's timeline: read it now.
+                self.refresh_now()
+                return
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        pane = self.query_one("#incidents-detail-text", Static)
+        page = self.page
+        line = self.highlighted()
+        if page is None:
+            pane.update(Text(""))
+            return
+        if line is None:
+            pane.update(Text("No incident matches this filter.", style="dim"))
+            return
+        self._detail_for = line.incident_id
+        if page.detail is None or page.detail.line.incident_id != line.incident_id:
+            pane.update(Text("Reading the timeline…", style="dim"))
+            return
+        pane.update(_detail(page.detail, page.read_at, self.aftercare.clinic_tz))
+
+    def highlighted(self) -> IncidentLine | None:
+        """The incident under the cursor."""
+        table: DataTable[Text] = self.query_one("#incidents-table", DataTable)
+        key = cursor_key(table)
+        return self._by_key.get(key) if key is not None else None
+
+    def current_detail(self) -> IncidentDetail | None:
+        """The highlighted incident as last read (with the version changes name)."""
+        line, page = self.highlighted(), self.page
+        if line is None or page is None or page.detail is None:
+            return None
+        return page.detail if page.detail.line.incident_id == line.incident_id else None
+
+    # -- FollowUpActions hooks -----------------------------------------------
+
+    def follow_up_target(self) -> FollowUpTarget | None:
+        """The incident log acts on incidents, not on a touchpoint."""
+        return None
+
+    def after_follow_up(self) -> None:
+        """Our own write: show it at once."""
+        self.refresh_now()
+
+    # -- filters -----------------------------------------------------------
+
+    def _refilter(self, wanted: IncidentFilter) -> None:
+        self.wanted = wanted
+        self.refresh_now()
+
+    def action_cycle_status(self) -> None:
+        """Open, then closed, then all incidents."""
+        at = _STATUS_CYCLE.index(self.wanted.status)
+        self._refilter(replace(self.wanted, status=_STATUS_CYCLE[(at + 1) % len(_STATUS_CYCLE)]))
+
+    def action_toggle_overdue(self) -> None:
+        """Only incidents whose report is past due and not submitted."""
+        self._refilter(replace(self.wanted, overdue_only=not self.wanted.overdue_only))
+
+    def action_cycle_category(self) -> None:
+        """Every category in turn, then all again."""
+        at = _CATEGORY_CYCLE.index(self.wanted.category)
+        nxt = _CATEGORY_CYCLE[(at + 1) % len(_CATEGORY_CYCLE)]
+        self._refilter(replace(self.wanted, category=nxt))
+
+    def action_country(self) -> None:
+        """Ask for a two-letter country code; empty shows every country."""
+
+        def chosen(answer: str | None) -> None:
+            if answer is None:
+                return
+            code = answer.strip().upper() or None
+            if code is not None and (len(code) != 2 or not code.isalpha()):
+                self.notify(f"{answer!r} is not a two-letter country code.", severity="error")
+                return
+            self._refilter(replace(self.wanted, country=code))
+
+        self.app.push_screen(
+            TextPromptModal(
+                "Country (two letters, e.g. JP; empty for all)",
+                value=self.wanted.country or "",
+            ),
+            chosen,
+        )
+
+    # -- changes -------------------------------------------------------------
+
+    def _ready_incident(self, verb: str) -> tuple[Actor, IncidentDetail] | None:
+        actor = self.aftercare.actor
+        if actor is None:
+            self.notify(
+                f"Read-only: login {self.aftercare.login!r} cannot {verb}.",
+                severity="error",
+                markup=False,
+            )
+            return None
+        detail = self.current_detail()
+        if detail is None:
+            self.notify("No incident selected (or its timeline is still loading).")
+            return None
+        return actor, detail
+
+    def _change(
+        self, actor: Actor, summary: str, change: Callable[[Session, Actor, datetime], None]
+    ) -> None:
+        clock = self.aftercare.clock
+
+        def work(session: Session, who: Actor) -> None:
+            change(session, who, clock.now())
+
+        self._write(summary, work, actor)
+
+    def action_add_entry(self) -> None:
+        """Append a note, a contact, or a correction to the timeline."""
+        ready = self._ready_incident("add entries")
+        if ready is None:
+            return
+        actor, detail = ready
+
+        def save(form: EntryForm | None) -> None:
+            if form is None:
+                return
+            self._change(
+                actor,
+                f"#{detail.line.incident_id}: {form.kind.label.lower()} added.",
+                lambda s, who, now: store.add_entry(
+                    s,
+                    incident_id=detail.line.incident_id,
+                    kind=form.kind,
+                    text=form.text,
+                    actor=who,
+                    now=now,
+                ),
+            )
+
+        self.app.push_screen(EntryModal(_title(detail.line)), save)
+
+    def action_classify(self) -> None:
+        """Seriousness, grade, category, causality, actions and suspect product."""
+        ready = self._ready_incident("classify incidents")
+        if ready is None:
+            return
+        actor, detail = ready
+        try:
+            with self.aftercare.database.sessions() as session:
+                products = store.episode_products(session, detail.line.incident_id)
+        except Exception as exc:  # the form needs the product list; say why it cannot open
+            self.notify(f"Could not read the products: {exc}", severity="error", markup=False)
+            return
+        current = store.Classification(
+            category=detail.line.category,
+            seriousness=detail.line.seriousness,
+            severity_grade=detail.line.severity_grade,
+            causality=detail.causality,
+            actions_taken=detail.actions_taken,
+            suspect_product_id=detail.suspect_product_id,
+        )
+        reporting = self.aftercare.settings.reporting_policy()
+
+        def save(form: store.Classification | None) -> None:
+            if form is None:
+                return
+            self._change(
+                actor,
+                f"#{detail.line.incident_id} classified.",
+                lambda s, who, now: store.classify(
+                    s,
+                    incident_id=detail.line.incident_id,
+                    expected_version=detail.version,
+                    classification=form,
+                    actor=who,
+                    now=now,
+                    reporting=reporting,
+                ),
+            )
+
+        self.app.push_screen(ClassifyModal(_title(detail.line), current, products), save)
+
+    def action_report(self) -> None:
+        """Record the MFDS report as submitted: the clock stops."""
+        ready = self._ready_incident("record reports")
+        if ready is None:
+            return
+        actor, detail = ready
+        today = clinic_today(self.aftercare.clock.now())
+
+        def save(form: DatedReference | None) -> None:
+            if form is None:
+                return
+            self._change(
+                actor,
+                f"#{detail.line.incident_id}: MFDS report recorded.",
+                lambda s, who, now: store.record_report(
+                    s,
+                    incident_id=detail.line.incident_id,
+                    expected_version=detail.version,
+                    reported_on=form.on,
+                    reference=form.reference,
+                    actor=who,
+                    now=now,
+                ),
+            )
+
+        title = f"MFDS report submitted for {_title(detail.line)}"
+        self.app.push_screen(DatedReferenceModal(title, today, "MFDS report"), save)
+
+    def action_khidi(self) -> None:
+        """Record that the case was escalated to KHIDI."""
+        ready = self._ready_incident("record KHIDI escalations")
+        if ready is None:
+            return
+        actor, detail = ready
+        today = clinic_today(self.aftercare.clock.now())
+
+        def save(form: DatedReference | None) -> None:
+            if form is None:
+                return
+            self._change(
+                actor,
+                f"#{detail.line.incident_id}: KHIDI escalation recorded.",
+                lambda s, who, now: store.record_khidi(
+                    s,
+                    incident_id=detail.line.incident_id,
+                    expected_version=detail.version,
+                    escalated_on=form.on,
+                    reference=form.reference,
+                    actor=who,
+                    now=now,
+                ),
+            )
+
+        title = f"KHIDI escalation for {_title(detail.line)}"
+        self.app.push_screen(DatedReferenceModal(title, today, "KHIDI"), save)
+
+    def action_close(self) -> None:
+        """Close with an outcome; on a closed incident, reopen with a reason."""
+        ready = self._ready_incident("close incidents")
+        if ready is None:
+            return
+        actor, detail = ready
+        incident_id = detail.line.incident_id
+        if detail.line.status is IncidentStatus.CLOSED:
+
+            def reopen(reason: str | None) -> None:
+                if reason:
+                    self._change(
+                        actor,
+                        f"#{incident_id} reopened.",
+                        lambda s, who, now: store.reopen(
+                            s,
+                            incident_id=incident_id,
+                            expected_version=detail.version,
+                            reason=reason,
+                            actor=who,
+                            now=now,
+                        ),
+                    )
+
+            self.app.push_screen(
+                TextPromptModal(f"Reopen {_title(detail.line)}: why?", required=True), reopen
+            )
+            return
+
+        def close(form: CloseForm | None) -> None:
+            if form is None:
+                return
+            self._change(
+                actor,
+                f"#{incident_id} closed ({words(form.outcome)}).",
+                lambda s, who, now: store.close(
+                    s,
+                    incident_id=incident_id,
+                    expected_version=detail.version,
+                    outcome=form.outcome,
+                    note=form.note,
+                    actor=who,
+                    now=now,
+                ),
+            )
+
+        warning = (
+            "The MFDS report is not recorded yet: it stays on the overdue list until it is."
+            if detail.line.reported_on is None
+            else None
+        )
+        self.app.push_screen(CloseModal(_title(detail.line), warning), close)
+
+    def action_export_csv(self) -> None:
+        """Write the incidents this filter lists to a CSV file."""
+        from tui.exports_tui import export_incidents_csv
+
+        export_incidents_csv(self, self.wanted)
+
+    # -- navigation ----------------------------------------------------------
+
+    def action_open_patient(self) -> None:
+        """The highlighted incident's patient screen."""
+        line = self.highlighted()
+        if line is not None:
+            self.aftercare.open_patient(line.patient_id)
+
+    def action_reload(self) -> None:
+        """Read the log now."""
+        self.refresh_now()
+
+    def action_back(self) -> None:
+        """Return to the screen underneath."""
+        self.app.pop_screen()
+
+    def action_help(self) -> None:
+        """Every key of this screen."""
+        keys = [
+            ({"question_mark": "?"}.get(b.key, b.key), b.tooltip or b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(HelpModal("Incident log", keys))
+
+
+def _title(line: IncidentLine) -> str:
+    return f"#{line.incident_id} ({line.patient_code} {line.patient_name})"
+
+
+_SERIOUS_STYLE = {
+    Seriousness.NON_SERIOUS: "",
+    Seriousness.DEATH: "bold white on red",
+    Seriousness.LIFE_THREATENING: "bold white on red",
+}
+
+
+def _cells(line: IncidentLine, today: date) -> tuple[Text, ...]:
+    clock = line.clock(today)
+    due = line.report_due_on
+    return (
+        Text(f"#{line.incident_id}", style="bold"),
+        clock_text(clock),
+        Text(f"{due:%d %b}" if due else "—", style="" if clock.owed else "dim"),
+        Text(f"{line.patient_code} {line.patient_name}"[:24]),
+        Text(line.country),
+        Text(words(line.category)[:18]),
+        Text(words(line.seriousness), style=_SERIOUS_STYLE.get(line.seriousness, "bold red")),
+        Text(str(line.severity_grade) if line.severity_grade else "—"),
+        Text(line.status.value, style="" if line.status is IncidentStatus.OPEN else "dim"),
+    )
+
+
+def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo) -> RenderableType:
+    """The highlighted incident: facts, clocks, routes, then the timeline."""
+    line = detail.line
+    today = clinic_today(now)
+    head = Text.assemble(
+        (f"#{line.incident_id} ", "bold"),
+        (line.patient_code, "bold"),
+        " ",
+        line.patient_name,
+        f"   {words(line.category)}   {words(line.seriousness)}",
+        f"   grade {line.severity_grade or '—'}   {line.status.value}",
+        f", outcome {words(line.outcome)}",
+    )
+    clock = line.clock(today)
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column(overflow="fold")
+    onset = (f"{detail.onset_date:%d %b %Y}" if detail.onset_date else "date not recorded") + (
+        f" (day {detail.onset_day})" if detail.onset_day is not None else ""
+    )
+    facts.add_row("Onset", onset)
+    facts.add_row("Day 0", f"{line.learned_on:%d %b %Y} (the clinic learned of it)")
+    report = Text()
+    report.append_text(clock_text(clock))
+    if line.report_due_on:
+        report.append(f"  due {line.report_due_on:%d %b %Y}")
+    if line.reported_on:
+        report.append(f"  submitted {line.reported_on:%d %b %Y}, ref {detail.report_reference}")
+    facts.add_row("MFDS report", report)
+    facts.add_row(
+        "KHIDI",
+        f"{line.khidi_escalated_on:%d %b %Y}, ref {detail.khidi_reference}"
+        if line.khidi_escalated_on
+        else "not escalated",
+    )
+    facts.add_row("Suspect product", detail.suspect_product or "not recorded")
+    facts.add_row("Causality", detail.causality or "not assessed")
+    facts.add_row("Actions taken", detail.actions_taken or "none recorded")
+    timeline = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, expand=True)
+    timeline.add_column("When (KST)", no_wrap=True)
+    timeline.add_column("What", no_wrap=True)
+    timeline.add_column("By", no_wrap=True)
+    timeline.add_column("Entry", overflow="fold", ratio=1)
+    for item in reversed(detail.timeline):
+        timeline.add_row(
+            Text(f"{item.at.astimezone(tz):%d %b %H:%M}"),
+            Text(item.label, style="bold" if item.label.startswith("Correction") else ""),
+            Text(item.staff or "—"),
+            Text(item.text),
+        )
+    return Group(
+        head,
+        facts,
+        reporting_routes(line.country, detail.home_country),
+        Text("Timeline, newest first", style="bold"),
+        timeline,
+    )

@@ -1,0 +1,42 @@
+"""Small helpers shared by the screens' tables and panes."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.widgets import DataTable
+
+from core.countries import country_name, reporting_route
+
+
+def cursor_key(table: DataTable[Text]) -> str | None:
+    """The key of the row under the cursor, or None on an empty table."""
+    if table.row_count == 0:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+
+def reporting_routes(current_country: str, home_country: str) -> Group:
+    """Where an adverse event is reported: the country the patient is in, and home if different."""
+    countries = [current_country]
+    if home_country.strip().upper() != current_country.strip().upper():
+        countries.append(home_country)
+    lines: list[RenderableType] = []
+    for country in countries:
+        route = reporting_route(country)
+        if route is None:
+            lines.append(
+                Text(
+                    f"Adverse-event reporting ({country_name(country)}): no route on file",
+                    style="dim",
+                )
+            )
+            continue
+        phone = f", phone {route.phone}" if route.phone else ""
+        lines.append(
+            Text.assemble(
+                ("Adverse-event reporting", "bold"),
+                f" ({route.country_name}): {route.authority} — {route.route}{phone}",
+            )
+        )
+    return Group(*lines)
