@@ -154,13 +154,13 @@ class ClassifyModal(_Form[Classification]):
             )
             yield Select(
                 [(f"Grade {label}", g) for g, label in _GRADE_LABELS.items()],
-                value=now.severity_grade if now.severity_grade is not None else Select.BLANK,
+                value=now.severity_grade if now.severity_grade is not None else Select.NULL,
                 prompt="Grade (not yet graded)",
                 id="grade",
             )
             yield Select(
                 [(f"Causality: {c}", c) for c in CAUSALITY],
-                value=now.causality if now.causality in CAUSALITY else Select.BLANK,
+                value=now.causality if now.causality in CAUSALITY else Select.NULL,
                 prompt="Causality (not assessed)",
                 id="causality",
             )
@@ -169,7 +169,7 @@ class ClassifyModal(_Form[Classification]):
                 value=(
                     now.suspect_product_id
                     if now.suspect_product_id in {p for p, _ in self._products}
-                    else Select.BLANK
+                    else Select.NULL
                 ),
                 prompt="Suspect product (none)",
                 id="product",
@@ -292,3 +292,67 @@ class CloseModal(_Form[CloseForm]):
             self.refuse("Choose the outcome the incident is closed with.")
             return
         self.dismiss(CloseForm(outcome, self.query_one("#note", Input).value.strip()))
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """An incident opened by hand (not from a triage)."""
+
+    category: IncidentCategory
+    seriousness: Seriousness
+    onset: date | None
+    description: str
+
+
+class NewIncidentModal(_Form[NewIncident]):
+    """Open an incident by hand: a home physician's call, a hospital's letter."""
+
+    def __init__(self, patient: str, today: date) -> None:
+        super().__init__()
+        self._patient = patient
+        self._today = today
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form wide"):
+            yield Label(Text(f"New incident for {self._patient}"))
+            yield Select(
+                [(words(c).capitalize(), c) for c in IncidentCategory],
+                prompt="Category",
+                id="category",
+            )
+            yield Select(
+                [(label, s) for s, label in _SERIOUSNESS_LABELS.items()],
+                prompt="Seriousness (sets the MFDS clock)",
+                id="seriousness",
+            )
+            yield Input(placeholder="Onset date YYYY-MM-DD (empty if unknown)", id="onset")
+            yield Input(placeholder="What happened, and who told the clinic", id="description")
+            yield from self.buttons()
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    def _save(self) -> None:
+        category = self.query_one("#category", Select).value
+        seriousness = self.query_one("#seriousness", Select).value
+        if not isinstance(category, IncidentCategory):
+            self.refuse("Choose a category.")
+            return
+        if not isinstance(seriousness, Seriousness):
+            self.refuse("Choose the seriousness: it decides the reporting deadline.")
+            return
+        onset_text = self.query_one("#onset", Input).value.strip()
+        onset = None
+        if onset_text:
+            try:
+                onset = parse_day(onset_text, "Onset")
+            except ValueError as exc:
+                self.refuse(str(exc))
+                return
+            if onset > self._today:
+                self.refuse(f"Onset: {onset:%Y-%m-%d} is in the future.")
+                return
+        description = self.query_one("#description", Input).value.strip()
+        if not description:
+            self.refuse("Describe what happened: the first timeline entry cannot be edited.")
+            return
+        self.dismiss(NewIncident(category, seriousness, onset, description))

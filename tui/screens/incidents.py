@@ -564,6 +564,11 @@ class IncidentLogScreen(FollowUpActions, Screen[None]):
 
     # -- navigation ----------------------------------------------------------
 
+    @on(DataTable.RowSelected, "#incidents-table")
+    def _selected(self) -> None:
+        # The table takes enter for itself; selecting a row opens its patient.
+        self.action_open_patient()
+
     def action_open_patient(self) -> None:
         """The highlighted incident's patient screen."""
         line = self.highlighted()

@@ -47,13 +47,16 @@ from core.dossier import (
     patient_zone,
 )
 from core.escalation import build_policies
+from core.incidents import clinic_today
 from core.schedules import CLINIC_TZ, days_after_procedure
 from db.database import Database
 from db.dossier import load_dossier
 from db.errors import StorageError
 from db.followup import Actor
+from db.incidents import open_by_hand
 from db.triage import record_triage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
+from tui.incident_forms import NewIncident, NewIncidentModal
 from tui.modals import HelpModal
 from tui.tables import reporting_routes
 from tui.triage_form import TriageContext, TriageFormResult, TriageModal
@@ -140,6 +143,13 @@ class PatientScreen(FollowUpActions, Screen[None]):
         Binding("r", "reload", "Reload", id="patient.reload", tooltip="Read the patient again"),
         Binding(
             "t", "triage", "Triage", tooltip="Triage what the patient reports", id="patient.triage"
+        ),
+        Binding(
+            "n",
+            "new_incident",
+            "Incident",
+            tooltip="Open an incident by hand (a home physician's call, a letter)",
+            id="patient.incident",
         ),
         *FOLLOW_UP_BINDINGS,
         Binding("question_mark", "help", "Help", tooltip="Every key", id="patient.help"),
@@ -277,6 +287,44 @@ class PatientScreen(FollowUpActions, Screen[None]):
             self._write("Triage saved.", work, actor)
 
         self.app.push_screen(TriageModal(context), save)
+
+    def action_new_incident(self) -> None:
+        """Open an incident by hand; its clock starts today (day 0)."""
+        actor = self.aftercare.actor
+        if actor is None:
+            self.notify(
+                f"Read-only: login {self.aftercare.login!r} cannot open an incident.",
+                severity="error",
+            )
+            return
+        if self.dossier is None:
+            return
+        identity = self.dossier.identity
+        reporting = self.aftercare.settings.reporting_policy()
+
+        def save(form: NewIncident | None) -> None:
+            if form is None:
+                return
+
+            def work(session: Session, who: Actor) -> FollowUpWritten:
+                incident_id = open_by_hand(
+                    session,
+                    patient_id=identity.patient_id,
+                    category=form.category,
+                    seriousness=form.seriousness,
+                    onset_date=form.onset,
+                    description=form.description,
+                    actor=who,
+                    now=self._clock.now(),
+                    reporting=reporting,
+                )
+                return FollowUpWritten(f"Incident #{incident_id} opened; see the log (i).")
+
+            self._write("Incident opened.", work, actor)
+
+        today = clinic_today(self._clock.now())
+        label = f"{identity.code} {identity.display_name}"
+        self.app.push_screen(NewIncidentModal(label, today), save)
 
     def after_follow_up(self) -> None:
         """Show the write at once."""
