@@ -74,7 +74,9 @@ WITH page AS (
 SELECT p.id, p.code, p.family_name, p.given_name, p.current_country, p.language, p.timezone,
        p.channel, p.assigned_to_id, s.display_name, p.latest_disposition, p.last_contact_at,
        p.last_heard_at, p.next_touchpoint_id, t.template, t.day, p.next_opens_at,
-       p.next_closes_at, ep.procedure_at, al.severity, al.since
+       p.next_closes_at, ep.procedure_at, al.severity, al.since,
+       (SELECT MIN(i.report_due_on) FROM incident i
+         WHERE i.patient_id = p.id AND i.reported_on IS NULL) AS report_due_on
   FROM page
   JOIN patient p ON p.id = page.pid
   LEFT JOIN touchpoint t ON t.id = p.next_touchpoint_id
