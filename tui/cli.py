@@ -21,6 +21,7 @@ from db.errors import StorageError
 from db.followup import find_actor
 from tui.audit_cli import register as register_audit
 from tui.dispatch_cli import register as register_dispatch
+from tui.export_cli import register as register_export
 from tui.notify_cli import register as register_notify
 from tui.triage_cli import register as register_triage
 
@@ -38,6 +39,7 @@ register_triage(app)
 register_notify(app)
 register_dispatch(app)
 register_audit(app)
+register_export(app)
 
 
 def fail(message: str, status: int = 1) -> NoReturn:

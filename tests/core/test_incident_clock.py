@@ -115,7 +115,7 @@ def test_policy_from_settings_and_a_bad_setting_names_the_key(tmp_path: Path) ->
     policy = settings.reporting_policy()
     assert policy.due_on(Seriousness.HOSPITALISATION, LEARNED) == LEARNED + timedelta(days=12)
     assert policy.due_on(Seriousness.LIFE_THREATENING, LEARNED) == LEARNED + timedelta(days=3)
-    with pytest.raises(ConfigError, match="report_days_serious.*ordered"):
+    with pytest.raises(ConfigError, match=r"report_days_serious.*ordered"):
         load_config(environ={"AFTERCARE_REPORT_DAYS_SERIOUS": "45"}, path=file)
 
 

@@ -56,6 +56,7 @@ from db.followup import Actor
 from db.incidents import open_by_hand
 from db.triage import record_triage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
+from tui.exports_tui import export_patient
 from tui.incident_forms import NewIncident, NewIncidentModal
 from tui.modals import HelpModal
 from tui.tables import reporting_routes
@@ -150,6 +151,20 @@ class PatientScreen(FollowUpActions, Screen[None]):
             "Incident",
             tooltip="Open an incident by hand (a home physician's call, a letter)",
             id="patient.incident",
+        ),
+        Binding(
+            "e",
+            "export_summary",
+            "Summary",
+            tooltip="Write the home-physician summary (Markdown and PDF) to the export folder",
+            id="patient.export_summary",
+        ),
+        Binding(
+            "f",
+            "export_fhir",
+            "FHIR",
+            tooltip="Write the FHIR R4 bundle (JSON) to the export folder",
+            id="patient.export_fhir",
         ),
         *FOLLOW_UP_BINDINGS,
         Binding("question_mark", "help", "Help", tooltip="Every key", id="patient.help"),
@@ -325,6 +340,16 @@ class PatientScreen(FollowUpActions, Screen[None]):
         today = clinic_today(self._clock.now())
         label = f"{identity.code} {identity.display_name}"
         self.app.push_screen(NewIncidentModal(label, today), save)
+
+    def action_export_summary(self) -> None:
+        """The English summary for the home physician, as Markdown and as PDF."""
+        if self.dossier is not None:
+            export_patient(self, self.dossier.identity.patient_id, ("summary", "pdf"))
+
+    def action_export_fhir(self) -> None:
+        """The FHIR R4 bundle of this patient."""
+        if self.dossier is not None:
+            export_patient(self, self.dossier.identity.patient_id, ("fhir",))
 
     def after_follow_up(self) -> None:
         """Show the write at once."""

@@ -1,0 +1,167 @@
+"""The FHIR Bundle: valid against fhir.resources, the four resource types, coded
+seriousness and outcome, lots on the products, references that resolve."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.adverseevent import AdverseEvent
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.procedure import Procedure
+
+from core.domain import IncidentOutcome, Seriousness
+from core.exports.fhir import (
+    OUTCOME_SYSTEM,
+    SERIOUSNESS_CODES,
+    SERIOUSNESS_SYSTEM,
+    build_bundle,
+)
+from core.exports.formats import render_export
+from core.exports.records import PatientExport
+from tests.core.test_exports_summary import CLINIC, sample_export
+
+
+def _parsed(export: PatientExport) -> Bundle:
+    return Bundle.model_validate_json(render_export("fhir", export, CLINIC))
+
+
+def _resources(bundle: Bundle, kind: type[Any]) -> list[Any]:
+    return [e.resource for e in bundle.entry or [] if isinstance(e.resource, kind)]
+
+
+def test_bundle_reparses_with_the_four_resource_types() -> None:
+    bundle = _parsed(sample_export())
+    assert bundle.type == "collection"
+    kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
+    assert kinds == {"Patient": 1, "Procedure": 1, "CarePlan": 1, "AdverseEvent": 1}
+
+
+def test_counts_follow_episodes_and_incidents() -> None:
+    export = sample_export()
+    second_episode = replace(export.episodes[0], episode_id=4)
+    second_incident = replace(export.incidents[0], incident_id=10)
+    bigger = replace(
+        export,
+        dossier=replace(export.dossier, episodes=(second_episode, *export.episodes)),
+        incidents=(*export.incidents, second_incident),
+    )
+    kinds = Counter(e.resource.get_resource_type() for e in _parsed(bigger).entry or [])
+    assert kinds == {"Patient": 1, "Procedure": 2, "CarePlan": 2, "AdverseEvent": 2}
+
+
+def test_procedure_carries_products_with_mfds_reference_and_lot() -> None:
+    (procedure,) = _resources(_parsed(sample_export()), Procedure)
+    assert procedure.status == "completed"
+    assert procedure.code.text == "Exosome IV"
+    medications = {m.id: m for m in procedure.contained or [] if isinstance(m, Medication)}
+    assert [r.reference for r in procedure.usedReference] == [f"#{i}" for i in medications]
+    lots = {m.code.text: (m.identifier[0].value, m.batch.lotNumber) for m in medications.values()}
+    assert lots == {
+        "ExoRene IV exosome concentrate": ("MFDS-2024-98765", "LOT-EXO-4417"),
+        "Glutathione injection": ("MFDS-2020-31337", "GTH-0042"),
+    }
+
+
+def test_adverse_event_has_coded_seriousness_outcome_and_suspect_lot() -> None:
+    (event,) = _resources(_parsed(sample_export()), AdverseEvent)
+    assert event.actuality == "actual"
+    assert event.event.text == "Systemic symptoms"
+    (seriousness,) = event.seriousness.coding
+    assert (seriousness.system, seriousness.code) == (
+        SERIOUSNESS_SYSTEM,
+        "SeriousRequiresPreventImpairment",
+    )
+    (outcome,) = event.outcome.coding
+    assert (outcome.system, outcome.code) == (OUTCOME_SYSTEM, "recovering")
+    assert event.severity.coding[0].code == "moderate"  # CTCAE grade 2
+    (suspect,) = event.suspectEntity
+    (medication,) = event.contained
+    assert suspect.instance.reference == f"#{medication.id}"
+    assert medication.batch.lotNumber == "LOT-EXO-4417"
+    assert suspect.causality[0].assessment.text == "possible"
+    assert "Called Dr Sato in Osaka." in event.text.div
+
+
+@pytest.mark.parametrize("seriousness", list(Seriousness))
+def test_every_seriousness_has_an_hl7_code(seriousness: Seriousness) -> None:
+    (event,) = _resources(_parsed(sample_export(seriousness=seriousness)), AdverseEvent)
+    assert event.seriousness.coding[0].code == SERIOUSNESS_CODES[seriousness][0]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (IncidentOutcome.RECOVERING, "recovering"),
+        (IncidentOutcome.RESOLVED, "resolved"),
+        (IncidentOutcome.RESOLVED_WITH_SEQUELAE, "resolvedWithSequelae"),
+        (IncidentOutcome.NOT_RESOLVED, "ongoing"),
+        (IncidentOutcome.FATAL, "fatal"),
+        (IncidentOutcome.UNKNOWN, "unknown"),
+    ],
+)
+def test_outcomes_map_to_hl7_codes(outcome: IncidentOutcome, code: str) -> None:
+    (event,) = _resources(_parsed(sample_export(outcome=outcome)), AdverseEvent)
+    assert event.outcome.coding[0].code == code
+
+
+def test_care_plan_activities_are_the_touchpoints_with_their_states() -> None:
+    (plan,) = _resources(_parsed(sample_export()), CarePlan)
+    assert (plan.status, plan.intent) == ("active", "plan")
+    activities = [(a.detail.code.text, a.detail.status) for a in plan.activity]
+    assert activities == [
+        ("Day 1 check-in (standard)", "completed"),
+        ("Day 3 check-in (standard)", "not-started"),
+        ("Day 7 check-in (standard)", "scheduled"),
+    ]
+    assert plan.activity[0].progress[0].text == "Replied with photos."
+
+
+def test_every_reference_resolves_inside_the_bundle() -> None:
+    bundle = _parsed(sample_export())
+    urls = {e.fullUrl for e in bundle.entry or []}
+    document = json.loads(render_export("fhir", sample_export(), CLINIC))
+    references = list(_references(document))
+    assert references
+    for reference in references:
+        if reference.startswith("#"):
+            continue  # contained; checked per resource above
+        assert reference in urls, reference
+    # The procedure an incident followed is linked from the AdverseEvent.
+    (event,) = _resources(bundle, AdverseEvent)
+    (procedure,) = _resources(bundle, Procedure)
+    assert event.subjectMedicalHistory[0].reference == f"urn:uuid:{procedure.id}"
+
+
+def _references(node: Any) -> Any:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield value
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+
+
+def test_ids_are_stable_across_exports_and_clinics_differ() -> None:
+    first = build_bundle(sample_export(), CLINIC)
+    again = build_bundle(sample_export(), CLINIC)
+    other = build_bundle(sample_export(), replace(CLINIC, name="Another Clinic"))
+    ids = [e.fullUrl for e in first.entry or []]
+    assert ids == [e.fullUrl for e in again.entry or []]
+    assert not set(ids) & {e.fullUrl for e in other.entry or []}
+
+
+def test_no_meddra_codes_and_non_latin_names_survive() -> None:
+    export = sample_export(family_name="田中", given_name="ゆき")
+    text = render_export("fhir", export, CLINIC).decode("utf-8")
+    assert "meddra" not in text.lower()
+    patient = next(e.resource for e in Bundle.model_validate_json(text).entry or [])
+    assert patient.name[0].family == "田中"

@@ -1,0 +1,265 @@
+"""`aftercare export summary|fhir <patient>`: one patient's record for a home physician
+or a regulator (DOMAIN.md section 7).
+
+Each export appends an audit event (who disclosed which record, in which
+format) before any byte leaves the program. Exit status: 0 written, 1 unknown
+patient or an output file that cannot be written, 2 configuration or database
+error; every failure is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from core.clock import SystemClock
+from core.config import ConfigError, Settings, load_config
+from core.domain import IncidentCategory
+from core.exports.formats import ExportKind
+from core.incident_log import IncidentFilter, StatusFilter
+from db.database import Database, open_database
+from db.engine import parse_database_url
+from db.errors import StorageError, explain_operational_error
+from db.exports import find_patient
+from db.followup import find_actor
+from tui.exporting import (
+    RenderedExport,
+    UnknownPatient,
+    audit_disclosure,
+    render_patient_export,
+    save_export,
+    save_incidents_csv,
+)
+
+EXIT_NOT_EXPORTED = 1
+EXIT_CANNOT_READ = 2
+"""Configuration or database trouble: distinct from "no such patient"."""
+
+PatientArgument = Annotated[
+    str, typer.Argument(help="The patient's code (e.g. AC-000123) or numeric id.")
+]
+LoginOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Staff login to record in the audit trail instead of the operating-system user.",
+    ),
+]
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    # Same shape as tui.cli.fail, which this module cannot import: tui.cli imports it.
+    typer.echo(f"aftercare: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `export` command group to the `aftercare` CLI."""
+    export_app = typer.Typer(
+        help="Export one patient's record for a home physician or a regulator.",
+        no_args_is_help=True,
+    )
+    app.add_typer(export_app, name="export")
+    export_app.command("summary")(summary)
+    export_app.command("fhir")(fhir)
+    export_app.command("incidents")(incidents)
+
+
+def summary(
+    patient: PatientArgument,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            dir_okay=False,
+            help="Write to this file. Without it, Markdown goes to standard output and "
+            "--pdf writes <patient code>-summary.pdf in the current directory.",
+        ),
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Write a PDF instead of Markdown.")] = False,
+    login: LoginOption = None,
+) -> None:
+    """The English follow-up summary for the patient's home physician.
+
+    Procedure, products with MFDS reference and lot, the timeline of check-ins,
+    triages and incidents, current status and how to reach the clinic.
+    The export is recorded in the audit trail. Exit status: 0 written,
+    1 unknown patient or output not writable, 2 configuration or database error.
+    """
+    kind: ExportKind = "pdf" if pdf else "summary"
+    # A PDF is never written to a terminal: it goes to a file, named if not given.
+    _export(patient, kind, output, login, default_to_file=pdf)
+
+
+def fhir(
+    patient: PatientArgument,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", dir_okay=False, help="Write to this file instead of standard output."
+        ),
+    ] = None,
+    login: LoginOption = None,
+) -> None:
+    """A FHIR R4 Bundle (JSON) of Patient, Procedure, CarePlan and AdverseEvent resources.
+
+    The export is recorded in the audit trail. Exit status: 0 written,
+    1 unknown patient or output not writable, 2 configuration or database error.
+    """
+    _export(patient, "fhir", output, login, default_to_file=False)
+
+
+def incidents(
+    csv: Annotated[bool, typer.Option("--csv", help="CSV (the only format; required).")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", dir_okay=False, help="Write to this file instead of standard output."
+        ),
+    ] = None,
+    status: Annotated[
+        StatusFilter, typer.Option(help="Which incidents by status.")
+    ] = StatusFilter.ALL,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only incidents whose MFDS report is late.")
+    ] = False,
+    category: Annotated[IncidentCategory | None, typer.Option(help="Only this category.")] = None,
+    country: Annotated[
+        str | None, typer.Option(help="Only patients now in this country (ISO code).")
+    ] = None,
+    login: LoginOption = None,
+) -> None:
+    """The incident log as CSV: one row per incident with its reporting clock.
+
+    Columns include seriousness, grade, outcome, day 0, the MFDS due date, the
+    clock on the day of export, report and KHIDI dates and references, and the
+    suspect product with MFDS reference and lot. The export is recorded in the
+    audit trail. Exit status: 0 written, 1 output not writable, 2 configuration
+    or database error.
+    """
+    if not csv:
+        _fail("say --csv: CSV is the format of the incident log export", EXIT_NOT_EXPORTED)
+    wanted = IncidentFilter(
+        status=status,
+        overdue_only=overdue,
+        category=category,
+        country=country.strip().upper() if country else None,
+    )
+    settings = _settings()
+    database = _open(settings)
+    now = SystemClock().now()
+    try:
+        with database.sessions() as session:
+            actor = _audit_login(session, login)
+        if output is None:
+            with tempfile.TemporaryDirectory() as folder:
+                scratch = Path(folder) / "incidents.csv"
+                # Audited with the file it was written to: standard output.
+                save_incidents_csv(database, wanted, scratch, actor=actor, now=now)
+                sys.stdout.buffer.write(scratch.read_bytes())
+                sys.stdout.buffer.flush()
+            return
+        try:
+            count = save_incidents_csv(database, wanted, output, actor=actor, now=now)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
+        typer.echo(f"wrote {output} ({count} incidents)")
+    except SQLAlchemyError as exc:
+        url = parse_database_url(settings.database_url)
+        _fail(str(explain_operational_error(exc, url)), EXIT_CANNOT_READ)
+    finally:
+        database.close()
+
+
+def _export(
+    reference: str,
+    kind: ExportKind,
+    output: Path | None,
+    login: str | None,
+    *,
+    default_to_file: bool,
+) -> None:
+    settings = _settings()
+    database = _open(settings)
+    now = SystemClock().now()
+    try:
+        with database.sessions() as session:
+            patient_id = find_patient(session, reference)
+            if patient_id is None:
+                _fail(f"no patient with code or id {reference!r}", EXIT_NOT_EXPORTED)
+            actor = _audit_login(session, login)
+        rendered = render_patient_export(database, patient_id, kind, settings=settings, now=now)
+        if output is None and default_to_file:
+            output = Path.cwd() / rendered.file_name
+        _deliver(database, rendered, output, actor=actor, now=now)
+    except UnknownPatient as exc:  # removed between the look-up and the read
+        _fail(str(exc), EXIT_NOT_EXPORTED)
+    except SQLAlchemyError as exc:
+        url = parse_database_url(settings.database_url)
+        _fail(str(explain_operational_error(exc, url)), EXIT_CANNOT_READ)
+    finally:
+        database.close()
+
+
+def _deliver(
+    database: Database,
+    rendered: RenderedExport,
+    output: Path | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    if output is None:
+        # Audited first: a disclosure is recorded even if the reader stops reading.
+        audit_disclosure(database, rendered, actor=actor, now=now)
+        sys.stdout.buffer.write(rendered.content)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        written = save_export(database, rendered, output, actor=actor, now=now)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
+    typer.echo(f"wrote {written}")
+
+
+def _audit_login(session: Session, login: str | None) -> str:
+    """Who the audit trail names: the staff login of --as or of the OS user.
+
+    Someone not on staff (an admin exporting for a regulator) still gets the
+    export, recorded under their operating-system login. A --as that names
+    no active staff member is not taken on trust: the OS login is recorded.
+    """
+    os_login = getpass.getuser()
+    actor = find_actor(session, login or os_login)
+    if actor is not None:
+        return actor.username
+    if login is not None:
+        typer.echo(
+            f"aftercare: no active staff member with login {login!r}; "
+            f"the audit trail records {os_login!r}",
+            err=True,
+        )
+    return os_login
+
+
+def _settings() -> Settings:
+    try:
+        return load_config().settings
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", EXIT_CANNOT_READ)
+
+
+def _open(settings: Settings) -> Database:
+    try:
+        return open_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    except StorageError as exc:
+        _fail(str(exc), EXIT_CANNOT_READ)
