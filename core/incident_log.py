@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
-from core.incidents import ReportClock, report_clock
+from core.incidents import ClockState, ReportClock, report_clock
 
 
 class EntryKind(StrEnum):
@@ -105,18 +105,25 @@ class IncidentFilter:
     """What the incident log is narrowed to; the default is every open incident."""
 
     status: StatusFilter = StatusFilter.OPEN
+    """OPEN also lists closed incidents whose report is still owed."""
     overdue_only: bool = False
-    """Only incidents whose report is past due and not submitted (any status)."""
+    """Only incidents whose report is past due and not submitted, whatever the status."""
     category: IncidentCategory | None = None
     country: str | None = None
 
     def matches(self, line: IncidentLine, today: date) -> bool:
         """The reference rule; `db.incidents` applies the same one in SQL."""
-        if self.status is StatusFilter.OPEN and line.status is not IncidentStatus.OPEN:
-            return False
-        if self.status is StatusFilter.CLOSED and line.status is not IncidentStatus.CLOSED:
-            return False
-        if self.overdue_only and (line.clock(today).days_left or 0) >= 0:
+        clock = line.clock(today)
+        if self.overdue_only:
+            # A late report is late whatever the incident's status.
+            if clock.state is not ClockState.OVERDUE:
+                return False
+        elif self.status is StatusFilter.OPEN:
+            # "Open" is the work still to do: open incidents, and closed ones
+            # still owing their report.
+            if line.status is not IncidentStatus.OPEN and not clock.owed:
+                return False
+        elif self.status is StatusFilter.CLOSED and line.status is not IncidentStatus.CLOSED:
             return False
         if self.category is not None and line.category is not self.category:
             return False
@@ -124,9 +131,14 @@ class IncidentFilter:
 
     def describe(self) -> str:
         """The filter in words, for the screen's subtitle."""
-        parts = [f"{self.status.value} incidents" if self.status is not StatusFilter.ALL else "all"]
         if self.overdue_only:
-            parts.append("report overdue")
+            parts = ["reports overdue (any status)"]
+        elif self.status is StatusFilter.OPEN:
+            parts = ["open incidents and reports owed"]
+        else:
+            parts = [
+                f"{self.status.value} incidents" if self.status is not StatusFilter.ALL else "all"
+            ]
         if self.category is not None:
             parts.append(self.category.value.replace("_", " "))
         if self.country is not None:

@@ -140,6 +140,8 @@ class ReportClock:
     state: ClockState
     days_left: int | None
     """Days until the due date (0 on it, negative after); None once reported."""
+    reported_late_by: int = 0
+    """Once reported: how many days after the due date the report went in."""
 
     @property
     def owed(self) -> bool:
@@ -159,9 +161,12 @@ class ReportClock:
 
     @property
     def label(self) -> str:
-        """Short words for a table cell: '5d left', 'due today', '3d over', 'reported'."""
+        """Words for a table cell: '5d left', 'due today', '3d over', 'reported 2d late'."""
         if self.state is ClockState.REPORTED:
-            return "reported"
+            # A late report stays visibly late in the log and the CSV.
+            return (
+                f"reported {self.reported_late_by}d late" if self.reported_late_by else "reported"
+            )
         if self.days_left is None:
             return "no deadline"
         if self.days_left == 0:
@@ -179,7 +184,8 @@ def report_clock(due_on: date | None, reported_on: date | None, today: date) -> 
     shows as overdue, so closing it cannot hide a missed duty.
     """
     if reported_on is not None:
-        return ReportClock(ClockState.REPORTED, None)
+        late = max(0, (reported_on - due_on).days) if due_on is not None else 0
+        return ReportClock(ClockState.REPORTED, None, late)
     if due_on is None:
         return ReportClock(ClockState.NO_DEADLINE, None)
     left = (due_on - today).days

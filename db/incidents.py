@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
@@ -82,12 +82,15 @@ def list_incidents(
 ) -> list[IncidentLine]:
     """The incidents `wanted` selects, most urgent report first (core.incident_log)."""
     query = select(*_line_columns()).join(Patient, Patient.id == Incident.patient_id)
-    if wanted.status is StatusFilter.OPEN:
-        query = query.where(Incident.status == IncidentStatus.OPEN)
-    elif wanted.status is StatusFilter.CLOSED:
-        query = query.where(Incident.status == IncidentStatus.CLOSED)
+    owed = and_(Incident.reported_on.is_(None), Incident.report_due_on.is_not(None))
+    # The same rule as IncidentFilter.matches: overdue ignores status, and
+    # "open" keeps closed incidents whose report is still owed.
     if wanted.overdue_only:
         query = query.where(Incident.reported_on.is_(None), Incident.report_due_on < today)
+    elif wanted.status is StatusFilter.OPEN:
+        query = query.where(or_(Incident.status == IncidentStatus.OPEN, owed))
+    elif wanted.status is StatusFilter.CLOSED:
+        query = query.where(Incident.status == IncidentStatus.CLOSED)
     if wanted.category is not None:
         query = query.where(Incident.category == wanted.category)
     if wanted.country is not None:
@@ -374,7 +377,12 @@ def classify(
     incident.actions_taken = (classification.actions_taken or "").strip() or None
     incident.suspect_product_id = classification.suspect_product_id
     if incident.reported_on is None:
-        incident.report_due_on = reporting.due_on(incident.seriousness, incident.learned_on)
+        due = reporting.due_on(incident.seriousness, incident.learned_on)
+        current = incident.report_due_on
+        # Downgrading must not turn a missed deadline into a running one: once the
+        # due date has passed, it only ever moves earlier.
+        if current is None or due <= current or clinic_today(now) <= current:
+            incident.report_due_on = due
     after = _snapshot(incident)
     changes = [
         f"{label} {before[key] or '-'} -> {after[key] or '-'}"
@@ -440,19 +448,33 @@ def record_report(
     reference: str,
     actor: Actor,
     now: datetime,
+    replacing_because: str | None = None,
 ) -> None:
-    """Record the MFDS report as submitted; the reporting clock stops."""
+    """Record the MFDS report as submitted; the reporting clock stops.
+
+    Replacing a recorded report (a wrong date or reference) needs a reason,
+    which the timeline keeps with the earlier record.
+    """
     ref = _reference(reference, "the report's reference")
     mark_changed(session, now)
     incident = _locked(session, incident_id, expected_version)
     _check_day(reported_on, incident, now, "the report date")
+    previous, previous_ref = incident.reported_on, incident.report_reference
+    why = (replacing_because or "").strip()
+    if previous is not None and not why:
+        raise FollowUpConflict(
+            f"a report is already recorded ({previous:%Y-%m-%d}, reference {previous_ref}); "
+            "replacing it needs a reason"
+        )
     before = _snapshot(incident)
-    previous = incident.reported_on
     incident.reported_on = reported_on
     incident.report_reference = ref
     text = f"MFDS report submitted {reported_on:%Y-%m-%d}, reference {ref}"
     if previous is not None:
-        text += f" (replaces the earlier record of {previous:%Y-%m-%d})"
+        text += (
+            f" (replaces the earlier record of {previous:%Y-%m-%d}, reference {previous_ref}: "
+            f"{why})"
+        )
     _commit_change(
         session,
         incident,
@@ -510,6 +532,12 @@ def close(
     incident = _locked(session, incident_id, expected_version)
     if incident.status is IncidentStatus.CLOSED:
         raise FollowUpConflict(f"incident #{incident_id} is already closed")
+    if outcome is IncidentOutcome.FATAL and incident.seriousness is not Seriousness.DEATH:
+        # A death is reported within 7 days: the seriousness must say so first.
+        raise FollowUpConflict(
+            "a fatal outcome needs seriousness 'death' first (classify, s): "
+            "that sets the 7-day reporting clock"
+        )
     before = _snapshot(incident)
     incident.status = IncidentStatus.CLOSED
     incident.outcome = outcome
@@ -570,16 +598,28 @@ def open_by_hand(
     actor: Actor,
     now: datetime,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
+    learned_on: date | None = None,
 ) -> int:
-    """Open an incident not raised by a triage (a call from a home physician, say)."""
+    """Open an incident not raised by a triage (a call from a home physician, say).
+
+    `learned_on` is day 0 of the reporting clock: the day the clinic first
+    heard of the event (default today), which may be before it is entered.
+    """
     text = _required(description, "a description of what happened")
     mark_changed(session, now)
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise FollowUpConflict(f"patient {patient_id} no longer exists")
-    learned = clinic_today(now)
-    if onset_date is not None and onset_date > learned:
+    today = clinic_today(now)
+    learned = learned_on or today
+    if learned > today:
+        raise FollowUpConflict(f"day 0 ({learned:%Y-%m-%d}) is in the future")
+    if onset_date is not None and onset_date > today:
         raise FollowUpConflict(f"onset {onset_date:%Y-%m-%d} is in the future")
+    if onset_date is not None and learned < onset_date:
+        raise FollowUpConflict(
+            f"day 0 ({learned:%Y-%m-%d}) is before the onset ({onset_date:%Y-%m-%d})"
+        )
     episode = session.scalar(
         select(TreatmentEpisode)
         .where(TreatmentEpisode.patient_id == patient_id)

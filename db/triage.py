@@ -9,7 +9,7 @@ are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from core.escalation import (
     EscalationPolicy,
 )
 from core.incidents import DEFAULT_REPORTING, ReportingPolicy, suggest_category
-from core.schedules import CLINIC_TZ
+from core.schedules import CLINIC_TZ, procedure_local_date
 from core.triage import Findings, TriageOutcome
 from db import audit
 from db.escalations import queue_step
@@ -157,6 +157,9 @@ def _open_incident(
     reporting: ReportingPolicy,
 ) -> int:
     learned = now.astimezone(CLINIC_TZ).date()
+    episode_at = session.scalar(
+        select(TreatmentEpisode.procedure_at).where(TreatmentEpisode.id == assessment.episode_id)
+    )
     # An emergency is at least "other medically important" until a physician grades it.
     seriousness = (
         Seriousness.MEDICALLY_IMPORTANT
@@ -169,6 +172,7 @@ def _open_incident(
         triage_id=assessment.id,
         category=suggest_category(assessment.symptoms, assessment.temperature_c),
         onset_day=assessment.day,
+        onset_date=_onset_date(episode_at, assessment.day, learned),
         learned_on=learned,
         seriousness=seriousness,
         outcome=IncidentOutcome.UNKNOWN,
@@ -248,3 +252,15 @@ def _escalate(
         after={"disposition": final.value, "step": 1, "notifications": queued},
     )
     return escalation.id, queued
+
+
+def _onset_date(procedure_at: datetime | None, day: int | None, learned: date) -> date | None:
+    """Day N after the procedure's local (Seoul) date: the day the triage asked about.
+
+    None when that would fall after the day the clinic learned of it (a day
+    number that does not fit the procedure date is left for a person to fix).
+    """
+    if procedure_at is None or day is None:
+        return None
+    onset = procedure_local_date(procedure_at) + timedelta(days=day)
+    return onset if onset <= learned else None

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,21 +23,15 @@ from sqlalchemy.orm import Session
 from core.clock import SystemClock
 from core.config import ConfigError, Settings, load_config
 from core.domain import IncidentCategory
-from core.exports.formats import ExportKind
 from core.incident_log import IncidentFilter, StatusFilter
 from db.database import Database, open_database
 from db.engine import parse_database_url
 from db.errors import StorageError, explain_operational_error
-from db.exports import find_patient
 from db.followup import find_actor
-from tui.exporting import (
-    RenderedExport,
-    UnknownPatient,
-    audit_disclosure,
-    render_patient_export,
-    save_export,
-    save_incidents_csv,
-)
+
+if TYPE_CHECKING:
+    from core.exports.formats import ExportKind
+    from tui.exporting import RenderedExport
 
 EXIT_NOT_EXPORTED = 1
 EXIT_CANNOT_READ = 2
@@ -146,6 +140,10 @@ def incidents(
     audit trail. Exit status: 0 written, 1 output not writable, 2 configuration
     or database error.
     """
+    # Imported here, not at the top: `aftercare run` loads this module too, and
+    # the export libraries (FHIR models, PDF) cost start-up time and memory.
+    from tui.exporting import save_incidents_csv
+
     if not csv:
         _fail("say --csv: CSV is the format of the incident log export", EXIT_NOT_EXPORTED)
     wanted = IncidentFilter(
@@ -164,7 +162,9 @@ def incidents(
             with tempfile.TemporaryDirectory() as folder:
                 scratch = Path(folder) / "incidents.csv"
                 # Audited with the file it was written to: standard output.
-                save_incidents_csv(database, wanted, scratch, actor=actor, now=now)
+                save_incidents_csv(
+                    database, wanted, scratch, actor=actor, now=now, destination="<stdout>"
+                )
                 sys.stdout.buffer.write(scratch.read_bytes())
                 sys.stdout.buffer.flush()
             return
@@ -188,6 +188,9 @@ def _export(
     *,
     default_to_file: bool,
 ) -> None:
+    from db.exports import find_patient
+    from tui.exporting import UnknownPatient, render_patient_export
+
     settings = _settings()
     database = _open(settings)
     now = SystemClock().now()
@@ -218,6 +221,8 @@ def _deliver(
     actor: str,
     now: datetime,
 ) -> None:
+    from tui.exporting import audit_disclosure, save_export
+
     if output is None:
         # Audited first: a disclosure is recorded even if the reader stops reading.
         audit_disclosure(database, rendered, actor=actor, now=now)

@@ -142,9 +142,11 @@ def save_incidents_csv(
     *,
     actor: str,
     now: datetime,
+    destination: str | None = None,
 ) -> int:
     """Write the incident log (`wanted` selects which) as CSV to `path`, audited;
-    returns how many incidents it holds. Same guarantees as `save_export`."""
+    returns how many incidents it holds. Same guarantees as `save_export`.
+    `destination` names where the data went in the audit event (default `path`)."""
     today = clinic_today(now)
     temporary: Path | None = None
     try:
@@ -158,7 +160,11 @@ def save_incidents_csv(
                 action="export.incidents_csv",
                 entity="incident",
                 entity_id=None,
-                after={"filter": wanted.describe(), "rows": len(records), "file": str(path)},
+                after={
+                    "filter": wanted.describe(),
+                    "rows": len(records),
+                    "file": destination or str(path),
+                },
             )
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             temporary = _write_private(path, incidents_csv(records, today).encode("utf-8"))

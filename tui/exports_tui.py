@@ -10,13 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.exports.formats import ExportKind
 from core.incident_log import IncidentFilter
-from tui.exporting import save_incidents_csv, write_patient_export
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from core.exports.formats import ExportKind
     from tui.app import AftercareApp
 
 
@@ -30,9 +29,10 @@ def _run(screen: Screen[None], work: Callable[[AftercareApp, str], str]) -> None
     def run() -> None:
         try:
             done = work(app, login)
-        except Exception as exc:  # folder not writable, database gone: nothing is kept
+        except Exception as exc:  # folder not writable, database gone
+            # Each file is kept only with its audit event; the one that failed is not kept.
             app.call_from_thread(
-                app.notify, f"Export failed, nothing written: {exc}", severity="error", markup=False
+                app.notify, f"Export failed: {exc}", severity="error", markup=False
             )
             return
         app.call_from_thread(app.notify, done, markup=False, timeout=10)
@@ -44,6 +44,8 @@ def export_incidents_csv(screen: Screen[None], wanted: IncidentFilter) -> None:
     """Write the incidents `wanted` lists to `<export folder>/incidents-<time>.csv`."""
 
     def work(app: AftercareApp, login: str) -> str:
+        from tui.exporting import save_incidents_csv
+
         now = app.clock.now()
         stamp = f"{now.astimezone(app.clinic_tz):%Y%m%d-%H%M%S}"
         path = app.settings.export_folder() / f"incidents-{stamp}.csv"
@@ -57,18 +59,30 @@ def export_patient(screen: Screen[None], patient_id: int, kinds: tuple[ExportKin
     """Write one patient's exports (summary, pdf, fhir) into the export folder."""
 
     def work(app: AftercareApp, login: str) -> str:
-        paths: list[Path] = [
-            write_patient_export(
-                app.database,
-                patient_id,
-                kind,
-                app.settings.export_folder(),
-                actor=login,
-                settings=app.settings,
-                now=app.clock.now(),
-            )
-            for kind in kinds
-        ]
+        # Imported on first use: the FHIR models and the PDF library cost about
+        # 30 MB and half a second, which a coordinator who never exports should
+        # not pay at start-up.
+        from tui.exporting import write_patient_export
+
+        paths: list[Path] = []
+        for kind in kinds:
+            try:
+                paths.append(
+                    write_patient_export(
+                        app.database,
+                        patient_id,
+                        kind,
+                        app.settings.export_folder(),
+                        actor=login,
+                        settings=app.settings,
+                        now=app.clock.now(),
+                    )
+                )
+            except Exception as exc:
+                if not paths:
+                    raise
+                written = ", ".join(str(path) for path in paths)
+                raise RuntimeError(f"{written} written; the {kind} export failed: {exc}") from exc
         return "Written: " + ", ".join(str(path) for path in paths)
 
     _run(screen, work)

@@ -158,9 +158,14 @@ class ClassifyModal(_Form[Classification]):
                 prompt="Grade (not yet graded)",
                 id="grade",
             )
+            # A value recorded in other words (older data, an import) stays choosable,
+            # so saving another change never erases it.
+            causalities = list(CAUSALITY)
+            if now.causality and now.causality not in causalities:
+                causalities.insert(0, now.causality)
             yield Select(
-                [(f"Causality: {c}", c) for c in CAUSALITY],
-                value=now.causality if now.causality in CAUSALITY else Select.NULL,
+                [(f"Causality: {c}", c) for c in causalities],
+                value=now.causality if now.causality else Select.NULL,
                 prompt="Causality (not assessed)",
                 id="causality",
             )
@@ -216,22 +221,42 @@ class DatedReference:
 
     on: date
     reference: str
+    reason: str | None = None
+    """Why an earlier record is replaced (asked only when there is one)."""
 
 
 class DatedReferenceModal(_Form[DatedReference]):
-    """Ask for the day something was done and its reference number."""
+    """Ask for the day something was done and its reference number.
 
-    def __init__(self, title: str, today: date, what: str) -> None:
+    The day must lie between day 0 (`earliest`) and today; with `replacing`,
+    an earlier record exists and a reason to replace it is required.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        today: date,
+        what: str,
+        *,
+        earliest: date,
+        replacing: str | None = None,
+    ) -> None:
         super().__init__()
         self._title = title
         self._today = today
         self._what = what
+        self._earliest = earliest
+        self._replacing = replacing
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
             yield Label(Text(self._title))
+            if self._replacing:
+                yield Label(Text(f"Already recorded: {self._replacing}", style="bold yellow"))
             yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="day")
             yield Input(placeholder=f"{self._what} reference", id="reference")
+            if self._replacing:
+                yield Input(placeholder="Why the earlier record is replaced", id="reason")
             yield from self.buttons()
 
     def on_mount(self) -> None:
@@ -248,11 +273,23 @@ class DatedReferenceModal(_Form[DatedReference]):
         if day > self._today:
             self.refuse(f"Date: {day:%Y-%m-%d} is in the future.")
             return
+        if day < self._earliest:
+            self.refuse(
+                f"Date: {day:%Y-%m-%d} is before day 0, when the clinic learned of the event "
+                f"({self._earliest:%Y-%m-%d})."
+            )
+            return
         reference = self.query_one("#reference", Input).value.strip()
         if not reference:
             self.refuse(f"The {self._what} reference is required.")
             return
-        self.dismiss(DatedReference(day, reference))
+        reason = None
+        if self._replacing:
+            reason = self.query_one("#reason", Input).value.strip()
+            if not reason:
+                self.refuse("Say why the earlier record is replaced; the timeline keeps both.")
+                return
+        self.dismiss(DatedReference(day, reference, reason))
 
 
 @dataclass(frozen=True)
@@ -301,6 +338,7 @@ class NewIncident:
     category: IncidentCategory
     seriousness: Seriousness
     onset: date | None
+    learned_on: date
     description: str
 
 
@@ -326,6 +364,8 @@ class NewIncidentModal(_Form[NewIncident]):
                 id="seriousness",
             )
             yield Input(placeholder="Onset date YYYY-MM-DD (empty if unknown)", id="onset")
+            yield Label(Text("Day 0: the day the clinic learned of it (starts the clock)"))
+            yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="learned")
             yield Input(placeholder="What happened, and who told the clinic", id="description")
             yield from self.buttons()
 
@@ -351,8 +391,19 @@ class NewIncidentModal(_Form[NewIncident]):
             if onset > self._today:
                 self.refuse(f"Onset: {onset:%Y-%m-%d} is in the future.")
                 return
+        try:
+            learned = parse_day(self.query_one("#learned", Input).value, "Day 0")
+        except ValueError as exc:
+            self.refuse(str(exc))
+            return
+        if learned > self._today:
+            self.refuse(f"Day 0: {learned:%Y-%m-%d} is in the future.")
+            return
+        if onset is not None and learned < onset:
+            self.refuse(f"Day 0: {learned:%Y-%m-%d} is before the onset ({onset:%Y-%m-%d}).")
+            return
         description = self.query_one("#description", Input).value.strip()
         if not description:
             self.refuse("Describe what happened: the first timeline entry cannot be edited.")
             return
-        self.dismiss(NewIncident(category, seriousness, onset, description))
+        self.dismiss(NewIncident(category, seriousness, onset, learned, description))

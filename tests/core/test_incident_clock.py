@@ -78,16 +78,18 @@ def test_serious_and_non_serious_differ_by_policy_not_by_grade() -> None:
     assert (non_serious - serious).days == 15
 
 
-def test_a_recorded_report_stops_the_clock_even_when_it_was_late() -> None:
+def test_a_recorded_report_stops_the_clock_and_a_late_one_stays_late() -> None:
     due = LEARNED + timedelta(days=7)
     clock = report_clock(due, due + timedelta(days=3), due + timedelta(days=10))
     assert (clock.state, clock.days_left, clock.owed, clock.label, clock.short_label) == (
         ClockState.REPORTED,
         None,
         False,
-        "reported",
+        "reported 3d late",
         "",
     )
+    assert report_clock(due, due, due + timedelta(days=10)).label == "reported"
+    assert report_clock(due, LEARNED, due).label == "reported"
 
 
 def test_no_due_date_is_no_deadline_not_reported() -> None:
@@ -178,15 +180,20 @@ def test_filters_status_overdue_category_country() -> None:
     def ids(wanted: IncidentFilter) -> list[int]:
         return [line.incident_id for line in lines if wanted.matches(line, today)]
 
-    assert ids(IncidentFilter()) == [2, 3, 4]
+    # "Open" is the work to do: closing an incident does not hide its unfiled report.
+    assert ids(IncidentFilter()) == [1, 2, 3, 4]
     assert ids(IncidentFilter(status=StatusFilter.CLOSED)) == [1]
-    # Closing an incident does not hide a report that was never filed.
-    assert ids(IncidentFilter(status=StatusFilter.ALL, overdue_only=True)) == [1, 2]
+    # Late reports, whatever the status filter says.
+    assert ids(IncidentFilter(overdue_only=True)) == [1, 2]
+    assert ids(IncidentFilter(status=StatusFilter.CLOSED, overdue_only=True)) == [1, 2]
+    filed_and_closed = _line(5, date(2026, 11, 1), reported=date(2026, 11, 1))
+    filed_and_closed = filed_and_closed._replace(status=IncidentStatus.CLOSED)
+    assert not IncidentFilter().matches(filed_and_closed, today)
     assert ids(IncidentFilter(category=IncidentCategory.INFECTION)) == [2]
-    assert ids(IncidentFilter(country="JP")) == [3, 4]
+    assert ids(IncidentFilter(country="JP")) == [1, 3, 4]
     assert (
         IncidentFilter(StatusFilter.ALL, True, IncidentCategory.INFECTION, "US").describe()
-        == "all, report overdue, infection, in US"
+        == "reports overdue (any status), infection, in US"
     )
 
 

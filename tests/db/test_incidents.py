@@ -320,7 +320,10 @@ def test_close_keeps_an_unfiled_report_overdue_and_reopen_needs_a_reason(clinic:
             session, IncidentFilter(status=StatusFilter.ALL, overdue_only=True), late
         )
         assert [line.incident_id for line in overdue] == [incident_id]
-        assert store.list_incidents(session, IncidentFilter(), late) == []
+        # Closed but owing its report: still on the default (open) view.
+        assert [
+            line.incident_id for line in store.list_incidents(session, IncidentFilter(), late)
+        ] == [incident_id]
     with pytest.raises(FollowUpConflict, match="already closed"), clinic.session() as session:
         store.close(
             session,
@@ -386,10 +389,11 @@ def test_filters_in_sql_agree_with_the_core_rule(clinic: Clinic) -> None:
                 in_sql = [line.incident_id for line in store.list_incidents(session, wanted, day)]
                 in_core = [line.incident_id for line in everything if wanted.matches(line, day)]
                 assert sorted(in_sql) == sorted(in_core), (wanted, day)
-        # Most urgent report first: the emergency (15 days) before the reviews (30).
+        # Most urgent report first: the emergency (15 days) before the reviews (30);
+        # the closed TW one still owes its report, so it stays on the open view.
         assert [
             line.incident_id for line in store.list_incidents(session, IncidentFilter(), today)
-        ] == [ids[1], ids[0]]
+        ] == [ids[1], ids[0], ids[2]]
         overdue_16 = store.list_incidents(
             session, IncidentFilter(overdue_only=True), today + timedelta(days=16)
         )
@@ -509,3 +513,120 @@ def test_a_missing_incident_is_a_clear_conflict(clinic: Clinic) -> None:
             actor=clinic.nurse,
             now=clinic.now,
         )
+
+
+def test_downgrading_after_the_deadline_does_not_restart_the_clock(clinic: Clinic) -> None:
+    with clinic.session() as session:
+        incident_id = _triaged(session, "P-1", EMERGENCY, clinic.nurse, clinic.now)
+    incident = _get(clinic, incident_id)
+    due = incident.report_due_on
+    assert due is not None and incident.seriousness is Seriousness.MEDICALLY_IMPORTANT
+
+    def downgrade(at: datetime, version: int) -> None:
+        with clinic.session() as session:
+            store.classify(
+                session,
+                incident_id=incident_id,
+                expected_version=version,
+                classification=store.Classification(
+                    category=incident.category,
+                    seriousness=Seriousness.NON_SERIOUS,
+                    severity_grade=1,
+                    causality=None,
+                    actions_taken=None,
+                    suspect_product_id=incident.suspect_product_id,
+                ),
+                actor=clinic.doctor,
+                now=at,
+            )
+
+    # Three days after the 15-day deadline: downgrading keeps it late.
+    downgrade(clinic.now + timedelta(days=18), 1)
+    after = _get(clinic, incident_id)
+    assert (after.seriousness, after.report_due_on) == (Seriousness.NON_SERIOUS, due)
+    # Before the deadline a downgrade moves it (the clock has not run out).
+    with clinic.session() as session:
+        second = _triaged(session, "P-2", EMERGENCY, clinic.nurse, clinic.now)
+    incident = _get(clinic, second)
+    incident_id = second
+    downgrade(clinic.now + timedelta(days=3), 1)
+    assert _get(clinic, second).report_due_on == incident.learned_on + timedelta(days=30)
+
+
+def test_a_fatal_outcome_needs_seriousness_death(clinic: Clinic) -> None:
+    with clinic.session() as session:
+        incident_id = _triaged(session, "P-1", REVIEW, clinic.nurse, clinic.now)
+    with pytest.raises(FollowUpConflict, match="seriousness 'death' first"), clinic.session() as s:
+        store.close(
+            s,
+            incident_id=incident_id,
+            expected_version=1,
+            outcome=IncidentOutcome.FATAL,
+            note=None,
+            actor=clinic.doctor,
+            now=clinic.now,
+        )
+    assert _get(clinic, incident_id).status is IncidentStatus.OPEN
+
+
+def test_replacing_a_recorded_report_needs_a_reason_and_keeps_both(clinic: Clinic) -> None:
+    with clinic.session() as session:
+        incident_id = _triaged(session, "P-1", REVIEW, clinic.nurse, clinic.now)
+    today = clinic_today(clinic.now)
+
+    def report(reference: str, version: int, reason: str | None = None) -> None:
+        with clinic.session() as session:
+            store.record_report(
+                session,
+                incident_id=incident_id,
+                expected_version=version,
+                reported_on=today,
+                reference=reference,
+                actor=clinic.nurse,
+                now=clinic.now,
+                replacing_because=reason,
+            )
+
+    report("MFDS-1", 1)
+    with pytest.raises(FollowUpConflict, match=r"already recorded .*MFDS-1.*needs a reason"):
+        report("MFDS-2", 2)
+    report("MFDS-2", 2, "typo in the reference")
+    assert _get(clinic, incident_id).report_reference == "MFDS-2"
+    assert "reference MFDS-1: typo in the reference" in _entries(clinic, incident_id)[-1][1]
+
+
+def test_by_hand_day_0_may_be_earlier_but_not_before_onset_or_future(clinic: Clinic) -> None:
+    today = clinic_today(clinic.now)
+    with clinic.session() as session:
+        triaged = _triaged(session, "P-1", REVIEW, clinic.nurse, clinic.now)
+        patient_id = session.get_one(Incident, triaged).patient_id
+
+    def open_one(onset: date | None, learned: date) -> int:
+        with clinic.session() as session:
+            return store.open_by_hand(
+                session,
+                patient_id=patient_id,
+                category=IncidentCategory.OTHER,
+                seriousness=Seriousness.DEATH,
+                onset_date=onset,
+                learned_on=learned,
+                description="Relative called",
+                actor=clinic.nurse,
+                now=clinic.now,
+            )
+
+    with pytest.raises(FollowUpConflict, match="in the future"):
+        open_one(None, today + timedelta(days=1))
+    with pytest.raises(FollowUpConflict, match="before the onset"):
+        open_one(today - timedelta(days=1), today - timedelta(days=2))
+    incident_id = open_one(today - timedelta(days=3), today - timedelta(days=2))
+    # Learned two days ago: 5 of the 7 days are left.
+    assert _get(clinic, incident_id).report_due_on == today + timedelta(days=5)
+
+
+def test_a_triage_incident_gets_its_onset_date_from_the_procedure_day(clinic: Clinic) -> None:
+    with clinic.session() as session:
+        incident_id = _triaged(session, "P-1", REVIEW, clinic.nurse, clinic.now)
+    incident = _get(clinic, incident_id)
+    # _triaged puts the procedure 8 days ago and REVIEW reports day 8: onset today.
+    assert (incident.onset_day, incident.onset_date) == (8, clinic_today(clinic.now))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,13 @@ async def test_recording_the_report_changes_days_left_in_the_log_and_on_the_queu
         assert isinstance(app.screen, DatedReferenceModal)
         assert "expected a date like" in _text(app.screen, "#error")  # type: ignore[arg-type]
         assert app.screen.query_one("#reference", Input).value == "MFDS-2026-0042"
-        app.screen.query_one("#day", Input).value = clinic_today(clinic.clock.now()).isoformat()
+        day_0 = clinic_today(clinic.clock.now())
+        app.screen.query_one("#day", Input).value = (day_0 - timedelta(days=1)).isoformat()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DatedReferenceModal)
+        assert "before day 0" in _text(app.screen, "#error")  # type: ignore[arg-type]
+        app.screen.query_one("#day", Input).value = day_0.isoformat()
         await pilot.press("enter")
         await settle(pilot)
 
@@ -224,7 +231,7 @@ async def test_filters_and_read_only(clinic: Clinic) -> None:
         await pilot.press("v")  # nothing is late today
         await settle(pilot)
         assert _cells(screen, "#incidents-table") == []
-        assert "report overdue" in _text(screen, "#incidents-summary")
+        assert "reports overdue" in _text(screen, "#incidents-summary")
         assert "No incident matches" in _text(screen, "#incidents-detail-text")
         await pilot.press("v", "o")  # closed ones: none yet
         await settle(pilot)

@@ -469,11 +469,23 @@ class IncidentLogScreen(FollowUpActions, Screen[None]):
                     reference=form.reference,
                     actor=who,
                     now=now,
+                    replacing_because=form.reason,
                 ),
             )
 
-        title = f"MFDS report submitted for {_title(detail.line)}"
-        self.app.push_screen(DatedReferenceModal(title, today, "MFDS report"), save)
+        line = detail.line
+        title = f"MFDS report submitted for {_title(line)}"
+        earlier = (
+            f"{line.reported_on:%Y-%m-%d}, reference {detail.report_reference}"
+            if line.reported_on
+            else None
+        )
+        self.app.push_screen(
+            DatedReferenceModal(
+                title, today, "MFDS report", earliest=line.learned_on, replacing=earlier
+            ),
+            save,
+        )
 
     def action_khidi(self) -> None:
         """Record that the case was escalated to KHIDI."""
@@ -501,7 +513,9 @@ class IncidentLogScreen(FollowUpActions, Screen[None]):
             )
 
         title = f"KHIDI escalation for {_title(detail.line)}"
-        self.app.push_screen(DatedReferenceModal(title, today, "KHIDI"), save)
+        self.app.push_screen(
+            DatedReferenceModal(title, today, "KHIDI", earliest=detail.line.learned_on), save
+        )
 
     def action_close(self) -> None:
         """Close with an outcome; on a closed incident, reopen with a reason."""

@@ -328,6 +328,7 @@ class PatientScreen(FollowUpActions, Screen[None]):
                     category=form.category,
                     seriousness=form.seriousness,
                     onset_date=form.onset,
+                    learned_on=form.learned_on,
                     description=form.description,
                     actor=who,
                     now=self._clock.now(),
