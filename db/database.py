@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def initialise_database(url: str, *, busy_timeout_ms: int = 5000) -> tuple[str |
     if path is not None:
         _make_private_folder(path.parent)
     check_sqlite_location(parsed, must_exist=False)
+    if path is not None:
+        _create_private_file(path)
     engine = make_engine(parsed, busy_timeout_ms=busy_timeout_ms)
     try:
         before = migrate.current_revision(engine)
@@ -80,10 +83,32 @@ def _make_private_folder(folder: Path) -> None:
         return
     try:
         folder.mkdir(parents=True, mode=0o770)
+        # mkdir's mode passes through the umask (0o750 under the usual 022), but every
+        # coordinator's session must create the -wal and -shm files here: the group
+        # writes. Setgid: files made here belong to the folder's (the clinic's) group.
+        folder.chmod(0o2770)
     except OSError as exc:
         raise StorageError(
             f"cannot create folder {folder} for the database: {exc.strerror}"
         ) from exc
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the empty database file as 0660 before SQLite would create it as 0644.
+
+    An empty file is a valid empty SQLite database. SQLite gives its -wal and
+    -shm files the database file's mode, so they are private from the start too.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o660)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot create database file {path}: {exc.strerror}") from exc
+    try:
+        os.fchmod(descriptor, 0o660)  # the umask may have taken the group's bits
+    finally:
+        os.close(descriptor)
 
 
 def _ping(engine: Engine) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.errors import StorageError
+from db.errors import StorageError, explain_operational_error
 
 
 def parse_database_url(url: str) -> URL:
@@ -97,7 +97,10 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = 5000, echo: bool = Fal
 def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy manage BEGIN so "BEGIN IMMEDIATE" can be issued for writers.
+        # No BEGIN IMMEDIATE needed: pysqlite opens the transaction at the first
+        # write, and every write starts by updating the change marker
+        # (db.followup.mark_changed), so the write lock is taken, waiting up to
+        # busy_timeout, before the records an edit checks are read.
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -116,6 +119,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with factory() as session, session.begin():
-        yield session
+    """One unit of work: commit on success, roll back on any error.
+
+    When SQLite stays locked by another writer past the busy timeout, the
+    StorageError raised says so in one line: nothing was saved, try again.
+    """
+    with factory() as session:
+        try:
+            with session.begin():
+                yield session
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            raise explain_operational_error(exc, session.get_bind().engine.url) from exc

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.domain import Protocol
+from core.permissions import Action
 from core.schedules import (
     ScheduleTemplate,
     TouchpointPlan,
@@ -25,7 +26,8 @@ from core.schedules import (
     touchpoint_window,
 )
 from db import audit
-from db.followup import Actor, FollowUpConflict, mark_changed, refresh_next_touchpoint
+from db.conflicts import last_change, when
+from db.followup import Actor, FollowUpConflict, mark_changed, refresh_next_touchpoint, require
 from db.models import Patient, Touchpoint, TreatmentEpisode
 
 
@@ -59,6 +61,7 @@ def create_episode(
     details: Mapping[str, Any] | None = None,
 ) -> TreatmentEpisode:
     """Record an episode and generate its touchpoints, in the caller's transaction."""
+    require(session, actor, Action.EDIT_EPISODE)
     mark_changed(session, now)
     patient = session.get(Patient, patient_id)
     if patient is None:
@@ -114,13 +117,32 @@ def _touchpoint(
 
 
 def move_procedure(
-    session: Session, *, episode_id: int, procedure_at: datetime, actor: Actor, now: datetime
+    session: Session,
+    *,
+    episode_id: int,
+    procedure_at: datetime,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> int:
-    """Change the procedure time; returns how many open touchpoints moved."""
+    """Change the procedure time; returns how many open touchpoints moved.
+
+    With `expected_version` (the episode's version when the screen read it), a
+    move made from a stale view is refused, naming who moved it in between.
+    """
+    require(session, actor, Action.EDIT_EPISODE)
     mark_changed(session, now)
-    episode = session.get(TreatmentEpisode, episode_id, with_for_update=True)
+    episode = session.get(
+        TreatmentEpisode, episode_id, with_for_update=True, populate_existing=True
+    )
     if episode is None:
         raise FollowUpConflict(f"episode {episode_id} does not exist")
+    if expected_version is not None and episode.version != expected_version:
+        change = last_change(session, "episode", episode_id, ["episode.move_procedure"])
+        raise FollowUpConflict(
+            f"episode {episode_id} was {change.words if change else 'changed'} since you opened "
+            f"it (procedure now {when(episode.procedure_at)}); nothing was saved"
+        )
     patient = session.get(Patient, episode.patient_id)
     assert patient is not None
     zone = ZoneInfo(patient.timezone)
@@ -130,9 +152,9 @@ def move_procedure(
     episode.version += 1
     moved = 0
     open_touchpoints = session.scalars(
-        select(Touchpoint).where(
-            Touchpoint.episode_id == episode.id, Touchpoint.resolution.is_(None)
-        )
+        select(Touchpoint)
+        .where(Touchpoint.episode_id == episode.id, Touchpoint.resolution.is_(None))
+        .execution_options(populate_existing=True)
     )
     for touchpoint in open_touchpoints:
         if shift:

@@ -24,7 +24,10 @@ def explain_operational_error(exc: BaseException, url: URL) -> StorageError:
     where = masked(url)
     lowered = text.lower()
     if "database is locked" in lowered:
-        return StorageError(f"database {where} is locked by another program; try again in a moment")
+        return StorageError(
+            f"database {where} is locked: another session or program kept writing past the "
+            "busy timeout; try again in a moment"
+        )
     if "readonly" in lowered or "read-only" in lowered:
         return StorageError(f"database {where} is read-only: {text}")
     if "unable to open database file" in lowered:

@@ -25,8 +25,10 @@ from core.escalation import (
     alert_title,
     resolve_targets,
 )
+from core.permissions import Action
 from db import audit
-from db.followup import Actor, FollowUpConflict, mark_changed
+from db.conflicts import last_change, staff_name, when
+from db.followup import Actor, FollowUpConflict, mark_changed, require
 from db.models import (
     DispatcherLease,
     Escalation,
@@ -201,11 +203,15 @@ def finish_delivery(
     results: Sequence[Mapping[str, Any]],
     error: str | None,
     now: datetime,
+    routing: Mapping[str, Any] | None = None,
 ) -> bool:
     """Record one attempt's outcome; False when the lease was lost (someone else owns it).
 
     One conditional UPDATE: while our lease holds nobody else changes the row, so
     the attempt count and history read at claim time are still current.
+    `routing` (core.oncall.PageRoute.record) says whom an `oncall` row reached; its
+    note, when the static on-call tag had to stand in, also goes to `last_error`
+    so the alerts screen shows it.
     """
     attempts = claim.attempts + 1
     history = [
@@ -216,8 +222,12 @@ def finish_delivery(
             "delivered": delivered,
             "error": error,
             "services": list(results),
+            **({"oncall": dict(routing)} if routing is not None else {}),
         },
     ]
+    note = routing.get("note") if routing is not None else None
+    if note:
+        error = f"{error} ({note})" if error else str(note)
     if delivered:
         status, next_at = NotificationStatus.SENT, claim.next_attempt_at
     elif attempts >= MAX_ATTEMPTS:
@@ -379,6 +389,7 @@ def queue_step(
 
 def acknowledge(session: Session, *, escalation_id: int, actor: Actor, now: datetime) -> None:
     """Stop every further step and delivery of an escalation, in one transaction."""
+    require(session, actor, Action.ACKNOWLEDGE_ALERT)
     mark_changed(session, now)
     stopped = session.execute(
         update(Escalation)
@@ -393,10 +404,7 @@ def acknowledge(session: Session, *, escalation_id: int, actor: Actor, now: date
         .execution_options(synchronize_session=False)
     )
     if not _rows(stopped):
-        escalation = session.get(Escalation, escalation_id)
-        if escalation is None:
-            raise FollowUpConflict(f"there is no escalation E-{escalation_id}")
-        raise FollowUpConflict(f"E-{escalation_id} is already {escalation.status.value}")
+        raise _already_closed(session, escalation_id)
     cancelled = session.execute(
         update(OutboxNotification)
         .where(
@@ -420,6 +428,7 @@ def acknowledge(session: Session, *, escalation_id: int, actor: Actor, now: date
 
 def resolve(session: Session, *, escalation_id: int, actor: Actor, now: datetime) -> None:
     """Close an escalation (acknowledged or still open)."""
+    require(session, actor, Action.RESOLVE_ALERT)
     mark_changed(session, now)
     closed = session.execute(
         update(Escalation)
@@ -433,7 +442,7 @@ def resolve(session: Session, *, escalation_id: int, actor: Actor, now: datetime
         .execution_options(synchronize_session=False)
     )
     if not _rows(closed):
-        raise FollowUpConflict(f"E-{escalation_id} does not exist or is already resolved")
+        raise _already_closed(session, escalation_id)
     session.execute(
         update(OutboxNotification)
         .where(
@@ -451,4 +460,27 @@ def resolve(session: Session, *, escalation_id: int, actor: Actor, now: datetime
         entity="escalation",
         entity_id=escalation_id,
         after={"status": "resolved"},
+    )
+
+
+def _already_closed(session: Session, escalation_id: int) -> FollowUpConflict:
+    """Why an acknowledgement or resolution found nothing to change: who got there first."""
+    row = session.execute(
+        select(Escalation.status, Escalation.acknowledged_by_id, Escalation.acknowledged_at).where(
+            Escalation.id == escalation_id
+        )
+    ).first()
+    if row is None:
+        return FollowUpConflict(f"there is no escalation E-{escalation_id}")
+    if row.status is EscalationStatus.ACKNOWLEDGED:
+        at = f" at {when(row.acknowledged_at)}" if row.acknowledged_at else ""
+        return FollowUpConflict(
+            f"E-{escalation_id} was already acknowledged by "
+            f"{staff_name(session, row.acknowledged_by_id)}{at}: its pages had stopped then; "
+            "nothing was saved"
+        )
+    change = last_change(session, "escalation", escalation_id, ["escalation.resolve"])
+    return FollowUpConflict(
+        f"E-{escalation_id} was already {change.words if change else row.status.value}; "
+        "nothing was saved"
     )

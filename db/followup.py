@@ -16,10 +16,13 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from core.countries import emergency_contact
-from core.domain import Channel, ContactOutcome, Disposition, TouchpointResolution
+from core.domain import Channel, ContactOutcome, Disposition, Role, TouchpointResolution
 from core.messages import MessageContext, RenderedMessage, render_message
+from core.permissions import Action, NotPermitted, allowed
 from core.schedules import procedure_local_date
 from db import audit
+from db.conflicts import ACTION_WORDS, last_change, staff_name, when
+from db.listen import notify_change
 from db.models import ChangeMarker, ContactAttempt, Patient, Staff, Touchpoint
 
 
@@ -34,6 +37,35 @@ class Actor:
     staff_id: int
     username: str
     display_name: str
+    role: Role = Role.COORDINATOR
+    """The role at sign-in, for the screens; `require` checks the current one."""
+
+
+class PermissionRefused(FollowUpConflict, NotPermitted):
+    """The actor's role does not allow the action (core.permissions), or the actor is
+    no longer active staff. A FollowUpConflict too, so every screen and command that
+    shows a refusal shows this one."""
+
+
+def require(session: Session, actor: Actor, action: Action) -> None:
+    """Refuse before anything is written unless the actor is active staff whose
+    current role may do `action`.
+
+    Reads the staff row rather than trusting `actor.role`: someone an admin
+    disables or moves to another role is stopped at their next action, not at
+    their next sign-in.
+    """
+    row = session.execute(
+        select(Staff.role, Staff.active).where(Staff.id == actor.staff_id)
+    ).first()
+    if row is None or not row.active:
+        raise PermissionRefused(
+            None,
+            action,
+            f"{actor.username} is not an active staff member any more, so may not {action.words}.",
+        )
+    if not allowed(row.role, action):
+        raise PermissionRefused(row.role, action)
 
 
 def mark_changed(session: Session, now: datetime) -> None:
@@ -47,6 +79,7 @@ def mark_changed(session: Session, now: datetime) -> None:
         .where(ChangeMarker.id == 1)
         .values(counter=ChangeMarker.counter + 1, changed_at=now)
     )
+    notify_change(session)  # PostgreSQL: wake other apps' listeners at commit (db.listen)
 
 
 def refresh_next_touchpoint(session: Session, patient_id: int) -> None:
@@ -76,17 +109,29 @@ def set_latest_disposition(session: Session, patient: Patient, disposition: Disp
 
 
 def _open_touchpoint(session: Session, touchpoint_id: int) -> Touchpoint:
-    touchpoint = session.get(Touchpoint, touchpoint_id, with_for_update=True)
+    # Under the change-marker lock: re-read, so a copy this session loaded
+    # earlier cannot hide a resolution someone committed since.
+    touchpoint = session.get(
+        Touchpoint, touchpoint_id, with_for_update=True, populate_existing=True
+    )
     if touchpoint is None:
         raise FollowUpConflict(f"touchpoint {touchpoint_id} no longer exists")
     if touchpoint.resolution is not None:
-        who = session.get(Staff, touchpoint.resolved_by_id) if touchpoint.resolved_by_id else None
-        by = f" by {who.display_name}" if who else ""
-        raise FollowUpConflict(
-            f"this touchpoint was already marked {touchpoint.resolution.value}{by}; "
-            "the queue shows the current state"
-        )
+        raise FollowUpConflict(_resolved_words(session, touchpoint))
     return touchpoint
+
+
+def _resolved_words(session: Session, touchpoint: Touchpoint) -> str:
+    """'this touchpoint was marked done by Park Ji-yeon at 22 Nov 14:02 KST; ...'."""
+    assert touchpoint.resolution is not None
+    what = ACTION_WORDS[f"touchpoint.{touchpoint.resolution.value}"]
+    at = f" at {when(touchpoint.resolved_at)}" if touchpoint.resolved_at else ""
+    done = touchpoint.resolution is TouchpointResolution.DONE
+    why = f" ({touchpoint.note})" if touchpoint.note and not done else ""
+    return (
+        f"this touchpoint was {what} by {staff_name(session, touchpoint.resolved_by_id)}{at}"
+        f"{why}; nothing was saved, and the queue shows the current state"
+    )
 
 
 def log_contact_attempt(
@@ -102,9 +147,10 @@ def log_contact_attempt(
 ) -> ContactAttempt:
     """Record one attempt; after `unreachable_after` failed attempts in a row
     with no reply from the patient, the touchpoint becomes unreachable."""
+    require(session, actor, Action.FOLLOW_UP)
     mark_changed(session, now)
     touchpoint = _open_touchpoint(session, touchpoint_id)
-    patient = session.get(Patient, touchpoint.patient_id)
+    patient = session.get(Patient, touchpoint.patient_id, populate_existing=True)
     assert patient is not None
     attempt = ContactAttempt(
         touchpoint_id=touchpoint.id,
@@ -116,8 +162,12 @@ def log_contact_attempt(
         staff_id=actor.staff_id,
     )
     session.add(attempt)
-    patient.last_contact_at = now
-    if outcome.heard_from_patient:
+    # "Last" means latest in time, not last to commit: a colleague's attempt
+    # logged a moment earlier may commit after this one.
+    if patient.last_contact_at is None or patient.last_contact_at < now:
+        patient.last_contact_at = now
+    heard_before = patient.last_heard_at
+    if outcome.heard_from_patient and (heard_before is None or heard_before < now):
         patient.last_heard_at = now
     session.flush()
     audit.record(
@@ -180,6 +230,7 @@ def resolve_touchpoint(
     now: datetime,
 ) -> Touchpoint:
     """Mark a touchpoint done (note optional) or skipped (reason required)."""
+    require(session, actor, Action.FOLLOW_UP)
     if resolution is TouchpointResolution.SKIPPED and not (note or "").strip():
         raise FollowUpConflict("skipping a touchpoint needs a reason")
     mark_changed(session, now)
@@ -205,6 +256,7 @@ def resolve_touchpoint(
 
 def claim_patient(session: Session, *, patient_id: int, actor: Actor, now: datetime) -> None:
     """Assign the patient to the actor, only if nobody holds them (compare-and-set)."""
+    require(session, actor, Action.FOLLOW_UP)
     mark_changed(session, now)
     claimed = session.execute(
         update(Patient)
@@ -213,16 +265,15 @@ def claim_patient(session: Session, *, patient_id: int, actor: Actor, now: datet
         .execution_options(synchronize_session=False)
     )
     if _rows(claimed) == 0:
-        holder = session.scalar(
-            select(Staff.display_name)
-            .join(Patient, Patient.assigned_to_id == Staff.id)
-            .where(Patient.id == patient_id)
-        )
+        holder = session.scalar(select(Patient.assigned_to_id).where(Patient.id == patient_id))
         if holder is None:
             raise FollowUpConflict(f"patient {patient_id} no longer exists")
-        if holder == actor.display_name:
+        if holder == actor.staff_id:
             return
-        raise FollowUpConflict(f"{holder} already holds this patient")
+        raise FollowUpConflict(
+            f"{staff_name(session, holder)} already holds this patient"
+            f"{_claimed_when(session, patient_id)}; nothing was saved"
+        )
     audit.record(
         session,
         at=now,
@@ -237,6 +288,7 @@ def claim_patient(session: Session, *, patient_id: int, actor: Actor, now: datet
 
 def release_patient(session: Session, *, patient_id: int, actor: Actor, now: datetime) -> None:
     """Give the patient back to the unassigned pool, only if the actor holds them."""
+    require(session, actor, Action.FOLLOW_UP)
     mark_changed(session, now)
     released = session.execute(
         update(Patient)
@@ -245,7 +297,19 @@ def release_patient(session: Session, *, patient_id: int, actor: Actor, now: dat
         .execution_options(synchronize_session=False)
     )
     if _rows(released) == 0:
-        raise FollowUpConflict("you do not hold this patient, so there is nothing to release")
+        exists = session.execute(
+            select(Patient.assigned_to_id).where(Patient.id == patient_id)
+        ).first()
+        if exists is None:
+            raise FollowUpConflict(f"patient {patient_id} no longer exists")
+        if exists.assigned_to_id is not None:
+            raise FollowUpConflict(
+                f"{staff_name(session, exists.assigned_to_id)} holds this patient"
+                f"{_claimed_when(session, patient_id)}, not you, so there is nothing to release"
+            )
+        change = last_change(session, "patient", patient_id, ["patient.release"])
+        by = f": {change.words}" if change else ""
+        raise FollowUpConflict(f"nobody holds this patient{by}, so there is nothing to release")
     audit.record(
         session,
         at=now,
@@ -258,6 +322,11 @@ def release_patient(session: Session, *, patient_id: int, actor: Actor, now: dat
     )
 
 
+def _claimed_when(session: Session, patient_id: int) -> str:
+    change = last_change(session, "patient", patient_id, ["patient.claim"])
+    return f" (claimed at {when(change.at)})" if change else ""
+
+
 def _rows(result: object) -> int:
     assert isinstance(result, CursorResult)
     return result.rowcount
@@ -268,7 +337,7 @@ def find_actor(session: Session, username: str) -> Actor | None:
     staff = session.scalar(select(Staff).where(Staff.username == username, Staff.active))
     if staff is None:
         return None
-    return Actor(staff.id, staff.username, staff.display_name)
+    return Actor(staff.id, staff.username, staff.display_name, staff.role)
 
 
 def aftercare_message(

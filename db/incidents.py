@@ -32,9 +32,11 @@ from core.incident_log import (
     words,
 )
 from core.incidents import DEFAULT_REPORTING, ReportingPolicy, clinic_today
+from core.permissions import Action
 from core.schedules import CLINIC_TZ
 from db import audit
-from db.followup import Actor, FollowUpConflict, mark_changed
+from db.conflicts import ACTION_WORDS, last_change
+from db.followup import Actor, FollowUpConflict, mark_changed, require
 from db.models import (
     AuditEvent,
     ContactAttempt,
@@ -192,10 +194,14 @@ def _entry_label(kind: str) -> str:
 
 
 def last_changed_by(session: Session, incident_id: int) -> str | None:
-    """Who made the latest change to an incident, for a conflict message."""
+    """Who (login) made the latest change to an incident; entries change nothing."""
     return session.scalar(
         select(AuditEvent.actor)
-        .where(AuditEvent.entity == "incident", AuditEvent.entity_id == str(incident_id))
+        .where(
+            AuditEvent.entity == "incident",
+            AuditEvent.entity_id == str(incident_id),
+            AuditEvent.action.in_(_CHANGES),
+        )
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
@@ -242,12 +248,20 @@ def _locked(session: Session, incident_id: int, expected_version: int) -> Incide
     if incident is None:
         raise FollowUpConflict(f"incident #{incident_id} no longer exists")
     if incident.version != expected_version:
-        who = last_changed_by(session, incident_id)
+        # Entries are appends and leave the version alone: name the change that moved it.
+        change = last_change(session, "incident", incident_id, _CHANGES)
+        more = incident.version - expected_version - 1
+        earlier = f" (after {more} earlier change{'s' if more > 1 else ''})" if more > 0 else ""
         raise FollowUpConflict(
-            f"incident #{incident_id} was changed{f' by {who}' if who else ''} since you opened "
-            "it; nothing was saved. The screen now shows the current state: check it and try again"
+            f"incident #{incident_id} was {change.words if change else 'changed'}{earlier} "
+            "since you opened it; nothing was saved. The screen now shows the current state: "
+            "check it and try again"
         )
     return incident
+
+
+# The audited actions that change an incident (and its version).
+_CHANGES = [action for action in ACTION_WORDS if action.startswith("incident.")]
 
 
 def _commit_change(
@@ -323,6 +337,7 @@ def add_entry(
     No version check: an entry changes nothing already written, so two people
     adding entries at once both keep theirs.
     """
+    require(session, actor, Action.EDIT_INCIDENT)
     if kind not in HAND_WRITTEN:
         raise FollowUpConflict(f"'{kind.value}' entries are written by the application")
     body = _required(text, "the entry's text")
@@ -361,6 +376,7 @@ def classify(
     While no report is recorded, the due date follows the seriousness (day 0
     stays the day the clinic learned of the event).
     """
+    require(session, actor, Action.CLASSIFY_INCIDENT)
     try:
         grade = check_grade(classification.severity_grade)
     except ValueError as exc:
@@ -455,6 +471,7 @@ def record_report(
     Replacing a recorded report (a wrong date or reference) needs a reason,
     which the timeline keeps with the earlier record.
     """
+    require(session, actor, Action.EDIT_INCIDENT)
     ref = _reference(reference, "the report's reference")
     mark_changed(session, now)
     incident = _locked(session, incident_id, expected_version)
@@ -498,6 +515,7 @@ def record_khidi(
     now: datetime,
 ) -> None:
     """Record that the case went to KHIDI (the medical-tourism dispute route)."""
+    require(session, actor, Action.EDIT_INCIDENT)
     ref = _reference(reference, "the KHIDI reference")
     mark_changed(session, now)
     incident = _locked(session, incident_id, expected_version)
@@ -528,6 +546,7 @@ def close(
     now: datetime,
 ) -> None:
     """Close with an outcome. An unsubmitted report stays owed and visible."""
+    require(session, actor, Action.EDIT_INCIDENT)
     mark_changed(session, now)
     incident = _locked(session, incident_id, expected_version)
     if incident.status is IncidentStatus.CLOSED:
@@ -568,6 +587,7 @@ def reopen(
     now: datetime,
 ) -> None:
     """Reopen a closed incident; the reason is required and kept."""
+    require(session, actor, Action.EDIT_INCIDENT)
     why = _required(reason, "a reason to reopen")
     mark_changed(session, now)
     incident = _locked(session, incident_id, expected_version)
@@ -605,6 +625,7 @@ def open_by_hand(
     `learned_on` is day 0 of the reporting clock: the day the clinic first
     heard of the event (default today), which may be before it is entered.
     """
+    require(session, actor, Action.OPEN_INCIDENT)
     text = _required(description, "a description of what happened")
     mark_changed(session, now)
     patient = session.get(Patient, patient_id)

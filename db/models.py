@@ -415,6 +415,30 @@ class OutboxNotification(Base):
     escalation: Mapped[Escalation] = relationship(back_populates="notifications")
 
 
+class OnCallShift(Base):
+    """A physician on call from `starts_at` (inclusive) to `ends_at` (exclusive).
+
+    A cancelled shift keeps its row (with `cancelled_at`) so the schedule's
+    history stays readable; only live shifts decide who receives `oncall` pages.
+    """
+
+    __tablename__ = "oncall_shift"
+    __table_args__ = (Index("ix_oncall_shift_window", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    staff: Mapped[Staff] = relationship()
+
+
 class AuditEvent(Base):
     """Who changed what when, before and after; chained by hash."""
 

@@ -26,11 +26,12 @@ from core.escalation import (
     EscalationPolicy,
 )
 from core.incidents import DEFAULT_REPORTING, ReportingPolicy, suggest_category
+from core.permissions import Action
 from core.schedules import CLINIC_TZ, procedure_local_date
 from core.triage import Findings, TriageOutcome
 from db import audit
 from db.escalations import queue_step
-from db.followup import Actor, FollowUpConflict, mark_changed, set_latest_disposition
+from db.followup import Actor, FollowUpConflict, mark_changed, require, set_latest_disposition
 from db.incidents import first_product_id
 from db.models import (
     Escalation,
@@ -69,6 +70,7 @@ def record_triage(
     reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> SavedTriage:
     """Save the assessment and everything its disposition requires."""
+    require(session, actor, Action.TRIAGE)
     final = chosen or outcome.disposition
     reason = (override_reason or "").strip()
     if final is not outcome.disposition and not reason:
@@ -77,7 +79,7 @@ def record_triage(
             "needs a written reason"
         )
     mark_changed(session, now)
-    patient = session.get(Patient, patient_id, with_for_update=True)
+    patient = session.get(Patient, patient_id, with_for_update=True, populate_existing=True)
     if patient is None:
         raise FollowUpConflict(f"patient {patient_id} no longer exists")
     episode = session.scalar(

@@ -23,6 +23,7 @@ from typing import Any
 from core.clock import Clock
 from core.domain import Disposition
 from core.escalation import EscalationPolicy
+from core.oncall import ONCALL, OnCallPhysician, PageRoute, route_page
 from db.database import Database
 from db.engine import transaction
 from db.escalations import (
@@ -34,6 +35,7 @@ from db.escalations import (
     release_dispatcher,
 )
 from db.followup import mark_changed
+from db.oncall import on_call_physician
 
 log = logging.getLogger("aftercare.dispatch")
 
@@ -120,11 +122,17 @@ class Dispatcher:
                 lease=self.row_lease,
                 limit=self.batch,
             )
+            # `oncall` means whoever is on call now, at sending, not when the alert was raised.
+            on_call: OnCallPhysician | None = None
+            if any(claim.target_tag == ONCALL for claim in claimed):
+                on_call = on_call_physician(session, self.clock.now())
         renewed_at = self.clock.now()
-        pending: list[tuple[ClaimedDelivery, DeliveryReport]] = []
+        pending: list[tuple[ClaimedDelivery, DeliveryReport, PageRoute]] = []
         for claim in claimed:
+            route = route_page(claim.target_tag, on_call)
             # Deliver outside any transaction: a slow SMTP server must not hold locks.
-            pending.append((claim, self.deliver(claim.target_tag, claim.title, claim.body)))
+            report = self.deliver(route.tag, claim.title, claim.body)
+            pending.append((claim, report, route))
             if len(pending) >= self.record_every:
                 self._record(pending, result)
                 pending.clear()
@@ -143,7 +151,9 @@ class Dispatcher:
         return result
 
     def _record(
-        self, delivered: list[tuple[ClaimedDelivery, DeliveryReport]], result: DispatchRound
+        self,
+        delivered: list[tuple[ClaimedDelivery, DeliveryReport, PageRoute]],
+        result: DispatchRound,
     ) -> None:
         """Record a few outcomes in one transaction.
 
@@ -155,7 +165,7 @@ class Dispatcher:
             return
         now = self.clock.now()
         with transaction(self.database.sessions) as session:
-            for claim, report in delivered:
+            for claim, report, route in delivered:
                 recorded = finish_delivery(
                     session,
                     claim=claim,
@@ -164,6 +174,7 @@ class Dispatcher:
                     results=report.services,
                     error=report.error,
                     now=now,
+                    routing=route.record() if claim.target_tag == ONCALL else None,
                 )
                 if not recorded:
                     result.lost += 1

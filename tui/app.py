@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,9 +28,11 @@ from core.escalation import build_policies
 from db.database import Database
 from db.escalations import dispatcher_active
 from db.followup import Actor
+from db.listen import ChangeListener, ListenerState
 from notifiers.dispatcher import Dispatcher, default_owner
 from tui.screens.alerts import AlertsScreen
 from tui.screens.incidents import IncidentLogScreen
+from tui.screens.oncall import OnCallScreen
 from tui.screens.queue import QueueScreen
 
 log = logging.getLogger("aftercare.tui")
@@ -63,6 +66,14 @@ class AftercareApp(App[None]):
             tooltip="Incident log: adverse events, MFDS report clocks, timelines",
             id="app.incidents",
         ),
+        Binding(
+            "O",
+            "open_oncall",
+            "On-call",
+            show=False,
+            tooltip="On-call schedule: who receives oncall pages; admins set shifts",
+            id="app.oncall",
+        ),
     ]
 
     def __init__(
@@ -94,6 +105,9 @@ class AftercareApp(App[None]):
         """The running in-app dispatcher, once started."""
         self._dispatch_stop = threading.Event()
         self._dispatch_thread: threading.Thread | None = None
+        self.change_listener: ChangeListener | None = None
+        """On PostgreSQL, wakes the current screen when anyone commits a change."""
+        self._live_updates_paused = False
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
@@ -104,9 +118,12 @@ class AftercareApp(App[None]):
                 timeout=10,
             )
         self._start_dispatcher()
+        self._start_listener()
 
     async def on_unmount(self) -> None:
         await self._stop_dispatcher()
+        if self.change_listener is not None:
+            await asyncio.to_thread(self.change_listener.stop)
 
     # -- the in-app dispatcher ---------------------------------------------
 
@@ -188,6 +205,48 @@ class AftercareApp(App[None]):
             await asyncio.to_thread(self.dispatcher.release)
         self._dispatch_thread = None
 
+    # -- instant refresh on PostgreSQL (LISTEN/NOTIFY) ------------------------
+
+    def _start_listener(self) -> None:
+        # Polling stays on in every screen: this only makes PostgreSQL news arrive sooner.
+        if self.database.engine.url.get_backend_name() != "postgresql":
+            return
+        self.change_listener = ChangeListener(
+            self.database.engine.url, self._changed_elsewhere, on_state=self._listener_state
+        )
+        self.change_listener.start()
+
+    def _changed_elsewhere(self) -> None:
+        """Listener thread: someone committed a change; re-read the screen in view."""
+        with suppress(RuntimeError):  # the app is closing
+            self.call_from_thread(self._refresh_screen_in_view)
+
+    def _refresh_screen_in_view(self) -> None:
+        # A form (modal) over the queue leaves the queue in view behind it.
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ModalScreen):
+                continue
+            refresh_now = getattr(screen, "refresh_now", None)
+            if callable(refresh_now):
+                refresh_now()
+            return
+
+    def _listener_state(self, state: ListenerState, reason: str) -> None:
+        """Listener thread: say when live updates stop and come back (App.notify is safe)."""
+        if state is ListenerState.RECONNECTING:
+            log.warning("live updates paused: %s", reason)
+            self._live_updates_paused = True
+            self.notify(
+                "Live updates paused (no connection to the database); screens still re-read "
+                f"every {self.settings.refresh_seconds:g} s.",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+        elif state is ListenerState.LISTENING and self._live_updates_paused:
+            self._live_updates_paused = False
+            self.notify("Live updates are back.", markup=False, timeout=5)
+
     # -- screens -----------------------------------------------------------
 
     def open_patient(self, patient_id: int) -> None:
@@ -208,6 +267,12 @@ class AftercareApp(App[None]):
             return
         self.push_screen(IncidentLogScreen())
 
+    def action_open_oncall(self) -> None:
+        """Show the on-call schedule (not over a form, and not twice)."""
+        if isinstance(self.screen, OnCallScreen | ModalScreen):
+            return
+        self.push_screen(OnCallScreen())
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette offers every action of the current screen, not only the app's."""
         yield from super().get_system_commands(screen)
@@ -216,6 +281,12 @@ class AftercareApp(App[None]):
                 "Physician alerts",
                 "Open escalations: who was paged, delivery status, acknowledge (!)",
                 self.action_open_alerts,
+            )
+        if not isinstance(screen, OnCallScreen):
+            yield SystemCommand(
+                "On-call schedule",
+                "Who receives oncall pages now and the next 14 days; admins set shifts (O)",
+                self.action_open_oncall,
             )
         if not isinstance(screen, IncidentLogScreen):
             yield SystemCommand(

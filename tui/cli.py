@@ -7,7 +7,6 @@ never a traceback.
 
 from __future__ import annotations
 
-import getpass
 import sys
 import time
 from typing import Annotated, NoReturn
@@ -18,11 +17,16 @@ from core.clock import SystemClock
 from core.config import ConfigError, LoadedConfig, describe, load_config
 from db.database import Database, initialise_database, open_database
 from db.errors import StorageError
-from db.followup import find_actor
 from tui.audit_cli import register as register_audit
+from tui.backup_cli import register as register_backup
+from tui.db_cli import register as register_db
 from tui.dispatch_cli import register as register_dispatch
 from tui.export_cli import register as register_export
+from tui.identity import SignInRefused, sign_in
+from tui.import_cli import register as register_import
 from tui.notify_cli import register as register_notify
+from tui.oncall_cli import register as register_oncall
+from tui.staff_cli import register as register_staff
 from tui.triage_cli import register as register_triage
 
 app = typer.Typer(
@@ -39,6 +43,11 @@ register_triage(app)
 register_notify(app)
 register_dispatch(app)
 register_audit(app)
+register_oncall(app)
+register_db(app)
+register_staff(app)
+register_import(app)
+register_backup(app)
 register_export(app)
 
 
@@ -68,23 +77,39 @@ def run(
         str | None,
         typer.Option(
             "--as",
-            help="Work as this staff login instead of the operating-system user "
-            "(demo and training; e.g. --as demo-coordinator-1).",
+            help="Work as this staff login instead of the operating-system user: "
+            "for an active admin, or demo staff on a demo database (--as demo-rn-park).",
         ),
     ] = None,
+    no_mouse: Annotated[
+        bool,
+        typer.Option(
+            "--no-mouse",
+            help="Leave the mouse to the terminal (its own select and copy); keys only.",
+        ),
+    ] = False,
 ) -> None:
     """Open the coordinator workstation (the TUI) on the configured database."""
     settings = _config().settings
     database = _open(settings.database_url, settings.sqlite_busy_timeout_ms)
     from tui.app import AftercareApp  # Textual loads only for the TUI, not for every command.
+    from tui.terminal import NoTerminal, run_in_terminal
 
-    who = login or getpass.getuser()
     try:
-        with database.sessions() as session:
-            actor = find_actor(session, who)
-        AftercareApp(database, settings, actor=actor, login=who).run()
+        try:
+            actor = sign_in(database, login, flag="--as", now=SystemClock().now())
+        except SignInRefused as exc:  # unknown, disabled, or may not work as LOGIN
+            fail(str(exc))
+        who = actor.username
+        status = run_in_terminal(
+            AftercareApp(database, settings, actor=actor, login=who), mouse=not no_mouse
+        )
+    except NoTerminal as exc:
+        fail(str(exc))
     finally:
         database.close()
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()

@@ -18,7 +18,8 @@ from db.database import open_database
 from db.engine import transaction
 from db.errors import StorageError
 from db.escalations import acknowledge, resolve
-from db.followup import FollowUpConflict, find_actor
+from db.followup import FollowUpConflict
+from tui.identity import SignInRefused, sign_in
 
 
 def _fail(message: str) -> typer.Exit:
@@ -103,7 +104,7 @@ def register(app: typer.Typer) -> None:
         finally:
             database.close()
 
-    def _act(which: str, escalation: str, by: str) -> None:
+    def _act(which: str, escalation: str, by: str | None) -> None:
         try:
             settings = load_config().settings
             database = open_database(
@@ -113,13 +114,13 @@ def register(app: typer.Typer) -> None:
             raise _fail(str(exc)) from exc
         escalation_id = _escalation_id(escalation)
         try:
+            # Who acts: the OS login, or --by when the OS login may act for them
+            # (tui.identity); the role check itself is in db.escalations.
+            actor = sign_in(database, by, flag="--by", now=SystemClock().now())
             with transaction(database.sessions) as session:
-                actor = find_actor(session, by)
-                if actor is None:
-                    raise _fail(f"no active staff member with login {by!r}")
                 step = acknowledge if which == "acknowledged" else resolve
                 step(session, escalation_id=escalation_id, actor=actor, now=SystemClock().now())
-        except FollowUpConflict as exc:
+        except (FollowUpConflict, SignInRefused) as exc:
             raise _fail(str(exc)) from exc
         finally:
             database.close()
@@ -128,15 +129,21 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def ack(
         escalation: Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")],
-        by: Annotated[str, typer.Option("--by", help="Staff login of who acknowledges.")],
+        by: Annotated[
+            str | None,
+            typer.Option("--by", help="Staff login of who acknowledges (default: yours)."),
+        ] = None,
     ) -> None:
-        """Acknowledge an alert: every further step and delivery stops at once."""
+        """Acknowledge an alert (physicians): every further step and delivery stops at once."""
         _act("acknowledged", escalation, by)
 
     @app.command("resolve")
     def resolve_command(
         escalation: Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")],
-        by: Annotated[str, typer.Option("--by", help="Staff login of who resolves.")],
+        by: Annotated[
+            str | None,
+            typer.Option("--by", help="Staff login of who resolves (default: yours)."),
+        ] = None,
     ) -> None:
-        """Close an alert."""
+        """Close an alert (physicians)."""
         _act("resolved", escalation, by)

@@ -9,7 +9,6 @@ error; every failure is one line on stderr.
 
 from __future__ import annotations
 
-import getpass
 import sys
 import tempfile
 from datetime import datetime
@@ -18,16 +17,17 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from core.clock import SystemClock
 from core.config import ConfigError, Settings, load_config
 from core.domain import IncidentCategory
 from core.incident_log import IncidentFilter, StatusFilter
+from core.permissions import Action
 from db.database import Database, open_database
 from db.engine import parse_database_url
 from db.errors import StorageError, explain_operational_error
-from db.followup import find_actor
+from db.followup import FollowUpConflict, require
+from tui.identity import SignInRefused, sign_in
 
 if TYPE_CHECKING:
     from core.exports.formats import ExportKind
@@ -44,7 +44,8 @@ LoginOption = Annotated[
     str | None,
     typer.Option(
         "--as",
-        help="Staff login to record in the audit trail instead of the operating-system user.",
+        help="Export as this staff login instead of the operating-system user "
+        "(an active admin only, or demo staff on a demo database).",
     ),
 ]
 
@@ -156,8 +157,7 @@ def incidents(
     database = _open(settings)
     now = SystemClock().now()
     try:
-        with database.sessions() as session:
-            actor = _audit_login(session, login)
+        actor = _exporter(database, login)
         if output is None:
             with tempfile.TemporaryDirectory() as folder:
                 scratch = Path(folder) / "incidents.csv"
@@ -195,11 +195,11 @@ def _export(
     database = _open(settings)
     now = SystemClock().now()
     try:
+        actor = _exporter(database, login)  # first: refused people learn nothing
         with database.sessions() as session:
             patient_id = find_patient(session, reference)
             if patient_id is None:
                 _fail(f"no patient with code or id {reference!r}", EXIT_NOT_EXPORTED)
-            actor = _audit_login(session, login)
         rendered = render_patient_export(database, patient_id, kind, settings=settings, now=now)
         if output is None and default_to_file:
             output = Path.cwd() / rendered.file_name
@@ -236,24 +236,17 @@ def _deliver(
     typer.echo(f"wrote {written}")
 
 
-def _audit_login(session: Session, login: str | None) -> str:
-    """Who the audit trail names: the staff login of --as or of the OS user.
-
-    Someone not on staff (an admin exporting for a regulator) still gets the
-    export, recorded under their operating-system login. A --as that names
-    no active staff member is not taken on trust: the OS login is recorded.
-    """
-    os_login = getpass.getuser()
-    actor = find_actor(session, login or os_login)
-    if actor is not None:
-        return actor.username
-    if login is not None:
-        typer.echo(
-            f"aftercare: no active staff member with login {login!r}; "
-            f"the audit trail records {os_login!r}",
-            err=True,
-        )
-    return os_login
+def _exporter(database: Database, login: str | None) -> str:
+    """The staff login the audit trail names: the OS user's, or --as when the OS
+    user may work as that login (tui.identity), and only if its role may export.
+    Anyone else is refused: an export discloses patients' records."""
+    try:
+        actor = sign_in(database, login, flag="--as", now=SystemClock().now())
+        with database.sessions() as session:
+            require(session, actor, Action.EXPORT)
+    except (SignInRefused, FollowUpConflict) as exc:
+        _fail(str(exc), EXIT_NOT_EXPORTED)
+    return actor.username
 
 
 def _settings() -> Settings:

@@ -1,7 +1,7 @@
 """Exports started from the TUI: written to the export folder in a thread
 worker (a large file must not freeze the screen), the path or the failure
-shown in a toast. Only active staff may export: a file discloses patients'
-records, and the audit trail must name a staff member.
+shown in a toast. Only active staff whose role may export (core.permissions)
+do: a file discloses patients' records, and the audit trail must name them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.incident_log import IncidentFilter
+from core.permissions import Action
+from db.followup import require
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -24,10 +26,13 @@ def _run(screen: Screen[None], work: Callable[[AftercareApp, str], str]) -> None
     if app.actor is None:
         app.notify(f"Read-only: login {app.login!r} cannot export.", severity="error")
         return
-    login = app.actor.username
+    actor = app.actor
+    login = actor.username
 
     def run() -> None:
         try:
+            with app.database.sessions() as session:
+                require(session, actor, Action.EXPORT)  # the role now, not at sign-in
             done = work(app, login)
         except Exception as exc:  # folder not writable, database gone
             # Each file is kept only with its audit event; the one that failed is not kept.

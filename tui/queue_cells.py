@@ -25,7 +25,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold white on red",
+    Disposition.EMERGENCY: "bold #ffffff on #d70000",
     Disposition.URGENT: "bold red",
     Disposition.REVIEW: "yellow",
     Disposition.MONITOR: "cyan",
@@ -41,7 +41,7 @@ TEMPLATE_LABEL = {
 
 _CHANNEL_LABEL = {Channel.KAKAOTALK: "kakao"}
 _BAND_STYLE = {
-    QueueCategory.ALERT: "bold white on red",
+    QueueCategory.ALERT: "bold #ffffff on #d70000",
     QueueCategory.OVERDUE: "bold red",
     QueueCategory.DUE: "yellow",
     QueueCategory.UPCOMING: "dim",

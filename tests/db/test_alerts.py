@@ -28,6 +28,12 @@ def nurse(engine: Engine, clock: FixedClock) -> Actor:
         return Actor(staff.id, staff.username, staff.display_name)
 
 
+@pytest.fixture
+def doctor(nurse: Actor) -> Actor:
+    """Dr Lee (added with the nurse): physicians acknowledge and resolve alerts."""
+    return Actor(nurse.staff_id + 1, "dr.lee", "Dr.Lee", Role.PHYSICIAN)
+
+
 def _escalate(engine: Engine, clock: FixedClock, nurse: Actor, code: str, name: str = "Wu") -> int:
     """An emergency triage for a new patient: one escalation, two outbox rows."""
     with transaction(make_session_factory(engine)) as session:
@@ -58,7 +64,7 @@ def _set_rows(engine: Engine, escalation_id: int, tag: str, **values: object) ->
 
 
 def test_open_alerts_lists_unresolved_with_notifications(
-    engine: Engine, clock: FixedClock, nurse: Actor
+    engine: Engine, clock: FixedClock, nurse: Actor, doctor: Actor
 ) -> None:
     first = _escalate(engine, clock, nurse, "P-1")
     clock.advance(timedelta(minutes=3))
@@ -90,8 +96,8 @@ def test_open_alerts_lists_unresolved_with_notifications(
         last_error="connection refused",
     )
     with transaction(make_session_factory(engine)) as session:
-        acknowledge(session, escalation_id=second, actor=nurse, now=clock.now())
-        resolve(session, escalation_id=third, actor=nurse, now=clock.now())
+        acknowledge(session, escalation_id=second, actor=doctor, now=clock.now())
+        resolve(session, escalation_id=third, actor=doctor, now=clock.now())
 
     with make_session_factory(engine)() as session:
         alerts = open_alerts(session, clock.now())
@@ -114,7 +120,7 @@ def test_open_alerts_lists_unresolved_with_notifications(
 
     acked = alerts[1]
     assert acked.status is EscalationStatus.ACKNOWLEDGED
-    assert acked.acknowledged_by == "Rn.Kim" and acked.acknowledged_at == clock.now()
+    assert acked.acknowledged_by == "Dr.Lee" and acked.acknowledged_at == clock.now()
     assert {n.status for n in acked.notifications} == {NotificationStatus.CANCELLED}
 
 
@@ -152,7 +158,7 @@ def test_open_alerts_orders_by_severity_and_uses_two_queries(
 
 
 def test_failed_deliveries_counts_until_looked_at(
-    engine: Engine, clock: FixedClock, nurse: Actor
+    engine: Engine, clock: FixedClock, nurse: Actor, doctor: Actor
 ) -> None:
     first = _escalate(engine, clock, nurse, "P-1")
     clock.advance(timedelta(minutes=1))
@@ -174,12 +180,12 @@ def test_failed_deliveries_counts_until_looked_at(
     assert summary.newest_at == clock.now()
 
     with transaction(make_session_factory(engine)) as session:
-        acknowledge(session, escalation_id=second, actor=nurse, now=clock.now())
+        acknowledge(session, escalation_id=second, actor=doctor, now=clock.now())
     with make_session_factory(engine)() as session:
         summary = failed_deliveries(session)
     assert (summary.count, summary.newest_escalation_id) == (1, first)
 
     with transaction(make_session_factory(engine)) as session:
-        resolve(session, escalation_id=first, actor=nurse, now=clock.now())
+        resolve(session, escalation_id=first, actor=doctor, now=clock.now())
     with make_session_factory(engine)() as session:
         assert failed_deliveries(session).count == 0

@@ -202,7 +202,7 @@ def test_a_stale_version_is_refused_and_nothing_is_written(clinic: Clinic) -> No
         )
     entries_before = _entries(clinic, incident_id)
     with (
-        pytest.raises(FollowUpConflict, match=r"changed by dr\.lee since you opened it"),
+        pytest.raises(FollowUpConflict, match=r"escalated to KHIDI by Dr\.Lee at .+ KST since"),
         clinic.session() as session,
     ):
         store.record_report(

@@ -176,7 +176,11 @@ def test_ack_and_resolve_on_the_command_line(
     _emergencies(engine, 1, clock)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
     env.update(
-        AFTERCARE_DATABASE_URL=db_url, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config")
+        AFTERCARE_DATABASE_URL=db_url,
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        LOGNAME="dr.lee",  # the physician's own login (getpass.getuser() reads LOGNAME first)
+        USER="dr.lee",
     )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -185,7 +189,7 @@ def test_ack_and_resolve_on_the_command_line(
         )
 
     refused = cli("ack", "E-1", "--by", "nobody")
-    assert refused.returncode == 1 and "no active staff member" in refused.stderr
+    assert refused.returncode == 1 and "not on the clinic's staff list" in refused.stderr
     done = cli("ack", "E-1", "--by", "dr.lee")
     assert done.returncode == 0, done.stderr
     assert "E-1 acknowledged" in done.stdout

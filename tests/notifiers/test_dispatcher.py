@@ -121,7 +121,9 @@ def test_delivers_climbs_and_stops_at_acknowledgement(
     assert receiver.wait_for_posts(4)[3].body["title"] == f"[E-{escalation_id} step 3] EMERGENCY"
 
     with transaction(make_session_factory(engine)) as session:
-        acknowledge(session, escalation_id=escalation_id, actor=nurse, now=clock.now())
+        # Physicians acknowledge (core.permissions); Dr Lee was added with the nurse.
+        doctor = Actor(nurse.staff_id + 1, "dr.lee", "Dr.Lee", Role.PHYSICIAN)
+        acknowledge(session, escalation_id=escalation_id, actor=doctor, now=clock.now())
     for _ in range(6):
         clock.advance(timedelta(minutes=5))
         dispatcher.run_once()

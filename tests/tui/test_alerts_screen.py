@@ -45,6 +45,8 @@ class Clinic:
     clock: FixedClock
     nurse: Actor
     escalation_id: int
+    doctor: Actor
+    """Physicians acknowledge and resolve (core.permissions)."""
 
 
 @pytest.fixture
@@ -55,6 +57,7 @@ def clinic(engine: Engine, clock: FixedClock) -> Clinic:
         doctor = add_staff(session, "dr.lee", Role.PHYSICIAN, now)
         doctor.notify_tag = "dr-lee"
         nurse = Actor(staff.id, staff.username, staff.display_name)
+        physician = Actor(doctor.id, doctor.username, doctor.display_name, Role.PHYSICIAN)
         saved = add_triaged_patient(
             session,
             "P-1",
@@ -66,18 +69,30 @@ def clinic(engine: Engine, clock: FixedClock) -> Clinic:
             given_name=MARKUP_NAME,
         )
         assert saved.escalation_id is not None
-    return Clinic(Database(engine, make_session_factory(engine)), clock, nurse, saved.escalation_id)
+    return Clinic(
+        Database(engine, make_session_factory(engine)),
+        clock,
+        nurse,
+        saved.escalation_id,
+        physician,
+    )
 
 
 def _app(
-    clinic: Clinic, *, read_only: bool = False, run_dispatcher: bool = False, **settings: object
+    clinic: Clinic,
+    *,
+    read_only: bool = False,
+    run_dispatcher: bool = False,
+    actor: Actor | None = None,
+    **settings: object,
 ) -> AftercareApp:
+    who = actor or clinic.nurse
     return AftercareApp(
         clinic.database,
         Settings(database_url="sqlite:///unused.db", **settings),  # type: ignore[arg-type]
         clinic.clock,
-        actor=None if read_only else clinic.nurse,
-        login="guest" if read_only else clinic.nurse.username,
+        actor=None if read_only else who,
+        login="guest" if read_only else who.username,
         run_dispatcher=run_dispatcher,
     )
 
@@ -134,7 +149,7 @@ async def _open_alerts(pilot: Pilot[None]) -> AlertsScreen:
 
 
 async def test_bang_opens_alerts_and_k_acknowledges(clinic: Clinic) -> None:
-    app = _app(clinic)
+    app = _app(clinic, actor=clinic.doctor)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         screen = await _open_alerts(pilot)
@@ -156,10 +171,10 @@ async def test_bang_opens_alerts_and_k_acknowledges(clinic: Clinic) -> None:
         await settle(pilot)
         escalation = _escalation(clinic)
         assert escalation.status is EscalationStatus.ACKNOWLEDGED
-        assert escalation.acknowledged_by_id == clinic.nurse.staff_id
+        assert escalation.acknowledged_by_id == clinic.doctor.staff_id
         assert {r.status for r in _outbox(clinic)} == {NotificationStatus.CANCELLED}
         cells = [c.plain for c in _row(screen)]
-        assert cells[2] == f"ack {clinic.nurse.display_name}"
+        assert cells[2] == f"ack {clinic.doctor.display_name}"
         assert "cancelled" in cells[4]
         assert "acknowledged by" in _text(screen, "#alerts-detail-text")
         assert any("acknowledged" in n for n in _notes(app))
@@ -175,7 +190,7 @@ async def test_bang_opens_alerts_and_k_acknowledges(clinic: Clinic) -> None:
 
 
 async def test_shift_r_resolves_after_confirmation(clinic: Clinic) -> None:
-    app = _app(clinic)
+    app = _app(clinic, actor=clinic.doctor)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         screen = await _open_alerts(pilot)
@@ -197,7 +212,7 @@ async def test_shift_r_resolves_after_confirmation(clinic: Clinic) -> None:
 
 async def test_failed_delivery_banner_until_acknowledged(clinic: Clinic) -> None:
     _fail_one(clinic)
-    app = _app(clinic)
+    app = _app(clinic, actor=clinic.doctor)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         queue = app.screen
@@ -241,6 +256,28 @@ async def test_banner_shows_on_a_colleagues_queue_live(clinic: Clinic) -> None:
             if banner.display:
                 break
         assert banner.display
+
+
+async def test_a_coordinator_is_refused_with_the_reason(clinic: Clinic) -> None:
+    app = _app(clinic)  # the nurse: acknowledging would stop the physicians being paged
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await _open_alerts(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        escalation = _escalation(clinic)
+        assert escalation.status is EscalationStatus.OPEN
+        assert escalation.acknowledged_by_id is None
+        assert {r.status for r in _outbox(clinic)} == {NotificationStatus.PENDING}
+        notes = _notes(app)
+        assert (
+            "A coordinator may not acknowledge a physician alert; that needs a physician." in notes
+        )
+        assert "A coordinator may not resolve a physician alert; that needs a physician." in notes
 
 
 async def test_read_only_login_cannot_acknowledge_or_resolve(clinic: Clinic) -> None:

@@ -19,8 +19,9 @@ from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from core.clock import FixedClock
+from core.domain import Role
 from core.incident_log import CSV_COLUMNS
-from db.engine import make_session_factory
+from db.engine import make_session_factory, transaction
 from db.models import AuditEvent
 from tests.db.test_exports import (
     EXOSOME_LOT,
@@ -29,6 +30,7 @@ from tests.db.test_exports import (
     ExportedPatient,
     add_exported_patient,
 )
+from tests.factories import add_staff
 from tests.tui.test_cli import AFTERCARE, assert_one_clear_line
 
 
@@ -116,8 +118,12 @@ def test_pdf_without_output_writes_the_default_file_here(
 
 
 def test_fhir_to_a_file_as_another_staff_member(
-    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path
+    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path, clock: FixedClock
 ) -> None:
+    # Only an active admin may work as another login (tui.identity); the export is dr.lee's.
+    with transaction(make_session_factory(engine)) as session:
+        add_staff(session, "it.admin", Role.ADMIN, clock.now())
+    env.update(LOGNAME="it.admin", USER="it.admin")
     target = tmp_path / "bundle.json"
     result = _aftercare(
         "export", "fhir", treated.code, "-o", str(target), "--as", "dr.lee", env=env
@@ -132,22 +138,19 @@ def test_fhir_to_a_file_as_another_staff_member(
     ]
 
 
-def test_someone_not_on_staff_still_exports_under_their_os_login(
+def test_someone_not_on_staff_is_refused_and_nothing_leaves(
     engine: Engine, env: dict[str, str], treated: ExportedPatient
 ) -> None:
     env.update(LOGNAME="visiting-admin", USER="visiting-admin")
     result = _aftercare("export", "fhir", treated.code, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    Bundle.model_validate_json(result.stdout)
-    # A --as naming no one is not trusted: the OS login is recorded, and said so.
-    claimed = _aftercare("export", "fhir", treated.code, "--as", "ghost", env=env)
-    assert claimed.returncode == 0, claimed.stderr
-    assert "no active staff member with login 'ghost'" in claimed.stderr
-    assert [(actor, action) for actor, action, _, _ in _audit(engine)] == [
-        ("visiting-admin", "export.fhir"),
-        ("visiting-admin", "export.fhir"),
-    ]
+    assert_one_clear_line(result, "'visiting-admin' is not on the clinic's staff list")
+    assert result.returncode == 1 and result.stdout == ""
+    # Nor may they name someone who is on staff, or no one.
+    for login in ("rn.kim", "ghost"):
+        claimed = _aftercare("export", "fhir", treated.code, "--as", login, env=env)
+        assert claimed.returncode == 1 and claimed.stdout == ""
+        assert "Traceback" not in claimed.stderr
+    assert _audit(engine) == []
 
 
 def test_unknown_patient_exits_1_and_discloses_nothing(

@@ -55,18 +55,21 @@ def clinic(engine: Engine, clock: FixedClock) -> Clinic:
         Database(engine, make_session_factory(engine)),
         clock,
         nurse_actor,
-        Actor(doctor.id, doctor.username, doctor.display_name),
+        Actor(doctor.id, doctor.username, doctor.display_name, Role.PHYSICIAN),
         saved.incident_id,
     )
 
 
-def _app(clinic: Clinic, *, read_only: bool = False, **settings: object) -> AftercareApp:
+def _app(
+    clinic: Clinic, *, read_only: bool = False, actor: Actor | None = None, **settings: object
+) -> AftercareApp:
+    who = actor or clinic.nurse
     return AftercareApp(
         clinic.database,
         Settings(database_url="sqlite:///unused.db", **settings),  # type: ignore[arg-type]
         clinic.clock,
-        actor=None if read_only else clinic.nurse,
-        login="guest" if read_only else clinic.nurse.username,
+        actor=None if read_only else who,
+        login="guest" if read_only else who.username,
         run_dispatcher=False,
     )
 
@@ -157,7 +160,7 @@ async def test_recording_the_report_changes_days_left_in_the_log_and_on_the_queu
 
 
 async def test_raising_seriousness_shortens_the_clock(clinic: Clinic) -> None:
-    app = _app(clinic)
+    app = _app(clinic, actor=clinic.doctor)  # seriousness is a physician's call
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         screen = await _open_log(pilot)
@@ -214,7 +217,7 @@ async def test_a_colleagues_change_in_between_is_refused_and_shown(clinic: Clini
             )
         await pilot.press(*"MFDS-9", "enter")
         await settle(pilot)
-        assert any("changed by dr.lee" in note for note in _notes(app))
+        assert any("escalated to KHIDI by Dr.Lee" in note for note in _notes(app))
         with clinic.database.sessions() as session:
             assert session.get_one(Incident, clinic.incident_id).reported_on is None
         screen.refresh_now()

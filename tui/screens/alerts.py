@@ -50,7 +50,7 @@ from tui.tables import cursor_key
 FULL_READ_EVERY = timedelta(seconds=30)
 
 _DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold white on red",
+    Disposition.EMERGENCY: "bold #ffffff on #d70000",
     Disposition.URGENT: "bold red",
     Disposition.REVIEW: "yellow",
     Disposition.MONITOR: "cyan",
@@ -268,7 +268,7 @@ class AlertsScreen(FollowUpActions, Screen[None]):
         if failing:
             header.append(
                 f"   ✗ {failing} failed deliver{'y' if failing == 1 else 'ies'}",
-                style="bold white on red",
+                style="bold #ffffff on #d70000",
             )
         self.query_one("#alerts-summary", Static).update(header)
         actor = self.aftercare.actor

@@ -85,7 +85,7 @@ class IncidentPage:
 def clock_text(clock: ReportClock) -> Text:
     """The clock as a coloured cell: red when due today or late."""
     style = {
-        ClockState.OVERDUE: "bold white on red",
+        ClockState.OVERDUE: "bold #ffffff on #d70000",
         ClockState.DUE_TODAY: "bold red",
         ClockState.REPORTED: "green",
         ClockState.NO_DEADLINE: "dim",
@@ -613,8 +613,8 @@ def _title(line: IncidentLine) -> str:
 
 _SERIOUS_STYLE = {
     Seriousness.NON_SERIOUS: "",
-    Seriousness.DEATH: "bold white on red",
-    Seriousness.LIFE_THREATENING: "bold white on red",
+    Seriousness.DEATH: "bold #ffffff on #d70000",
+    Seriousness.LIFE_THREATENING: "bold #ffffff on #d70000",
 }
 
 

@@ -63,7 +63,7 @@ from tui.tables import reporting_routes
 from tui.triage_form import TriageContext, TriageFormResult, TriageModal
 
 _DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold white on red",
+    Disposition.EMERGENCY: "bold #ffffff on #d70000",
     Disposition.URGENT: "bold red",
     Disposition.REVIEW: "yellow",
     Disposition.MONITOR: "cyan",
@@ -494,7 +494,7 @@ def _emergency(identity: PatientIdentity) -> Group:
         Text.assemble(
             ("Emergency", "bold"),
             f" (now in {contact.country_name}): call ",
-            (f" {contact.numbers_text} ", "bold white on red"),
+            (f" {contact.numbers_text} ", "bold #ffffff on #d70000"),
             (verified, "dim"),
         )
     ]

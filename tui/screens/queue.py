@@ -291,7 +291,7 @@ class QueueScreen(FollowUpActions, Screen[None]):
         counts = page.counts
         header = Text()
         if counts.alerts:
-            header.append(f" ALERTS {counts.alerts} ", style="bold white on red")
+            header.append(f" ALERTS {counts.alerts} ", style="bold #ffffff on #d70000")
             header.append("  ")
         header.append("Overdue ", style="bold").append(str(counts.overdue), style="bold red")
         header.append("   Due ", style="bold").append(str(counts.due), style="bold yellow")

@@ -1,0 +1,125 @@
+"""Writing a checked patient file: every patient, episode and touchpoint, or none.
+
+The rows come from `core.patient_import`, which has already checked each of
+them. Each patient gets one treatment episode through `db.episodes`, the
+same code the rest of the app uses, so the touchpoints and the audit trail
+are exactly those of an episode recorded by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.patient_import import PatientRow
+from core.permissions import Action
+from core.schedules import ScheduleTemplate
+from db import audit
+from db.episodes import create_episode, schedules_for
+from db.followup import Actor, FollowUpConflict, mark_changed, require
+from db.models import Patient
+
+# Codes per IN (...) query: well under every database's parameter limit.
+_CODES_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What one import wrote."""
+
+    patients: int
+    episodes: int
+    touchpoints: int
+
+
+def existing_codes(session: Session, codes: Iterable[str]) -> set[str]:
+    """Those of `codes` that a patient in the database already has."""
+    wanted = sorted(set(codes))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CODES_PER_QUERY):
+        chunk = wanted[start : start + _CODES_PER_QUERY]
+        found.update(session.scalars(select(Patient.code).where(Patient.code.in_(chunk))))
+    return found
+
+
+def import_patients(
+    session: Session,
+    rows: Sequence[PatientRow],
+    *,
+    actor: Actor,
+    templates: Mapping[str, ScheduleTemplate],
+    now: datetime,
+    source: str,
+    sha256: str,
+) -> ImportSummary:
+    """Add every row's patient and episode in the caller's transaction.
+
+    `source` (the file name) and `sha256` (of its bytes) go into the audit
+    trail. Raises PermissionRefused unless the actor may import patients, and
+    FollowUpConflict when a code was taken since the file was checked.
+    """
+    require(session, actor, Action.IMPORT_PATIENTS)
+    # Taken first: on SQLite the write lock, on PostgreSQL the marker row, so
+    # the codes cannot be taken between this check and the inserts.
+    mark_changed(session, now)
+    taken = existing_codes(session, (row.code for row in rows))
+    if taken:
+        raise FollowUpConflict(
+            f"patient code {', '.join(sorted(taken))} was added to the database "
+            "while the file was being checked; nothing was imported"
+        )
+    touchpoints = 0
+    for row in rows:
+        patient = Patient(
+            code=row.code,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            birth_date=row.birth_date,
+            home_country=row.home_country,
+            current_country=row.country_now,
+            language=row.language,
+            timezone=row.timezone,
+            channel=row.channel,
+            channel_handle=row.channel_handle,
+            phone=row.phone,
+            email=row.email,
+            is_demo=False,
+            created_at=now,
+        )
+        session.add(patient)
+        session.flush()
+        audit.record(
+            session,
+            at=now,
+            actor=actor.username,
+            action="patient.create",
+            entity="patient",
+            entity_id=patient.id,
+            after={"code": row.code, "source": source},
+        )
+        create_episode(
+            session,
+            patient_id=patient.id,
+            procedure_at=row.procedure_at,
+            protocol=row.protocol,
+            schedule=row.schedule,
+            templates=templates,
+            actor=actor,
+            now=now,
+        )
+        followed = schedules_for(row.protocol, row.schedule, templates)
+        touchpoints += sum(len(template.touchpoints) for template in followed)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="patient.import",
+        entity="patient",
+        entity_id=None,
+        after={"file": source, "sha256": sha256, "patients": len(rows)},
+    )
+    return ImportSummary(patients=len(rows), episodes=len(rows), touchpoints=touchpoints)

@@ -1,0 +1,344 @@
+"""The staff list: who may sign in, with which role. Admins change it.
+
+Every change checks `Action.MANAGE_STAFF` against the actor's current role,
+bumps the change marker first (which also serialises staff changes, so two
+admins cannot disable each other at once and leave nobody in charge), writes
+with a compare-and-set on `Staff.version`, and appends an audit event with
+the before and after. The last active admin can be neither disabled nor
+moved to another role. Refusals raise `FollowUpConflict` (one sentence).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
+
+from core.domain import Role
+from core.permissions import DEMO_LOGIN_PREFIX, Action
+from db import audit
+from db.followup import Actor, FollowUpConflict, mark_changed, require
+from db.models import Patient, Staff
+
+LOGIN_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+"""An operating-system login: letters, digits, `_`, `.`, `-`; at most 64."""
+TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""An Apprise tag (see notify_tag): letters, digits, `_`, `-`."""
+
+
+@dataclass(frozen=True)
+class StaffLine:
+    """One staff member as the list shows them (no e-mail, phone or secrets)."""
+
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    notify_tag: str | None
+    version: int
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    """What `staff add` asks for."""
+
+    username: str
+    display_name: str
+    role: Role
+    email: str | None = None
+    phone: str | None = None
+    notify_tag: str | None = None
+    license_ref: str | None = None
+
+
+def _line(staff: Staff) -> StaffLine:
+    return StaffLine(
+        staff.username,
+        staff.display_name,
+        staff.role,
+        staff.active,
+        staff.notify_tag,
+        staff.version,
+    )
+
+
+def list_staff(session: Session) -> list[StaffLine]:
+    """Everyone on the list, active and disabled, by login."""
+    return [_line(s) for s in session.scalars(select(Staff).order_by(Staff.username))]
+
+
+def staff_by_login(session: Session, username: str) -> Staff | None:
+    """The staff row with this login, active or not."""
+    return session.scalar(select(Staff).where(Staff.username == username))
+
+
+def active_admins(session: Session) -> int:
+    """How many active admins there are."""
+    query = select(func.count()).where(Staff.role == Role.ADMIN, Staff.active)
+    return session.scalar(query) or 0
+
+
+def holds_real_patients(session: Session) -> bool:
+    """True when any patient is not demo data (then demo logins are not for everyone)."""
+    return session.scalar(select(Patient.id).where(Patient.is_demo.is_(False)).limit(1)) is not None
+
+
+def _optional(text: str | None, limit: int, what: str) -> str | None:
+    value = (text or "").strip()
+    if len(value) > limit:
+        raise FollowUpConflict(f"{what} is longer than {limit} characters")
+    return value or None
+
+
+def checked(new: NewStaff) -> NewStaff:
+    """`new` with its fields trimmed and checked; FollowUpConflict names a bad one."""
+    login = new.username.strip()
+    if not LOGIN_PATTERN.fullmatch(login):
+        raise FollowUpConflict(
+            f"{login!r} is not a login: use the operating-system user name "
+            "(letters, digits, _ . -; at most 64)"
+        )
+    if login.startswith(DEMO_LOGIN_PREFIX):
+        raise FollowUpConflict(f"logins starting with {DEMO_LOGIN_PREFIX!r} are kept for demo data")
+    name = _optional(new.display_name, 120, "the name")
+    if name is None:
+        raise FollowUpConflict("the name is required (--name)")
+    email = _optional(new.email, 200, "the e-mail address")
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise FollowUpConflict(f"{email!r} is not an e-mail address")
+    phone = _optional(new.phone, 32, "the phone number")
+    if phone is not None:
+        phone = _e164(phone)
+    tag = _optional(new.notify_tag, 64, "the notify tag")
+    if tag is not None and not TAG_PATTERN.fullmatch(tag):
+        raise FollowUpConflict(f"{tag!r} is not a notify tag (letters, digits, _ and -)")
+    license_ref = _optional(new.license_ref, 64, "the licence number")
+    return NewStaff(login, name, new.role, email, phone, tag, license_ref)
+
+
+def _e164(text: str) -> str:
+    import phonenumbers  # 18 ms to import: only when a phone number is given, not at sign-in
+
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise FollowUpConflict(f"{text!r} is not a phone number in international form (+82...)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _audited(staff: Staff) -> dict[str, Any]:
+    # What the audit trail keeps of a staff row: no e-mail or phone.
+    return {
+        "username": staff.username,
+        "display_name": staff.display_name,
+        "role": staff.role.value,
+        "active": staff.active,
+        "notify_tag": staff.notify_tag,
+        "license_ref": staff.license_ref,
+    }
+
+
+def _insert(session: Session, new: NewStaff, now: datetime) -> Staff:
+    existing = staff_by_login(session, new.username)
+    if existing is not None:
+        state = "active" if existing.active else "disabled"
+        raise FollowUpConflict(
+            f"login {new.username!r} is already on the staff list ({existing.role.value}, {state})"
+        )
+    staff = Staff(
+        username=new.username,
+        display_name=new.display_name,
+        role=new.role,
+        email=new.email,
+        phone=new.phone,
+        notify_tag=new.notify_tag,
+        license_ref=new.license_ref,
+        active=True,
+        created_at=now,
+        version=1,
+    )
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def add_staff(session: Session, *, new: NewStaff, actor: Actor, now: datetime) -> StaffLine:
+    """Add a staff member (an admin's job)."""
+    require(session, actor, Action.MANAGE_STAFF)
+    new = checked(new)
+    mark_changed(session, now)
+    staff = _insert(session, new, now)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="staff.add",
+        entity="staff",
+        entity_id=staff.id,
+        after=_audited(staff),
+    )
+    return _line(staff)
+
+
+def add_first_admin(session: Session, *, new: NewStaff, by: str, now: datetime) -> StaffLine:
+    """Add the first admin of a staff list that has no active admin.
+
+    The caller has checked who `by` is (core.permissions.may_add_first_admin:
+    root or the database file's owner); this checks, inside the transaction,
+    that there is still no active admin, and that the new member is one. A
+    login already on the list is made an active admin instead of added twice.
+    """
+    if new.role is not Role.ADMIN:
+        raise FollowUpConflict("there is no active admin yet: add one first (--role admin)")
+    new = checked(new)
+    mark_changed(session, now)
+    if active_admins(session):
+        raise FollowUpConflict("there is already an active admin: ask them to add staff")
+    staff = staff_by_login(session, new.username)
+    if staff is None:
+        staff = _insert(session, new, now)
+        before = None
+    else:
+        before = _audited(staff)
+        _compare_and_set(session, staff, role=Role.ADMIN, active=True)
+    audit.record(
+        session,
+        at=now,
+        actor=by,
+        action="staff.first_admin",
+        entity="staff",
+        entity_id=staff.id,
+        before=before,
+        after=_audited(staff),
+    )
+    return _line(staff)
+
+
+def set_active(
+    session: Session,
+    *,
+    username: str,
+    active: bool,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
+) -> StaffLine:
+    """Disable (or enable again) a login; a disabled login cannot sign in or act."""
+    require(session, actor, Action.MANAGE_STAFF)
+    mark_changed(session, now)
+    staff = _current(session, username, expected_version)
+    if staff.active == active:
+        raise FollowUpConflict(f"{username} is already {'active' if active else 'disabled'}")
+    if not active:
+        _not_the_last_admin(session, staff, f"disable {username}")
+    before = _audited(staff)
+    _compare_and_set(session, staff, active=active)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="staff.enable" if active else "staff.disable",
+        entity="staff",
+        entity_id=staff.id,
+        before=before,
+        after=_audited(staff),
+    )
+    return _line(staff)
+
+
+def change_role(
+    session: Session,
+    *,
+    username: str,
+    role: Role,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
+) -> StaffLine:
+    """Give a staff member another role."""
+    require(session, actor, Action.MANAGE_STAFF)
+    mark_changed(session, now)
+    staff = _current(session, username, expected_version)
+    if staff.role is role:
+        raise FollowUpConflict(f"{username} is already {role.value}")
+    _not_the_last_admin(session, staff, f"make {username} {_a(role)}")
+    before = _audited(staff)
+    _compare_and_set(session, staff, role=role)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="staff.role",
+        entity="staff",
+        entity_id=staff.id,
+        before=before,
+        after=_audited(staff),
+    )
+    return _line(staff)
+
+
+def record_act_as(
+    session: Session, *, by: str, staff_id: int, username: str, command: str, now: datetime
+) -> None:
+    """Audit an admin signing in as someone else, whose name the later events carry."""
+    mark_changed(session, now)
+    audit.record(
+        session,
+        at=now,
+        actor=by,
+        action="staff.act_as",
+        entity="staff",
+        entity_id=staff_id,
+        after={"as": username, "command": command},
+    )
+
+
+def _current(session: Session, username: str, expected_version: int | None) -> Staff:
+    staff = session.scalar(select(Staff).where(Staff.username == username).with_for_update())
+    if staff is None:
+        raise FollowUpConflict(f"there is no staff member with login {username!r}")
+    if expected_version is not None and staff.version != expected_version:
+        raise FollowUpConflict(_changed_meanwhile(staff))
+    return staff
+
+
+def _changed_meanwhile(staff: Staff) -> str:
+    state = "active" if staff.active else "disabled"
+    return (
+        f"{staff.username} was changed by someone else meanwhile "
+        f"(now {staff.role.value}, {state}); nothing was saved"
+    )
+
+
+def _a(role: Role) -> str:
+    return f"{'an' if role is Role.ADMIN else 'a'} {role.value}"
+
+
+def _not_the_last_admin(session: Session, staff: Staff, doing: str) -> None:
+    if staff.role is Role.ADMIN and staff.active and active_admins(session) <= 1:
+        raise FollowUpConflict(
+            f"cannot {doing}: {staff.username} is the last active admin "
+            "(make someone else an admin first)"
+        )
+
+
+def _compare_and_set(session: Session, staff: Staff, **values: Any) -> None:
+    # The row's version must still be the one read: a concurrent change (on
+    # PostgreSQL, committed between our read and this write) loses nothing silently.
+    result = session.execute(
+        update(Staff)
+        .where(Staff.id == staff.id, Staff.version == staff.version)
+        .values(**values, version=Staff.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    if result.rowcount != 1:
+        session.refresh(staff)
+        raise FollowUpConflict(_changed_meanwhile(staff))
+    session.refresh(staff)

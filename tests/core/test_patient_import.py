@@ -1,0 +1,173 @@
+"""Checking a patient CSV: each kind of bad value is named with its line and column."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.domain import Channel, Protocol
+from core.patient_import import (
+    COLUMNS,
+    CheckedFile,
+    CsvFileError,
+    check_patient_csv,
+    decode_csv,
+)
+from core.schedules import builtin_templates
+
+NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+SEOUL = ZoneInfo("Asia/Seoul")
+HEADER = ",".join(COLUMNS)
+GOOD = {
+    "code": "AC-1",
+    "family_name": "Tanaka",
+    "given_name": "Yuki",
+    "birth_date": "1985-04-02",
+    "home_country": "JP",
+    "current_country": "",
+    "language": "ja",
+    "timezone": "Asia/Tokyo",
+    "channel": "line",
+    "channel_handle": "line:yuki_t",
+    "phone": "090-1234-5678",
+    "email": "yuki@example.org",
+    "procedure_at": "2026-11-10 14:30",
+    "protocol": "exosome_iv",
+    "schedule": "standard",
+}
+
+
+def row(**changes: str) -> str:
+    values = {**GOOD, **changes}
+    return ",".join(values[c] for c in COLUMNS)
+
+
+def check(text: str) -> CheckedFile:
+    return check_patient_csv(text, "p.csv", now=NOW, clinic_tz=SEOUL, templates=builtin_templates())
+
+
+def test_a_good_row_is_normalised() -> None:
+    checked = check(f"{HEADER}\n{row(channel=' LINE ', home_country='jp')}\n")
+    assert checked.problems == []
+    patient = checked.rows[2]
+    assert patient.home_country == "JP"
+    assert patient.country_now == "JP"  # empty current_country: at home
+    assert patient.channel is Channel.LINE
+    assert patient.protocol is Protocol.EXOSOME_IV
+    assert patient.phone == "+819012345678"  # national number read in the home country
+    assert patient.birth_date == date(1985, 4, 2)
+    # 14:30 clinic time (Seoul, UTC+9) is 05:30 UTC.
+    assert patient.procedure_at == datetime(2026, 11, 10, 5, 30, tzinfo=UTC)
+    assert patient.schedule == ("standard",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "words"),
+    [
+        ({"code": ""}, "code", "empty"),
+        ({"code": "AC 1"}, "code", "only letters, digits"),
+        ({"family_name": " "}, "family_name", "empty"),
+        ({"birth_date": "02/04/1985"}, "birth_date", "YYYY-MM-DD"),
+        ({"birth_date": "2027-01-01"}, "birth_date", "in the future"),
+        ({"home_country": "XX"}, "home_country", "not an ISO 3166-1"),
+        ({"home_country": "JPN"}, "home_country", "two-letter"),
+        ({"current_country": "ZZ"}, "current_country", "not an ISO 3166-1"),
+        ({"language": "japanese"}, "language", "not a language tag"),
+        ({"language": "qq"}, "language", "not an ISO 639"),
+        ({"timezone": "Asia/Tokio"}, "timezone", "not an IANA time zone"),
+        ({"timezone": "../etc/passwd"}, "timezone", "not an IANA time zone"),
+        ({"channel": "fax"}, "channel", "'fax' is not one of 'line'"),
+        ({"channel_handle": ""}, "channel_handle", "empty"),
+        ({"phone": "12345"}, "phone", "not a valid phone number"),
+        ({"phone": "+1 555 0142"}, "phone", "not a valid phone number"),
+        ({"email": "yuki.example.org"}, "email", "not an e-mail address"),
+        ({"procedure_at": "10/11/2026"}, "procedure_at", "YYYY-MM-DD HH:MM"),
+        ({"procedure_at": "2026-12-01 10:00"}, "procedure_at", "in the future"),
+        ({"protocol": "laser"}, "protocol", "'laser' is not one of"),
+        ({"schedule": ""}, "schedule", "no schedule template given"),
+        ({"schedule": "standard;weekly"}, "schedule", "unknown template 'weekly'"),
+    ],
+)
+def test_each_bad_value_is_named(changes: dict[str, str], column: str, words: str) -> None:
+    checked = check(f"{HEADER}\n{row(**changes)}\n")
+    assert checked.rows == {}
+    assert len(checked.problems) == 1, checked.problems
+    problem = checked.problems[0]
+    assert (problem.line, problem.column) == (2, column)
+    assert words in problem.problem
+    assert str(problem).startswith(f"line 2: {column}: ")
+
+
+def test_every_problem_of_every_row_is_reported_with_file_line_numbers() -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            row(code="AC-1"),  # line 2, good
+            "",  # line 3, blank: skipped, still counted as a line
+            row(code="AC-2", home_country="XX", phone="+1 2", protocol="laser"),  # line 4
+            # A quoted field spanning two lines: the row starts on line 5, ends on 6.
+            row(code="AC-3", family_name='"Smith\nJones"'),
+            row(code="AC-1"),  # line 7: duplicate of line 2
+            "AC-9,too,few",  # line 8
+            row(code="AC-4", channel="pigeon"),  # line 9
+        ]
+    )
+    checked = check(text + "\n")
+    assert [str(p) for p in checked.problems] == [
+        "line 4: home_country: 'XX' is not an ISO 3166-1 two-letter country code",
+        "line 4: phone: '+1 2' is not a valid phone number (write it as +81 90 ...)",
+        "line 4: protocol: 'laser' is not one of 'exosome_iv', 'microneedling', "
+        "'exosome_iv+microneedling' or 'prp'",
+        "line 7: code: 'AC-1' is also on line 2",
+        "line 8: row: has 3 fields, the header has 15",
+        "line 9: channel: 'pigeon' is not one of 'line', 'wechat', 'whatsapp', "
+        "'kakaotalk', 'email', 'phone' or 'sms'",
+    ]
+    assert sorted(checked.rows) == [2, 5]
+    assert checked.rows[5].family_name == "Smith\nJones"
+    assert checked.row_count == 6
+    assert checked.bad_lines == [4, 7, 8, 9]
+
+
+def test_codes_already_in_the_database_are_problems() -> None:
+    checked = check(f"{HEADER}\n{row(code='AC-1')}\n{row(code='AC-2')}\n")
+    against = checked.against_database({"AC-2", "AC-77"})
+    assert [str(p) for p in against.problems] == ["line 3: code: 'AC-2' is already in the database"]
+    assert sorted(against.rows) == [2]
+
+
+def test_header_columns_in_any_order_and_case() -> None:
+    columns = list(reversed(COLUMNS))
+    values = {**GOOD}
+    text = ",".join(c.upper() for c in columns) + "\n" + ",".join(values[c] for c in columns)
+    assert check(text).problems == []
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        (HEADER.replace(",email", ""), "missing column email"),
+        (HEADER + ",notes", "unknown column notes"),
+        (HEADER + ",code", "repeated column code"),
+        (HEADER.replace(",", ";"), "separated by semicolons"),
+        ("", "empty file"),
+    ],
+)
+def test_a_bad_header_is_one_clear_error(header: str, words: str) -> None:
+    with pytest.raises(CsvFileError) as raised:
+        check(header + "\n")
+    message = str(raised.value)
+    assert words in message
+    assert "\n" not in message
+    assert message.startswith("p.csv: ")
+
+
+def test_encoding() -> None:
+    assert decode_csv("\ufeffcode,名前\n".encode(), "p.csv") == "code,名前\n"  # BOM dropped
+    with pytest.raises(CsvFileError) as raised:
+        decode_csv(b"code\nTanaka\n" + "Müller\n".encode("latin-1"), "p.csv")
+    assert str(raised.value) == (
+        "p.csv: line 3: byte 0xfc is not UTF-8; save the file as CSV UTF-8"
+    )
