@@ -7,7 +7,7 @@ is then, not as it was when the escalation was raised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -72,10 +72,17 @@ class PageRoute:
     """The login of the physician on call at sending time (only for `oncall` rows)."""
     note: str | None = None
     """Why the static `oncall` tag was used instead of a physician's own tag."""
+    first_tag: str | None = None
+    """The physician's own tag, tried first in the same attempt, when it did not deliver."""
+    first_error: str | None = None
+    """Why `first_tag` did not deliver."""
 
     def record(self) -> dict[str, str | None]:
         """What the outbox row's attempt history keeps about this routing."""
-        return {"physician": self.on_call, "tag": self.tag, "note": self.note}
+        kept = {"physician": self.on_call, "tag": self.tag, "note": self.note}
+        if self.first_tag is not None:
+            kept |= {"first_tag": self.first_tag, "first_error": self.first_error}
+        return kept
 
 
 def route_page(target_tag: str, on_call: OnCallPhysician | None) -> PageRoute:
@@ -83,7 +90,8 @@ def route_page(target_tag: str, on_call: OnCallPhysician | None) -> PageRoute:
 
     Only the `oncall` target is resolved: to the on-call physician's own tag
     when there is one, else to the static `oncall` tag (the clinic's on-call
-    group), with a note saying why. A page is never dropped.
+    group), with a note saying why. When the physician's own tag then does not
+    deliver, `fall_back` sends to the static tag in the same attempt.
     """
     if target_tag != ONCALL:
         return PageRoute(target_tag)
@@ -101,6 +109,46 @@ def route_page(target_tag: str, on_call: OnCallPhysician | None) -> PageRoute:
             f"sent to the static {ONCALL!r} tag",
         )
     return PageRoute(on_call.notify_tag, on_call.login)
+
+
+def fall_back(route: PageRoute, *, matched: bool, error: str | None) -> PageRoute | None:
+    """Where an `oncall` page goes, in the same attempt, when the physician's own tag did not
+    deliver: to the static `oncall` tag, with a note saying why. None when `route` was not
+    to a physician's own tag (other targets, or the static tag already).
+
+    `matched` is False when no configured service carries the tag; `error` is why the
+    delivery to it failed otherwise.
+    """
+    if route.on_call is None or route.tag == ONCALL:
+        return None
+    why = "reached no service"
+    if matched:
+        why = f"failed ({error})" if error else "failed"
+    return PageRoute(
+        ONCALL,
+        route.on_call,
+        f"on-call physician {route.on_call}'s tag {route.tag!r} {why}: "
+        f"sent to the static {ONCALL!r} tag",
+        first_tag=route.tag,
+        first_error=error if matched else f"no Apprise service is tagged {route.tag!r}",
+    )
+
+
+def unreachable_tags(
+    physicians: Iterable[tuple[str, str | None]], reaches: Callable[[str], bool]
+) -> list[str]:
+    """One warning line per physician whose notify tag reaches no configured service.
+
+    `physicians` is (login, notify tag) pairs; physicians without a tag are left out
+    (their `oncall` pages go to the static tag by design). `reaches(tag)` says whether
+    the Apprise config has a service for the tag.
+    """
+    return [
+        f"physician {login}'s notify tag {tag!r} matches no service in the Apprise config: "
+        f"pages to them cannot be delivered (oncall pages fall back to the static {ONCALL!r} tag)"
+        for login, tag in physicians
+        if tag and not reaches(tag)
+    ]
 
 
 def window_label(starts_at: datetime, ends_at: datetime, tz: tzinfo, *, zone: bool = True) -> str:

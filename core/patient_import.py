@@ -18,7 +18,8 @@ import re
 import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Annotated, Any, Final
 
 import phonenumbers
@@ -63,6 +64,9 @@ SCHEDULE_SEPARATOR: Final = ";"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LANGUAGE = re.compile(r"^(?P<base>[A-Za-z]{2,3})(-[A-Za-z0-9]{1,8})*$")
 _PROCEDURE_FORMATS: Final = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
+_OLDEST_PROCEDURE: Final = timedelta(days=366)
+_HANDLE_PREFIX = re.compile(r"^(?P<prefix>[A-Za-z]+):(?P<rest>.*)$", re.DOTALL)
+_PHONE_CHANNELS: Final = (Channel.PHONE, Channel.SMS, Channel.WHATSAPP)
 
 
 class CsvFileError(ValueError):
@@ -119,13 +123,21 @@ def _language(value: str) -> str:
     return value
 
 
+@cache
+def _geographic_timezones() -> frozenset[str]:
+    """IANA keys naming a place ("Asia/Tokyo"), plus "UTC".
+
+    Not every key zoneinfo loads: "localtime" is the server's own zone,
+    "posixrules" and "Factory" are no zone a patient lives in.
+    """
+    return frozenset(k for k in zoneinfo.available_timezones() if "/" in k) | {"UTC"}
+
+
 def _timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+    if value not in _geographic_timezones():
         raise ValueError(
             f"{value!r} is not an IANA time zone such as 'Asia/Tokyo' or 'America/New_York'"
-        ) from None
+        )
     return value
 
 
@@ -216,6 +228,11 @@ class PatientRow(BaseModel):
             at = local.replace(tzinfo=_context(info)["clinic_tz"]).astimezone(UTC)
             if at > now:
                 raise ValueError(f"{text!r} is in the future (clinic time)")
+            if now - at > _OLDEST_PROCEDURE:
+                raise ValueError(
+                    f"{text!r} is more than {_OLDEST_PROCEDURE.days} days ago; follow-up "
+                    "windows last months at most, so the import takes recent procedures only"
+                )
             return at
         raise ValueError(f"{text!r} is not a clinic time written YYYY-MM-DD HH:MM")
 
@@ -241,28 +258,65 @@ class PatientRow(BaseModel):
             )
         return names
 
+    @field_validator("channel_handle")
+    @classmethod
+    def _handle_fits_channel(cls, value: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")
+        if channel is None:
+            return value  # the channel is itself wrong (and reported)
+        # "whatsapp:+1212...", "line:yuki_t": an optional "name:" prefix, kept as written.
+        match = _HANDLE_PREFIX.match(value)
+        prefix, rest = (f"{match['prefix']}:", match["rest"].strip()) if match else ("", value)
+        if channel in _PHONE_CHANNELS:
+            number = _phone_number(rest, info.data.get("home_country"))
+            if number is None:
+                raise ValueError(
+                    f"{value!r} is not a phone number, as a {channel.value} handle must be "
+                    f"(write it as +81 90 ... or {channel.value}:+81 90 ...)"
+                )
+            return prefix + number
+        if channel is Channel.EMAIL:
+            if len(rest) > 200 or not _EMAIL.match(rest):
+                raise ValueError(f"{value!r} is not an e-mail address, as an email handle must be")
+            return prefix + rest
+        if not rest or any(ch.isspace() for ch in value):
+            raise ValueError(
+                f"{value!r} is not a {channel.value} handle: it must not be empty or contain spaces"
+            )
+        return value
+
     @field_validator("phone")
     @classmethod
     def _phone_for_home_country(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        # A number without +country code is read as one of the home country (when that is valid).
-        home = info.data.get("home_country")
-        if home is None and not value.startswith("+"):
-            # The home country is itself wrong (and reported): no country to read this in.
-            return value
-        try:
-            parsed = phonenumbers.parse(value, home)
-        except phonenumbers.NumberParseException:
-            parsed = None
-        if parsed is None or not phonenumbers.is_valid_number(parsed):
+        number = _phone_number(value, info.data.get("home_country"))
+        if number is None:
             raise ValueError(f"{value!r} is not a valid phone number (write it as +81 90 ...)")
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return number
 
     @property
     def country_now(self) -> str:
         """Where the patient is now: `current_country`, or home when it was left empty."""
         return self.current_country or self.home_country
+
+
+def _phone_number(value: str, home: str | None) -> str | None:
+    """`value` as E.164, or None when it is no valid number.
+
+    A number without +country code is read as one of the home country (when
+    that is valid); with no valid home country it is handed back unchecked,
+    since the home country is itself reported.
+    """
+    if home is None and not value.startswith("+"):
+        return value
+    try:
+        parsed = phonenumbers.parse(value, home)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:

@@ -144,12 +144,15 @@ def may_act_as(
 ) -> bool:
     """Whether the person at `os_login` may work as `target` (`--as`, `--by`).
 
-    Yourself, always. Anyone else only for an active admin (their sign-in is
-    audited), or demo staff on a database holding no real patients, so
+    Yourself, always; demo staff on a database holding no real patients, so
     `./dev run --as demo-rn-park` works on a demo database and nobody becomes
-    a demo physician on a clinic's real one.
+    a demo physician on a clinic's real one. Nobody else, admins included:
+    working as a physician would give an admin what their own role withholds
+    (acknowledging pages, grading seriousness, exporting records).
+    `os_is_active_admin` is kept for callers' clarity and grants nothing.
     """
-    if target == os_login or os_is_active_admin:
+    del os_is_active_admin
+    if target == os_login:
         return True
     return target.startswith(DEMO_LOGIN_PREFIX) and demo_database
 

@@ -46,6 +46,8 @@ class ShiftView:
     ends_at: datetime
     note: str | None
     created_by: str
+    version: int = 1
+    """What a cancel from this reading names (a stale screen is refused)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def _view(shift: OnCallShift, staff: Staff) -> ShiftView:
         ends_at=shift.ends_at,
         note=shift.note,
         created_by=shift.created_by,
+        version=shift.version,
     )
 
 
@@ -234,8 +237,19 @@ def _give_way(
     return ReplacedShift(before_view, outcome)
 
 
-def cancel_shift(session: Session, *, shift_id: int, actor: Actor, now: datetime) -> ShiftView:
-    """Cancel a live shift that is not over yet; returns it as it was."""
+def cancel_shift(
+    session: Session,
+    *,
+    shift_id: int,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
+) -> ShiftView:
+    """Cancel a live shift that is not over yet; returns it as it was.
+
+    With `expected_version` (a screen's reading), a shift another admin has
+    shortened or split since is refused rather than half-cancelled.
+    """
     require(session, actor, Action.MANAGE_ONCALL)
     mark_changed(session, now)
     shift = session.get(OnCallShift, shift_id, with_for_update=True)
@@ -247,6 +261,12 @@ def cancel_shift(session: Session, *, shift_id: int, actor: Actor, now: datetime
         )
     if shift.ends_at <= now:
         raise FollowUpConflict(f"shift #{shift_id} is already over; past shifts stay on record")
+    if expected_version is not None and shift.version != expected_version:
+        raise FollowUpConflict(
+            f"shift #{shift_id} was changed since you read it (now "
+            f"{shift.starts_at:%d %b %H:%M} to {shift.ends_at:%d %b %H:%M} UTC); "
+            "nothing was cancelled: check the schedule and try again"
+        )
     staff = session.get_one(Staff, shift.staff_id)
     view = _view(shift, staff)
     before = _snapshot(shift, staff.username)

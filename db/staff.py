@@ -77,8 +77,13 @@ def staff_by_login(session: Session, username: str) -> Staff | None:
 
 
 def active_admins(session: Session) -> int:
-    """How many active admins there are."""
-    query = select(func.count()).where(Staff.role == Role.ADMIN, Staff.active)
+    """How many active admins there are. Demo staff do not count: nobody may sign in
+    as them on real data, so a demo admin must not stand in for a real one."""
+    query = select(func.count()).where(
+        Staff.role == Role.ADMIN,
+        Staff.active,
+        Staff.username.not_like(f"{DEMO_LOGIN_PREFIX}%"),
+    )
     return session.scalar(query) or 0
 
 
@@ -281,22 +286,6 @@ def change_role(
         after=_audited(staff),
     )
     return _line(staff)
-
-
-def record_act_as(
-    session: Session, *, by: str, staff_id: int, username: str, command: str, now: datetime
-) -> None:
-    """Audit an admin signing in as someone else, whose name the later events carry."""
-    mark_changed(session, now)
-    audit.record(
-        session,
-        at=now,
-        actor=by,
-        action="staff.act_as",
-        entity="staff",
-        entity_id=staff_id,
-        after={"as": username, "command": command},
-    )
 
 
 def _current(session: Session, username: str, expected_version: int | None) -> Staff:

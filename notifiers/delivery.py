@@ -27,8 +27,16 @@ def deliverer_for(loaded: LoadedApprise) -> Deliver:
         if not outcome.matched:
             # No service carries this tag: a configuration gap, retried so that a
             # fixed config file still gets the alert out, and shown as a failure.
-            return DeliveryReport(False, services, f"no Apprise service is tagged {tag!r}")
+            return DeliveryReport(
+                False, services, f"no Apprise service is tagged {tag!r}", matched=False
+            )
         error = outcome.error or next((r.error for r in outcome.results if not r.ok), None)
         return DeliveryReport(outcome.ok_all, services, None if outcome.ok_all else error)
 
     return send
+
+
+def tag_reaches_service(loaded: LoadedApprise, tag: str) -> bool:
+    """True when a send to `tag` would reach at least one service (Apprise's own matching,
+    as `deliver` uses it), so a staff tag can be checked against the file before a page."""
+    return next(iter(loaded.apprise.find(tag)), None) is not None

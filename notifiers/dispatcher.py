@@ -23,7 +23,7 @@ from typing import Any
 from core.clock import Clock
 from core.domain import Disposition
 from core.escalation import EscalationPolicy
-from core.oncall import ONCALL, OnCallPhysician, PageRoute, route_page
+from core.oncall import ONCALL, OnCallPhysician, PageRoute, fall_back, route_page
 from db.database import Database
 from db.engine import transaction
 from db.escalations import (
@@ -47,6 +47,8 @@ class DeliveryReport:
     delivered: bool
     services: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    matched: bool = True
+    """False when no configured service carries the tag (nothing was sent)."""
 
 
 Deliver = Callable[[str, str, str], DeliveryReport]
@@ -132,6 +134,19 @@ class Dispatcher:
             route = route_page(claim.target_tag, on_call)
             # Deliver outside any transaction: a slow SMTP server must not hold locks.
             report = self.deliver(route.tag, claim.title, claim.body)
+            backup = (
+                None
+                if report.delivered
+                else fall_back(route, matched=report.matched, error=report.error)
+            )
+            if backup is not None:
+                # The on-call physician's own tag did not deliver: the clinic's static
+                # `oncall` group gets the page in this same attempt; both are recorded.
+                second = self.deliver(backup.tag, claim.title, claim.body)
+                report = DeliveryReport(
+                    second.delivered, report.services + second.services, second.error
+                )
+                route = backup
             pending.append((claim, report, route))
             if len(pending) >= self.record_every:
                 self._record(pending, result)

@@ -77,8 +77,8 @@ def run(
         str | None,
         typer.Option(
             "--as",
-            help="Work as this staff login instead of the operating-system user: "
-            "for an active admin, or demo staff on a demo database (--as demo-rn-park).",
+            help="Work as this demo staff login instead of the operating-system user, "
+            "on a database without real patients (--as demo-rn-park).",
         ),
     ] = None,
     no_mouse: Annotated[

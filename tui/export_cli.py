@@ -45,7 +45,7 @@ LoginOption = Annotated[
     typer.Option(
         "--as",
         help="Export as this staff login instead of the operating-system user "
-        "(an active admin only, or demo staff on a demo database).",
+        "(demo staff on a database without real patients only).",
     ),
 ]
 

@@ -2,19 +2,22 @@
 
 Used by `aftercare run` and by every command that writes on a person's
 behalf. An unknown or disabled login is refused, never let in read-only.
-Working as another login (`--as`, `--by`) is for an active admin (audited as
-`staff.act_as`), or for demo staff on a database that holds no real
-patients (`./dev run --as demo-rn-park`); see core.permissions.may_act_as.
+Working as another login (`--as`, `--by`) is only for demo staff on a
+database that holds no real patients (`./dev run --as demo-rn-park`); see
+core.permissions.may_act_as.
 
-The login is what `getpass.getuser()` reports, which on a server reached
-over SSH is the account the person signed in with. It keeps honest people in
-their role; it is not a wall against someone who can already write the
+The login is the account the process runs as (its effective user id in the
+password database), which on a server reached over SSH is the account the
+person signed in with; LOGNAME and USER are not trusted, since anyone can set
+them. Only root's may name another login (root can already change every
+byte of the database). It is not a wall against someone who can write the
 database file or knows its password (docs/deployment.md: file permissions).
 """
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 from datetime import datetime
 
 from core.domain import Role
@@ -22,7 +25,7 @@ from core.permissions import DEMO_LOGIN_PREFIX, may_act_as
 from db.database import Database
 from db.engine import transaction
 from db.followup import Actor
-from db.staff import holds_real_patients, record_act_as, staff_by_login
+from db.staff import holds_real_patients, staff_by_login
 
 
 class SignInRefused(Exception):
@@ -30,11 +33,19 @@ class SignInRefused(Exception):
 
 
 def os_login() -> str:
-    """The operating-system login of whoever runs this process."""
+    """The operating-system login of whoever runs this process (see the module docstring)."""
+    euid = os.geteuid()
+    if euid == 0:
+        # Root may name a login (sudo keeps the caller's; tests and admin scripts set it).
+        named = os.environ.get("LOGNAME") or os.environ.get("USER")
+        if named:
+            return named
     try:
-        return getpass.getuser()
-    except Exception as exc:  # no LOGNAME/USER and no password-file entry (a bare container)
-        raise SignInRefused(f"cannot tell which operating-system user you are ({exc})") from exc
+        return pwd.getpwuid(euid).pw_name
+    except KeyError as exc:  # a uid with no password-file entry (a bare container)
+        raise SignInRefused(
+            f"cannot tell which operating-system user you are (uid {euid} has no account)"
+        ) from exc
 
 
 def unknown_login(login: str) -> str:
@@ -67,17 +78,7 @@ def sign_in(database: Database, requested: str | None, *, flag: str, now: dateti
                 os_login=me, target=wanted, os_is_active_admin=admin, demo_database=demo
             ):
                 raise SignInRefused(
-                    f"{flag} {wanted} refused: only an active admin may work as another "
-                    f"login (demo staff excepted, on a database without real patients); "
-                    f"you are {me!r}"
-                )
-            if admin and not demo:
-                record_act_as(
-                    session,
-                    by=me,
-                    staff_id=target.id,
-                    username=wanted,
-                    command=flag,
-                    now=now,
+                    f"{flag} {wanted} refused: nobody may work as another login (demo staff "
+                    f"excepted, on a database without real patients); you are {me!r}"
                 )
         return Actor(target.id, target.username, target.display_name, target.role)

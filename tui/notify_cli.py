@@ -8,12 +8,21 @@ line on stderr and exit status 1, like the rest of the command line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError, Settings, load_config
+from core.domain import Role
+from core.oncall import unreachable_tags
+from db.database import open_database
+from db.engine import parse_database_url
+from db.errors import StorageError, explain_operational_error
+from db.models import Staff
 from notifiers.apprise_setup import (
     TEST_BODY,
     TEST_TITLE,
@@ -24,6 +33,7 @@ from notifiers.apprise_setup import (
     load_apprise,
     tags_to_services,
 )
+from notifiers.delivery import tag_reaches_service
 
 notify_app = typer.Typer(
     help="Check staff alert delivery (the Apprise config) and send test messages.",
@@ -64,6 +74,60 @@ def _load() -> LoadedApprise:
     return loaded
 
 
+def tag_warnings(
+    apprise_config: str | None, physicians: Iterable[tuple[str, str | None]]
+) -> list[str]:
+    """One warning per physician whose notify tag reaches no service in the Apprise file
+    (loaded as the dispatcher loads it); none when no file is configured."""
+    if not apprise_config:
+        return []
+    try:
+        loaded = load_apprise(Path(apprise_config).expanduser(), strict=False)
+    except NotifyConfigError as exc:
+        return [f"notify tags not checked: {exc}"]
+    return unreachable_tags(physicians, lambda tag: tag_reaches_service(loaded, tag))
+
+
+def _active_physicians(settings: Settings) -> list[tuple[str, str | None]]:
+    """(login, notify tag) of every active physician; raises StorageError or SQLAlchemyError."""
+    database = open_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        with database.sessions() as session:
+            rows = session.execute(
+                select(Staff.username, Staff.notify_tag)
+                .where(Staff.active.is_(True), Staff.role == Role.PHYSICIAN)
+                .order_by(Staff.username)
+            ).all()
+    finally:
+        database.close()
+    return [(login, tag) for login, tag in rows]
+
+
+def _check_staff_tags(loaded: LoadedApprise) -> None:
+    """Say on stdout how many physicians' tags were checked (or why not), and warn on
+    stderr, one line each, about those whose tag reaches no service. Never fails."""
+    reason: Exception | None = None
+    try:
+        settings = load_config().settings
+        physicians = _active_physicians(settings)
+    except (ConfigError, StorageError) as exc:
+        reason = exc
+    except SQLAlchemyError as exc:
+        reason = explain_operational_error(exc, parse_database_url(settings.database_url))
+    if reason is not None:
+        shown = " ".join(str(reason).split())
+        typer.echo(f"physician tags: not checked (database not readable: {shown})")
+        return
+    warnings = unreachable_tags(physicians, lambda tag: tag_reaches_service(loaded, tag))
+    tagged = sum(1 for _, tag in physicians if tag)
+    typer.echo(
+        f"physician tags: {tagged} active physician(s) with a notify tag, "
+        f"{len(warnings)} reaching no service"
+    )
+    for warning in warnings:
+        typer.echo(f"aftercare: warning: {warning}", err=True)
+
+
 @notify_app.command("check")
 def check() -> None:
     """Validate the Apprise config: list every service (masked) and which tags reach it."""
@@ -81,6 +145,7 @@ def check() -> None:
         typer.echo(f"  {tag} -> {len(urls)} service{'s' if len(urls) != 1 else ''}")
         for url in urls:
             typer.echo(f"      {url}")
+    _check_staff_tags(loaded)
     invalid = [line for line in services if not line.valid]
     if invalid:
         _fail(f"{len(invalid)} service(s) cannot deliver: {invalid[0].masked_url}")

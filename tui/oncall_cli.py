@@ -9,7 +9,6 @@ user can cause ends in one line on stderr and exit status 1.
 
 from __future__ import annotations
 
-import getpass
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
@@ -28,6 +27,8 @@ from db.engine import parse_database_url, transaction
 from db.errors import StorageError, explain_operational_error
 from db.followup import Actor, FollowUpConflict, find_actor
 from db.oncall import ShiftView, cancel_shift, current_shift, list_shifts, set_shift
+from tui.identity import SignInRefused, os_login
+from tui.notify_cli import tag_warnings
 
 T = TypeVar("T")
 
@@ -60,9 +61,9 @@ def _run(work: Callable[[Session, Actor, datetime, tzinfo], T], *, write: bool) 
     except ConfigError as exc:
         _fail(f"configuration error: {exc}")
     try:
-        login = getpass.getuser()
-    except Exception as exc:  # no LOGNAME/USER and no password-file entry (a bare container)
-        _fail(f"cannot tell which operating-system user you are ({exc})")
+        login = os_login()
+    except SignInRefused as exc:
+        _fail(str(exc))
     try:
         database: Database = open_database(
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
@@ -178,14 +179,28 @@ def list_command(
 def now_command() -> None:
     """Who is on call right now, and which tag `oncall` pages go to."""
 
-    def work(session: Session, actor: Actor, now: datetime, tz: tzinfo) -> str:
+    def work(
+        session: Session, actor: Actor, now: datetime, tz: tzinfo
+    ) -> tuple[str, ShiftView | None]:
         shift = current_shift(session, now)
         if shift is None:
-            return f"nobody is on call now: oncall pages go to the static Apprise tag {ONCALL!r}"
+            return (
+                f"nobody is on call now: oncall pages go to the static Apprise tag {ONCALL!r}",
+                None,
+            )
         until = shift.ends_at.astimezone(tz)
-        return f"on call now: {_who(shift)} until {until:%a %d %b %H:%M %Z}; {_tag(shift)}"
+        return (
+            f"on call now: {_who(shift)} until {until:%a %d %b %H:%M %Z}; {_tag(shift)}",
+            shift,
+        )
 
-    typer.echo(_run(work, write=False))
+    text, shift = _run(work, write=False)
+    typer.echo(text)
+    if shift is not None and shift.notify_tag:
+        # A tag no Apprise service carries: say so now, not when a page falls back.
+        apprise_config = load_config().settings.apprise_config
+        for warning in tag_warnings(apprise_config, [(shift.login, shift.notify_tag)]):
+            typer.echo(f"aftercare: warning: {warning}", err=True)
 
 
 @oncall_app.command("cancel")

@@ -78,13 +78,28 @@ def test_a_good_row_is_normalised() -> None:
         ({"language": "qq"}, "language", "not an ISO 639"),
         ({"timezone": "Asia/Tokio"}, "timezone", "not an IANA time zone"),
         ({"timezone": "../etc/passwd"}, "timezone", "not an IANA time zone"),
+        # Keys zoneinfo loads but no patient lives in: the server's own zone, tzdata internals.
+        ({"timezone": "localtime"}, "timezone", "not an IANA time zone"),
+        ({"timezone": "posixrules"}, "timezone", "not an IANA time zone"),
+        ({"timezone": "Factory"}, "timezone", "not an IANA time zone"),
+        ({"timezone": "Japan"}, "timezone", "not an IANA time zone"),
+        ({"timezone": "posix/Asia/Tokyo"}, "timezone", "not an IANA time zone"),
         ({"channel": "fax"}, "channel", "'fax' is not one of 'line'"),
         ({"channel_handle": ""}, "channel_handle", "empty"),
+        ({"channel": "whatsapp"}, "channel_handle", "'line:yuki_t' is not a phone number"),
+        ({"channel": "sms", "channel_handle": "sms:12345"}, "channel_handle", "not a phone"),
+        ({"channel": "phone", "channel_handle": "phone:"}, "channel_handle", "not a phone"),
+        ({"channel": "email"}, "channel_handle", "'line:yuki_t' is not an e-mail address"),
+        ({"channel_handle": "line:"}, "channel_handle", "not a line handle"),
+        ({"channel_handle": "line:yuki t"}, "channel_handle", "contain spaces"),
+        ({"channel": "kakaotalk", "channel_handle": "yuki t"}, "channel_handle", "spaces"),
         ({"phone": "12345"}, "phone", "not a valid phone number"),
         ({"phone": "+1 555 0142"}, "phone", "not a valid phone number"),
         ({"email": "yuki.example.org"}, "email", "not an e-mail address"),
         ({"procedure_at": "10/11/2026"}, "procedure_at", "YYYY-MM-DD HH:MM"),
         ({"procedure_at": "2026-12-01 10:00"}, "procedure_at", "in the future"),
+        ({"procedure_at": "2025-11-21 10:00"}, "procedure_at", "more than 366 days ago"),
+        ({"procedure_at": "2016-11-10 14:30"}, "procedure_at", "follow-up windows last months"),
         ({"protocol": "laser"}, "protocol", "'laser' is not one of"),
         ({"schedule": ""}, "schedule", "no schedule template given"),
         ({"schedule": "standard;weekly"}, "schedule", "unknown template 'weekly'"),
@@ -98,6 +113,37 @@ def test_each_bad_value_is_named(changes: dict[str, str], column: str, words: st
     assert (problem.line, problem.column) == (2, column)
     assert words in problem.problem
     assert str(problem).startswith(f"line 2: {column}: ")
+
+
+@pytest.mark.parametrize(
+    ("changes", "handle"),
+    [
+        ({"timezone": "UTC"}, "line:yuki_t"),
+        ({"timezone": "Etc/GMT-9"}, "line:yuki_t"),
+        ({"channel": "wechat", "channel_handle": "wxid_abc123"}, "wxid_abc123"),
+        ({"channel": "kakaotalk", "channel_handle": "kakao:yuki"}, "kakao:yuki"),
+        # Phone handles are stored in E.164 after their prefix; national numbers are read
+        # in the home country, as in the phone column.
+        (
+            {"channel": "whatsapp", "channel_handle": "whatsapp:+1 212 555 0142"},
+            "whatsapp:+12125550142",
+        ),
+        ({"channel": "sms", "channel_handle": "090-1234-5678"}, "+819012345678"),
+        ({"channel": "phone", "channel_handle": "phone:090 1234 5678"}, "phone:+819012345678"),
+        ({"channel": "email", "channel_handle": "yuki@example.org"}, "yuki@example.org"),
+        # Exactly 366 days before NOW (2026-11-22 15:00 Seoul) is still taken.
+        ({"procedure_at": "2025-11-21 15:00"}, "line:yuki_t"),
+    ],
+)
+def test_good_edge_values_are_accepted(changes: dict[str, str], handle: str) -> None:
+    checked = check(f"{HEADER}\n{row(**changes)}\n")
+    assert checked.problems == []
+    assert checked.rows[2].channel_handle == handle
+
+
+def test_a_handle_is_not_checked_against_a_bad_channel() -> None:
+    checked = check(f"{HEADER}\n{row(channel='fax', channel_handle='+81 90 1234 5678')}\n")
+    assert [p.column for p in checked.problems] == ["channel"]
 
 
 def test_every_problem_of_every_row_is_reported_with_file_line_numbers() -> None:

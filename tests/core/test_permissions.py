@@ -87,7 +87,7 @@ def test_a_refusal_is_one_sentence_naming_the_role_and_who_is_needed(
         ("rn.kim", "rn.kim", False, False, True),  # yourself
         ("rn.kim", "dr.lee", False, False, False),  # a colleague: no
         ("rn.kim", "dr.lee", False, True, False),  # not a demo login, even on a demo database
-        ("it.boss", "dr.lee", True, False, True),  # an active admin (audited by the caller)
+        ("it.boss", "dr.lee", True, False, False),  # not even an admin: roles would leak
         ("rn.kim", "demo-rn-park", False, True, True),  # ./dev run on a demo database
         ("rn.kim", "demo-dr-kim", False, False, False),  # demo login on a real clinic's data
         ("rn.kim", "demoted", False, True, False),  # only the exact prefix

@@ -272,3 +272,22 @@ def test_past_shifts_cannot_be_cancelled_and_disabled_physicians_are_not_on_call
         staff.active = False
     # Disabled after the shift was set: pages must not go to someone who left.
     assert clinic.on_call_at(1 * H) is None
+
+
+def test_a_cancel_from_a_stale_reading_is_refused(clinic: Clinic) -> None:
+    seen = clinic.set("dr.lee", 2 * H, 40 * H).shift
+    # Meanwhile another admin splits the shift around a cover.
+    clinic.set("dr.kim", 10 * H, 12 * H, replace=True)
+    with (
+        pytest.raises(FollowUpConflict, match=f"shift #{seen.id} was changed since you read it"),
+        transaction(make_session_factory(clinic.engine)) as session,
+    ):
+        cancel_shift(
+            session,
+            shift_id=seen.id,
+            actor=clinic.admin,
+            now=clinic.clock.now(),
+            expected_version=seen.version,
+        )
+    # Nothing cancelled: dr.lee still covers both sides of the split.
+    assert [clinic.on_call_at(h * H) for h in (5, 11, 20)] == ["dr.lee", "dr.kim", "dr.lee"]

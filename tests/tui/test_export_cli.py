@@ -120,14 +120,18 @@ def test_pdf_without_output_writes_the_default_file_here(
 def test_fhir_to_a_file_as_another_staff_member(
     engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path, clock: FixedClock
 ) -> None:
-    # Only an active admin may work as another login (tui.identity); the export is dr.lee's.
+    # An admin may not work as dr.lee (roles would leak); dr.lee exports as herself.
     with transaction(make_session_factory(engine)) as session:
         add_staff(session, "it.admin", Role.ADMIN, clock.now())
-    env.update(LOGNAME="it.admin", USER="it.admin")
     target = tmp_path / "bundle.json"
-    result = _aftercare(
+    env.update(LOGNAME="it.admin", USER="it.admin")
+    refused = _aftercare(
         "export", "fhir", treated.code, "-o", str(target), "--as", "dr.lee", env=env
     )
+    assert refused.returncode == 1 and not target.exists()
+    assert "--as dr.lee refused" in refused.stderr
+    env.update(LOGNAME="dr.lee", USER="dr.lee")
+    result = _aftercare("export", "fhir", treated.code, "-o", str(target), env=env)
     assert result.returncode == 0, result.stderr
     bundle = Bundle.model_validate_json(target.read_bytes())
     kinds = sorted(e.resource.get_resource_type() for e in bundle.entry or [])

@@ -10,6 +10,7 @@ Typer app, with the real database and the real identity rules.
 from __future__ import annotations
 
 import os
+import pwd
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -23,8 +24,10 @@ from core.domain import Role
 from db.database import Database
 from db.engine import make_session_factory, sqlite_path, transaction
 from db.models import AuditEvent, Staff
+from db.staff import active_admins
 from tests.factories import add_patient, add_staff
 from tests.tui.test_cli import assert_one_clear_line, run_cli
+from tui import identity
 from tui.identity import SignInRefused, sign_in
 from tui.staff_cli import register
 
@@ -76,12 +79,12 @@ def test_a_disabled_login_is_refused(
     assert result.returncode == 1
 
 
-def test_as_is_refused_for_a_non_admin(
+def test_as_is_refused_for_a_colleagues_login(
     engine: Engine, env: dict[str, str], clock: FixedClock
 ) -> None:
     _staff(engine, clock, ("rn.kim", Role.COORDINATOR), ("dr.lee", Role.PHYSICIAN))
     result = run_cli("run", "--as", "dr.lee", env=_as(env, "rn.kim"))
-    assert_one_clear_line(result, "--as dr.lee refused", "only an active admin", "'rn.kim'")
+    assert_one_clear_line(result, "--as dr.lee refused", "nobody may work as another", "'rn.kim'")
     assert result.returncode == 1
     assert _audit(engine) == []
 
@@ -104,15 +107,16 @@ def database(engine: Engine) -> Iterator[Database]:
     yield Database(engine, make_session_factory(engine))
 
 
-def test_an_admin_may_work_as_a_colleague_and_it_is_audited(
+def test_not_even_an_admin_may_work_as_a_colleague(
     engine: Engine, database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Working as dr.lee would let an admin acknowledge pages and export records,
+    # which their own role withholds.
     _staff(engine, clock, ("it.boss", Role.ADMIN), ("dr.lee", Role.PHYSICIAN))
     monkeypatch.setenv("LOGNAME", "it.boss")
-    actor = sign_in(database, "dr.lee", flag="--as", now=clock.now())
-    assert (actor.username, actor.role) == ("dr.lee", Role.PHYSICIAN)
-    (event,) = _audit(engine)
-    assert event == ("it.boss", "staff.act_as", {"as": "dr.lee", "command": "--as"})
+    with pytest.raises(SignInRefused, match=r"--as dr\.lee refused"):
+        sign_in(database, "dr.lee", flag="--as", now=clock.now())
+    assert _audit(engine) == []
     assert sign_in(database, None, flag="--as", now=clock.now()).role is Role.ADMIN
 
 
@@ -307,3 +311,29 @@ def test_the_first_admin_of_an_empty_list(
         ),
         "login 'root' is not on the clinic's staff list",
     )
+
+
+def test_a_non_root_user_cannot_claim_another_login_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # LOGNAME and USER are anyone's to set; the account the process runs as is not.
+    # (The suite runs as root, whose uid cannot be dropped here: the interpreter
+    # lives under /root. So the uid the OS reports is stood in for.)
+    monkeypatch.setenv("LOGNAME", "dr.lee")
+    monkeypatch.setenv("USER", "dr.lee")
+    monkeypatch.setattr(identity.os, "geteuid", lambda: 65534)
+    assert identity.os_login() == pwd.getpwuid(65534).pw_name
+    monkeypatch.setattr(identity.os, "geteuid", lambda: 0)
+    assert identity.os_login() == "dr.lee"  # root may name a login; it can write the file anyway
+    monkeypatch.setattr(identity.os, "geteuid", lambda: 4242424)
+    with pytest.raises(SignInRefused, match="uid 4242424 has no account"):
+        identity.os_login()
+
+
+def test_demo_admins_do_not_count_as_the_clinics_admins(engine: Engine, clock: FixedClock) -> None:
+    _staff(engine, clock, ("demo-admin", Role.ADMIN))
+    with make_session_factory(engine)() as session:
+        assert active_admins(session) == 0
+    _staff(engine, clock, ("it.boss", Role.ADMIN))
+    with make_session_factory(engine)() as session:
+        assert active_admins(session) == 1

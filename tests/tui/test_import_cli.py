@@ -118,7 +118,9 @@ def test_a_file_with_bad_rows_names_every_bad_line_and_imports_nothing(
         HEADER,
         line("AC-0101"),  # 2 good
         line("AC-0102", home_country="XX"),  # 3
-        line("AC-0103", given_name="Ren", channel="whatsapp"),  # 4 good
+        line(
+            "AC-0103", given_name="Ren", channel="whatsapp", channel_handle="whatsapp:+819012345678"
+        ),  # 4 good
         line("AC-0104", timezone="Asia/Toky0", phone="+81 12"),  # 5, two problems
         line("AC-0001"),  # 6: already in the database
         line("AC-0101", family_name="Sato"),  # 7: repeats line 2
@@ -150,6 +152,36 @@ def test_a_file_with_bad_rows_names_every_bad_line_and_imports_nothing(
     assert "line 7: code: 'AC-0101' is also on line 2" in reported
     assert lines[-1] == (f"aftercare: {path}: 9 problems on 6 of 9 rows; nothing imported")
     assert result.stdout == ""
+    assert row_counts(engine) == before
+
+
+def test_a_server_zone_a_mismatched_handle_and_an_old_procedure_are_refused(
+    cli: typer.Typer, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "patients.csv"
+    long_ago = (PROCEDURE - timedelta(days=400)).strftime("%Y-%m-%d 10:30")
+    rows = [
+        HEADER,
+        line("AC-0151", timezone="localtime"),  # 2
+        line("AC-0152", channel="sms"),  # 3: a LINE handle on SMS
+        line("AC-0153", procedure_at=long_ago),  # 4
+        line("AC-0154"),  # 5 good
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = row_counts(engine)
+
+    result = run_import(cli, path)
+
+    assert result.exit_code == 1
+    reported = result.stderr.strip().splitlines()
+    assert [text.split(":")[0:2] for text in reported[:-1]] == [
+        ["line 2", " timezone"],
+        ["line 3", " channel_handle"],
+        ["line 4", " procedure_at"],
+    ]
+    assert "'line:ac-0152' is not a phone number" in reported[1]
+    assert "more than 366 days ago" in reported[2]
+    assert reported[-1] == f"aftercare: {path}: 3 problems on 3 of 4 rows; nothing imported"
     assert row_counts(engine) == before
 
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from core.domain import Role
+from db.engine import make_session_factory, transaction
+from tests.factories import add_staff
 from tests.notifiers.receivers import HttpReceiver, SmtpReceiver
 from tests.tui.test_cli import assert_one_clear_line, run_cli
 
@@ -82,6 +87,40 @@ def test_check_lists_services_masked_and_which_tags_reach_them(
     assert "dr-lee -> 1 service" in out and "oncall -> 1 service" in out
     assert SMTP_PASSWORD not in out + result.stderr
     assert http.posts == [] and smtp.messages == []  # checking sends nothing
+
+
+def test_check_warns_once_per_active_physician_whose_tag_reaches_no_service(
+    engine: Engine,
+    db_url: str,
+    env: dict[str, str],
+    tmp_path: Path,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+) -> None:
+    now = datetime.now(UTC)
+    with transaction(make_session_factory(engine)) as session:
+        add_staff(session, "dr.lee", Role.PHYSICIAN, now).notify_tag = "dr-lee"
+        add_staff(session, "dr.kim", Role.PHYSICIAN, now).notify_tag = "dr-kim"
+        add_staff(session, "dr.yoon", Role.PHYSICIAN, now).notify_tag = "dr-yoon"
+        retired = add_staff(session, "dr.old", Role.PHYSICIAN, now)
+        retired.notify_tag, retired.active = "dr-old", False
+        add_staff(session, "dr.notag", Role.PHYSICIAN, now)
+        add_staff(session, "rn.kim", Role.COORDINATOR, now).notify_tag = "rn-kim"
+    configure(env, tmp_path, http, smtp)
+    env["AFTERCARE_DATABASE_URL"] = db_url
+
+    result = run_cli("notify", "check", env=env)
+
+    assert result.returncode == 0, result.stderr  # a warning, not a failure
+    assert "physician tags: 3 active physician(s) with a notify tag, 2 reaching no service" in (
+        result.stdout
+    )
+    assert result.stderr.splitlines() == [
+        f"aftercare: warning: physician {login}'s notify tag '{tag}' matches no service in the "
+        "Apprise config: pages to them cannot be delivered (oncall pages fall back to the "
+        "static 'oncall' tag)"
+        for login, tag in (("dr.kim", "dr-kim"), ("dr.yoon", "dr-yoon"))
+    ]
 
 
 def test_check_warns_about_a_world_readable_file_but_passes(

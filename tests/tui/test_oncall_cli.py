@@ -185,6 +185,39 @@ def test_nobody_on_call_says_where_pages_go(env: dict[str, str]) -> None:
     )
 
 
+def test_now_warns_when_the_on_call_physicians_tag_reaches_no_service(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "apprise.yml"
+    config.write_text("version: 1\nurls:\n  - json://127.0.0.1:9/oncall:\n      tag: oncall\n")
+    config.chmod(0o600)
+    monkeypatch.setenv("AFTERCARE_APPRISE_CONFIG", str(config))
+    now_utc = datetime.now(UTC).replace(microsecond=0)
+    window = (
+        (now_utc - timedelta(hours=1)).isoformat(),
+        (now_utc + timedelta(hours=1)).isoformat(),
+    )
+    assert (
+        oncall(
+            "set", "dr.lee", "--from", window[0], "--to", window[1], env=env, login="it.admin"
+        ).returncode
+        == 0
+    )
+
+    who = oncall("now", env=env, login="rn.kim")
+
+    assert who.returncode == 0, who.stderr  # a warning, not a failure
+    assert who.stdout.startswith("on call now: dr.lee (Dr.Lee) until ")
+    assert who.stderr.splitlines() == [
+        "aftercare: warning: physician dr.lee's notify tag 'dr-lee' matches no service in the "
+        "Apprise config: pages to them cannot be delivered (oncall pages fall back to the "
+        "static 'oncall' tag)"
+    ]
+    # Once a service carries the tag, nothing to warn about.
+    config.write_text(config.read_text() + "  - json://127.0.0.1:9/lee:\n      tag: dr-lee\n")
+    assert oncall("now", env=env, login="rn.kim").stderr == ""
+
+
 @pytest.mark.parametrize(
     ("login", "args", "needles"),
     [

@@ -398,18 +398,22 @@ class OnCallScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._cancel(shift.id)
+                self._cancel(shift.id, shift.version)
 
         self.app.push_screen(ConfirmModal(question), answered)
 
     @work(thread=True, group="oncall-write")
-    def _cancel(self, shift_id: int) -> None:
+    def _cancel(self, shift_id: int, version: int) -> None:
         actor = self.aftercare.actor
         assert actor is not None
         try:
             with transaction(self.aftercare.database.sessions) as session:
                 cancel_shift(
-                    session, shift_id=shift_id, actor=actor, now=self.aftercare.clock.now()
+                    session,
+                    shift_id=shift_id,
+                    actor=actor,
+                    now=self.aftercare.clock.now(),
+                    expected_version=version,
                 )
         except Exception as exc:  # a refusal (FollowUpConflict) or the database gone
             self.post_message(self.Failed(f"Shift #{shift_id} not cancelled: {exc}"))
