@@ -26,13 +26,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from core.domain import Disposition, EscalationStatus, NotificationStatus
@@ -41,8 +39,8 @@ from core.escalation import DEFAULT_POLICIES
 from db.alerts import AlertView, NotificationView, open_alerts
 from db.escalations import acknowledge, dispatcher_active, resolve
 from db.followup import Actor
-from db.queue import change_counter
 from tui.actions import FollowUpActions, FollowUpTarget
+from tui.live import LiveReading
 from tui.modals import HelpModal
 from tui.tables import cursor_key
 
@@ -109,7 +107,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class AlertsScreen(FollowUpActions, Screen[None]):
+class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
     """Open and acknowledged physician escalations, live."""
 
     BINDINGS = [
@@ -132,30 +130,14 @@ class AlertsScreen(FollowUpActions, Screen[None]):
         Binding("question_mark", "help", "Help", tooltip="Every key", id="alerts.help"),
     ]
 
-    class Loaded(Message):
-        """A thread worker read the alerts."""
-
-        def __init__(self, page: AlertsPage) -> None:
-            self.page = page
-            super().__init__()
-
-    class Unchanged(Message):
-        """A poll found nothing new."""
-
-    class LoadFailed(Message):
-        """Reading failed; the reason is one line for the status bar."""
-
-        def __init__(self, reason: str) -> None:
-            self.reason = reason
-            super().__init__()
+    FULL_READ_EVERY = FULL_READ_EVERY
+    READ_GROUP = "alerts-read"
+    WHAT = "the alerts"
 
     def __init__(self) -> None:
         super().__init__()
-        self.page: AlertsPage | None = None
-        """The last successful read (tests use it)."""
+        self.start_live()
         self._by_key: dict[str, AlertView] = {}
-        self._force = True
-        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading physician alerts…", id="alerts-summary")
@@ -173,67 +155,19 @@ class AlertsScreen(FollowUpActions, Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="alerts-read")
-    def poll(self) -> None:
-        """Read the marker, and the alerts when something changed."""
-        database, clock = self.aftercare.database, self.aftercare.clock
-        now = clock.now()
-        page, force = self.page, self._force
-        try:
-            with database.sessions() as session:
-                marker = change_counter(session)
-                stale = (
-                    force
-                    or page is None
-                    or page.marker != marker
-                    or now - page.read_at >= FULL_READ_EVERY
-                )
-                if not stale:
-                    self.post_message(self.Unchanged())
-                    return
-                alerts = open_alerts(session, now)
-                sender = dispatcher_active(session, now)
-        except Exception as exc:  # gone for a moment: keep showing the last read
-            self.post_message(self.LoadFailed(f"could not read the alerts: {exc}"))
-            return
-        self.post_message(self.Loaded(AlertsPage(alerts, now, marker, sender)))
+    def read_page(self, session: Session, now: datetime, marker: int) -> AlertsPage:
+        """The open alerts and who sends them (in a worker thread)."""
+        return AlertsPage(open_alerts(session, now), now, marker, dispatcher_active(session, now))
 
-    def _arm_next_poll(self) -> None:
-        # One armed timer at most: a read started by a key must not start a second chain.
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_timer(
-            self.aftercare.settings.refresh_seconds, self.poll, name="alerts-poll"
-        )
+    def show_read_failure(self, reason: str) -> None:
+        """The rows stay; the status line says why they may be stale."""
+        self.query_one("#alerts-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
 
-    def refresh_now(self) -> None:
-        """Re-read at once (after our own writes, or `r`)."""
-        self._force = True
-        if self._timer is not None:
-            self._timer.stop()
-        self.poll()
-
-    @on(Unchanged)
-    def _unchanged(self) -> None:
-        self._arm_next_poll()
-
-    @on(LoadFailed)
-    def _show_failure(self, message: LoadFailed) -> None:
-        # Stale but visible beats empty: the rows stay, the status says why.
-        self.query_one("#alerts-status", Static).update(
-            Text(f"⚠ {message.reason}", style="bold red")
-        )
-        self._arm_next_poll()
-
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
-        self._force = False
-        self.page = message.page
-        with self.app.batch_update():
-            self._apply(message.page)
-            self._show_summary(message.page)
-            self._show_detail()
-        self._arm_next_poll()
+    def show_page(self, page: AlertsPage) -> None:
+        """Rows, summary and the highlighted alert's deliveries."""
+        self._apply(page)
+        self._show_summary(page)
+        self._show_detail()
 
     def _apply(self, page: AlertsPage) -> None:
         """Rewrite the rows, keeping the cursor on the alert it was on."""

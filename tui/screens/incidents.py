@@ -25,13 +25,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from core.domain import IncidentCategory, IncidentStatus, Seriousness
@@ -39,7 +37,6 @@ from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, Stat
 from core.incidents import ClockState, ReportClock, clinic_today
 from db import incidents as store
 from db.followup import Actor
-from db.queue import change_counter
 from tui.actions import FollowUpActions, FollowUpTarget
 from tui.incident_forms import (
     ClassifyModal,
@@ -50,6 +47,7 @@ from tui.incident_forms import (
     EntryForm,
     EntryModal,
 )
+from tui.live import LiveReading
 from tui.modals import HelpModal, TextPromptModal
 from tui.tables import cursor_key, reporting_routes
 
@@ -93,7 +91,7 @@ def clock_text(clock: ReportClock) -> Text:
     return Text(clock.label, style=style)
 
 
-class IncidentLogScreen(FollowUpActions, Screen[None]):
+class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]):
     """Adverse events with their reporting clocks, live."""
 
     BINDINGS = [
@@ -113,31 +111,15 @@ class IncidentLogScreen(FollowUpActions, Screen[None]):
         Binding("question_mark", "help", "Help", tooltip="Every key"),
     ]
 
-    class Loaded(Message):
-        """A thread worker read the log."""
-
-        def __init__(self, page: IncidentPage) -> None:
-            self.page = page
-            super().__init__()
-
-    class Unchanged(Message):
-        """A poll found nothing new."""
-
-    class LoadFailed(Message):
-        """Reading failed; the reason is one line for the status bar."""
-
-        def __init__(self, reason: str) -> None:
-            self.reason = reason
-            super().__init__()
+    FULL_READ_EVERY = FULL_READ_EVERY
+    READ_GROUP = "incidents-read"
+    WHAT = "the incident log"
 
     def __init__(self, wanted: IncidentFilter | None = None) -> None:
         super().__init__()
         self.wanted = wanted or IncidentFilter()
-        self.page: IncidentPage | None = None
-        """The last successful read (tests use it)."""
+        self.start_live()
         self._by_key: dict[str, IncidentLine] = {}
-        self._force = True
-        self._timer: Timer | None = None
         self._detail_for: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -156,67 +138,24 @@ class IncidentLogScreen(FollowUpActions, Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="incidents-read")
-    def poll(self) -> None:
-        """Read the marker, and the log when something changed."""
-        database, clock = self.aftercare.database, self.aftercare.clock
-        now = clock.now()
-        page, force, wanted = self.page, self._force, self.wanted
-        highlighted = self._detail_for
-        try:
-            with database.sessions() as session:
-                marker = change_counter(session)
-                if not (
-                    force
-                    or page is None
-                    or page.marker != marker
-                    or now - page.read_at >= FULL_READ_EVERY
-                ):
-                    self.post_message(self.Unchanged())
-                    return
-                lines = store.list_incidents(session, wanted, clinic_today(now))
-                ids = [line.incident_id for line in lines]
-                target = highlighted if highlighted in ids else (ids[0] if ids else None)
-                detail = store.load_incident(session, target) if target is not None else None
-        except Exception as exc:  # gone for a moment: keep showing the last read
-            self.post_message(self.LoadFailed(f"could not read the incident log: {exc}"))
-            return
-        self.post_message(self.Loaded(IncidentPage(lines, detail, now, marker)))
+    def read_page(self, session: Session, now: datetime, marker: int) -> IncidentPage:
+        """The filtered log and the highlighted incident's timeline (in a worker thread)."""
+        wanted, highlighted = self.wanted, self._detail_for
+        lines = store.list_incidents(session, wanted, clinic_today(now))
+        ids = [line.incident_id for line in lines]
+        target = highlighted if highlighted in ids else (ids[0] if ids else None)
+        detail = store.load_incident(session, target) if target is not None else None
+        return IncidentPage(lines, detail, now, marker)
 
-    def _arm_next_poll(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_timer(
-            self.aftercare.settings.refresh_seconds, self.poll, name="incidents-poll"
-        )
+    def show_read_failure(self, reason: str) -> None:
+        """The rows stay; the status line says why they may be stale."""
+        self.query_one("#incidents-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
 
-    def refresh_now(self) -> None:
-        """Re-read at once (after our own writes, a filter change, or `r`)."""
-        self._force = True
-        if self._timer is not None:
-            self._timer.stop()
-        self.poll()
-
-    @on(Unchanged)
-    def _unchanged(self) -> None:
-        self._arm_next_poll()
-
-    @on(LoadFailed)
-    def _show_failure(self, message: LoadFailed) -> None:
-        self.query_one("#incidents-status", Static).update(
-            Text(f"⚠ {message.reason}", style="bold red")
-        )
-        self._arm_next_poll()
-
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
-        self._force = False
-        self.page = message.page
-        with self.app.batch_update():
-            self._apply(message.page)
-            self._show_summary(message.page)
-            self._show_detail()
-        self._arm_next_poll()
+    def show_page(self, page: IncidentPage) -> None:
+        """Rows, summary and the highlighted incident."""
+        self._apply(page)
+        self._show_summary(page)
+        self._show_detail()
 
     def _apply(self, page: IncidentPage) -> None:
         """Rewrite the rows, keeping the cursor on the incident it was on."""

@@ -17,20 +17,20 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
+from sqlalchemy.orm import Session
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
 from core.oncall import ONCALL, ShiftTimeError, parse_clinic_time, uncovered, window_label
 from db.engine import transaction
 from db.followup import FollowUpConflict
 from db.oncall import ShiftView, cancel_shift, current_shift, list_shifts, set_shift
-from db.queue import change_counter
+from tui.live import LiveReading
 from tui.modals import HelpModal
 from tui.screens.alerts import ConfirmModal
 from tui.tables import cursor_key
@@ -150,7 +150,7 @@ class NewShiftModal(ModalScreen[NewShift | None]):
         self.dismiss(None)
 
 
-class OnCallScreen(Screen[None]):
+class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
     """Who is on call now and the next 14 days of shifts; admins set and cancel them."""
 
     BINDINGS = [
@@ -167,15 +167,9 @@ class OnCallScreen(Screen[None]):
         Binding("question_mark", "help", "Help", tooltip="Every key", id="oncall.help"),
     ]
 
-    class Loaded(Message):
-        """A thread worker read the schedule."""
-
-        def __init__(self, page: OnCallPage) -> None:
-            self.page = page
-            super().__init__()
-
-    class Unchanged(Message):
-        """A poll found nothing new."""
+    FULL_READ_EVERY = FULL_READ_EVERY
+    READ_GROUP = "oncall-read"
+    WHAT = "the on-call schedule"
 
     class Failed(Message):
         """Reading or writing failed; the reason is one line."""
@@ -193,11 +187,8 @@ class OnCallScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.page: OnCallPage | None = None
-        """The last successful read (tests use it)."""
+        self.start_live()
         self._by_key: dict[str, ShiftView] = {}
-        self._force = True
-        self._timer: Timer | None = None
 
     @property
     def aftercare(self) -> AftercareApp:
@@ -219,76 +210,40 @@ class OnCallScreen(Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="oncall-read")
-    def poll(self) -> None:
-        """Read the marker, and the schedule when something changed (or a minute passed)."""
-        database, now = self.aftercare.database, self.aftercare.clock.now()
-        page, force = self.page, self._force
-        try:
-            with database.sessions() as session:
-                marker = change_counter(session)
-                if not (
-                    force
-                    or page is None
-                    or page.marker != marker
-                    or now - page.read_at >= FULL_READ_EVERY
-                ):
-                    self.post_message(self.Unchanged())
-                    return
-                on_now = current_shift(session, now)
-                shifts = list_shifts(session, now, now + timedelta(days=DAYS_SHOWN))
-        except Exception as exc:  # gone for a moment: keep showing the last read
-            self.post_message(self.Failed(f"could not read the on-call schedule: {exc}"))
-            return
-        self.post_message(self.Loaded(OnCallPage(on_now, shifts, now, marker)))
+    def read_page(self, session: Session, now: datetime, marker: int) -> OnCallPage:
+        """Who is on call now and the shifts ahead (in a worker thread)."""
+        on_now = current_shift(session, now)
+        shifts = list_shifts(session, now, now + timedelta(days=DAYS_SHOWN))
+        return OnCallPage(on_now, shifts, now, marker)
 
-    def _arm_next_poll(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_timer(
-            self.aftercare.settings.refresh_seconds, self.poll, name="oncall-poll"
-        )
+    def show_read_failure(self, reason: str) -> None:
+        """The rows stay; the status line and a toast say why."""
+        self.query_one("#oncall-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
+        self.notify(reason, severity="error", markup=False)
 
     def action_reload(self) -> None:
         """Re-read at once."""
-        self._force = True
-        if self._timer is not None:
-            self._timer.stop()
-        self.poll()
-
-    @on(Unchanged)
-    def _unchanged(self) -> None:
-        self._arm_next_poll()
+        self.refresh_now()
 
     @on(Failed)
     def _failed(self, message: Failed) -> None:
-        self.query_one("#oncall-status", Static).update(
-            Text(f"⚠ {message.reason}", style="bold red")
-        )
-        self.notify(message.reason, severity="error", markup=False)
-        self._arm_next_poll()
+        self.show_read_failure(message.reason)
 
     @on(Written)
     def _written(self, message: Written) -> None:
         self.notify(message.summary, markup=False)
         self.action_reload()
 
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
-        self._force = False
-        self.page = page = message.page
+    def show_page(self, page: OnCallPage) -> None:
+        """Who is on call now, the shifts, and the status line."""
         tz = self.aftercare.clinic_tz
-        with self.app.batch_update():
-            self.query_one("#oncall-now", Static).update(_now_line(page, tz))
-            self._fill(page, tz)
-            actor = self.aftercare.actor
-            who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
-            self.query_one("#oncall-status", Static).update(
-                Text(
-                    f"{who} · read {page.read_at.astimezone(tz):%H:%M:%S} · next {DAYS_SHOWN} days"
-                )
-            )
-        self._arm_next_poll()
+        self.query_one("#oncall-now", Static).update(_now_line(page, tz))
+        self._fill(page, tz)
+        actor = self.aftercare.actor
+        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
+        self.query_one("#oncall-status", Static).update(
+            Text(f"{who} · read {page.read_at.astimezone(tz):%H:%M:%S} · next {DAYS_SHOWN} days")
+        )
 
     def _fill(self, page: OnCallPage, tz: tzinfo) -> None:
         table: DataTable[Text] = self.query_one("#oncall-table", DataTable)

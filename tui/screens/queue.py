@@ -22,20 +22,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from sqlalchemy.orm import Session
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import RowKey
 
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueFilter, QueueRow
 from db.alerts import FailedSummary, failed_deliveries
-from db.queue import change_counter, count_queue, read_queue
+from db.queue import count_queue, read_queue
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
+from tui.live import LiveReading
 from tui.modals import HelpModal, TextPromptModal
 from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
 
@@ -62,7 +62,7 @@ class QueuePage:
     """Physician alert deliveries that failed and nobody has looked at yet."""
 
 
-class QueueScreen(FollowUpActions, Screen[None]):
+class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
     """The coordinator's queue."""
 
     BINDINGS = [
@@ -130,32 +130,16 @@ class QueueScreen(FollowUpActions, Screen[None]):
         Binding("q", "app.quit", "Quit", id="app.quit"),
     ]
 
-    class Loaded(Message):
-        """A thread worker read the queue."""
-
-        def __init__(self, page: QueuePage) -> None:
-            self.page = page
-            super().__init__()
-
-    class Unchanged(Message):
-        """A poll found nothing new."""
-
-    class LoadFailed(Message):
-        """Reading failed; the reason is one line for the status bar."""
-
-        def __init__(self, reason: str) -> None:
-            self.reason = reason
-            super().__init__()
+    FULL_READ_EVERY = FULL_READ_EVERY
+    READ_GROUP = "queue-read"
+    WHAT = "the queue"
 
     def __init__(self) -> None:
         super().__init__()
-        self.page: QueuePage | None = None
-        """The last successful read (tests and the status line use it)."""
+        self.start_live()
         self.wanted = QueueFilter()
         """The active filters."""
         self._rows_by_key: dict[str, QueueRow] = {}
-        self._force = True
-        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the queue…", id="queue-counts")
@@ -174,82 +158,32 @@ class QueueScreen(FollowUpActions, Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="queue-read")
-    def poll(self) -> None:
-        """Read the marker, and the page when something changed."""
-        database, clock = self.aftercare.database, self.aftercare.clock
-        now = clock.now()
-        page, wanted, force = self.page, self.wanted, self._force
-        try:
-            with database.sessions() as session:
-                marker = change_counter(session)
-                stale = (
-                    force
-                    or page is None
-                    or page.marker != marker
-                    or page.wanted != wanted
-                    or now - page.read_at >= FULL_READ_EVERY
-                )
-                if not stale:
-                    self.post_message(self.Unchanged())
-                    return
-                limit = self.aftercare.settings.queue_page_size
-                rows = read_queue(session, now, wanted, limit=limit)
-                counts = count_queue(session, now, wanted)
-                failed = failed_deliveries(session)
-        except Exception as exc:  # gone for a moment: keep showing the last page
-            self.post_message(self.LoadFailed(f"could not read the queue: {exc}"))
-            return
-        self.post_message(self.Loaded(QueuePage(rows, counts, now, marker, wanted, failed)))
+    def read_page(self, session: Session, now: datetime, marker: int) -> QueuePage:
+        """The top of the queue for the filters, the band counts, failed deliveries."""
+        wanted = self.wanted
+        limit = self.aftercare.settings.queue_page_size
+        rows = read_queue(session, now, wanted, limit=limit)
+        counts = count_queue(session, now, wanted)
+        return QueuePage(rows, counts, now, marker, wanted, failed_deliveries(session))
 
-    def _arm_next_poll(self) -> None:
-        # One armed timer at most: a read started by a key or a filter change must not
-        # start a second chain of polls next to the timer's.
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_timer(
-            self.aftercare.settings.refresh_seconds, self.poll, name="queue-poll"
-        )
-
-    def _poll_now(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self.poll()
-
-    def refresh_now(self) -> None:
-        """Re-read the page at once (after our own writes or a filter change)."""
-        self._force = True
-        self._poll_now()
+    def page_outdated(self, page: QueuePage) -> bool:
+        """Read for other filters than the ones now set."""
+        return page.wanted != self.wanted
 
     def on_screen_resume(self) -> None:
         """Back from another screen (alerts, a patient): check for news at once."""
         if self.page is not None:  # the first resume comes with on_mount's own read
-            self._poll_now()
+            self.poll_now()
 
-    @on(Unchanged)
-    def _unchanged(self) -> None:
-        self._arm_next_poll()
+    def show_read_failure(self, reason: str) -> None:
+        """Stale but visible beats empty: the rows stay, the status says why."""
+        self.query_one("#queue-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
 
-    @on(LoadFailed)
-    def _show_failure(self, message: LoadFailed) -> None:
-        # Stale but visible beats empty: the rows stay, the status says why.
-        self.query_one("#queue-status", Static).update(
-            Text(f"⚠ {message.reason}", style="bold red")
-        )
-        self._arm_next_poll()
-
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
-        page = message.page
-        self._force = False
-        if page.wanted != self.wanted:  # filters changed while reading: read again
-            self.refresh_now()
-            return
-        self.page = page
+    def show_page(self, page: QueuePage) -> None:
+        """Rows by difference, band counts, the failed-delivery banner."""
         self._apply(page)
         self._show_counts(page)
         self._show_banner(page.failed)
-        self._arm_next_poll()
 
     def _apply(self, page: QueuePage) -> None:
         """Update the table by difference so the cursor stays on its patient."""
