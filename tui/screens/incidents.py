@@ -386,74 +386,78 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
 
         self.app.push_screen(ClassifyModal(_title(detail.line), current, products), save)
 
-    def action_report(self) -> None:
-        """Record the MFDS report as submitted: the clock stops."""
-        ready = self._ready_incident("record reports")
+    def _dated_reference(
+        self,
+        verb: str,
+        what: str,
+        title: Callable[[IncidentDetail], str],
+        record: Callable[[Session, IncidentDetail, DatedReference, Actor, datetime], None],
+        replacing: Callable[[IncidentDetail], str | None] = lambda _: None,
+    ) -> None:
+        """Ask for a date and a reference, then record them on the highlighted incident."""
+        ready = self._ready_incident(verb)
         if ready is None:
             return
         actor, detail = ready
         today = clinic_today(self.aftercare.clock.now())
 
         def save(form: DatedReference | None) -> None:
-            if form is None:
-                return
-            self._change(
-                actor,
-                f"#{detail.line.incident_id}: MFDS report recorded.",
-                lambda s, who, now: store.record_report(
-                    s,
-                    incident_id=detail.line.incident_id,
-                    expected_version=detail.version,
-                    reported_on=form.on,
-                    reference=form.reference,
-                    actor=who,
-                    now=now,
-                    replacing_because=form.reason,
-                ),
-            )
+            if form is not None:
+                self._change(
+                    actor,
+                    f"#{detail.line.incident_id}: {what} recorded.",
+                    lambda s, who, now: record(s, detail, form, who, now),
+                )
 
-        line = detail.line
-        title = f"MFDS report submitted for {_title(line)}"
-        earlier = (
-            f"{line.reported_on:%Y-%m-%d}, reference {detail.report_reference}"
-            if line.reported_on
-            else None
-        )
         self.app.push_screen(
             DatedReferenceModal(
-                title, today, "MFDS report", earliest=line.learned_on, replacing=earlier
+                title(detail),
+                today,
+                what,
+                earliest=detail.line.learned_on,
+                replacing=replacing(detail),
             ),
             save,
         )
 
+    def action_report(self) -> None:
+        """Record the MFDS report as submitted: the clock stops."""
+        self._dated_reference(
+            "record reports",
+            "MFDS report",
+            lambda d: f"MFDS report submitted for {_title(d.line)}",
+            lambda s, d, form, who, now: store.record_report(
+                s,
+                incident_id=d.line.incident_id,
+                expected_version=d.version,
+                reported_on=form.on,
+                reference=form.reference,
+                actor=who,
+                now=now,
+                replacing_because=form.reason,
+            ),
+            replacing=lambda d: (
+                f"{d.line.reported_on:%Y-%m-%d}, reference {d.report_reference}"
+                if d.line.reported_on
+                else None
+            ),
+        )
+
     def action_khidi(self) -> None:
         """Record that the case was escalated to KHIDI."""
-        ready = self._ready_incident("record KHIDI escalations")
-        if ready is None:
-            return
-        actor, detail = ready
-        today = clinic_today(self.aftercare.clock.now())
-
-        def save(form: DatedReference | None) -> None:
-            if form is None:
-                return
-            self._change(
-                actor,
-                f"#{detail.line.incident_id}: KHIDI escalation recorded.",
-                lambda s, who, now: store.record_khidi(
-                    s,
-                    incident_id=detail.line.incident_id,
-                    expected_version=detail.version,
-                    escalated_on=form.on,
-                    reference=form.reference,
-                    actor=who,
-                    now=now,
-                ),
-            )
-
-        title = f"KHIDI escalation for {_title(detail.line)}"
-        self.app.push_screen(
-            DatedReferenceModal(title, today, "KHIDI", earliest=detail.line.learned_on), save
+        self._dated_reference(
+            "record KHIDI escalations",
+            "KHIDI escalation",
+            lambda d: f"KHIDI escalation for {_title(d.line)}",
+            lambda s, d, form, who, now: store.record_khidi(
+                s,
+                incident_id=d.line.incident_id,
+                expected_version=d.version,
+                escalated_on=form.on,
+                reference=form.reference,
+                actor=who,
+                now=now,
+            ),
         )
 
     def action_close(self) -> None:
