@@ -172,6 +172,23 @@ class Settings(BaseModel):
     quiet_channel_days: int = Field(
         default=7, ge=1, description="Days without replies before a channel counts as quiet."
     )
+    reply_window_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description=(
+            "Hours a message may wait for the patient's reply before it counts as a failed "
+            "attempt (sending a message is not a failure)."
+        ),
+    )
+    high_dose_glutathione_mg: int = Field(
+        default=1200,
+        ge=1,
+        description=(
+            "Glutathione dose in one session (mg) from which an episode gets the week-4 "
+            "liver panel reminder."
+        ),
+    )
     apprise_config: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
         default=None, description="Path of an Apprise YAML file for staff alerts."
     )

@@ -233,6 +233,10 @@ class ProductGiven(Base):
     lot_number: Mapped[str | None] = mapped_column(String(64))
     expiry_date: Mapped[date | None] = mapped_column(Date)
     dose: Mapped[str | None] = mapped_column(String(64))
+    # Whether the product is an exosome preparation (an ampoule applied with
+    # microneedling counts): True, False, or None when nobody recorded it.
+    # The granuloma watch follows this, not the protocol's name.
+    exosome: Mapped[bool | None] = mapped_column(Boolean)
 
     episode: Mapped[TreatmentEpisode] = relationship(back_populates="products")
 
@@ -309,6 +313,14 @@ class TriageAssessment(Base):
     rules_version: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Kept with the assessment so the timeline and the exports show the lab
+    # suggestions as they were made: [{"lab": id, "text": words}, ...].
+    labs: Mapped[list[Any]] = mapped_column(default=list)
+    # Inputs that were missing and could have raised the outcome ("trend", "protocol").
+    needs: Mapped[list[Any]] = mapped_column(default=list)
+    # The episode's protocol and add-ons as the rules saw them.
+    protocol: Mapped[Protocol | None] = mapped_column(enum_column(Protocol))
+    addons: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Incident(Base):
