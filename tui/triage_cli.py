@@ -1,4 +1,4 @@
-"""`aftercare triage`: the triage contract on the command line (DOMAIN.md section 4).
+"""`aftercare triage`: the triage contract on the command line (docs/clinical-rules.md).
 
 One JSON object of findings on standard input; with `--json`, one JSON
 object on standard output. Bad input exits with status 2 and one line on
@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from core.triage import WHO_DECIDES, TriageInputError, TriageOutcome, assess, parse_triage_input
+from core.triage import TriageInputError, TriageOutcome, assess, parse_triage_input
 
 BAD_INPUT_STATUS = 2
 """Exit status for input the contract refuses."""
@@ -60,7 +60,10 @@ def summary_lines(outcome: TriageOutcome) -> list[str]:
     """A short summary a coordinator reads in a terminal: decision, reasons, labs, number."""
     lines = [f"{outcome.disposition.value.upper()}: {outcome.action}"]
     lines.append(f"Why (rules {outcome.rules_version}):")
-    lines += [f"  [{r.disposition.value}] {r.text} ({r.rule})" for r in outcome.reasons]
+    lines += [f"  [{r.disposition.value}] {r.text}" for r in outcome.reasons]
+    if outcome.needs:
+        missing = " and ".join(outcome.needs)
+        lines.append(f"Not recorded and could raise the outcome: {missing} (ask before saving).")
     if outcome.labs:
         lines.append("Labs the home physician may request (suggestions, not orders):")
         lines += [f"  - {lab.text}" for lab in outcome.labs]
@@ -70,7 +73,7 @@ def summary_lines(outcome: TriageOutcome) -> list[str]:
     lines.append(f"Emergency number where the patient is: {contact.numbers_text}")
     if contact.warning:
         lines.append(f"  WARNING: {contact.warning}")
-    lines.append(WHO_DECIDES)
+    lines.append(outcome.decided_by)
     return lines
 
 

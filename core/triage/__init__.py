@@ -1,4 +1,4 @@
-"""Triage decision support (DOMAIN.md section 4): findings in, disposition and reasons out.
+"""Triage decision support (docs/clinical-rules.md): findings in, disposition and reasons out.
 
 - `vocabulary`: the symptom codes of the triage contract and their labels;
 - `rules`: the rule table (`core/data/triage_rules.toml`), checked when loaded;
@@ -19,6 +19,7 @@ from core.triage.findings import (
 )
 from core.triage.outcome import (
     ACTIONS,
+    DECIDED_BY,
     WHO_DECIDES,
     LabSuggestion,
     Reason,
@@ -30,6 +31,7 @@ from core.triage.vocabulary import SYMPTOM_CODES, SYMPTOMS
 
 __all__ = [
     "ACTIONS",
+    "DECIDED_BY",
     "RULES_VERSION",
     "SYMPTOMS",
     "SYMPTOM_CODES",

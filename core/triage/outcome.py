@@ -14,15 +14,44 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from core.countries import FALLBACK_NUMBER, EmergencyContact, emergency_contact
-from core.domain import Disposition
+from core.domain import Disposition, IncidentCategory, Protocol, Trend
 from core.triage.findings import Findings
 from core.triage.rules import LabRule, RuleTable, TriageRule, rule_table
-from core.triage.vocabulary import describe_symptoms
+from core.triage.vocabulary import describe_symptoms, in_vocabulary_order
 
 WHO_DECIDES: Final = (
     "Decision support only: the treating physician decides, or local emergency services."
 )
-"""Shown with every outcome (DOMAIN.md: every triage screen names who decides)."""
+"""Shown where no outcome is known yet; an outcome says it for itself (`decided_by`)."""
+
+DECIDED_BY: Final[Mapping[Disposition, str]] = MappingProxyType(
+    {
+        Disposition.EXPECTED: (
+            "Decision support only: the treating physician decides whether anything more is "
+            "needed; the coordinator reassures and follows the schedule."
+        ),
+        Disposition.MONITOR: (
+            "Decision support only: the treating physician decides whether this needs more "
+            "than the 48-hour re-check."
+        ),
+        Disposition.REVIEW: (
+            "Decision support only: the treating physician reviews the suspected adverse event "
+            "within one business day and decides."
+        ),
+        Disposition.URGENT: (
+            "Decision support only: the treating physician or the on-call physician decides today."
+        ),
+        Disposition.EMERGENCY: (
+            "Local emergency services decide, where the patient is now; the on-call physician "
+            "is paged. This is decision support, not a diagnosis."
+        ),
+    }
+)
+"""Who decides, for each disposition: every outcome shown anywhere says it."""
+
+TREND_NOT_RECORDED: Final = "trend_not_recorded"
+PROTOCOL_NOT_RECORDED: Final = "protocol_not_recorded"
+"""Reason ids for a missing input that could raise the outcome (not rule rows)."""
 
 ACTIONS: Final[Mapping[Disposition, str]] = MappingProxyType(
     {
@@ -47,6 +76,10 @@ class Reason:
     disposition: Disposition
     """What this rule alone reaches."""
     text: str
+    matched: tuple[str, ...] = ()
+    """The symptom codes that made it fire (both of a pair), in vocabulary order."""
+    category: IncidentCategory | None = None
+    """The incident category the row points to, if any."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +103,23 @@ class TriageOutcome:
     emergency: EmergencyContact
     """Where the patient is now: the number to call, with a warning when unknown."""
     rules_version: str
+    needs: tuple[str, ...] = ()
+    """Inputs that were not given and could raise the outcome ("trend", "protocol"),
+    each also explained by a reason; a form does not save until they are given."""
+
+    @property
+    def decided_by(self) -> str:
+        """Who decides, in one sentence (the treating physician, or local emergency services)."""
+        return DECIDED_BY[self.disposition]
+
+    @property
+    def category(self) -> IncidentCategory:
+        """The incident category the rules point to: that of the most severe reason
+        naming one (table order among equals), `other` when none does."""
+        for reason in self.reasons:
+            if reason.category is not None:
+                return reason.category
+        return IncidentCategory.OTHER
 
     @property
     def incident(self) -> bool:
@@ -96,10 +146,11 @@ class TriageOutcome:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The triage contract's output object (DOMAIN.md section 4), plus additive keys.
+        """The triage contract's output object (docs/clinical-rules.md), plus additive keys.
 
         `emergency_number` is always present (the contract requires it for
-        `emergency`); `emergency_warning` appears only when the country is unknown.
+        `emergency`); `emergency_warning` appears only when the country is unknown;
+        `needs` is always present, empty when nothing missing could raise the outcome.
         """
         result: dict[str, Any] = {
             "disposition": self.disposition.value,
@@ -115,6 +166,8 @@ class TriageOutcome:
         if self.emergency.warning:
             result["emergency_warning"] = self.emergency.warning
         result["incident"] = self.incident
+        result["needs"] = list(self.needs)
+        result["decided_by"] = self.decided_by
         result["rules_version"] = self.rules_version
         return result
 
@@ -125,8 +178,41 @@ def assess(findings: Findings, rules: RuleTable | None = None) -> TriageOutcome:
     The disposition is the highest any rule reaches; every rule that fired is
     a reason, most severe first, then in table order. When nothing fires the
     `nothing_reported` rule does, so there is always at least one reason.
+
+    A missing trend reads as not worsening and a missing protocol as not an
+    infusion alone, so old inputs keep their outcome; but when the missing
+    input could raise the outcome, a reason says so in words and `needs`
+    names it.
     """
     table = rules if rules is not None else rule_table()
+    fired = _fired(table, findings)
+    disposition = Disposition.highest([reason.disposition for reason in fired])
+    needs: list[str] = []
+    notes: list[Reason] = []
+    if findings.trend is None:
+        worse = _worst(table, findings, [{"trend": Trend.WORSENING}])
+        if worse.severity > disposition.severity:
+            needs.append("trend")
+            notes.append(_missing(TREND_NOT_RECORDED, disposition, _trend_note(worse)))
+    if findings.protocol is None:
+        worse = _worst(table, findings, [{"protocol": p} for p in Protocol])
+        if worse.severity > disposition.severity:
+            needs.append("protocol")
+            notes.append(_missing(PROTOCOL_NOT_RECORDED, disposition, _protocol_note(worse)))
+    reasons = (*notes, *fired) if notes else tuple(fired)
+    return TriageOutcome(
+        disposition=disposition,
+        reasons=reasons,
+        labs=tuple(
+            lab for row in table.labs if (lab := _suggest(row, findings, fired)) is not None
+        ),
+        emergency=_emergency(findings.country),
+        rules_version=table.version,
+        needs=tuple(needs),
+    )
+
+
+def _fired(table: RuleTable, findings: Findings) -> list[Reason]:
     fired = [
         reason
         for rule in table.rules
@@ -137,39 +223,85 @@ def assess(findings: Findings, rules: RuleTable | None = None) -> TriageOutcome:
         fired = [_reason(rule, findings, []) for rule in table.rules if rule.nothing_reported]
     # sorted() is stable: equal severities keep table order.
     fired.sort(key=lambda reason: -reason.disposition.severity)
-    return TriageOutcome(
-        disposition=Disposition.highest([reason.disposition for reason in fired]),
-        reasons=tuple(fired),
-        labs=tuple(lab for row in table.labs if (lab := _suggest(row, findings)) is not None),
-        emergency=_emergency(findings.country),
-        rules_version=table.version,
+    return fired
+
+
+def _worst(table: RuleTable, findings: Findings, fillings: list[dict[str, Any]]) -> Disposition:
+    """The highest disposition the findings reach with a missing input filled in
+    each way it could be."""
+    return Disposition.highest(
+        [
+            reason.disposition
+            for filling in fillings
+            for reason in _fired(table, findings.model_copy(update=filling))
+        ]
+    )
+
+
+def _missing(rule: str, disposition: Disposition, text: str) -> Reason:
+    # Listed with the outcome it explains; it never raises the outcome itself.
+    return Reason(rule=rule, disposition=disposition, text=text)
+
+
+def _trend_note(worse: Disposition) -> str:
+    return (
+        "Trend not recorded: read as not worsening; if worsening this is "
+        f"{worse.value}. Ask whether it is improving, stable or getting worse."
+    )
+
+
+def _protocol_note(worse: Disposition) -> str:
+    return (
+        "Protocol not recorded: read as not an infusion alone; after another protocol this "
+        f"would be {worse.value}. Check what the patient was treated with."
     )
 
 
 def _fire(rule: TriageRule, findings: Findings) -> Reason | None:
     if rule.temperature is not None:
-        fever = findings.temperature_c is not None and rule.temperature.contains(
+        in_band = findings.temperature_c is not None and rule.temperature.contains(
             findings.temperature_c
         )
-        return _reason(rule, findings, []) if fever else None
-    matched = rule.matching_symptoms(findings.symptoms, findings.day, findings.trend)
-    return _reason(rule, findings, matched) if matched else None
+        return _reason(rule, findings, []) if in_band else None
+    matched = rule.matching_symptoms(
+        findings.symptoms, findings.day, findings.trend, findings.protocol
+    )
+    if not matched or not rule.needs_a_partner:
+        return _reason(rule, findings, matched) if matched else None
+    partners, warm = rule.partners(findings.symptoms, findings.temperature_c)
+    if not partners and not warm:
+        return None
+    return _reason(rule, findings, in_vocabulary_order({*matched, *partners}), with_fever=warm)
 
 
-def _reason(rule: TriageRule, findings: Findings, matched: list[str]) -> Reason:
+def _reason(
+    rule: TriageRule, findings: Findings, matched: list[str], *, with_fever: bool = False
+) -> Reason:
+    named = describe_symptoms(matched)
+    if with_fever:
+        named += f" with a temperature of {_temperature(findings.temperature_c)} °C"
     text = rule.text.format_map(
         {
-            "symptoms": describe_symptoms(matched),
+            "symptoms": named,
             "day": findings.day,
             "temperature": _temperature(findings.temperature_c),
         }
     )
-    return Reason(rule=rule.id, disposition=rule.disposition, text=_capitalised(text))
+    return Reason(
+        rule=rule.id,
+        disposition=rule.disposition,
+        text=_capitalised(text),
+        matched=tuple(matched),
+        category=rule.category,
+    )
 
 
-def _suggest(lab: LabRule, findings: Findings) -> LabSuggestion | None:
+def _suggest(lab: LabRule, findings: Findings, fired: list[Reason]) -> LabSuggestion | None:
+    if not lab.applies_on(findings.day):
+        return None
     triggers: list[str] = []
-    symptoms = lab.symptoms & findings.symptoms
+    by_rules = {code for reason in fired if reason.rule in lab.rules for code in reason.matched}
+    symptoms = (lab.symptoms & findings.symptoms) | by_rules
     if symptoms:
         triggers.append(describe_symptoms(symptoms))
     threshold = lab.temperature_at_least_c
@@ -177,11 +309,17 @@ def _suggest(lab: LabRule, findings: Findings) -> LabSuggestion | None:
     if threshold is not None and temperature is not None and temperature >= threshold:
         triggers.append(f"temperature {_temperature(temperature)} °C")
     addons = sorted(lab.addons.intersection(findings.addons))
-    triggers.extend(addons)
+    triggers.extend(_ADDON_WORDS.get(code, code.replace("_", " ")) for code in addons)
     if not triggers:
         return None
     text = lab.text.format_map({"findings": "; ".join(triggers)})
     return LabSuggestion(lab=lab.id, text=_capitalised(text))
+
+
+_ADDON_WORDS: Final[Mapping[str, str]] = MappingProxyType(
+    {"glutathione_high_dose": "high-dose glutathione", "b_complex": "vitamin B complex"}
+)
+"""Add-on codes in words, for lab texts (no code reaches a person)."""
 
 
 def _emergency(country: str | None) -> EmergencyContact:

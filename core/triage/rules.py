@@ -1,10 +1,15 @@
-"""The triage rule table: DOMAIN.md section 4 as data, checked when it loads.
+"""The triage rule table (docs/clinical-rules.md) as data, checked when it loads.
 
 The rows live in `core/data/triage_rules.toml` so a physician can read them
 as written. Loading refuses a table with unknown symptoms or placeholders,
 repeated ids, or a gap: a symptom of the vocabulary that, on some day with
-some trend, no row covers. A gap would let a reported symptom fall through
-to `expected`, which is the failure this module exists to prevent.
+some trend, after some protocol, no row covers. A gap would let a reported
+symptom fall through to `expected`, which is the failure this module exists
+to prevent.
+
+Rows read one finding at a time, or (v2) a pair a nurse reads together: a
+symptom row with `together_with` fires only when a partner symptom or a
+temperature in its band is reported too. Rows may be limited to protocols.
 """
 
 from __future__ import annotations
@@ -27,14 +32,17 @@ from pydantic import (
     model_validator,
 )
 
-from core.domain import Disposition, Trend
+from core.domain import Disposition, IncidentCategory, Protocol, Trend
 from core.triage.vocabulary import SYMPTOM_CODES, in_vocabulary_order
 
-RULES_VERSION: Final = "2026.11-1"
+RULES_VERSION: Final = "2026.12-1"
 """Version of the shipped rule table, stored with every triage. Bump it on ANY
 change to `core/data/triage_rules.toml` (a test pins the file's hash to it)."""
 
 RULES_FILE: Final = "triage_rules.toml"
+
+NOT_RECORDED: Final = "not_recorded"
+"""In a row's `protocols`: the episode's protocol was not given."""
 
 RULE_PLACEHOLDERS: Final = frozenset({"symptoms", "day", "temperature"})
 LAB_PLACEHOLDERS: Final = frozenset({"findings"})
@@ -61,25 +69,32 @@ class TrendCondition(StrEnum):
 @dataclass(frozen=True)
 class TemperatureBand:
     """A band of body temperature in °C: from `lower` (inclusive unless
-    `lower_exclusive`) up to `upper` inclusive, or without end."""
+    `lower_exclusive`) up to `upper` (inclusive unless `upper_exclusive`);
+    a missing bound means no end on that side."""
 
-    lower: float
+    lower: float | None
     lower_exclusive: bool = False
     upper: float | None = None
+    upper_exclusive: bool = False
 
     def contains(self, temperature_c: float) -> bool:
         """True when `temperature_c` lies in the band."""
-        above_lower = (
-            temperature_c > self.lower if self.lower_exclusive else temperature_c >= self.lower
-        )
-        return above_lower and (self.upper is None or temperature_c <= self.upper)
+        if self.lower is not None and (
+            temperature_c <= self.lower if self.lower_exclusive else temperature_c < self.lower
+        ):
+            return False
+        if self.upper is None:
+            return True
+        return temperature_c < self.upper if self.upper_exclusive else temperature_c <= self.upper
 
 
 @dataclass(frozen=True)
 class TriageRule:
     """One row of the rule table. Exactly one kind of finding makes it fire:
-    listed symptoms (on its days, with its trend), a temperature band, or
-    `nothing_reported` (fires only when no other row did)."""
+    listed symptoms (on its days, with its trend, after its protocols, and
+    with a partner finding when `together_with` or `together_temperature` is
+    set), a temperature band, or `nothing_reported` (fires only when no other
+    row did)."""
 
     id: str
     disposition: Disposition
@@ -93,19 +108,51 @@ class TriageRule:
     trend: TrendCondition = TrendCondition.ANY
     temperature: TemperatureBand | None = None
     nothing_reported: bool = False
+    protocols: frozenset[str] | None = None
+    """Protocol values (or NOT_RECORDED) the row applies after; None for all."""
+    together_with: frozenset[str] = frozenset()
+    together_temperature: TemperatureBand | None = None
+    category: IncidentCategory | None = None
+    """The incident category this row points to, if any."""
 
-    def applies_on(self, day: int, trend: Trend | None) -> bool:
-        """True when the row's day range and trend condition admit this finding."""
+    @property
+    def needs_a_partner(self) -> bool:
+        """True for a combination row: one finding alone never makes it fire."""
+        return bool(self.together_with) or self.together_temperature is not None
+
+    def applies_on(self, day: int, trend: Trend | None, protocol: Protocol | None = None) -> bool:
+        """True when the row's days, trend and protocol conditions admit this finding."""
         in_days = self.day_from <= day and (self.day_to is None or day <= self.day_to)
-        return in_days and self.trend.admits(trend)
+        return in_days and self.trend.admits(trend) and self.admits_protocol(protocol)
+
+    def admits_protocol(self, protocol: Protocol | None) -> bool:
+        """True when the row applies after `protocol` (None: not recorded)."""
+        if self.protocols is None:
+            return True
+        return (protocol.value if protocol is not None else NOT_RECORDED) in self.protocols
 
     def matching_symptoms(
-        self, symptoms: Iterable[str], day: int, trend: Trend | None
+        self,
+        symptoms: Iterable[str],
+        day: int,
+        trend: Trend | None,
+        protocol: Protocol | None = None,
     ) -> list[str]:
-        """The reported symptoms this row fires on, in vocabulary order; empty if none."""
-        if not self.symptoms or not self.applies_on(day, trend):
+        """The reported symptoms of the row's own list, in vocabulary order; empty
+        if none or if its days, trend or protocol do not apply. A combination row
+        also needs its partner: see `partners`."""
+        if not self.symptoms or not self.applies_on(day, trend, protocol):
             return []
         return in_vocabulary_order(code for code in symptoms if code in self.symptoms)
+
+    def partners(
+        self, symptoms: Iterable[str], temperature_c: float | None
+    ) -> tuple[list[str], bool]:
+        """The partner symptoms reported, and whether the temperature completes the pair."""
+        codes = in_vocabulary_order(code for code in symptoms if code in self.together_with)
+        band = self.together_temperature
+        warm = band is not None and temperature_c is not None and band.contains(temperature_c)
+        return codes, warm
 
 
 @dataclass(frozen=True)
@@ -118,6 +165,14 @@ class LabRule:
     symptoms: frozenset[str] = frozenset()
     temperature_at_least_c: float | None = None
     addons: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+    """Rule rows whose firing triggers this suggestion."""
+    day_from: int = 0
+    day_to: int | None = None
+
+    def applies_on(self, day: int) -> bool:
+        """True when the suggestion is for this day since the procedure."""
+        return self.day_from <= day and (self.day_to is None or day <= self.day_to)
 
 
 @dataclass(frozen=True)
@@ -135,20 +190,30 @@ class _Band(BaseModel):
     at_least: float | None = None
     above: float | None = None
     at_most: float | None = None
+    below: float | None = None
 
     @model_validator(mode="after")
-    def _one_lower_bound(self) -> Self:
-        if (self.at_least is None) == (self.above is None):
-            raise ValueError("give exactly one of at_least or above")
-        if self.at_most is not None and self.at_most < self.as_band().lower:
-            raise ValueError("at_most is below the lower bound")
+    def _bounds(self) -> Self:
+        if self.at_least is not None and self.above is not None:
+            raise ValueError("give at most one of at_least or above")
+        if self.at_most is not None and self.below is not None:
+            raise ValueError("give at most one of at_most or below")
+        band = self.as_band()
+        if band.lower is None and band.upper is None:
+            raise ValueError("give a bound: at_least or above, and/or at_most or below")
+        if band.lower is not None and band.upper is not None and band.upper <= band.lower:
+            raise ValueError("the upper bound is not above the lower bound")
         return self
 
     def as_band(self) -> TemperatureBand:
-        if self.at_least is not None:
-            return TemperatureBand(lower=self.at_least, upper=self.at_most)
-        assert self.above is not None  # the validator demands one lower bound
-        return TemperatureBand(lower=self.above, lower_exclusive=True, upper=self.at_most)
+        lower = self.above if self.above is not None else self.at_least
+        upper = self.below if self.below is not None else self.at_most
+        return TemperatureBand(
+            lower=lower,
+            lower_exclusive=self.above is not None,
+            upper=upper,
+            upper_exclusive=self.below is not None,
+        )
 
 
 class _RuleRow(BaseModel):
@@ -164,16 +229,30 @@ class _RuleRow(BaseModel):
     trend: TrendCondition = TrendCondition.ANY
     temperature_c: _Band | None = None
     nothing_reported: bool = False
+    protocols: list[str] | None = Field(default=None, min_length=1)
+    together_with: list[str] = Field(default_factory=list)
+    together_with_temperature_c: _Band | None = None
+    category: IncidentCategory | None = None
 
     @model_validator(mode="after")
     def _one_kind_of_finding(self) -> Self:
         kinds = [bool(self.symptoms), self.temperature_c is not None, self.nothing_reported]
         if sum(kinds) != 1:
             raise ValueError("give exactly one of symptoms, temperature_c, nothing_reported")
-        day_or_trend = self.day_from != 0 or self.day_to is not None
-        day_or_trend = day_or_trend or self.trend is not TrendCondition.ANY
-        if not self.symptoms and day_or_trend:
-            raise ValueError("day_from, day_to and trend apply to symptom rows only")
+        conditions = self.day_from != 0 or self.day_to is not None
+        conditions = conditions or self.trend is not TrendCondition.ANY
+        conditions = conditions or self.protocols is not None or bool(self.together_with)
+        conditions = conditions or self.together_with_temperature_c is not None
+        if not self.symptoms and conditions:
+            raise ValueError(
+                "day_from, day_to, trend, protocols and together_with apply to symptom rows only"
+            )
+        known = {*Protocol._value2member_map_, NOT_RECORDED}
+        for protocol in self.protocols or ():
+            if protocol not in known:
+                raise ValueError(
+                    f"unknown protocol {protocol!r} (known: {', '.join(sorted(known))})"
+                )
         if self.day_to is not None and self.day_to < self.day_from:
             raise ValueError("day_to is before day_from")
         return self
@@ -187,11 +266,17 @@ class _LabRow(BaseModel):
     symptoms: list[str] = Field(default_factory=list)
     temperature_at_least_c: float | None = None
     addons: list[_Id] = Field(default_factory=list)
+    rules: list[_Id] = Field(default_factory=list)
+    day_from: int = Field(default=0, ge=0)
+    day_to: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> Self:
-        if not (self.symptoms or self.addons or self.temperature_at_least_c is not None):
-            raise ValueError("give symptoms, temperature_at_least_c or addons")
+        triggers = self.symptoms or self.addons or self.rules
+        if not (triggers or self.temperature_at_least_c is not None):
+            raise ValueError("give symptoms, temperature_at_least_c, addons or rules")
+        if self.day_to is not None and self.day_to < self.day_from:
+            raise ValueError("day_to is before day_from")
         return self
 
 
@@ -221,15 +306,20 @@ def parse_rule_table(text: str, source: str, version: str = RULES_VERSION) -> Ru
     labs = tuple(_lab(row, source) for row in raw.lab)
     _refuse_repeated_ids([r.id for r in rules], "rule", source)
     _refuse_repeated_ids([lab.id for lab in labs], "lab", source)
+    rule_ids = {rule.id for rule in rules}
+    for lab in labs:
+        for rule_id in sorted(lab.rules - rule_ids):
+            raise ValueError(f"triage rules {source}: lab {lab.id}: unknown rule {rule_id!r}")
     if sum(rule.nothing_reported for rule in rules) != 1:
         raise ValueError(f"triage rules {source}: need exactly one nothing_reported rule")
     table = RuleTable(rules=rules, labs=labs, version=version)
     gaps = uncovered(table)
     if gaps:
-        code, day, trend = gaps[0]
+        code, day, trend, protocol = gaps[0]
         raise ValueError(
             f"triage rules {source}: no rule covers {code} on day {day} with trend "
-            f"{trend or 'not given'} ({len(gaps)} gaps in all)"
+            f"{trend or 'not given'} after protocol {protocol or 'not recorded'} "
+            f"({len(gaps)} gaps in all)"
         )
     return table
 
@@ -241,29 +331,35 @@ def rule_table() -> RuleTable:
     return parse_rule_table(data.read_text(encoding="utf-8"), RULES_FILE)
 
 
-def uncovered(table: RuleTable) -> list[tuple[str, int, Trend | None]]:
-    """Every (symptom, day, trend) that no symptom row of `table` covers.
+def uncovered(table: RuleTable) -> list[tuple[str, int, Trend | None, Protocol | None]]:
+    """Every (symptom, day, trend, protocol) that no single-finding row covers.
 
-    Rows change only at their day bounds, so checking every day up to one
-    past the last bound covers all days.
+    Combination rows do not count: they fire only with a partner. Rows
+    change only at their day bounds, so checking every day up to one past the
+    last bound covers all days.
     """
     bounds = [rule.day_from for rule in table.rules]
     bounds += [rule.day_to + 1 for rule in table.rules if rule.day_to is not None]
     trends: list[Trend | None] = [None, *Trend]
+    protocols: list[Protocol | None] = [None, *Protocol]
+    singles = [rule for rule in table.rules if not rule.needs_a_partner]
     return [
-        (code, day, trend)
+        (code, day, trend, protocol)
         for code in SYMPTOM_CODES
         for day in range(max(bounds) + 1)
         for trend in trends
-        if not any(rule.matching_symptoms((code,), day, trend) for rule in table.rules)
+        for protocol in protocols
+        if not any(rule.matching_symptoms((code,), day, trend, protocol) for rule in singles)
     ]
 
 
 def _rule(row: _RuleRow, source: str) -> TriageRule:
     where = f"triage rules {source}: rule {row.id}"
     _check_codes(row.symptoms, where)
+    _check_codes(row.together_with, where)
     _check_placeholders(row.text, RULE_PLACEHOLDERS, where)
     band = row.temperature_c
+    partner_band = row.together_with_temperature_c
     return TriageRule(
         id=row.id,
         disposition=row.disposition,
@@ -275,6 +371,10 @@ def _rule(row: _RuleRow, source: str) -> TriageRule:
         trend=row.trend,
         temperature=None if band is None else band.as_band(),
         nothing_reported=row.nothing_reported,
+        protocols=None if row.protocols is None else frozenset(row.protocols),
+        together_with=frozenset(row.together_with),
+        together_temperature=None if partner_band is None else partner_band.as_band(),
+        category=row.category,
     )
 
 
@@ -288,6 +388,9 @@ def _lab(row: _LabRow, source: str) -> LabRule:
         symptoms=frozenset(row.symptoms),
         temperature_at_least_c=row.temperature_at_least_c,
         addons=frozenset(row.addons),
+        rules=frozenset(row.rules),
+        day_from=row.day_from,
+        day_to=row.day_to,
     )
 
 

@@ -1,9 +1,10 @@
-"""The triage rules of DOMAIN.md section 4, their validation and their properties.
+"""The triage rules of docs/clinical-rules.md, their validation and their properties.
 
 Missing an emergency is the worst failure this product can have, so the rule
 table is tested three ways: a case per row and boundary, an independent
-re-reading of DOMAIN.md checked against every symptom on every day with every
-trend, and hypothesis properties (a finding never lowers a disposition).
+re-reading of the clinical rules checked against every symptom on every day
+with every trend after every protocol, and hypothesis properties (a finding
+never lowers a disposition; what is missing is named exactly when it matters).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.domain import Disposition, Trend
+from core.domain import Disposition, IncidentCategory, Protocol, Trend
 from core.triage import (
     RULES_VERSION,
     SYMPTOM_CODES,
@@ -29,6 +30,7 @@ from core.triage import (
     parse_triage_input,
     rule_table,
 )
+from core.triage.outcome import PROTOCOL_NOT_RECORDED, TREND_NOT_RECORDED
 from core.triage.rules import RULES_FILE
 
 E, M, R, U, X = (
@@ -43,6 +45,7 @@ W = Trend.WORSENING
 # Bump RULES_VERSION and re-pin here on ANY change to core/data/triage_rules.toml.
 PINNED_RULES = {
     "2026.11-1": "ff6dca1d380c7b4f779c8d56d18199af556a73c570d5ddbfd3d3b829ecc78817",
+    "2026.12-1": "7d36edf193faafed6a12253206d640e508b744748b9e07b883b56e79feb5342d",
 }
 
 DOMAIN_EXAMPLE = (
@@ -59,6 +62,7 @@ def triage(
     trend: Trend | None = None,
     country: str | None = "JP",
     addons: tuple[str, ...] = (),
+    protocol: Protocol | None = None,
 ) -> TriageOutcome:
     return assess(
         Findings(
@@ -68,12 +72,17 @@ def triage(
             trend=trend,
             country=country,
             addons=addons,
+            protocol=protocol,
         )
     )
 
 
+NOTES = {TREND_NOT_RECORDED, PROTOCOL_NOT_RECORDED}
+
+
 def fired(outcome: TriageOutcome) -> set[str]:
-    return {reason.rule for reason in outcome.reasons}
+    """The rule rows that fired (the notes about a missing input are tested apart)."""
+    return {reason.rule for reason in outcome.reasons} - NOTES
 
 
 # (day, symptoms, temperature, trend) -> disposition and exactly the rules that fire.
@@ -81,7 +90,12 @@ CASES: list[tuple[int, tuple[str, ...], float | None, Trend | None, Disposition,
     # nothing reported, and temperatures below a fever
     (1, (), None, None, E, {"nothing_reported"}),
     (5, (), 37.9, None, E, {"nothing_reported"}),
-    (5, (), 30.0, Trend.STABLE, E, {"nothing_reported"}),
+    (5, (), 36.0, Trend.STABLE, E, {"nothing_reported"}),
+    # low temperatures (v2): below 36.0 urgent, below 35.0 emergency
+    (5, (), 35.9, None, U, {"low_temperature"}),
+    (5, (), 35.0, None, U, {"low_temperature"}),
+    (5, (), 34.99, None, X, {"hypothermia"}),
+    (5, (), 30.0, Trend.STABLE, X, {"hypothermia"}),
     # site reaction: expected days 0-3, monitor 4-7, review after 7 (boundaries 3|4, 7|8)
     (0, ("flush",), None, None, E, {"site_reaction_day_0_3"}),
     (3, ("erythema", "mild_swelling"), None, None, E, {"site_reaction_day_0_3"}),
@@ -91,7 +105,7 @@ CASES: list[tuple[int, tuple[str, ...], float | None, Trend | None, Disposition,
     (8, ("swelling",), None, None, R, {"site_reaction_after_day_7"}),
     (8, ("flush", "mild_swelling"), None, Trend.IMPROVING, R, {"site_reaction_after_day_7"}),
     # itching: expected 0-3, monitor 4-7 (any trend, clinic decision) and after day 7
-    (3, ("itching",), None, W, E, {"site_reaction_day_0_3"}),
+    (3, ("itching",), None, W, E, {"itching_day_0_3"}),
     (4, ("itching",), None, None, M, {"site_reaction_day_4_7"}),
     (5, ("itching",), None, W, M, {"itching_worsening_day_4_7"}),
     (7, ("itching",), None, W, M, {"itching_worsening_day_4_7"}),
@@ -121,6 +135,14 @@ CASES: list[tuple[int, tuple[str, ...], float | None, Trend | None, Disposition,
     (20, ("red_streaks",), None, Trend.IMPROVING, U, {"pus_or_red_streaks"}),
     (1, ("flush",), None, W, E, {"site_reaction_day_0_3"}),
     (2, ("flush",), None, W, U, {"worsening_from_day_2", "site_reaction_day_0_3"}),
+    (
+        2,
+        ("flush", "itching"),
+        None,
+        None,
+        E,
+        {"site_reaction_day_0_3", "itching_day_0_3"},
+    ),
     (5, ("erythema",), None, W, U, {"worsening_from_day_2"}),
     (9, ("swelling",), None, W, U, {"worsening_from_day_2", "site_reaction_after_day_7"}),
     (2, ("warmth",), None, W, U, {"worsening_from_day_2"}),
@@ -130,6 +152,34 @@ CASES: list[tuple[int, tuple[str, ...], float | None, Trend | None, Disposition,
     (5, (), 38.5, None, U, {"fever_38_0_to_38_5"}),
     (0, ("hives",), None, None, U, {"allergic_reaction"}),
     (4, ("facial_swelling_beyond_area",), None, None, U, {"allergic_reaction"}),
+    # an infection sign with a systemic one (v2): urgent at least
+    (
+        3,
+        ("warmth", "chills"),
+        None,
+        Trend.STABLE,
+        U,
+        {"infection_with_systemic_signs", "infection_signs", "systemic_symptoms"},
+    ),
+    (
+        3,
+        ("expanding_redness",),
+        38.0,
+        Trend.STABLE,
+        U,
+        {"infection_with_systemic_signs", "infection_signs", "fever_38_0_to_38_5"},
+    ),
+    (3, ("expanding_redness",), 37.9, Trend.STABLE, R, {"infection_signs"}),
+    (3, ("warmth", "dizziness"), None, Trend.STABLE, R, {"infection_signs", "systemic_symptoms"}),
+    (
+        20,
+        ("red_streaks", "nausea"),
+        None,
+        None,
+        U,
+        {"infection_with_systemic_signs", "pus_or_red_streaks", "systemic_symptoms"},
+    ),
+    (3, ("fatigue",), 38.2, None, U, {"fever_38_0_to_38_5", "systemic_symptoms"}),
     # emergency
     (5, (), 38.6, None, X, {"fever_above_38_5"}),
     (5, (), 45.0, None, X, {"fever_above_38_5"}),
@@ -145,6 +195,33 @@ CASES: list[tuple[int, tuple[str, ...], float | None, Trend | None, Disposition,
     ),
     (0, ("palpitations", "fainting"), None, None, X, {"cardiovascular"}),
     (6, ("blistering_or_dark_skin",), None, None, X, {"blistering_or_dark_skin"}),
+    # possible anaphylaxis (v2): skin signs with circulation or stomach signs, any day
+    (
+        0,
+        ("hives", "dizziness"),
+        None,
+        None,
+        X,
+        {"possible_anaphylaxis", "allergic_reaction", "systemic_symptoms"},
+    ),
+    (
+        40,
+        ("facial_swelling_beyond_area", "persistent_vomiting"),
+        None,
+        None,
+        X,
+        {"possible_anaphylaxis", "allergic_reaction", "vomiting_or_increasing_pain"},
+    ),
+    (
+        1,
+        ("hives", "palpitations"),
+        None,
+        None,
+        X,
+        {"possible_anaphylaxis", "allergic_reaction", "cardiovascular"},
+    ),
+    (1, ("hives", "nausea"), None, None, U, {"allergic_reaction", "systemic_symptoms"}),
+    (1, ("swelling", "dizziness"), None, None, R, {"site_reaction_day_0_3", "systemic_symptoms"}),
     # mixed: the highest wins and every rule that fired is listed
     (
         2,
@@ -155,6 +232,38 @@ CASES: list[tuple[int, tuple[str, ...], float | None, Trend | None, Disposition,
         {"site_reaction_day_0_3", "allergic_reaction", "respiratory", "fever_38_0_to_38_5"},
     ),
 ]
+
+
+# After an infusion alone (v2) facial redness or swelling in the first days is not the usual course.
+IV_ONLY_CASES: list[tuple[int, tuple[str, ...], Protocol | None, Disposition, set[str]]] = [
+    (0, ("flush",), Protocol.EXOSOME_IV, M, {"facial_reaction_after_infusion_day_0_3"}),
+    (
+        3,
+        ("swelling", "erythema"),
+        Protocol.EXOSOME_IV,
+        M,
+        {"facial_reaction_after_infusion_day_0_3"},
+    ),
+    (4, ("erythema",), Protocol.EXOSOME_IV, M, {"site_reaction_day_4_7"}),
+    (2, ("itching",), Protocol.EXOSOME_IV, E, {"itching_day_0_3"}),
+    (0, ("flush",), Protocol.MICRONEEDLING, E, {"site_reaction_day_0_3"}),
+    (3, ("mild_swelling",), Protocol.EXOSOME_IV_MICRONEEDLING, E, {"site_reaction_day_0_3"}),
+    (1, ("erythema",), Protocol.PRP, E, {"site_reaction_day_0_3"}),
+    (1, ("erythema",), None, E, {"site_reaction_day_0_3"}),
+]
+
+
+@pytest.mark.parametrize(("day", "symptoms", "protocol", "disposition", "rules"), IV_ONLY_CASES)
+def test_after_an_infusion_alone(
+    day: int,
+    symptoms: tuple[str, ...],
+    protocol: Protocol | None,
+    disposition: Disposition,
+    rules: set[str],
+) -> None:
+    outcome = triage(day, *symptoms, trend=Trend.STABLE, protocol=protocol)
+    assert outcome.disposition is disposition
+    assert fired(outcome) == rules
 
 
 @pytest.mark.parametrize(("day", "symptoms", "temperature", "trend", "disposition", "rules"), CASES)
@@ -173,13 +282,23 @@ def test_rule_table_case(
 
 
 def test_every_rule_row_has_a_case() -> None:
-    exercised = set().union(*(rules for *_, rules in CASES))
+    exercised = set().union(*(rules for *_, rules in CASES), *(r for *_, r in IV_ONLY_CASES))
     assert exercised == {rule.id for rule in rule_table().rules}
 
 
-def domain_disposition(code: str, day: int, trend: Trend | None) -> Disposition:
-    """DOMAIN.md section 4 for one symptom, re-read independently of the rule file
+def domain_disposition(
+    code: str, day: int, trend: Trend | None, protocol: Protocol | None = None
+) -> Disposition:
+    """The clinical rules for one symptom, re-read independently of the rule file
     (including the three clinic decisions where the table has gaps)."""
+    single = _one_symptom(code, day, trend)
+    facial = code in ("flush", "erythema", "mild_swelling", "swelling")
+    if protocol is Protocol.EXOSOME_IV and facial and day <= 3:
+        return Disposition.highest([single, M])
+    return single
+
+
+def _one_symptom(code: str, day: int, trend: Trend | None) -> Disposition:
     worsening = trend is Trend.WORSENING
     singles = {
         X: "persistent_vomiting increasing_pain numbness weakness vision_change confusion "
@@ -210,15 +329,15 @@ def test_every_symptom_on_every_day_with_every_trend() -> None:
     for code in SYMPTOM_CODES:
         for day in range(121):
             for trend in (None, *Trend):
-                findings = Findings(day=day, symptoms=frozenset({code}), trend=trend)
-                outcome = assess(findings, table)
-                assert outcome.reasons, (code, day, trend)
-                assert "nothing_reported" not in fired(outcome), (code, day, trend)
-                assert outcome.disposition is domain_disposition(code, day, trend), (
-                    code,
-                    day,
-                    trend,
-                )
+                for protocol in (None, *Protocol):
+                    findings = Findings(
+                        day=day, symptoms=frozenset({code}), trend=trend, protocol=protocol
+                    )
+                    outcome = assess(findings, table)
+                    case = (code, day, trend, protocol)
+                    assert outcome.reasons, case
+                    assert "nothing_reported" not in fired(outcome), case
+                    assert outcome.disposition is domain_disposition(*case), case
 
 
 # --- properties --------------------------------------------------------------------------
@@ -238,6 +357,7 @@ def findings(draw: st.DrawFn) -> Findings:
         symptoms=draw(SYMPTOM_SETS),
         country=draw(COUNTRIES),
         addons=tuple(draw(st.lists(st.sampled_from(["glutathione_high_dose", "b_complex"])))),
+        protocol=draw(st.one_of(st.none(), st.sampled_from(list(Protocol)))),
     )
 
 
@@ -252,13 +372,47 @@ def test_adding_a_symptom_never_lowers_the_disposition(base: Findings, code: str
 
 
 @given(findings(), st.floats(min_value=30.0, max_value=45.0))
-def test_a_higher_or_new_temperature_never_lowers_the_disposition(
+def test_a_temperature_further_from_normal_never_lowers_the_disposition(
     base: Findings, temperature: float
 ) -> None:
-    if base.temperature_c is not None and temperature < base.temperature_c:
+    """Hotter above 37.0 °C, colder below it, or measured for the first time (v2:
+    low temperatures count too)."""
+    old = base.temperature_c
+    if old is not None:
+        further = temperature >= old >= 37.0 or temperature <= old <= 37.0
+        if not further:
+            return
+    changed = with_(base, temperature_c=temperature)
+    assert assess(changed).disposition.severity >= assess(base).disposition.severity
+
+
+@given(findings())
+def test_a_missing_trend_is_named_exactly_when_worsening_would_raise_the_outcome(
+    base: Findings,
+) -> None:
+    outcome = assess(base)
+    if base.trend is not None:
+        assert "trend" not in outcome.needs
         return
-    hotter = with_(base, temperature_c=temperature)
-    assert assess(hotter).disposition.severity >= assess(base).disposition.severity
+    worse = assess(with_(base, trend=Trend.WORSENING))
+    raises = worse.disposition.severity > outcome.disposition.severity
+    assert ("trend" in outcome.needs) is raises
+    notes = [r for r in outcome.reasons if r.rule == TREND_NOT_RECORDED]
+    assert len(notes) == int(raises)
+    if raises:
+        assert f"if worsening this is {worse.disposition.value}" in notes[0].text
+
+
+@given(findings())
+def test_a_missing_protocol_is_named_exactly_when_one_would_raise_the_outcome(
+    base: Findings,
+) -> None:
+    outcome = assess(base)
+    if base.protocol is not None:
+        assert "protocol" not in outcome.needs
+        return
+    worst = max(assess(with_(base, protocol=p)).disposition.severity for p in Protocol)
+    assert ("protocol" in outcome.needs) is (worst > outcome.disposition.severity)
 
 
 @given(findings())
@@ -287,6 +441,10 @@ def test_every_outcome_is_complete_and_every_emergency_carries_a_number(base: Fi
     assert outcome.incident is (outcome.disposition.severity >= R.severity)
     assert outcome.rules_version == RULES_VERSION
     output = outcome.to_json()
+    assert output["needs"] == list(outcome.needs)
+    assert output["decided_by"] == outcome.decided_by
+    who = "Local emergency services" if outcome.disposition is X else "treating physician"
+    assert who in output["decided_by"]
     if outcome.disposition is X:
         assert output["emergency_number"].isdigit()
         assert outcome.emergency_number in outcome.action
@@ -336,8 +494,81 @@ def test_reason_texts_read_back_to_a_physician() -> None:
     nothing = triage(3).reasons[0]
     assert nothing.rule == "nothing_reported"
     assert "expected course" in nothing.text
-    site = triage(2, "swelling", "flush", "erythema").reasons[0].text
+    (site,) = [
+        r.text
+        for r in triage(2, "swelling", "flush", "erythema").reasons
+        if r.rule == "site_reaction_day_0_3"
+    ]
     assert site.startswith("Flush, swelling and redness (erythema) on day 2")
+    (pair,) = [
+        r.text for r in triage(0, "hives", "dizziness").reasons if r.rule == "possible_anaphylaxis"
+    ]
+    assert pair.startswith("Hives (urticaria) and dizziness on day 0")
+    assert "possible anaphylaxis" in pair
+    (fever,) = [
+        r.text
+        for r in triage(3, "pus", temperature_c=38.2).reasons
+        if r.rule == "infection_with_systemic_signs"
+    ]
+    assert fever.startswith("Pus with a temperature of 38.2 °C on day 3")
+    low = triage(3, temperature_c=35.5).reasons[0].text
+    assert low.startswith("Temperature 35.5 °C is low (below 36.0 °C): possible sepsis")
+    normal = triage(3, temperature_c=36.0).reasons[0].text
+    assert "no temperature below 36.0 °C or of 38.0 °C or more" in normal
+
+
+def test_a_missing_trend_is_said_and_asked_for() -> None:
+    missing = triage(5, "erythema")
+    assert missing.disposition is M
+    assert missing.needs == ("trend",)
+    assert missing.reasons[0].rule == TREND_NOT_RECORDED
+    assert missing.reasons[0].text == (
+        "Trend not recorded: read as not worsening; if worsening this is urgent. "
+        "Ask whether it is improving, stable or getting worse."
+    )
+    assert missing.to_json()["needs"] == ["trend"]
+    given = triage(5, "erythema", trend=Trend.STABLE)
+    assert (given.disposition, given.needs) == (M, ())
+    assert TREND_NOT_RECORDED not in {r.rule for r in given.reasons}
+    # A finding whose outcome does not depend on the trend asks for nothing.
+    assert triage(5, "nodule").needs == ()
+    assert triage(5).to_json()["needs"] == []
+
+
+def test_a_missing_protocol_is_said_and_asked_for_where_the_infusion_row_applies() -> None:
+    missing = triage(1, "flush", trend=Trend.STABLE)
+    assert (missing.disposition, missing.needs) == (E, ("protocol",))
+    assert "Protocol not recorded" in missing.reasons[0].text
+    assert "would be monitor" in missing.reasons[0].text
+    assert triage(1, "flush", trend=Trend.STABLE, protocol=Protocol.MICRONEEDLING).needs == ()
+    assert triage(6, "flush", trend=Trend.STABLE).needs == ()
+
+
+@pytest.mark.parametrize(
+    ("symptoms", "temperature", "category"),
+    [
+        (("hives", "dizziness"), None, IncidentCategory.ALLERGIC),
+        (("wheezing", "fatigue"), None, IncidentCategory.ALLERGIC),
+        (("pus", "chills"), None, IncidentCategory.INFECTION),
+        (("warmth",), None, IncidentCategory.INFECTION),
+        (("nodule",), None, IncidentCategory.NODULE),
+        (("iv_site_pain",), None, IncidentCategory.IV_SITE),
+        (("fatigue",), None, IncidentCategory.SYSTEMIC),
+        ((), 38.9, IncidentCategory.SYSTEMIC),
+        ((), 35.5, IncidentCategory.SYSTEMIC),
+        (("flaking",), None, IncidentCategory.OTHER),
+    ],
+)
+def test_the_incident_category_comes_from_the_rules_that_fired(
+    symptoms: tuple[str, ...], temperature: float | None, category: IncidentCategory
+) -> None:
+    assert triage(10, *symptoms, temperature_c=temperature, trend=Trend.STABLE).category is category
+
+
+def test_every_disposition_says_who_decides() -> None:
+    assert "Local emergency services" in triage(1, "wheezing").decided_by
+    for outcome in (triage(1), triage(5, "erythema"), triage(1, "nodule"), triage(1, "pus")):
+        assert "treating physician" in outcome.decided_by
 
 
 def test_reasons_are_most_severe_first() -> None:
@@ -374,10 +605,27 @@ def test_lab_suggestions(
     assert [lab.lab for lab in outcome.labs] == labs
 
 
-def test_lab_text_names_what_triggered_it() -> None:
-    (lab,) = triage(14, "nausea", "chills", temperature_c=38.1).labs
-    assert lab.text.startswith("Systemic symptoms during recovery (chills and nausea; temperature")
-    assert "CBC and basic metabolic panel at week 2" in lab.text
+def test_lab_text_names_what_triggered_it_and_fits_the_day() -> None:
+    (early,) = triage(13, "nausea", "chills", temperature_c=38.1).labs
+    assert early.lab == "cbc_bmp_week_2"
+    assert early.text.startswith(
+        "Systemic symptoms during recovery (chills and nausea; temperature"
+    )
+    assert "CBC and basic metabolic panel at week 2" in early.text
+    (later,) = triage(14, "nausea", "chills", temperature_c=38.1).labs
+    assert later.lab == "cbc_bmp_now"
+    assert later.text.endswith("CBC and basic metabolic panel now")
+    (liver,) = triage(3, addons=("glutathione_high_dose",)).labs
+    assert liver.text.startswith("High-dose glutathione add-on")
+    assert "glutathione_high_dose" not in liver.text
+
+
+def test_crp_esr_whenever_a_rule_names_possible_infection() -> None:
+    # Worsening redness from day 2 names a possible infection without an infection code.
+    outcome = triage(3, "erythema", trend=Trend.WORSENING)
+    assert any("possible infection" in r.text for r in outcome.reasons)
+    assert [lab.lab for lab in outcome.labs] == ["crp_esr"]
+    assert "(redness (erythema))" in outcome.labs[0].text.lower()
 
 
 def test_emergency_numbers_by_country() -> None:
@@ -494,7 +742,14 @@ def drop_rule(text: str, rule_id: str) -> str:
 
 @pytest.mark.parametrize(
     "rule_id",
-    ["itching_worsening_day_4_7", "infection_signs_worsening_day_0_1", "respiratory"],
+    [
+        "itching_worsening_day_4_7",
+        "infection_signs_worsening_day_0_1",
+        "respiratory",
+        "itching_day_0_3",
+        "site_reaction_day_0_3",
+        "facial_reaction_after_infusion_day_0_3",
+    ],
 )
 def test_a_gap_in_the_rules_is_refused(rule_id: str) -> None:
     with pytest.raises(ValueError, match="no rule covers"):
@@ -508,7 +763,11 @@ def test_a_gap_in_the_rules_is_refused(rule_id: str) -> None:
         (("{temperature} °C is a fever", "{temp} °C is a fever"), "unknown placeholder {temp}"),
         (('id = "nodule"', 'id = "iv_site"'), "rule id 'iv_site' is used twice"),
         (('disposition = "urgent"', 'disposition = "urgentish"'), "disposition"),
-        (("at_least = 38.0, at_most", "at_most"), "exactly one of at_least or above"),
+        (("at_least = 38.0, at_most", "at_least = 38.0, above = 37.0, at_most"), "at most one of"),
+        (("at_least = 35.0, below = 36.0", "at_least = 36.0, below = 35.0"), "not above the lower"),
+        (('protocols = ["exosome_iv"]', 'protocols = ["botox"]'), "unknown protocol 'botox'"),
+        (('together_with = ["chills"', 'together_with = ["shivers"'), "unknown symptom 'shivers'"),
+        (('rules = ["worsening_from_day_2"', 'rules = ["worse"'), "unknown rule 'worse'"),
         (("day_to = 3\n", "day_to = 3\nday_tto = 4\n"), "day_tto"),
     ],
 )

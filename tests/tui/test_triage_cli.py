@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.triage import RULES_VERSION, WHO_DECIDES, assess, parse_triage_input
+from core.domain import Disposition
+from core.triage import DECIDED_BY, RULES_VERSION, assess, parse_triage_input
 
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
 
@@ -70,8 +71,23 @@ def test_summary_without_json_names_who_decides(cli_env: dict[str, str]) -> None
     result = run_triage('{"day": 3, "temperature_c": 38.6, "symptoms": []}', cli_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("EMERGENCY: Tell the patient to call 112")
-    assert "fever_above_38_5" in result.stdout
-    assert WHO_DECIDES in result.stdout
+    assert "Temperature 38.6 °C is above 38.5 °C" in result.stdout
+    # Words only: no rule id reaches the coordinator.
+    assert "fever_above_38_5" not in result.stdout
+    assert DECIDED_BY[Disposition.EMERGENCY] in result.stdout
+    assert "Local emergency services decide" in result.stdout
+
+
+def test_summary_names_a_missing_trend(cli_env: dict[str, str]) -> None:
+    result = run_triage('{"day": 5, "symptoms": ["erythema"], "country": "JP"}', cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "Trend not recorded: read as not worsening; if worsening this is urgent" in result.stdout
+    assert "Not recorded and could raise the outcome: trend" in result.stdout
+    output = json.loads(
+        run_triage('{"day": 5, "symptoms": ["erythema"]}', cli_env, "--json").stdout
+    )
+    assert output["needs"] == ["trend"]
+    assert "treating physician" in output["decided_by"]
 
 
 @pytest.mark.parametrize(
