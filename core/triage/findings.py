@@ -1,12 +1,12 @@
 """What the coordinator reports for a triage, validated at the edge.
 
-`parse_triage_input` turns the triage contract's JSON (DOMAIN.md section 4)
+`parse_triage_input` turns the triage contract's JSON (docs/clinical-rules.md)
 into `Findings`, or raises `TriageInputError` whose message is one line
 naming the field. It never guesses: a value that is not exactly one of the
 allowed forms is refused, because a mistyped temperature or symptom read as
 something else could hide an emergency.
 
-Decisions (DOMAIN.md leaves them open):
+Decisions (the clinical rules leave them open):
 - `symptoms` is required; `[]` says "nothing reported". A missing list is
   more likely a broken form than a patient with nothing to report.
 - `country` may be missing or null: the triage still runs, and the outcome

@@ -64,7 +64,7 @@ ACTIONS: Final[Mapping[Disposition, str]] = MappingProxyType(
         ),
     }
 )
-"""What the coordinator does for each disposition (DOMAIN.md section 4)."""
+"""What the coordinator does for each disposition (docs/clinical-rules.md)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Reason:
 
 @dataclass(frozen=True)
 class LabSuggestion:
-    """A lab the home physician may request (seed 000): a suggestion, not an order."""
+    """A lab the home physician may request (guide G1): a suggestion, not an order."""
 
     lab: str
     """The lab row's id, e.g. 'crp_esr'."""

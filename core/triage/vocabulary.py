@@ -1,4 +1,4 @@
-"""The symptom vocabulary of the triage contract (DOMAIN.md section 4).
+"""The symptom vocabulary of the triage contract (docs/clinical-rules.md).
 
 The codes are the stable interface: they arrive in triage JSON, are stored
 with every recorded triage, and are never renamed once released. The labels
@@ -51,10 +51,10 @@ SYMPTOMS: Final[Mapping[str, str]] = MappingProxyType(
         "increasing_pain": "increasing pain",
     }
 )
-"""Symptom code -> label, in the order DOMAIN.md lists them (the order reasons name them)."""
+"""Symptom code -> label, in the order the clinical rules list them (the order reasons name them)."""
 
 SYMPTOM_CODES: Final[tuple[str, ...]] = tuple(SYMPTOMS)
-"""Every code of the vocabulary, in DOMAIN.md order."""
+"""Every code of the vocabulary, in the clinical rules' order."""
 
 _RANK: Final[Mapping[str, int]] = {code: rank for rank, code in enumerate(SYMPTOM_CODES)}
 

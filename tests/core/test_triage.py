@@ -48,7 +48,7 @@ PINNED_RULES = {
     "2026.12-1": "7d36edf193faafed6a12253206d640e508b744748b9e07b883b56e79feb5342d",
 }
 
-DOMAIN_EXAMPLE = (
+CONTRACT_EXAMPLE = (
     '{"day": 9, "temperature_c": 37.1, "trend": "worsening",\n'
     ' "symptoms": ["erythema", "warmth"], "country": "JP",\n'
     ' "protocol": "exosome_iv+microneedling", "addons": ["glutathione_high_dose"]}'
@@ -465,8 +465,8 @@ def test_a_reported_symptom_never_reads_as_nothing_reported(
 # --- reasons, labs, emergency numbers ------------------------------------------------------
 
 
-def test_domain_example() -> None:
-    outcome = assess(parse_triage_input(DOMAIN_EXAMPLE))
+def test_contract_example() -> None:
+    outcome = assess(parse_triage_input(CONTRACT_EXAMPLE))
     output = outcome.to_json()
     assert output["disposition"] == "urgent"
     assert output["incident"] is True

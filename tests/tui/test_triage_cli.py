@@ -18,7 +18,7 @@ from core.triage import DECIDED_BY, RULES_VERSION, assess, parse_triage_input
 
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
 
-DOMAIN_EXAMPLE = (
+CONTRACT_EXAMPLE = (
     '{"day": 9, "temperature_c": 37.1, "trend": "worsening",\n'
     ' "symptoms": ["erythema", "warmth"], "country": "JP",\n'
     ' "protocol": "exosome_iv+microneedling", "addons": ["glutathione_high_dose"]}\n'
@@ -37,12 +37,12 @@ def run_triage(stdin: str, env: dict[str, str], *args: str) -> subprocess.Comple
 
 
 def test_domain_example_round_trips(cli_env: dict[str, str]) -> None:
-    result = run_triage(DOMAIN_EXAMPLE, cli_env, "--json")
+    result = run_triage(CONTRACT_EXAMPLE, cli_env, "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert len(result.stdout.strip().splitlines()) == 1
     output = json.loads(result.stdout)
-    assert output == assess(parse_triage_input(DOMAIN_EXAMPLE)).to_json()
+    assert output == assess(parse_triage_input(CONTRACT_EXAMPLE)).to_json()
     assert output["disposition"] == "urgent"
     assert output["incident"] is True
     assert output["emergency_number"] == "119"
