@@ -99,7 +99,7 @@ class QueueRow(NamedTuple):
 
     def quiet_since(self, now: datetime, quiet_days: int) -> timedelta | None:
         """How long the patient has been silent, when that is past `quiet_days`
-        while a follow-up window is open or overdue (DOMAIN.md: a channel that
+        while a follow-up window is open or overdue (guide G2: a channel that
         goes quiet is the signature of theatrical follow-up)."""
         if self.category(now) not in (QueueCategory.OVERDUE, QueueCategory.DUE):
             return None

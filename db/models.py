@@ -1,4 +1,4 @@
-"""Typed SQLAlchemy models for the whole domain of DOMAIN.md.
+"""Typed SQLAlchemy models for the whole domain (docs/clinical-rules.md).
 
 Times are stored as timezone-aware UTC (`UtcDateTime`), calendar dates as
 dates. Enumerations are stored as their string values (no native enum types)
@@ -324,7 +324,7 @@ class TriageAssessment(Base):
 
 
 class Incident(Base):
-    """An adverse event with its reporting clock (DOMAIN.md section 6)."""
+    """An adverse event with its reporting clock (docs/clinical-rules.md, Incidents)."""
 
     __tablename__ = "incident"
 
