@@ -1,10 +1,16 @@
 """Where the patient is: emergency numbers and home reporting routes by country.
 
-The facts live in `core/data/countries.toml` (DOMAIN.md section 5), one row
-per verified fact with its source and last-verified date, so a clinic admin
-can check and correct them without touching code. The file is validated the
-first time it is read; a bad row stops the program rather than show a wrong
-number to a coordinator telling a patient whom to call.
+The facts live in `core/data/countries.toml`, one row per verified fact with
+the public page it was read on (the national government's or health service's
+own page, or the European Commission's 112 page for the EU) and the date it
+was last checked, so a clinic admin can check and correct them without
+touching code. The file is validated the first time it is read; a bad row
+stops the program rather than show a wrong number to a coordinator telling a
+patient whom to call.
+
+A home reporting route that could not be found for patients is still a row:
+it says so in words, with the date it was looked for, so a screen never shows
+an empty answer where a search was made.
 
 A country missing from the table is never guessed: the answer says so plainly
 and offers 112, the number most mobile phones route to local emergency
@@ -13,6 +19,7 @@ services, with a warning to confirm the local number.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Container
 from dataclasses import dataclass
@@ -33,6 +40,14 @@ _DATA_FILE = "countries.toml"
 _Number = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,4}$")]
 _Alpha2 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# A public web page: scheme, a dotted host, and no spaces.
+_Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^https?://[^\s/]+\.[^\s]+$")
+]
+
+# A source must be a public page, never a pointer back to the clinic's own
+# planning notes: "see the brief" cannot be checked by anyone outside.
+_INTERNAL_SOURCE = re.compile(r"(?i:\bbrief\b|domain\.md)|\bDOMAIN\b")
 
 
 @dataclass(frozen=True)
@@ -52,9 +67,16 @@ class EmergencyContact:
     warning: str | None
     """Said plainly on screen whenever `known` is False."""
     source: str | None
-    """Where the table row came from; None for the fallback."""
+    """Title of the public page the row was read on; None for the fallback."""
     last_verified: date | None
     """When the row was last checked; None for the fallback."""
+    source_url: str | None = None
+    """Address of that page; None for the fallback."""
+
+    @property
+    def citation(self) -> str | None:
+        """The source as a reader can follow it: 'title (address)'; None for the fallback."""
+        return _citation(self.source, self.source_url)
 
     @property
     def numbers_text(self) -> str:
@@ -79,9 +101,27 @@ class ReportingRoute:
     phone: str | None
     """A reporting telephone number where the table has one."""
     source: str
-    """Where the table row came from."""
+    """Title of the public page the row was read on."""
     last_verified: date
     """When the row was last checked."""
+    source_url: str | None = None
+    """Address of that page."""
+    none_found_as_of: date | None = None
+    """When no patient-facing route was found: the date it was looked for.
+
+    `route` then says "none found as of <date>" in words, followed by what
+    the home physician can do instead.
+    """
+
+    @property
+    def patient_route_found(self) -> bool:
+        """False when the row records that no patient-facing route was found."""
+        return self.none_found_as_of is None
+
+    @property
+    def citation(self) -> str:
+        """The source as a reader can follow it: 'title (address)'."""
+        return _citation(self.source, self.source_url) or self.source
 
 
 class _Row(BaseModel):
@@ -92,6 +132,7 @@ class _Row(BaseModel):
     countries: list[_Alpha2] = Field(min_length=1)
     label: _Text | None = None
     source: _Text
+    source_url: _Url
     last_verified: date
 
 
@@ -104,6 +145,7 @@ class _ReportingRow(_Row):
     authority: _Text
     route: _Text
     phone: _Text | None = None
+    none_found_as_of: date | None = None
 
 
 class _CountryFile(BaseModel):
@@ -136,9 +178,12 @@ def country_name(code: str) -> str:
 def parse_country_table(text: str, source: str) -> CountryTable:
     """Parse and check the TOML text of the country table; `source` names it in errors.
 
-    Raises ValueError on malformed TOML, a missing source or date, a number
-    that is not digits, a code ISO 3166-1 does not know, or a country listed
-    twice in the same table.
+    Raises ValueError on malformed TOML, a missing source, source address or
+    date, a source address that is not an http(s) web address, a source that
+    points back at internal planning notes instead of a public page, a number
+    that is not digits, a code ISO 3166-1 does not know, a country listed twice
+    in the same table, or a "no route found" row whose words do not give the
+    date it was looked for.
     """
     try:
         raw = _CountryFile.model_validate(tomllib.loads(text))
@@ -148,6 +193,11 @@ def parse_country_table(text: str, source: str) -> CountryTable:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ValueError(f"country table {source}: {where}: {first['msg']}") from exc
+    for table, rows in (("emergency", raw.emergency), ("reporting", raw.reporting)):
+        for index, checked in enumerate(rows):
+            _check_source(checked, f"{table}.{index}", source)
+    for index, route_row in enumerate(raw.reporting):
+        _check_none_found(route_row, f"reporting.{index}", source)
     emergency: dict[str, EmergencyContact] = {}
     for row in raw.emergency:
         for code in _checked_codes(row, emergency.keys(), "emergency", source):
@@ -160,6 +210,7 @@ def parse_country_table(text: str, source: str) -> CountryTable:
                 warning=None,
                 source=row.source,
                 last_verified=row.last_verified,
+                source_url=row.source_url,
             )
     reporting: dict[str, ReportingRoute] = {}
     for route_row in raw.reporting:
@@ -172,6 +223,8 @@ def parse_country_table(text: str, source: str) -> CountryTable:
                 phone=route_row.phone,
                 source=route_row.source,
                 last_verified=route_row.last_verified,
+                source_url=route_row.source_url,
+                none_found_as_of=route_row.none_found_as_of,
             )
     return CountryTable(emergency=emergency, reporting=reporting)
 
@@ -212,7 +265,11 @@ def emergency_contact(country: str) -> EmergencyContact:
 
 
 def reporting_route(country: str) -> ReportingRoute | None:
-    """The home adverse-event reporting route for `country`, or None if none is on file."""
+    """The home adverse-event reporting route for `country`, or None if none is on file.
+
+    A country whose regulator was searched without finding a patient-facing
+    route still has a row: see `ReportingRoute.none_found_as_of`.
+    """
     return country_table().reporting.get(_normalise(country))
 
 
@@ -239,3 +296,37 @@ def _checked_codes(row: _Row, seen: Container[str], table: str, source: str) -> 
     if len(set(row.countries)) != len(row.countries):
         raise ValueError(f"country table {source}: {table}: a row lists a country twice")
     return list(row.countries)
+
+
+def _citation(title: str | None, url: str | None) -> str | None:
+    if title is None:
+        return None
+    return f"{title} ({url})" if url else title
+
+
+def _check_source(row: _Row, where: str, source: str) -> None:
+    """Refuse a source that sends the reader back to internal notes instead of a public page."""
+    for field, text in (("source", row.source), ("source_url", row.source_url)):
+        if _INTERNAL_SOURCE.search(text):
+            raise ValueError(
+                f"country table {source}: {where}.{field}: {text!r} is not a public source; "
+                "cite the government's or health service's own page"
+            )
+
+
+def _check_none_found(row: _ReportingRow, where: str, source: str) -> None:
+    """A 'no route found' row must say so in words, with the date it was looked for."""
+    says_none_found = "none found" in row.route.lower()
+    if row.none_found_as_of is None:
+        if says_none_found:
+            raise ValueError(
+                f"country table {source}: {where}: the route says 'none found' "
+                "but none_found_as_of gives no date"
+            )
+        return
+    expected = f"none found as of {row.none_found_as_of.isoformat()}"
+    if expected not in row.route.lower():
+        raise ValueError(
+            f"country table {source}: {where}.route: must say {expected!r} "
+            "so the reader sees when the route was looked for"
+        )
