@@ -1,21 +1,50 @@
-"""Aftercare check-in messages, one per touchpoint, in the patient's language.
+"""Aftercare check-in messages and the emergency script, in the patient's language.
 
 The wording is data: one TOML file per language in `core/data/messages/`
 (`en.toml`, `ja.toml`, `zh.toml` for simplified Chinese, `zh-Hant.toml` for
 traditional Chinese, `ko.toml`), so a coordinator or translator can read and
-correct it without touching code. Each file holds:
+correct it without touching code.
+
+Every message carries the clinic's three tiers of advice, in this order and in
+plain words, so no message can go out without them:
+
+1. `call_now`: call the local emergency number now (fever above 38.5 °C,
+   persistent vomiting, increasing pain, numbness, weakness, vision changes or
+   confusion, breathing difficulty, chest or throat tightness, wheezing,
+   palpitations or fainting, hives with dizziness);
+2. `message_us`: message the clinic right away, and see a local doctor today if
+   the clinic has not replied within a few hours (pus, red streaks, spreading
+   warmth or redness, fever 38.0-38.5 °C, hives or swelling beyond the treated
+   area, a new lump or hard area);
+3. `reply_when`: reply when it suits you, followed by the touchpoint's own
+   questions, which are the only part each message writes itself.
+
+Each language file holds those shared sentences and:
 
 - `date_format`: how `{procedure_date}` is written (fields `{year}`, `{month}`,
   `{day}`, `{month_name}`; English month names, never the server's locale);
+- `numbers_format` (`{number}`, `{alternatives}`) and `list_separator`: how
+  "999 or 112" is written in that language, so a Japanese text never carries an
+  English "(or 112)";
+- `unknown_country_line` (`{emergency_number}`): said after `call_now` when the
+  country the patient is in is not in the clinic's table and 112 is the mobile
+  fallback;
 - `photos_line`: the sentence asking for photos, used when a touchpoint wants them;
-- `safety_line`: the emergency sentence, with `{emergency_number}`; it is written
-  once per language and every message must place it, so a wording fix cannot
-  miss a message and no message can go out without it;
+- `iv_site_question`: the question about the place the drip went in, a line of
+  its own, kept only for a patient who had an infusion (exosome IV or an add-on
+  infusion);
+- `emergency_script` (`{emergency_number}`): the short text the coordinator
+  sends from the triage form's emergency banner;
 - `[default]` and one table per touchpoint, `[<template>.<day>]`, each with `text`.
 
+`{day}` is the day it is now for the patient (the procedure date in Seoul to
+today's date where the patient is), never the touchpoint's planned day: a day-7
+message sent on day 9 says day 9.
+
 The catalogue is validated when it loads: unknown or malformed placeholders,
-a missing `[default]`, a message without the safety line, and languages whose
-keys differ from English all raise `ValueError` naming the file and key.
+a missing `[default]`, a message without one of the tiers or with the tiers out
+of order, and languages whose keys differ from English all raise `ValueError`
+naming the file and key.
 
 Patient-written values (a name) are passed to `str.format_map` as values, never
 formatted themselves, so braces or markup in a name are inserted literally.
@@ -33,36 +62,70 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+import pycountry
+
+from core.countries import EmergencyContact
+
 # Language codes as the catalogue files are named. zh is simplified Chinese
 # (also used for zh-Hans, zh-CN, zh-SG); zh-Hant is traditional (zh-TW, zh-HK, zh-MO).
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ja", "zh", "zh-Hant", "ko")
 FALLBACK_LANGUAGE = "en"
 DEFAULT_KEY = "default"
 
-# Placeholders a message text may use. `safety_line` is the localised emergency
-# sentence from the same file, already filled in with the emergency number.
+# Placeholders a message text may use. The tier sentences come from the same
+# file, already filled in with the emergency number.
 MESSAGE_PLACEHOLDERS: frozenset[str] = frozenset(
     {
         "patient_name",
         "day",
         "procedure_date",
-        "emergency_number",
         "coordinator_name",
         "clinic_name",
         "photos_line",
-        "safety_line",
+        "call_now",
+        "message_us",
+        "reply_when",
+        "iv_site_question",
     }
 )
-# Every message must carry these: who it is for, how to get emergency help,
-# where photos go when wanted, and who sent it.
+# Every message must carry these: who it is for, the day it is now, the three
+# tiers, where photos go when wanted, and who sent it.
 REQUIRED_IN_MESSAGE: frozenset[str] = frozenset(
-    {"patient_name", "safety_line", "photos_line", "coordinator_name", "clinic_name"}
+    {
+        "patient_name",
+        "day",
+        "call_now",
+        "message_us",
+        "reply_when",
+        "photos_line",
+        "coordinator_name",
+        "clinic_name",
+    }
 )
-SAFETY_PLACEHOLDERS: frozenset[str] = frozenset({"emergency_number"})
+# The tiers, most urgent first: a patient reading from the top meets the
+# emergency advice before anything else.
+TIER_ORDER: tuple[str, ...] = ("call_now", "message_us", "reply_when")
 DATE_PLACEHOLDERS: frozenset[str] = frozenset({"year", "month", "day", "month_name"})
 DEFAULT_DATE_FORMAT = "{year}-{month:02d}-{day:02d}"
 
-_SETTINGS = frozenset({"date_format", "photos_line", "safety_line"})
+# Shared sentences: name -> (placeholders allowed, placeholders required).
+_NUMBER = frozenset({"emergency_number"})
+_SENTENCES: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
+    {
+        "call_now": (_NUMBER, _NUMBER),
+        "unknown_country_line": (_NUMBER, _NUMBER),
+        "message_us": (frozenset(), frozenset()),
+        "reply_when": (frozenset(), frozenset()),
+        "photos_line": (frozenset(), frozenset()),
+        "iv_site_question": (frozenset(), frozenset()),
+        "emergency_script": (_NUMBER, _NUMBER),
+        "numbers_format": (
+            frozenset({"number", "alternatives"}),
+            frozenset({"number", "alternatives"}),
+        ),
+    }
+)
+_OPTIONAL_SETTINGS = frozenset({"date_format", "list_separator"})
 _MESSAGE_FIELDS = frozenset({"text"})
 _TRADITIONAL_CHINESE_REGIONS = frozenset({"tw", "hk", "mo"})
 # English month names are fixed here rather than taken from the locale, which
@@ -89,11 +152,18 @@ class MessageContext:
 
     patient_name: str
     language: str
+    """The patient's language tag as recorded ("ja", "zh-TW", "th")."""
     template: str
+    touchpoint_day: int
+    """The touchpoint's planned day: picks the message (`<template>.<touchpoint_day>`)."""
     day: int
+    """The day it is now for the patient: what the message says."""
     procedure_date: date
     photos_wanted: bool
-    emergency_number: str
+    infusion: bool
+    """The patient had an infusion (exosome IV or an add-on drip): ask about the IV site."""
+    emergency: EmergencyContact
+    """The emergency number for the country the patient is in now."""
     coordinator_name: str
     clinic_name: str
 
@@ -105,7 +175,26 @@ class RenderedMessage:
     text: str
     language: str
     fell_back: bool
+    """True when the patient's language has no catalogue and the text is English."""
     key: str
+    fallback_notice: str | None = None
+    """For the coordinator, before sending: which language has no catalogue."""
+
+
+@dataclass(frozen=True)
+class EmergencyScript:
+    """What to send a patient who must call emergency services, for a messenger chat."""
+
+    text: str
+    """In the patient's language (English when it has no catalogue)."""
+    english: str
+    """The same advice in English, so the coordinator can read what is sent."""
+    language: str
+    """The catalogue language of `text`."""
+    fell_back: bool
+    """True when the patient's language has no catalogue and `text` is English."""
+    number: str
+    """The number the patient is told to call first."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +203,14 @@ class LanguagePack:
 
     language: str
     date_format: str
-    photos_line: str
-    safety_line: str
+    list_separator: str
+    sentences: Mapping[str, str]
     messages: Mapping[str, str]
+
+    @property
+    def photos_line(self) -> str:
+        """The sentence asking for photos."""
+        return self.sentences["photos_line"]
 
 
 @dataclass(frozen=True)
@@ -151,6 +245,33 @@ def resolve_language(tag: str) -> tuple[str, bool]:
     return FALLBACK_LANGUAGE, True
 
 
+def language_name(tag: str) -> str:
+    """The English name of a language tag ("th-TH" -> "Thai"); the tag itself if unknown."""
+    base = tag.strip().replace("_", "-").split("-")[0].lower()
+    record: Any = None
+    if len(base) in (2, 3) and base.isascii() and base.isalpha():
+        try:
+            key = "alpha_2" if len(base) == 2 else "alpha_3"
+            record = pycountry.languages.get(**{key: base})
+        except (KeyError, LookupError):  # older pycountry raised instead of returning None
+            record = None
+    if record is None:
+        return tag.strip()
+    return str(record.name).removesuffix(" (macrolanguage)")
+
+
+def fallback_notice(tag: str) -> str | None:
+    """What to tell the coordinator before an English fallback goes out, or None.
+
+    "No Thai catalogue: the message will be in English."
+    """
+    if not resolve_language(tag)[1]:
+        return None
+    if not tag.strip():
+        return "No language is recorded for this patient: the message will be in English."
+    return f"No {language_name(tag)} catalogue: the message will be in English."
+
+
 def format_date(value: date, date_format: str) -> str:
     """Write a date with a catalogue `date_format`."""
     return date_format.format_map(
@@ -163,38 +284,85 @@ def format_date(value: date, date_format: str) -> str:
     )
 
 
+def emergency_numbers(pack: LanguagePack, contact: EmergencyContact) -> str:
+    """The numbers to call as written in `pack`'s language: '999 (or 112)', '999（または112）'."""
+    if not contact.alternatives:
+        return contact.number
+    return pack.sentences["numbers_format"].format_map(
+        {"number": contact.number, "alternatives": pack.list_separator.join(contact.alternatives)}
+    )
+
+
+def _call_now(pack: LanguagePack, contact: EmergencyContact, sentence: str) -> str:
+    """A sentence naming the local number, then the unknown-country warning if needed."""
+    numbers = emergency_numbers(pack, contact)
+    text = pack.sentences[sentence].format_map({"emergency_number": numbers})
+    if not contact.known:
+        warning = pack.sentences["unknown_country_line"]
+        text = f"{text}\n{warning.format_map({'emergency_number': numbers})}"
+    return text
+
+
 def render_message(ctx: MessageContext, catalogue: Catalogue | None = None) -> RenderedMessage:
     """The message for one touchpoint, or the language's `default` when none is written.
 
-    Unsupported languages get English with `fell_back=True`, so the coordinator
-    can see the patient will need a translation.
+    Unsupported languages get English with `fell_back=True` and a
+    `fallback_notice` the coordinator must see before sending.
     """
     cat = catalogue if catalogue is not None else load_catalogue()
     language, fell_back = resolve_language(ctx.language)
     pack = cat.languages[language]
-    key = f"{ctx.template}.{ctx.day}"
+    key = f"{ctx.template}.{ctx.touchpoint_day}"
     if key not in pack.messages:
         key = DEFAULT_KEY
     template = pack.messages[key]
+    # Remove optional placeholders from the template (ours), not from the
+    # result, so the tidy-up never touches what the patient wrote.
     if not ctx.photos_wanted:
-        # Remove the placeholder from the template (ours), not from the result,
-        # so the tidy-up never touches what the patient wrote.
-        template = _tidy(_drop_field(template, "photos_line"))
-    safety = pack.safety_line.format_map({"emergency_number": ctx.emergency_number})
+        template = _drop_field(template, "photos_line")
+    if not ctx.infusion:
+        template = _drop_field(template, "iv_site_question")
+    template = _tidy(template)
     values: dict[str, str] = {
         "patient_name": ctx.patient_name,
         "day": str(ctx.day),
         "procedure_date": format_date(ctx.procedure_date, pack.date_format),
-        "emergency_number": ctx.emergency_number,
         "coordinator_name": ctx.coordinator_name,
         "clinic_name": ctx.clinic_name,
-        "photos_line": pack.photos_line if ctx.photos_wanted else "",
-        "safety_line": safety,
+        "photos_line": pack.sentences["photos_line"],
+        "call_now": _call_now(pack, ctx.emergency, "call_now"),
+        "message_us": pack.sentences["message_us"],
+        "reply_when": pack.sentences["reply_when"],
+        "iv_site_question": pack.sentences["iv_site_question"],
     }
     # Only the validated template is parsed for fields; the values, including
     # the patient's name, are inserted as they are.
     text = template.format_map(values)
-    return RenderedMessage(text=text, language=language, fell_back=fell_back, key=key)
+    return RenderedMessage(
+        text=text,
+        language=language,
+        fell_back=fell_back,
+        key=key,
+        fallback_notice=fallback_notice(ctx.language),
+    )
+
+
+def emergency_script(
+    language: str, contact: EmergencyContact, catalogue: Catalogue | None = None
+) -> EmergencyScript:
+    """The emergency advice to send now, in the patient's language and in English.
+
+    Short enough for one messenger bubble: it names the local number (with the
+    112 fallback warning when the country is unknown), tells the patient not to
+    wait for the clinic's reply, and says the clinic stays in the conversation.
+    """
+    cat = catalogue if catalogue is not None else load_catalogue()
+    resolved, fell_back = resolve_language(language)
+    english = _call_now(cat.languages[FALLBACK_LANGUAGE], contact, "emergency_script")
+    text = _call_now(cat.languages[resolved], contact, "emergency_script")
+    return EmergencyScript(
+        text=text, english=english, language=resolved, fell_back=fell_back, number=contact.number
+    )
 
 
 @cache
@@ -218,8 +386,8 @@ def validate_catalogue(raw: Mapping[str, Mapping[str, Any]]) -> Catalogue:
 
     Raises `ValueError` naming the file and key for: a missing `[default]`,
     an unknown, positional or formatted placeholder, unbalanced braces, a
-    message missing a required placeholder, a missing shared sentence, or a
-    language whose message keys differ from English.
+    message missing a required placeholder or with the tiers out of order, a
+    missing shared sentence, or a language whose message keys differ from English.
     """
     if FALLBACK_LANGUAGE not in raw:
         raise ValueError(f"message catalogue: {FALLBACK_LANGUAGE}.toml is required")
@@ -242,7 +410,7 @@ def _parse_language(language: str, doc: Mapping[str, Any]) -> LanguagePack:
     source = f"{language}.toml"
     messages: dict[str, str] = {}
     for name, value in doc.items():
-        if name in _SETTINGS:
+        if name in _SENTENCES or name in _OPTIONAL_SETTINGS:
             if not isinstance(value, str):
                 raise ValueError(f"message catalogue {source}: {name} must be a string")
         elif not isinstance(value, Mapping):
@@ -265,18 +433,17 @@ def _parse_language(language: str, doc: Mapping[str, Any]) -> LanguagePack:
     if DEFAULT_KEY not in messages:
         raise ValueError(f"message catalogue {source}: [{DEFAULT_KEY}] message is missing")
     for key, text in messages.items():
-        used = _placeholders(text, source, key, MESSAGE_PLACEHOLDERS, allow_spec=False)
-        if missing := sorted(REQUIRED_IN_MESSAGE - used):
+        _check_message(text, source, key)
+    sentences: dict[str, str] = {}
+    for name, (allowed, required) in _SENTENCES.items():
+        value = _setting(doc, source, name)
+        used = _placeholders(value, source, name, allowed, allow_spec=False)
+        if missing := sorted(required - used):
             raise ValueError(
-                f"message catalogue {source}: [{key}] must use "
-                + ", ".join("{" + name + "}" for name in missing)
+                f"message catalogue {source}: {name} must use "
+                + ", ".join("{" + field + "}" for field in missing)
             )
-    safety_line = _setting(doc, source, "safety_line")
-    if not _placeholders(safety_line, source, "safety_line", SAFETY_PLACEHOLDERS, False):
-        raise ValueError(f"message catalogue {source}: safety_line must use {{emergency_number}}")
-    photos_line = _setting(doc, source, "photos_line")
-    # The photos sentence is inserted as a value, so braces in it would show literally.
-    _placeholders(photos_line, source, "photos_line", frozenset(), allow_spec=False)
+        sentences[name] = value.strip()
     date_format = str(doc.get("date_format", DEFAULT_DATE_FORMAT))
     _placeholders(date_format, source, "date_format", DATE_PLACEHOLDERS, allow_spec=True)
     try:
@@ -286,10 +453,35 @@ def _parse_language(language: str, doc: Mapping[str, Any]) -> LanguagePack:
     return LanguagePack(
         language=language,
         date_format=date_format,
-        photos_line=photos_line.strip(),
-        safety_line=safety_line.strip(),
+        list_separator=str(doc.get("list_separator", ", ")),
+        sentences=MappingProxyType(sentences),
         messages=MappingProxyType(messages),
     )
+
+
+def _check_message(text: str, source: str, key: str) -> None:
+    """Placeholders known and complete, tiers in order, optional lines on lines of their own."""
+    used = _placeholders(text, source, key, MESSAGE_PLACEHOLDERS, allow_spec=False)
+    if missing := sorted(REQUIRED_IN_MESSAGE - used):
+        raise ValueError(
+            f"message catalogue {source}: [{key}] must use "
+            + ", ".join("{" + name + "}" for name in missing)
+        )
+    positions = [text.index("{" + tier + "}") for tier in TIER_ORDER]
+    if positions != sorted(positions):
+        raise ValueError(
+            f"message catalogue {source}: [{key}] must give the tiers in the order "
+            + ", ".join("{" + tier + "}" for tier in TIER_ORDER)
+        )
+    # Optional lines are removed whole, so each must stand alone on its line.
+    for optional in ("photos_line", "iv_site_question"):
+        field = "{" + optional + "}"
+        if field in text and any(
+            field in line and line.strip() != field for line in text.splitlines()
+        ):
+            raise ValueError(
+                f"message catalogue {source}: [{key}] {field} must be on a line of its own"
+            )
 
 
 def _message_text(source: str, key: str, table: Mapping[str, Any]) -> str:
@@ -338,13 +530,9 @@ def _placeholders(
 
 
 def _drop_field(template: str, name: str) -> str:
-    """The template with every `{name}` removed and other fields and escapes kept."""
-    parts: list[str] = []
-    for literal, field, _spec, _conversion in string.Formatter().parse(template):
-        parts.append(literal.replace("{", "{{").replace("}", "}}"))
-        if field is not None and field != name:
-            parts.append("{" + field + "}")
-    return "".join(parts)
+    """The template without the lines that hold `{name}` (validated to stand alone)."""
+    field = "{" + name + "}"
+    return "\n".join(line for line in template.splitlines() if line.strip() != field)
 
 
 def _tidy(text: str) -> str:

@@ -94,8 +94,10 @@ class QueueRow(NamedTuple):
         return now.astimezone(ZoneInfo(self.timezone))
 
     def days_after(self, now: datetime) -> int | None:
-        """Whole days since the procedure of the next touchpoint's episode."""
-        return days_after_procedure(self.procedure_at, now) if self.procedure_at else None
+        """Day N of the next touchpoint's episode, on the patient's own calendar."""
+        if self.procedure_at is None:
+            return None
+        return days_after_procedure(self.procedure_at, now, self.timezone)
 
     def quiet_since(self, now: datetime, quiet_days: int) -> timedelta | None:
         """How long the patient has been silent, when that is past `quiet_days`

@@ -7,6 +7,11 @@ is fixed in the patient's own time zone: it opens at local midnight of
 `due_date + window_after`. Both instants are stored in UTC so the database
 can compare them with "now" in plain SQL, and `touchpoint_state` below is the
 one definition of scheduled, due and overdue that every screen uses.
+
+Which episodes get what beyond the chosen templates is decided here too:
+the granuloma watch follows the products given (any exosome preparation, by
+IV or an ampoule applied with microneedling), and the week-4 liver panel
+reminder is added by an event, high-dose glutathione, not by a template.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core.domain import TouchpointResolution, TouchpointState
+from core.domain import Protocol, TouchpointResolution, TouchpointState
 
 CLINIC_TZ = ZoneInfo("Asia/Seoul")
+
+LIVER_PANEL = "liver-panel"
+"""The template name stored on the week-4 liver panel reminder's touchpoint."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,46 @@ def parse_template(text: str, source: str) -> ScheduleTemplate:
     return template
 
 
+# Added by an event (high-dose glutathione), not chosen: a coordinator task on
+# day 28 with a short window like the early touchpoints. The panel is the home
+# physician's decision, so the ask is a suggestion to pass on, not an order.
+LIVER_PANEL_REMINDER = TouchpointPlan(
+    day=28,
+    window_before=0,
+    window_after=1,
+    ask=(
+        "Week-4 liver panel reminder (high-dose glutathione): suggest to the home "
+        "physician a comprehensive panel including liver function."
+    ),
+    photos=False,
+)
+
+
+def gets_granuloma_watch(protocol: Protocol, product_exosome_flags: Iterable[bool | None]) -> bool:
+    """Whether an episode gets the granuloma watch (nodules 2 weeks to 3 months after).
+
+    Yes when the protocol is an exosome IV protocol, or when any product given
+    is an exosome preparation, whatever the route: an exosome ampoule applied
+    with microneedling counts. A product whose exosome flag was never recorded
+    (None) counts too: not asked is not "no", and a missed nodule watch costs
+    more than three extra check-ins.
+    """
+    if protocol.involves_exosomes:
+        return True
+    return any(flag is not False for flag in product_exosome_flags)
+
+
+def event_plans(*, high_dose_glutathione: bool) -> tuple[tuple[str, TouchpointPlan], ...]:
+    """Touchpoints an episode gets from what was given, not from a template.
+
+    Pairs of (template name stored on the touchpoint, plan): today the week-4
+    liver panel reminder when the episode had high-dose glutathione.
+    """
+    return ((LIVER_PANEL, LIVER_PANEL_REMINDER),) if high_dose_glutathione else ()
+
+
 def builtin_templates() -> dict[str, ScheduleTemplate]:
-    """The four default templates of DOMAIN.md section 3."""
+    """The default templates shipped in `core/schedule_templates/`."""
     folder = resources.files("core") / "schedule_templates"
     found: dict[str, ScheduleTemplate] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -113,8 +159,30 @@ def touchpoint_window(
 ) -> TouchpointWindow:
     """Due date and window of one touchpoint, anchored in the patient's time zone."""
     due = procedure_local_date(procedure_at) + timedelta(days=plan.day)
-    opens_local = datetime.combine(due - timedelta(days=plan.window_before), time(), patient_tz)
-    closes_local = datetime.combine(due + timedelta(days=plan.window_after + 1), time(), patient_tz)
+    return _window(due, plan.window_before, plan.window_after, patient_tz)
+
+
+def event_touchpoint_window(
+    due_at: datetime, patient_tz: ZoneInfo, *, window_before: int = 0, window_after: int = 1
+) -> TouchpointWindow:
+    """Window of a touchpoint added by an event at the instant `due_at` (e.g. a re-check
+    48 hours after a triage), with the same shape as a template's.
+
+    The due date is `due_at`'s calendar date where the patient is; the window
+    opens at local midnight `window_before` days earlier and closes at local
+    midnight after `due date + window_after`, so the default gives the due day
+    and the day after, whatever the hour of the event.
+    """
+    if due_at.tzinfo is None or due_at.utcoffset() is None:
+        raise ValueError("due_at must be timezone-aware")
+    if window_before < 0 or window_after < 0:
+        raise ValueError("window_before and window_after must be >= 0")
+    return _window(due_at.astimezone(patient_tz).date(), window_before, window_after, patient_tz)
+
+
+def _window(due: date, before: int, after: int, patient_tz: ZoneInfo) -> TouchpointWindow:
+    opens_local = datetime.combine(due - timedelta(days=before), time(), patient_tz)
+    closes_local = datetime.combine(due + timedelta(days=after + 1), time(), patient_tz)
     return TouchpointWindow(
         due_date=due,
         opens_at=opens_local.astimezone(UTC),
@@ -142,6 +210,20 @@ def touchpoint_state(
     return TouchpointState.OVERDUE
 
 
-def days_after_procedure(procedure_at: datetime, now: datetime) -> int:
-    """Whole days since the procedure in clinic time (0 = procedure day)."""
-    return (procedure_local_date(now) - procedure_local_date(procedure_at)).days
+def days_after_procedure(
+    procedure_at: datetime, now: datetime, patient_tz: str | None = None
+) -> int:
+    """Day N: calendar days from the procedure date (Seoul calendar) to today's
+    date where the patient is now (0 = procedure day).
+
+    A patient in New York on the evening of the 22nd is on the 22nd, whatever the
+    date in Seoul. Without a zone, or with one that is not a real zone key, the
+    clinic's calendar counts.
+    """
+    zone = CLINIC_TZ
+    if patient_tz:
+        try:
+            zone = ZoneInfo(patient_tz)
+        except (ValueError, KeyError):
+            zone = CLINIC_TZ
+    return (now.astimezone(zone).date() - procedure_local_date(procedure_at)).days

@@ -9,21 +9,33 @@ else claimed) raise `FollowUpConflict` with a sentence to show.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.countries import emergency_contact
-from core.domain import Channel, ContactOutcome, Disposition, Role, TouchpointResolution
+from core.domain import (
+    Channel,
+    ContactOutcome,
+    Disposition,
+    Protocol,
+    Role,
+    TouchpointResolution,
+)
 from core.messages import MessageContext, RenderedMessage, render_message
 from core.permissions import Action, NotPermitted, allowed
-from core.schedules import procedure_local_date
+from core.schedules import days_after_procedure, procedure_local_date
 from db import audit
 from db.conflicts import ACTION_WORDS, last_change, staff_name, when
 from db.listen import notify_change
-from db.models import ChangeMarker, ContactAttempt, Patient, Staff, Touchpoint
+from db.models import ChangeMarker, ContactAttempt, Patient, Staff, Touchpoint, TreatmentEpisode
+
+DEFAULT_REPLY_WINDOW = timedelta(hours=24)
+"""How long a message may wait for the patient's reply before it counts as a failed
+attempt (setting `reply_window_hours`)."""
 
 
 class FollowUpConflict(Exception):
@@ -134,6 +146,110 @@ def _resolved_words(session: Session, touchpoint: Touchpoint) -> str:
     )
 
 
+@dataclass(frozen=True)
+class FailedAttempts:
+    """The failed attempts that count toward `unreachable` on one touchpoint."""
+
+    unanswered_calls: int
+    """Attempts logged as "no answer"."""
+    unanswered_messages: int
+    """Messages still without any reply from the patient after the reply window."""
+    reply_window: timedelta
+
+    @property
+    def total(self) -> int:
+        """All failed attempts in the current run."""
+        return self.unanswered_calls + self.unanswered_messages
+
+    def words(self) -> str:
+        """'3 failed attempts (2 unanswered calls, 1 message without reply for 24 h)'."""
+        parts = []
+        if self.unanswered_calls:
+            parts.append(_plural(self.unanswered_calls, "unanswered call", "unanswered calls"))
+        if self.unanswered_messages:
+            parts.append(
+                _plural(self.unanswered_messages, "message", "messages")
+                + f" without reply for {_hours(self.reply_window)}"
+            )
+        detail = f" ({', '.join(parts)})" if parts else ""
+        return _plural(self.total, "failed attempt", "failed attempts") + detail
+
+
+@dataclass(frozen=True)
+class ContactLogged:
+    """What logging one attempt did: the attempt, the failures counted, and the
+    sentence to tell the coordinator when the touchpoint became unreachable."""
+
+    attempt: ContactAttempt
+    failed: FailedAttempts
+    unreachable_after: int
+    became_unreachable: str | None
+    """'Day 7 check-in is now unreachable after 3 failed attempts (...); moved to the
+    next touchpoint.' when this attempt closed the touchpoint, else None."""
+
+
+@dataclass(frozen=True)
+class AttemptFact:
+    """One logged attempt, as the unreachable rule reads it."""
+
+    attempt_id: int
+    touchpoint_id: int | None
+    at: datetime
+    outcome: ContactOutcome
+
+
+def count_failed_attempts(
+    attempts: Iterable[AttemptFact], *, touchpoint_id: int, now: datetime, reply_window: timedelta
+) -> FailedAttempts:
+    """The failed attempts on one touchpoint since the patient last replied.
+
+    Only a real failure counts (clinical rules, docs/clinical-rules.md):
+
+    - a call not answered ("no answer") counts at once;
+    - a message sent is not a failure by itself. It counts only once
+      `reply_window` has passed with no reply from the patient since it was
+      sent. The rule is evaluated at `now`, that is whenever the next attempt
+      on the touchpoint is logged: a message never closes a touchpoint on its
+      own while nobody is working it, and the coordinator sees the closing
+      happen, with the reason, at the moment they log the attempt that tips it.
+    - messages sent while an earlier one is still inside its reply window are
+      one attempt, not several: the patient has not yet had the time to answer
+      the first, and a key pressed three times must not become three failures
+      a day later. The group counts once, when its first message is
+      `reply_window` old;
+    - a reply from the patient (reached, photo received, asked to call later),
+      on any of their touchpoints and at any time after a message, cancels the
+      message and starts the count again: only attempts after the latest reply
+      (by time, then by the order they were logged) are read.
+
+    `attempts` are all of the patient's attempts; the order does not matter.
+    """
+    facts = list(attempts)
+    replies = [(a.at, a.attempt_id) for a in facts if a.outcome.heard_from_patient]
+    last_reply = max(replies, default=None)
+    run = sorted(
+        (
+            fact
+            for fact in facts
+            if fact.touchpoint_id == touchpoint_id
+            and (last_reply is None or (fact.at, fact.attempt_id) > last_reply)
+        ),
+        key=lambda fact: (fact.at, fact.attempt_id),
+    )
+    calls = sum(1 for fact in run if fact.outcome is ContactOutcome.NO_ANSWER)
+    messages = 0
+    group_start: datetime | None = None
+    for fact in run:
+        if fact.outcome is not ContactOutcome.MESSAGE_SENT:
+            continue
+        if group_start is not None and fact.at < group_start + reply_window:
+            continue  # the same attempt as the message that opened the group
+        group_start = fact.at
+        if fact.at + reply_window <= now:
+            messages += 1
+    return FailedAttempts(calls, messages, reply_window)
+
+
 def log_contact_attempt(
     session: Session,
     *,
@@ -144,9 +260,37 @@ def log_contact_attempt(
     actor: Actor,
     now: datetime,
     unreachable_after: int,
+    reply_window: timedelta = DEFAULT_REPLY_WINDOW,
 ) -> ContactAttempt:
-    """Record one attempt; after `unreachable_after` failed attempts in a row
-    with no reply from the patient, the touchpoint becomes unreachable."""
+    """Record one attempt (see `record_contact_attempt`) and return it."""
+    return record_contact_attempt(
+        session,
+        touchpoint_id=touchpoint_id,
+        channel=channel,
+        outcome=outcome,
+        note=note,
+        actor=actor,
+        now=now,
+        unreachable_after=unreachable_after,
+        reply_window=reply_window,
+    ).attempt
+
+
+def record_contact_attempt(
+    session: Session,
+    *,
+    touchpoint_id: int,
+    channel: Channel,
+    outcome: ContactOutcome,
+    note: str | None,
+    actor: Actor,
+    now: datetime,
+    unreachable_after: int,
+    reply_window: timedelta = DEFAULT_REPLY_WINDOW,
+) -> ContactLogged:
+    """Record one attempt; once `unreachable_after` real failures have piled up
+    since the patient last replied (`count_failed_attempts`), the touchpoint
+    becomes unreachable and the result says so in a sentence for the coordinator."""
     require(session, actor, Action.FOLLOW_UP)
     mark_changed(session, now)
     touchpoint = _open_touchpoint(session, touchpoint_id)
@@ -184,13 +328,18 @@ def log_contact_attempt(
             "note": note,
         },
     )
-    if not outcome.heard_from_patient and _failed_in_a_row(session, touchpoint.id) >= (
-        unreachable_after
-    ):
+    failed = count_failed_attempts(
+        _attempt_facts(session, patient.id),
+        touchpoint_id=touchpoint.id,
+        now=now,
+        reply_window=reply_window,
+    )
+    became: str | None = None
+    if not outcome.heard_from_patient and failed.total >= unreachable_after:
         touchpoint.resolution = TouchpointResolution.UNREACHABLE
         touchpoint.resolved_at = now
         touchpoint.resolved_by_id = actor.staff_id
-        touchpoint.note = f"no reply after {unreachable_after} attempts"
+        touchpoint.note = f"unreachable after {failed.words()}"
         touchpoint.version += 1
         audit.record(
             session,
@@ -200,24 +349,50 @@ def log_contact_attempt(
             entity="touchpoint",
             entity_id=touchpoint.id,
             before={"resolution": None},
-            after={"resolution": "unreachable"},
+            after={
+                "resolution": "unreachable",
+                "unanswered_calls": failed.unanswered_calls,
+                "unanswered_messages": failed.unanswered_messages,
+                "reply_window_hours": failed.reply_window / timedelta(hours=1),
+            },
         )
         refresh_next_touchpoint(session, patient.id)
-    return attempt
-
-
-def _failed_in_a_row(session: Session, touchpoint_id: int) -> int:
-    # Attempts since the patient last replied on this touchpoint.
-    heard = [o.value for o in ContactOutcome if o.heard_from_patient]
-    last_heard = session.scalar(
-        select(func.max(ContactAttempt.id)).where(
-            ContactAttempt.touchpoint_id == touchpoint_id, ContactAttempt.outcome.in_(heard)
+        moved = (
+            "moved to the next touchpoint"
+            if patient.next_touchpoint_id is not None
+            else "no touchpoint is left open for this patient"
         )
-    )
-    query = select(func.count()).where(ContactAttempt.touchpoint_id == touchpoint_id)
-    if last_heard is not None:
-        query = query.where(ContactAttempt.id > last_heard)
-    return session.scalar(query) or 0
+        became = (
+            f"{touchpoint_label(touchpoint.day)} is now unreachable after {failed.words()}; "
+            f"{moved}."
+        )
+    return ContactLogged(attempt, failed, unreachable_after, became)
+
+
+def touchpoint_label(day: int) -> str:
+    """How a touchpoint is named to a coordinator: 'Day 7 check-in'."""
+    return f"Day {day} check-in"
+
+
+def _attempt_facts(session: Session, patient_id: int) -> list[AttemptFact]:
+    rows = session.execute(
+        select(
+            ContactAttempt.id,
+            ContactAttempt.touchpoint_id,
+            ContactAttempt.at,
+            ContactAttempt.outcome,
+        ).where(ContactAttempt.patient_id == patient_id)
+    ).all()
+    return [AttemptFact(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _hours(window: timedelta) -> str:
+    hours = window / timedelta(hours=1)
+    return f"{hours:g} h"
 
 
 def resolve_touchpoint(
@@ -341,25 +516,42 @@ def find_actor(session: Session, username: str) -> Actor | None:
 
 
 def aftercare_message(
-    session: Session, *, touchpoint_id: int, actor: Actor, clinic_name: str
+    session: Session, *, touchpoint_id: int, actor: Actor, clinic_name: str, now: datetime
 ) -> RenderedMessage:
-    """The aftercare message for a touchpoint, in the patient's language."""
+    """The aftercare message for a touchpoint, in the patient's language.
+
+    It says the day it is now for the patient (procedure date in Seoul to
+    today's date where the patient is), asks about the IV site only after an
+    infusion, and names the emergency number of the country the patient is in.
+    """
     touchpoint = session.get(Touchpoint, touchpoint_id)
     if touchpoint is None:
         raise FollowUpConflict(f"touchpoint {touchpoint_id} no longer exists")
     patient = session.get(Patient, touchpoint.patient_id)
     assert patient is not None
     episode = touchpoint.episode
+    procedure_date = procedure_local_date(episode.procedure_at)
     return render_message(
         MessageContext(
             patient_name=patient.given_name,
             language=patient.language,
             template=touchpoint.template,
-            day=touchpoint.day,
-            procedure_date=procedure_local_date(episode.procedure_at),
+            touchpoint_day=touchpoint.day,
+            day=days_after_procedure(episode.procedure_at, now, patient.timezone),
+            procedure_date=procedure_date,
             photos_wanted=touchpoint.photos_wanted,
-            emergency_number=emergency_contact(patient.current_country).numbers_text,
+            infusion=had_infusion(episode),
+            emergency=emergency_contact(patient.current_country),
             coordinator_name=actor.display_name,
             clinic_name=clinic_name,
         )
     )
+
+
+_INFUSION_PROTOCOLS = frozenset({Protocol.EXOSOME_IV, Protocol.EXOSOME_IV_MICRONEEDLING})
+
+
+def had_infusion(episode: TreatmentEpisode) -> bool:
+    """Whether the episode included a drip: an exosome IV protocol or any add-on
+    infusion (B-complex, glutathione). Microneedling or PRP alone has no IV site."""
+    return episode.protocol in _INFUSION_PROTOCOLS or bool(episode.addons)

@@ -5,12 +5,20 @@ aftercare message. Each asks the screen for its target (the highlighted
 patient and their next touchpoint), collects input in a modal, then writes in
 a thread worker through `db.followup`, one transaction per action. Conflicts
 come back as a notification that says what happened; nothing is half-written.
+
+Copying a message is not a failed contact attempt: only an unanswered call,
+or a message still without reply after `reply_window_hours`, counts toward
+`unreachable` (`db.followup.count_failed_attempts`). When an attempt closes a
+touchpoint as unreachable the toast says so, with the failures that did it.
+A patient whose language has no message catalogue gets English, and `y` asks
+before copying.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -18,14 +26,16 @@ from textual.binding import Binding
 from textual.message import Message
 
 from core.domain import Channel, ContactOutcome, TouchpointResolution
+from core.messages import language_name
 from db.engine import transaction
 from db.errors import StorageError
 from db.followup import (
     Actor,
+    ContactLogged,
     FollowUpConflict,
     aftercare_message,
     claim_patient,
-    log_contact_attempt,
+    record_contact_attempt,
     release_patient,
     resolve_touchpoint,
 )
@@ -65,12 +75,36 @@ class FollowUpTarget:
     assigned_to_id: int | None
 
 
+# What each outcome is called on screen; the stored codes never reach a person.
+OUTCOME_WORDS = {
+    ContactOutcome.REACHED: "reached the patient",
+    ContactOutcome.NO_ANSWER: "no answer",
+    ContactOutcome.MESSAGE_SENT: "message sent",
+    ContactOutcome.PHOTO_RECEIVED: "photo received",
+    ContactOutcome.CALL_LATER: "patient asked to call later",
+}
+
+
 class FollowUpWritten(Message):
     """A follow-up write committed; `summary` is shown to the coordinator."""
 
-    def __init__(self, summary: str, clipboard: str | None = None) -> None:
+    def __init__(
+        self, summary: str, clipboard: str | None = None, *, severity: str = "information"
+    ) -> None:
         self.summary = summary
         self.clipboard = clipboard
+        self.severity = severity
+        super().__init__()
+
+
+class AftercareMessageChecked(Message):
+    """The message was read; `notice` is set when the patient's language has no
+    catalogue and the coordinator must agree to English before it is copied."""
+
+    def __init__(self, notice: str | None, actor: Actor, target: FollowUpTarget) -> None:
+        self.notice = notice
+        self.actor = actor
+        self.target = target
         super().__init__()
 
 
@@ -158,27 +192,29 @@ class FollowUpActions:
         if ready is None:
             return
         actor, target = ready
+        settings = self.aftercare.settings
 
         def save(form: ContactAttemptForm | None) -> None:
             if form is None:
                 return
-            assert target.touchpoint_id is not None
-            self._write(
-                f"Contact attempt logged ({form.outcome.value}).",
-                lambda session, who: _none(
-                    log_contact_attempt(
-                        session,
-                        touchpoint_id=target.touchpoint_id or 0,
-                        channel=form.channel,
-                        outcome=form.outcome,
-                        note=form.note,
-                        actor=who,
-                        now=self.aftercare.clock.now(),
-                        unreachable_after=self.aftercare.settings.unreachable_after_attempts,
-                    )
-                ),
-                actor,
-            )
+
+            def work(session: Session, who: Actor) -> FollowUpWritten:
+                logged = record_contact_attempt(
+                    session,
+                    touchpoint_id=target.touchpoint_id or 0,
+                    channel=form.channel,
+                    outcome=form.outcome,
+                    note=form.note,
+                    actor=who,
+                    now=self.aftercare.clock.now(),
+                    unreachable_after=settings.unreachable_after_attempts,
+                    reply_window=timedelta(hours=settings.reply_window_hours),
+                )
+                return _attempt_written(
+                    f"Contact attempt logged: {OUTCOME_WORDS[form.outcome]}.", logged
+                )
+
+            self._write("Contact attempt logged.", work, actor)
 
         self.aftercare.push_screen(
             ContactAttemptModal(target.patient_label, target.touchpoint_label, target.channel),
@@ -247,40 +283,98 @@ class FollowUpActions:
             self._write(f"Claimed {target.patient_label}.", claim, actor)
 
     def action_copy_message(self) -> None:
-        """Copy the aftercare message for the next touchpoint and log it as sent."""
+        """Copy the aftercare message for the next touchpoint and log it as sent.
+
+        When the patient's language has no catalogue the message is English: a
+        confirmation naming the language comes first, and nothing is copied or
+        logged unless the coordinator says yes.
+        """
         ready = self._ready()
         if ready is None:
             return
         actor, target = ready
-        now = self.aftercare.clock.now()
+        database = self.aftercare.database
         settings = self.aftercare.settings
+        now = self.aftercare.clock.now()
 
-        def work(session: Session, who: Actor) -> str:
+        def check() -> None:
+            # A read, not a write: nothing is logged until the coordinator agrees.
+            try:
+                with database.sessions() as session:
+                    message = aftercare_message(
+                        session,
+                        touchpoint_id=target.touchpoint_id or 0,
+                        actor=actor,
+                        clinic_name=settings.clinic_name,
+                        now=now,
+                    )
+            except FollowUpConflict as exc:
+                self.post_message(FollowUpRefused(str(exc)))
+            except Exception as exc:  # the database went away mid-read
+                self.post_message(FollowUpRefused(f"could not read ({exc}); nothing was copied"))
+            else:
+                self.post_message(AftercareMessageChecked(message.fallback_notice, actor, target))
+
+        self.run_worker(check, thread=True, group="follow-up-write", exit_on_error=False)
+
+    def on_aftercare_message_checked(self, message: AftercareMessageChecked) -> None:
+        """Copy, or first ask when English goes to a patient who reads another language."""
+        from tui.screens.alerts import ConfirmModal  # the alerts screen imports this module
+
+        if message.notice is None:
+            self._copy_message(message.actor, message.target)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._copy_message(message.actor, message.target)
+            else:
+                self.notify("Nothing copied or logged.", markup=False)
+
+        self.aftercare.push_screen(ConfirmModal(Text(f"{message.notice} Copy anyway?")), answered)
+
+    def _copy_message(self, actor: Actor, target: FollowUpTarget) -> None:
+        """Write the attempt and hand the message text to the clipboard."""
+        settings = self.aftercare.settings
+        now = self.aftercare.clock.now()
+        window = timedelta(hours=settings.reply_window_hours)
+
+        def work(session: Session, who: Actor) -> FollowUpWritten:
             message = aftercare_message(
                 session,
                 touchpoint_id=target.touchpoint_id or 0,
                 actor=who,
                 clinic_name=settings.clinic_name,
+                now=now,
             )
-            log_contact_attempt(
+            language = language_name(message.language)
+            logged = record_contact_attempt(
                 session,
                 touchpoint_id=target.touchpoint_id or 0,
                 channel=target.channel,
                 outcome=ContactOutcome.MESSAGE_SENT,
-                note=f"aftercare message ({message.language})",
+                note=f"aftercare message in {language}",
                 actor=who,
                 now=now,
                 unreachable_after=settings.unreachable_after_attempts,
+                reply_window=window,
             )
-            return message.text
+            written = _attempt_written(
+                f"Aftercare message in {language} copied to the clipboard and logged as sent; "
+                f"it counts as a failed attempt only if the patient has not replied "
+                f"within {settings.reply_window_hours} h.",
+                logged,
+            )
+            written.clipboard = message.text
+            return written
 
-        self._write("Aftercare message copied to the clipboard and logged as sent.", work, actor)
+        self._write("Aftercare message copied.", work, actor)
 
     def on_follow_up_written(self, message: FollowUpWritten) -> None:
         """Tell the coordinator, copy if asked, and refresh."""
         if message.clipboard is not None:
             self.aftercare.copy_to_clipboard(message.clipboard)
-        self.notify(Text(message.summary).plain, markup=False)
+        self.notify(Text(message.summary).plain, markup=False, severity=message.severity)
         self.after_follow_up()
 
     def on_follow_up_refused(self, message: FollowUpRefused) -> None:
@@ -291,3 +385,16 @@ class FollowUpActions:
 
 def _none(_: object) -> None:
     return None
+
+
+def _attempt_written(summary: str, logged: ContactLogged) -> FollowUpWritten:
+    """The toast after an attempt: what was logged, and, when it closed the
+    touchpoint, that it is now unreachable and why, in words."""
+    if logged.became_unreachable is not None:
+        return FollowUpWritten(f"{summary} {logged.became_unreachable}", severity="warning")
+    if logged.failed.total:
+        summary += (
+            f" So far {logged.failed.words()} of {logged.unreachable_after} "
+            "before this check-in counts as unreachable."
+        )
+    return FollowUpWritten(summary)

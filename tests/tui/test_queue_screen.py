@@ -10,7 +10,7 @@ import pytest
 from rich.text import Text
 from sqlalchemy import Engine, func, select
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from core.clock import FixedClock
 from core.config import Settings
@@ -422,3 +422,127 @@ async def test_enter_opens_the_patient_and_keys_work_there(
     await pilot.press("escape")
     await settle(pilot)
     assert isinstance(app.screen, QueueScreen)
+
+
+# --- messages are not failures; unreachable is said in words ----------------------------
+
+
+async def _log_no_answer(pilot: Pilot[None], note: str) -> None:
+    from textual.widgets import Select
+
+    app = pilot.app
+    await pilot.press("c")
+    await pilot.pause()
+    app.screen.query_one("#outcome", Select).value = ContactOutcome.NO_ANSWER
+    app.screen.query_one("#note", Input).value = note
+    await pilot.click("#save")
+    await settle(pilot)
+
+
+def _day1_of(clinic: Clinic, patient: str) -> object:
+    return query(
+        clinic,
+        lambda s: s.scalar(
+            select(Touchpoint.resolution).where(
+                Touchpoint.patient_id == clinic.ids[patient], Touchpoint.day == 1
+            )
+        ),
+    )
+
+
+async def test_three_y_presses_leave_the_check_in_open(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    first_touchpoint = cell(app, "P-3", "touchpoint")
+    for _ in range(3):
+        await put_cursor_on(pilot, "P-3")
+        await pilot.press("y")
+        await settle(pilot)
+    outcomes = query(
+        clinic,
+        lambda s: s.scalars(
+            select(ContactAttempt.outcome).where(ContactAttempt.patient_id == clinic.ids["due"])
+        ).all(),
+    )
+    assert outcomes == [ContactOutcome.MESSAGE_SENT] * 3
+    assert _day1_of(clinic, "due") is None
+    assert cell(app, "P-3", "touchpoint") == first_touchpoint
+    notes = [str(n.message) for n in app._notifications]
+    assert not any("unreachable" in note for note in notes)
+    assert any("only if the patient has not replied within 24 h" in note for note in notes)
+
+
+async def test_third_no_answer_says_unreachable_in_the_toast(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    for attempt in range(3):
+        await put_cursor_on(pilot, "P-2")
+        await _log_no_answer(pilot, f"try {attempt + 1}")
+    notes = [str(n.message) for n in app._notifications]
+    assert notes[-1] == (
+        "Contact attempt logged: no answer. Day 1 check-in is now unreachable after "
+        "3 failed attempts (3 unanswered calls); moved to the next touchpoint."
+    )
+    assert not any("no_answer" in note for note in notes)  # words, never the stored code
+    assert _day1_of(clinic, "overdue") == TouchpointResolution.UNREACHABLE
+
+
+async def test_a_message_unanswered_for_a_day_counts_as_a_failure(
+    running: tuple[AftercareApp, Pilot[None]], clinic: Clinic
+) -> None:
+    app, pilot = running
+    await put_cursor_on(pilot, "P-2")
+    await pilot.press("y")
+    await settle(pilot)
+    clinic.clock.advance(timedelta(hours=25))
+    for attempt in range(2):
+        await put_cursor_on(pilot, "P-2")
+        await _log_no_answer(pilot, f"call {attempt + 1}")
+    notes = [str(n.message) for n in app._notifications]
+    assert notes[-1] == (
+        "Contact attempt logged: no answer. Day 1 check-in is now unreachable after "
+        "3 failed attempts (2 unanswered calls, 1 message without reply for 24 h); "
+        "moved to the next touchpoint."
+    )
+    assert _day1_of(clinic, "overdue") == TouchpointResolution.UNREACHABLE
+
+
+async def test_y_asks_before_copying_english_to_a_thai_reader(clinic: Clinic) -> None:
+    from tui.screens.alerts import ConfirmModal
+
+    with transaction(clinic.database.sessions) as session:
+        session.get_one(Patient, clinic.ids["due"]).language = "th"
+    app = _app(clinic)
+
+    def attempts() -> object:
+        return query(
+            clinic,
+            lambda s: s.scalars(
+                select(ContactAttempt.note).where(ContactAttempt.patient_id == clinic.ids["due"])
+            ).all(),
+        )
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.copy_to_clipboard("before")
+        await put_cursor_on(pilot, "P-3")
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        question = str(app.screen.query_one(Label).render())
+        assert "No Thai catalogue: the message will be in English. Copy anyway?" in question
+        assert attempts() == [] and app.clipboard == "before"  # nothing before the answer
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
+        assert attempts() == [] and app.clipboard == "before"
+        await put_cursor_on(pilot, "P-3")
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("y")  # yes
+        await settle(pilot)
+        assert attempts() == ["aftercare message in English"]
+        assert app.clipboard.startswith("Hi ")
+        assert "Today is day 1 " in app.clipboard  # procedure yesterday, Seoul calendar
