@@ -1,7 +1,11 @@
 """Treatment episodes and the touchpoints their schedules generate.
 
-Creating an episode writes one touchpoint per planned contact of each chosen
-template (exosome protocols always get the granuloma watch). Moving the
+Creating an episode records its products and writes one touchpoint per
+planned contact of each chosen template. What was given adds more: the
+granuloma watch when the protocol or any product is an exosome preparation
+(an ampoule applied with microneedling counts), and the week-4 liver panel
+reminder when glutathione was given at a high dose (judged by the dose, see
+`core.addons`). Moving the
 procedure date moves every touchpoint not yet resolved by the same number of
 calendar days, keeping each window's shape; resolved ones are history and
 stay where they were.
@@ -9,7 +13,7 @@ stay where they were.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,26 +21,38 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.addons import DEFAULT_HIGH_DOSE_GLUTATHIONE_MG, has_high_dose_glutathione
 from core.domain import Protocol
 from core.permissions import Action
 from core.schedules import (
     ScheduleTemplate,
     TouchpointPlan,
+    event_plans,
+    gets_granuloma_watch,
     procedure_local_date,
     touchpoint_window,
 )
 from db import audit
 from db.conflicts import last_change, when
 from db.followup import Actor, FollowUpConflict, mark_changed, refresh_next_touchpoint, require
-from db.models import Patient, Touchpoint, TreatmentEpisode
+from db.models import Patient, ProductGiven, Touchpoint, TreatmentEpisode
+
+# What a product given may record (the ProductGiven columns a caller fills in).
+PRODUCT_FIELDS = frozenset(
+    {"name", "mfds_reference", "manufacturer", "lot_number", "expiry_date", "dose", "exosome"}
+)
 
 
 def schedules_for(
-    protocol: Protocol, chosen: Sequence[str], templates: Mapping[str, ScheduleTemplate]
+    protocol: Protocol,
+    chosen: Sequence[str],
+    templates: Mapping[str, ScheduleTemplate],
+    product_exosome_flags: Iterable[bool | None] = (),
 ) -> list[ScheduleTemplate]:
-    """The templates an episode follows: the chosen ones, plus the exosome defaults."""
+    """The templates an episode follows: the chosen ones, plus the exosome defaults
+    when the protocol or a product given calls for the granuloma watch."""
     names = list(dict.fromkeys(chosen))
-    if protocol.involves_exosomes:
+    if gets_granuloma_watch(protocol, product_exosome_flags):
         names += [
             t.name for t in templates.values() if t.default_for_exosome and t.name not in names
         ]
@@ -59,28 +75,55 @@ def create_episode(
     actor: Actor,
     now: datetime,
     details: Mapping[str, Any] | None = None,
+    products: Sequence[Mapping[str, Any]] = (),
+    high_dose_glutathione_mg: int = DEFAULT_HIGH_DOSE_GLUTATHIONE_MG,
 ) -> TreatmentEpisode:
-    """Record an episode and generate its touchpoints, in the caller's transaction."""
+    """Record an episode, its products and its touchpoints, in the caller's transaction.
+
+    `details` are further episode columns (add-ons among them); `products` are
+    the products given, each with the ProductGiven columns (`exosome` True when
+    it is an exosome preparation). `high_dose_glutathione_mg` is the clinic's
+    threshold (setting `high_dose_glutathione_mg`).
+    """
     require(session, actor, Action.EDIT_EPISODE)
     mark_changed(session, now)
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise FollowUpConflict(f"patient {patient_id} does not exist")
-    followed = schedules_for(protocol, schedule, templates)
+    for product in products:
+        unknown = sorted(set(product) - PRODUCT_FIELDS)
+        if unknown or not product.get("name"):
+            raise FollowUpConflict(
+                f"a product given needs a name and only {', '.join(sorted(PRODUCT_FIELDS))}"
+                + (f" (not {', '.join(unknown)})" if unknown else "")
+            )
+    followed = schedules_for(
+        protocol, schedule, templates, [product.get("exosome") for product in products]
+    )
+    details = dict(details or {})
+    events = event_plans(
+        high_dose_glutathione=has_high_dose_glutathione(
+            details.get("addons") or (), high_dose_glutathione_mg
+        )
+    )
     episode = TreatmentEpisode(
         patient_id=patient.id,
         procedure_at=procedure_at,
         protocol=protocol,
         schedule_templates=[t.name for t in followed],
         created_at=now,
-        **dict(details or {}),
+        **details,
     )
     session.add(episode)
     session.flush()
+    for product in products:
+        session.add(ProductGiven(episode_id=episode.id, **product))
     zone = ZoneInfo(patient.timezone)
     for template in followed:
         for plan in template.touchpoints:
             session.add(_touchpoint(episode, template.name, plan, zone))
+    for name, plan in events:
+        session.add(_touchpoint(episode, name, plan, zone))
     audit.record(
         session,
         at=now,
@@ -93,6 +136,8 @@ def create_episode(
             "procedure_at": procedure_at.isoformat(),
             "protocol": protocol.value,
             "schedule": episode.schedule_templates,
+            "products": len(products),
+            "added": [name for name, _ in events],
         },
     )
     refresh_next_touchpoint(session, patient.id)

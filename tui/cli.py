@@ -158,7 +158,12 @@ def demo(
                 return
         started = time.perf_counter()
         summary = load_demo(
-            database.engine, patients=patients, seed=seed, now=SystemClock().now(), force=force
+            database.engine,
+            patients=patients,
+            seed=seed,
+            now=SystemClock().now(),
+            force=force,
+            high_dose_glutathione_mg=settings.high_dose_glutathione_mg,
         )
         elapsed = time.perf_counter() - started
     except StorageError as exc:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
+from core.addons import DEFAULT_HIGH_DOSE_GLUTATHIONE_MG
 from db.demo import write
 from db.demo.context import Context
 from db.demo.generate import Generator
@@ -62,13 +63,21 @@ class DemoSummary:
 
 
 def load_demo(
-    engine: Engine, *, patients: int, seed: int, now: datetime, force: bool = False
+    engine: Engine,
+    *,
+    patients: int,
+    seed: int,
+    now: datetime,
+    force: bool = False,
+    high_dose_glutathione_mg: int = DEFAULT_HIGH_DOSE_GLUTATHIONE_MG,
 ) -> DemoSummary:
     """Replace the demo data with `patients` invented patients, in one transaction.
 
     Refuses with `RealDataPresent` (writing nothing) when non-demo patients exist,
     unless `force`. Earlier demo rows are deleted first, demo staff (`demo-*`) are
     reused, and the change marker is bumped. Same arguments, same rows.
+    `high_dose_glutathione_mg` is the clinic's setting of that name: which
+    episodes get the week-4 liver panel reminder.
     """
     if patients < 0:
         raise ValueError("patients must be 0 or more")
@@ -90,7 +99,14 @@ def load_demo(
             write.delete_demo(conn)
             staff = write.upsert_staff(conn, now)
             writer = write.Writer(conn)
-            ctx = Context(random.Random(seed), now, staff, writer.sqlite, write.next_ids(conn))
+            ctx = Context(
+                random.Random(seed),
+                now,
+                staff,
+                writer.sqlite,
+                write.next_ids(conn),
+                high_dose_glutathione_mg,
+            )
             generator = Generator(ctx)
             for start in range(0, patients, BLOCK_PATIENTS):
                 rows = generator.block(start, min(start + BLOCK_PATIENTS, patients))

@@ -1,7 +1,8 @@
 """What the clinic gives and writes in the demo: products, notes, symptom stories.
 
 Static tables only, like `people`: protocols and their products (made-up
-names that do not refer to real products), documentation, the notes staff
+names that do not refer to real products, each marked exosome preparation or
+not), the add-ons as episodes record them, documentation, the notes staff
 leave on touchpoints, and the scenarios a triage can report, each with the
 days after the procedure on which it is plausible.
 """
@@ -9,8 +10,10 @@ days after the procedure on which it is plausible.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.domain import IncidentCategory, Protocol, Trend
+from core.schedules import LIVER_PANEL
 
 # Protocols with an infusion: IV-site findings and vasovagal stories fit only these.
 IV_PROTOCOLS = frozenset({Protocol.EXOSOME_IV, Protocol.EXOSOME_IV_MICRONEEDLING})
@@ -21,6 +24,13 @@ PROTOCOL_WEIGHTS: tuple[tuple[Protocol, int], ...] = (
     (Protocol.EXOSOME_IV_MICRONEEDLING, 30),
     (Protocol.PRP, 15),
 )
+# How a coordinator says each protocol (alert texts carry words, not codes).
+PROTOCOL_WORDS: dict[Protocol, str] = {
+    Protocol.EXOSOME_IV: "exosome IV",
+    Protocol.MICRONEEDLING: "microneedling",
+    Protocol.EXOSOME_IV_MICRONEEDLING: "exosome IV + microneedling",
+    Protocol.PRP: "PRP",
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class DemoProduct:
     manufacturer: str
     lot_prefix: str
     dose: str
+    exosome: bool = False
 
 
 PRODUCTS: dict[str, DemoProduct] = {
@@ -45,6 +56,7 @@ PRODUCTS: dict[str, DemoProduct] = {
             "Seorin Biolabs (fictional)",
             "ERV",
             "1 vial (5 mL) in 100 mL saline IV over 30 min",
+            exosome=True,
         ),
         DemoProduct(
             "exo_topical",
@@ -53,6 +65,7 @@ PRODUCTS: dict[str, DemoProduct] = {
             "Gaon Bio (fictional)",
             "DXA",
             "1 ampoule (5 mL) with microneedling",
+            exosome=True,
         ),
         DemoProduct(
             "gf_serum",
@@ -87,6 +100,14 @@ PRODUCTS: dict[str, DemoProduct] = {
             "600 mg IV",
         ),
         DemoProduct(
+            "glutathione_1200",
+            "Glutathione 600 mg/5 mL injection",
+            "MFDS-2020-03391",
+            "Daehan Pharm (fictional)",
+            "GTH",
+            "1,200 mg IV (2 vials)",
+        ),
+        DemoProduct(
             "glutathione_high",
             "Glutathione 600 mg/5 mL injection",
             "MFDS-2020-03391",
@@ -112,11 +133,44 @@ PROTOCOL_PRODUCTS: dict[Protocol, tuple[str, ...]] = {
     Protocol.EXOSOME_IV_MICRONEEDLING: ("exo_iv", "gf_serum"),
     Protocol.PRP: ("prp_kit",),
 }
-ADDON_PRODUCTS: dict[str, str] = {
-    "b_complex": "b_complex",
-    "glutathione": "glutathione",
-    "glutathione_high_dose": "glutathione_high",
+
+
+@dataclass(frozen=True)
+class DemoAddon:
+    """One way an episode records an add-on: a bare code, or a name with its dose."""
+
+    key: str
+    recorded: Any
+    product: str
+
+
+# Old episodes record bare codes; newer ones the name with the dose in mg, which
+# decides high dose over the code (core.addons): the plain "glutathione" at
+# 1,200 mg is high, so its episode gets the week-4 liver panel reminder.
+ADDONS: dict[str, DemoAddon] = {
+    a.key: a
+    for a in (
+        DemoAddon("b_complex", "b_complex", "b_complex"),
+        DemoAddon("glutathione", "glutathione", "glutathione"),
+        DemoAddon("glutathione_600", {"name": "glutathione", "dose": "600 mg"}, "glutathione"),
+        DemoAddon(
+            "glutathione_1200", {"name": "glutathione", "dose": "1,200 mg"}, "glutathione_1200"
+        ),
+        DemoAddon("glutathione_high_dose", "glutathione_high_dose", "glutathione_high"),
+        DemoAddon(
+            "glutathione_2400",
+            {"name": "glutathione_high_dose", "dose": "2.4 g"},
+            "glutathione_high",
+        ),
+    )
 }
+# Usual and high doses of glutathione, as the demo draws them.
+GLUTATHIONE_USUAL: tuple[str, ...] = ("glutathione", "glutathione_600", "glutathione_600")
+GLUTATHIONE_HIGH: tuple[str, ...] = (
+    "glutathione_1200",
+    "glutathione_high_dose",
+    "glutathione_2400",
+)
 
 ALLERGIES: tuple[str, ...] = (
     "Penicillin (rash)",
@@ -149,11 +203,21 @@ DONE_NOTES: tuple[str, ...] = (
     "Replied with photos; nothing new at treated sites.",
     "Asked about make-up; advised to wait until day 3.",
 )
+LIVER_PANEL_NOTES: tuple[str, ...] = (
+    "Suggested a comprehensive panel with liver function to the home physician.",
+    "Patient will ask their GP for the week-4 panel including liver function; letter sent.",
+    "Home physician already booked bloods including liver function.",
+)
 RETURN_NOTES: tuple[str, ...] = (
     "Patient plans next visit in spring.",
     "Not planning another trip yet; ask again later.",
     "Interested in a booster session; sent the booking link.",
 )
+# Notes on a done touchpoint, by template; other templates use DONE_NOTES.
+NOTES_BY_TEMPLATE: dict[str, tuple[str, ...]] = {
+    "return-cycle": RETURN_NOTES,
+    LIVER_PANEL: LIVER_PANEL_NOTES,
+}
 SKIP_REASONS: tuple[str, ...] = (
     "Patient asked to skip this check: travelling for work.",
     "Covered by the triage call the day before.",
@@ -188,7 +252,7 @@ class Scenario:
 
 
 _I, _S, _W = Trend.IMPROVING, Trend.STABLE, Trend.WORSENING
-# Mostly the normal course, a tail of adverse events (DOMAIN.md section 4 vocabulary).
+# Mostly the normal course, a tail of adverse events (the triage contract's symptom vocabulary).
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario((), None, None, 0, 10_000, 30),
     Scenario(("flush", "mild_swelling"), _I, None, 0, 3, 20),
@@ -199,6 +263,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(("itching", "flaking"), _S, None, 8, 90, 8),
     Scenario(("tightness_dryness",), _S, 36.8, 8, 40, 6),
     Scenario(("erythema", "swelling"), _S, None, 8, 40, 6),
+    Scenario(("erythema", "mild_swelling"), None, None, 2, 21, 8),  # trend not said
     Scenario(("nodule",), _S, None, 12, 200, 9),
     Scenario(("warmth", "expanding_redness"), _S, 37.4, 2, 14, 4),
     Scenario(("iv_site_pain", "iv_site_swelling"), _I, None, 0, 7, 5, True),

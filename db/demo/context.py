@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from core.addons import DEFAULT_HIGH_DOSE_GLUTATHIONE_MG
 from core.domain import Disposition, Protocol
 from core.schedules import CLINIC_TZ
 from db.demo.write import StaffIds, cached, identity, sqlite_date, sqlite_timestamp
@@ -77,7 +78,11 @@ class EpisodeFacts(NamedTuple):
     coordinator: int
     procedure_at: datetime
     local_day: date
-    suspect_product: int
+    # Product ids, main products first then add-ons: a physician picks the suspect among them.
+    main_products: tuple[int, ...]
+    addon_products: tuple[int, ...]
+    # The add-on codes the triage rules read (core.addons.triage_addon_codes).
+    triage_addons: tuple[str, ...]
 
 
 class Context:
@@ -94,8 +99,11 @@ class Context:
         staff: StaffIds,
         sqlite: bool,
         ids: dict[str, Iterator[int]],
+        high_dose_glutathione_mg: int = DEFAULT_HIGH_DOSE_GLUTATHIONE_MG,
     ) -> None:
         self.rng = rng
+        # The clinic's threshold for high-dose glutathione (setting of the same name).
+        self.high_dose_glutathione_mg = high_dose_glutathione_mg
         self.now = now
         self.today = now.astimezone(CLINIC_TZ).date()
         self.staff = staff

@@ -2,10 +2,19 @@
 
 Kept apart from `generate` and `touchpoints` because this is the part a
 demo viewer reads as a story: a triage at a touchpoint where the patient
-replied, with findings plausible for that day after the procedure; from
-`review` up an incident with its reporting clock; from `urgent` up a physician
-page that was already acknowledged (the demo must never page anyone), with its
-sent outbox rows. About 1% of patients end up with such a worst-case story.
+replied, with findings plausible for that day after the procedure, its lab
+suggestions and what was missing; from `review` up an incident with its
+reporting clock; from `urgent` up a physician page that was already
+acknowledged (the demo must never page anyone), with its sent outbox rows.
+About 1% of patients end up with such a worst-case story.
+
+An incident opened from a triage is not a physician's assessment: until the
+treating physician classifies it, its seriousness is "not yet assessed", it
+has no grade and no suspect product, and its clock runs at the deadline the
+triage suggests (7 days from emergency, 15 from urgent, 30 from review).
+Most demo incidents were classified within hours; the fresh ones may not be.
+A classified incident's seriousness, grade and outcome agree (grade 4 only
+with a serious seriousness; the demo has no deaths, so no grade 5).
 """
 
 from __future__ import annotations
@@ -23,14 +32,20 @@ from core.domain import (
     Seriousness,
     Trend,
 )
+from core.exports.labels import SERIOUSNESS_LABELS
+from core.incident_log import EntryKind
+from core.incidents import DEFAULT_REPORTING, triage_clock_disposition
 from core.schedules import CLINIC_TZ
 from db.demo import catalog
 from db.demo.context import Context, EpisodeFacts, PatientState, Weighted, pick, randint
 from db.demo.tables import EntryRow, EscalationRow, IncidentRow, OutboxRow, Rows, TriageRow
-from db.demo.triage import RULES_VERSION, demo_triage, nudge
+from db.demo.triage import RULES_VERSION, demo_labs, demo_needs, demo_triage, nudge
 
 # Pages younger than this are still being followed up (acknowledged, not resolved).
 _OPEN_PAGE = timedelta(days=3)
+# Share of incidents the physician classified at the first review, when that was
+# under three days ago; older ones were all classified by now.
+_CLASSIFIED_EARLY = 0.5
 
 
 class Events:
@@ -84,8 +99,9 @@ class Events:
         )  # fmt: skip
         incident_id = None
         if chosen.opens_incident:
+            clock = triage_clock_disposition(computed, chosen)
             incident_id = self._incident(
-                patient, episode, triage_id, chosen, scenario, assessed_at, rows
+                patient, episode, triage_id, clock, scenario, assessed_at, rows
             )
         if chosen.pages_physician:
             self._escalation(
@@ -120,6 +136,8 @@ class Events:
     ) -> int:
         ctx = self.ctx
         triage_id = ctx.take("triage_assessment")
+        needs = demo_needs(day, trend, symptoms)
+        addons = episode.triage_addons
         rows["triage_assessment"].append(
             TriageRow(
                 id=triage_id,
@@ -139,6 +157,10 @@ class Events:
                 rules_version=RULES_VERSION,
                 note="Photos reviewed with the patient." if ctx.rng.random() < 0.3 else None,
                 staff_id=episode.coordinator,
+                labs=ctx.encode_json(demo_labs(temperature_c, symptoms, episode.triage_addons)),
+                needs=ctx.json(("needs", *needs), list, needs),
+                protocol=episode.protocol.value,
+                addons=ctx.json(("triage_addons", *addons), list, addons),
             )
         )
         if patient.latest_triage is None or assessed_at >= patient.latest_triage[0]:
@@ -162,26 +184,36 @@ class Events:
             (category for codes, category in catalog.CATEGORY_BY_SYMPTOM if codes & found),
             IncidentCategory.SYSTEMIC if scenario.temperature_c else IncidentCategory.OTHER,
         )
-        seriousness, grade = _seriousness(rng, chosen, category)
         learned_on = assessed_at.astimezone(CLINIC_TZ).date()
         onset = max(episode.local_day, learned_on - timedelta(days=randint(rng, 0, 2)))
-        # DOMAIN.md section 6: 7 days fatal/life-threatening, 15 other serious, 30 non-serious.
-        if seriousness in (Seriousness.DEATH, Seriousness.LIFE_THREATENING):
-            clock_days = 7
-        elif seriousness is Seriousness.NON_SERIOUS:
-            clock_days = 30
-        else:
-            clock_days = 15
-        due = learned_on + timedelta(days=clock_days)
         age = (today - learned_on).days
+        review_at = assessed_at + timedelta(hours=randint(rng, 2, 20))
+        reviewed = review_at <= ctx.now
+        classified = reviewed and (age >= 3 or rng.random() < _CLASSIFIED_EARLY)
+        seriousness, grade = Seriousness.NOT_ASSESSED, None
+        suspect = causality = actions = None
+        # Not yet assessed: the clock the triage suggests. Classified (hours later, so
+        # that deadline has not passed): the clock of the seriousness (ICH E2A/E2D).
+        triage_days = DEFAULT_REPORTING.days_for_triage(chosen)
+        clock_days = triage_days
+        if classified:
+            seriousness, grade = _seriousness(rng, chosen, category)
+            suspect = self._suspect(episode, category)
+            causality = pick(rng, catalog.CAUSALITY)
+            actions = pick(rng, catalog.INCIDENT_ACTIONS)
+            clock_days = DEFAULT_REPORTING.days_for(seriousness)
+        due = learned_on + timedelta(days=clock_days)
         reported_on = None
         # Most past-due reports were filed; a few are late so the clock shows red.
-        if (due < today and rng.random() < 0.85) or (age > 1 and rng.random() < 0.3):
+        # Only classified events are reported: the report needs the physician's word.
+        if classified and (
+            (due < today and rng.random() < 0.85) or (age > 1 and rng.random() < 0.3)
+        ):
             reported_on = learned_on + timedelta(days=randint(rng, 1, max(1, min(clock_days, age))))
         outcome = _incident_outcome(rng, age)
         closed = reported_on is not None and outcome is IncidentOutcome.RESOLVED
         khidi_on = None
-        if seriousness is not Seriousness.NON_SERIOUS and rng.random() < 0.3:
+        if classified and seriousness is not Seriousness.NON_SERIOUS and rng.random() < 0.3:
             khidi_on = min(today, learned_on + timedelta(days=randint(rng, 1, 3)))
         incident_id = ctx.take("incident")
         rows["incident"].append(
@@ -197,9 +229,9 @@ class Events:
                 seriousness=seriousness.value,
                 severity_grade=grade,
                 outcome=outcome.value,
-                suspect_product_id=episode.suspect_product,
-                causality=pick(rng, catalog.CAUSALITY),
-                actions_taken=pick(rng, catalog.INCIDENT_ACTIONS),
+                suspect_product_id=suspect,
+                causality=causality,
+                actions_taken=actions,
                 status=(IncidentStatus.CLOSED if closed else IncidentStatus.OPEN).value,
                 report_due_on=day(due),
                 reported_on=day(reported_on) if reported_on else None,
@@ -217,15 +249,28 @@ class Events:
             )
         )
         coordinator = episode.coordinator
-        entries = [(assessed_at, coordinator, "opened", f"Opened from triage ({chosen.value}).")]
-        review_at = assessed_at + timedelta(hours=randint(rng, 2, 20))
-        if review_at <= ctx.now:
+        opened = (
+            f"Opened from {'a' if chosen is Disposition.REVIEW else 'an'} {chosen.value} "
+            "triage; seriousness not yet assessed, "
+            f"report clock {triage_days} days until a physician classifies it."
+        )
+        entries = [(assessed_at, coordinator, EntryKind.OPENED.value, opened)]
+        if reviewed:
             doctor = ctx.staff.names[episode.physician]
-            entries.append((review_at, episode.physician, "review", f"{doctor} reviewed photos."))
+            if classified:
+                words = (
+                    f"{doctor} reviewed photos and classified the event: "
+                    f"{SERIOUSNESS_LABELS[seriousness].lower()}, grade {grade}, "
+                    f"causality {causality}; report due in {clock_days} days."
+                )
+                entries.append((review_at, episode.physician, EntryKind.CLASSIFIED.value, words))
+            else:
+                words = f"{doctor} reviewed photos; classification to follow."
+                entries.append((review_at, episode.physician, EntryKind.NOTE.value, words))
         if reported_on is not None:
             at = datetime.combine(reported_on, time(10, 0), CLINIC_TZ).astimezone(UTC)
             if assessed_at < at <= ctx.now:
-                entries.append((at, coordinator, "reported", "Reported to MFDS."))
+                entries.append((at, coordinator, EntryKind.REPORTED.value, "Reported to MFDS."))
         for at, staff_id, kind, words in entries:
             rows["incident_entry"].append(
                 EntryRow(
@@ -238,6 +283,16 @@ class Events:
                 )
             )
         return incident_id
+
+    def _suspect(self, episode: EpisodeFacts, category: IncidentCategory) -> int:
+        """The product the physician names: allergic reactions trace more often to an
+        add-on than to the exosome, so those mostly point at an add-on when there is one."""
+        rng = self.ctx.rng
+        if episode.addon_products and category is IncidentCategory.ALLERGIC and rng.random() < 0.6:
+            return pick(rng, episode.addon_products)
+        if episode.addon_products and rng.random() < 0.1:
+            return pick(rng, episode.addon_products)
+        return episode.main_products[0]
 
     def _escalation(
         self,
@@ -282,12 +337,13 @@ class Events:
                 version=1,
             )
         )
-        findings = ", ".join(scenario.symptoms) or "no skin findings"
+        findings = ", ".join(s.replace("_", " ") for s in scenario.symptoms) or "no skin findings"
         if scenario.temperature_c is not None:
             findings += f", {scenario.temperature_c} °C"
         body = (
             f"{patient.code} (now in {patient.country}), day {day} after "
-            f"{episode.protocol.value}: {chosen.value.upper()}. Findings: {findings}. "
+            f"{catalog.PROTOCOL_WORDS[episode.protocol]}: {chosen.value.upper()}. "
+            f"Findings: {findings}. "
             f"Treating: {staff.names[episode.physician]}. Acknowledge in aftercare."
         )
         for step in range(1, steps + 1):

@@ -3,8 +3,10 @@
 `Generator.block` returns the rows of every table for a range of patients,
 keyed by table name, ready for `write.Writer`. This module decides who the
 patients are (country, name, contact, assigned coordinator, one trip or a
-return visit) and what was done on each trip (protocol, add-ons, products
-and their lots, schedule templates); `touchpoints` fills in the follow-up and
+return visit) and what was done on each trip (protocol, add-ons as the clinic
+records them, products with their lots and exosome flag, schedule templates:
+the granuloma watch wherever an exosome product was given, the week-4 liver
+panel reminder after high-dose glutathione); `touchpoints` fills in the follow-up and
 `events` the triages and what follows. The patient row is written after its
 episodes so it can carry their caches: last contact, latest triage and its
 severity, and the next touchpoint.
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from core.domain import Channel, Protocol
-from core.schedules import CLINIC_TZ
+from core.addons import has_high_dose_glutathione, triage_addon_codes
+from core.domain import Channel
+from core.schedules import CLINIC_TZ, event_plans, gets_granuloma_watch
 from db.demo import catalog, people
 from db.demo.context import Context, EpisodeFacts, PatientState, Weighted, pick, randint
 from db.demo.events import Events
@@ -43,6 +47,7 @@ class Generator:
         self.slugs: dict[str, str] = {}
         self.lots = self._make_lots()
         self.usable_lots: dict[tuple[str, date], list[tuple[date, str, date]]] = {}
+        self.addon_effects: dict[tuple[str, ...], tuple[list[str], tuple[str, ...]]] = {}
 
     def block(self, first: int, stop: int) -> Rows:
         """Rows for patients number `first` (0-based) up to `stop`, keyed by table name."""
@@ -148,19 +153,25 @@ class Generator:
         procedure_at = datetime.combine(local_day, at, CLINIC_TZ).astimezone(UTC)
         protocol = self.protocols.pick(rng)
         iv = protocol in catalog.IV_PROTOCOLS
-        addons = ["b_complex"] if rng.random() < (0.35 if iv else 0.08) else []
+        addon_keys = ["b_complex"] if rng.random() < (0.35 if iv else 0.08) else []
         roll = rng.random()
         if roll < (0.08 if iv else 0.02):
-            addons.append("glutathione_high_dose")
+            addon_keys.append(pick(rng, catalog.GLUTATHIONE_HIGH))
         elif roll < (0.35 if iv else 0.10):
-            addons.append("glutathione")
+            addon_keys.append(pick(rng, catalog.GLUTATHIONE_USUAL))
+        addons = [catalog.ADDONS[key].recorded for key in addon_keys]
+        main_keys = catalog.PROTOCOL_PRODUCTS[protocol]
+        addon_product_keys = tuple(catalog.ADDONS[key].product for key in addon_keys)
         templates = ["standard"]
         if rng.random() < 0.30:
             templates.append("extended")
-        if protocol.involves_exosomes:
+        exosome_flags = (catalog.PRODUCTS[key].exosome for key in (*main_keys, *addon_product_keys))
+        if gets_granuloma_watch(protocol, exosome_flags):
             templates.append("granuloma-watch")
         if rng.random() < 0.20:
             templates.append("return-cycle")
+        # Touchpoints added by what was given, written beside the templates' ones.
+        events, triage_addons = self._addon_effects(tuple(addon_keys), addons)
         physician = pick(rng, ctx.staff.physicians)
         nurse, nurse_licence = pick(rng, people.TREATMENT_NURSES)
         insurer = policy = None
@@ -179,7 +190,7 @@ class Generator:
                 treating_physician_id=physician,
                 nurse_name=nurse,
                 nurse_license_ref=nurse_licence,
-                addons=ctx.json(("addons", *addons), list, addons),
+                addons=ctx.json(("addons", *addon_keys), list, addons),
                 schedule_templates=ctx.json(("templates", *templates), list, templates),
                 departure_date=ctx.day(local_day + timedelta(days=randint(rng, 1, 5))),
                 travel_insurer=insurer,
@@ -193,6 +204,8 @@ class Generator:
                 version=1,
             )
         )
+        main_products = self._products(episode_id, main_keys, local_day, rows)
+        addon_products = self._products(episode_id, addon_product_keys, local_day, rows)
         facts = EpisodeFacts(
             id=episode_id,
             protocol=protocol,
@@ -200,21 +213,24 @@ class Generator:
             coordinator=patient.coordinator or pick(rng, ctx.staff.coordinators),
             procedure_at=procedure_at,
             local_day=local_day,
-            suspect_product=self._products(episode_id, protocol, addons, local_day, rows),
+            main_products=main_products,
+            addon_products=addon_products,
+            triage_addons=triage_addons,
         )
-        heard = self.touchpoints.write(patient, facts, templates, tz_name, previous_trip, rows)
+        heard = self.touchpoints.write(
+            patient, facts, [*templates, *events], tz_name, previous_trip, rows
+        )
         if heard and rng.random() < _TRIAGE_SHARE:
             touchpoint_id, assessed_at = pick(rng, heard)
             self.events.triage(patient, facts, touchpoint_id, assessed_at, rows)
         return created_at
 
     def _products(
-        self, episode_id: int, protocol: Protocol, addons: list[str], local_day: date, rows: Rows
-    ) -> int:
-        """Write 1-3 products; returns the id of the main one (the usual suspect product)."""
-        keys = [*catalog.PROTOCOL_PRODUCTS[protocol], *(catalog.ADDON_PRODUCTS[a] for a in addons)]
-        first_id = 0
-        for key in keys[:3]:
+        self, episode_id: int, keys: tuple[str, ...], local_day: date, rows: Rows
+    ) -> tuple[int, ...]:
+        """Write the products `keys` name, each with its exosome flag; returns their ids."""
+        ids: list[int] = []
+        for key in keys:
             product = catalog.PRODUCTS[key]
             usable = self.usable_lots.get((key, local_day))
             if usable is None:
@@ -224,7 +240,7 @@ class Generator:
                 usable = self.usable_lots[(key, local_day)] = fits or self.lots[key][:1]
             _, lot_number, expiry = pick(self.ctx.rng, usable)
             product_id = self.ctx.take("product_given")
-            first_id = first_id or product_id
+            ids.append(product_id)
             rows["product_given"].append(
                 ProductRow(
                     id=product_id,
@@ -235,9 +251,25 @@ class Generator:
                     lot_number=lot_number,
                     expiry_date=self.ctx.day(expiry),
                     dose=product.dose,
+                    exosome=product.exosome,
                 )
             )
-        return first_id
+        return tuple(ids)
+
+    def _addon_effects(
+        self, keys: tuple[str, ...], addons: list[Any]
+    ) -> tuple[list[str], tuple[str, ...]]:
+        """The event touchpoints and the triage add-on codes of one set of add-ons.
+
+        Judged by `core.addons` at the clinic's threshold, once per distinct set.
+        """
+        found = self.addon_effects.get(keys)
+        if found is None:
+            threshold = self.ctx.high_dose_glutathione_mg
+            high = has_high_dose_glutathione(addons, threshold)
+            events = [name for name, _ in event_plans(high_dose_glutathione=high)]
+            found = self.addon_effects[keys] = (events, triage_addon_codes(addons, threshold))
+        return found
 
     def _make_lots(self) -> dict[str, list[tuple[date, str, date]]]:
         """Per product: lots (made on, lot number, expiry), oldest first, shared by patients."""
@@ -261,7 +293,7 @@ class Generator:
 
 
 def _checklist(given: tuple[bool, ...]) -> dict[str, bool]:
-    """The documentation checklist of DOMAIN.md section 2: item -> given."""
+    """The documentation checklist a patient leaves with: item -> given."""
     return dict(zip((item for item, _ in catalog.DOCUMENT_ITEMS), given, strict=True))
 
 

@@ -88,6 +88,7 @@ class ProductRow(NamedTuple):
     lot_number: str
     expiry_date: Any
     dose: str
+    exosome: bool
 
 
 class TouchpointRow(NamedTuple):
@@ -137,6 +138,10 @@ class TriageRow(NamedTuple):
     rules_version: str
     note: str | None
     staff_id: int
+    labs: Any
+    needs: Any
+    protocol: str
+    addons: Any
 
 
 class IncidentRow(NamedTuple):
@@ -149,11 +154,11 @@ class IncidentRow(NamedTuple):
     onset_day: int
     learned_on: Any
     seriousness: str
-    severity_grade: int
+    severity_grade: int | None
     outcome: str
-    suspect_product_id: int
-    causality: str
-    actions_taken: str
+    suspect_product_id: int | None
+    causality: str | None
+    actions_taken: str | None
     status: str
     report_due_on: Any
     reported_on: Any

@@ -18,6 +18,8 @@ patient row's cache is filled without a query.
 
 Windows come from `core.schedules.touchpoint_window`, memoised per (procedure
 date, time zone, template), so there is still one definition of a window.
+The touchpoints added by events (the week-4 liver panel reminder) are written
+the same way, under their own template name.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from core.domain import ContactOutcome, TouchpointResolution
-from core.schedules import builtin_templates, touchpoint_window
+from core.schedules import ScheduleTemplate, builtin_templates, event_plans, touchpoint_window
 from db.demo import catalog
 from db.demo.context import Context, EpisodeFacts, PatientState, pick
 from db.demo.tables import Rows
@@ -78,6 +80,9 @@ class Touchpoints:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.templates = builtin_templates()
+        # Event touchpoints as one-touchpoint templates, so they share the window memo.
+        for name, plan in event_plans(high_dose_glutathione=True):
+            self.templates[name] = ScheduleTemplate(name, "added by an event", (plan,))
         self.zones: dict[str, ZoneInfo] = {}
         self.slots: dict[tuple[date, str, str], tuple[Slot, ...]] = {}
         self.attempt_ids = ctx.ids["contact_attempt"]
@@ -109,7 +114,7 @@ class Touchpoints:
         heard: list[tuple[int, datetime]] = []
         following = patient.next_touchpoint
         for template in templates:
-            notes = catalog.RETURN_NOTES if template == "return-cycle" else catalog.DONE_NOTES
+            notes = catalog.NOTES_BY_TEMPLATE.get(template, catalog.DONE_NOTES)
             for slot in self._windows(episode.procedure_at, episode.local_day, tz_name, template):
                 touchpoint_id = next_id()
                 opens, closes = slot.opens_at, slot.closes_at

@@ -2,8 +2,11 @@
 
 The demo must record a computed disposition and its reasons with every
 triage, but must not depend on the real rules engine (which lives elsewhere
-and may change): `demo_triage` is a plausible, compact reading of DOMAIN.md
-section 4 over the same symptom vocabulary. Rows carry rules_version "demo".
+and may change): `demo_triage` is a plausible, compact reading of the clinical
+triage rules (docs/clinical-rules.md) over the same symptom vocabulary. Rows
+carry rules_version "demo".
+`demo_labs` and `demo_needs` do the same for the lab suggestions (the ids of
+the clinic's lab rows) and the missing inputs that could raise the outcome.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ _SINGLE: dict[str, tuple[Disposition, str, str]] = {
 def demo_triage(
     day: int, temperature_c: float | None, trend: Trend | None, symptoms: Sequence[str]
 ) -> tuple[Disposition, list[dict[str, str]]]:
-    """A plausible reading of DOMAIN.md section 4 for demo rows (not the rules engine).
+    """A plausible reading of the clinical triage rules for demo rows (not the rules engine).
 
     Returns the highest disposition any finding reaches and one reason per finding.
     """
@@ -82,6 +85,52 @@ def demo_triage(
         fired.append((Disposition.EXPECTED, "nothing_reported", "nothing reported: normal course"))
     reasons = [{"rule": rule, "text": why} for _, rule, why in fired]
     return Disposition.highest([d for d, _, _ in fired]), reasons
+
+
+_LABS: tuple[tuple[str, frozenset[str], str], ...] = (
+    (
+        "cbc_bmp_week_2",
+        frozenset({"chills", "fatigue", "nausea", "dizziness", "persistent_vomiting"}),
+        "Systemic symptoms during recovery: the home physician may request a CBC and "
+        "basic metabolic panel at week 2",
+    ),
+    (
+        "crp_esr",
+        frozenset({"warmth", "expanding_redness", "pus", "red_streaks", "blistering_or_dark_skin"}),
+        "Infection signs at a treated site: the home physician may request an inflammatory "
+        "panel (CRP and ESR)",
+    ),
+)
+_LIVER_PANEL = (
+    "liver_panel_week_4",
+    "High-dose glutathione add-on: the home physician may request a comprehensive panel "
+    "including liver function at week 4",
+)
+
+
+def demo_labs(
+    temperature_c: float | None, symptoms: Sequence[str], addons: Sequence[str]
+) -> list[dict[str, str]]:
+    """Lab suggestions for demo rows, as {"lab": id, "text": words}: systemic signs or a
+    temperature from 38.0 °C, infection signs, and high-dose glutathione (week-4 liver panel)."""
+    found = set(symptoms)
+    labs = []
+    for lab, codes, text in _LABS:
+        fever = lab == "cbc_bmp_week_2" and temperature_c is not None and temperature_c >= 38.0
+        if codes & found or fever:
+            labs.append({"lab": lab, "text": text})
+    if "glutathione_high_dose" in addons:
+        labs.append({"lab": _LIVER_PANEL[0], "text": _LIVER_PANEL[1]})
+    return labs
+
+
+def demo_needs(day: int, trend: Trend | None, symptoms: Sequence[str]) -> list[str]:
+    """Inputs missing from a demo triage that could raise its outcome: the trend of a site
+    finding from day 2, where getting worse would make it urgent. The demo always
+    records the protocol, so it is never missing."""
+    if trend is None and day >= 2 and _WORSENING_URGENT.intersection(symptoms):
+        return ["trend"]
+    return []
 
 
 def nudge(disposition: Disposition, by: int) -> Disposition:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, Table, func, insert, select
 
+from core.addons import has_high_dose_glutathione, triage_addon_codes
 from core.clock import FixedClock
 from core.domain import (
     ContactOutcome,
@@ -25,7 +26,7 @@ from core.domain import (
 from core.schedules import touchpoint_state
 from db import migrate
 from db.demo import DemoSummary, RealDataPresent, load_demo, write
-from db.demo.triage import demo_triage
+from db.demo.triage import demo_labs, demo_needs, demo_triage
 from db.engine import make_engine
 from db.models import (
     Base,
@@ -46,7 +47,7 @@ from db.models import (
 N = 300
 SEED = 20261122
 COUNTRIES = {"JP", "CN", "US", "TW", "TH", "MN", "GB", "SG", "DE"}
-# DOMAIN.md section 4, the triage contract's symptom vocabulary.
+# The triage contract's symptom vocabulary.
 VOCABULARY = {
     "flush", "mild_swelling", "swelling", "pinpoint_bruising", "tightness_dryness", "flaking",
     "erythema", "warmth", "expanding_redness", "red_streaks", "pus", "nodule", "iv_site_pain",
@@ -341,13 +342,108 @@ def test_countries_protocols_and_schedules(engine: Engine, clock: FixedClock) ->
     assert languages["JP"] == "ja" and languages["CN"] == "zh" and languages["DE"] == "de"
     assert protocols == set(Protocol)
     assert all(str(email).endswith(("@example.org", "@example.com")) for email in emails)
-    for episode_id, protocol, procedure_at in episodes:
+    for episode_id, _protocol, procedure_at in episodes:
         assert procedure_at < clock.now()
         assert "standard" in templates[episode_id]
-        if Protocol(protocol).involves_exosomes:
-            assert "granuloma-watch" in templates[episode_id]
-        else:
-            assert "granuloma-watch" not in templates[episode_id]
+
+
+def test_every_episode_with_an_exosome_product_gets_the_granuloma_watch(
+    engine: Engine, clock: FixedClock
+) -> None:
+    # v2: the watch follows the products, so microneedling with an exosome
+    # ampoule gets it as an exosome IV does; episodes without one do not.
+    load_demo(engine, patients=N, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        protocols = dict(conn.execute(select(TreatmentEpisode.id, TreatmentEpisode.protocol)).all())
+        flags: dict[int, set[bool | None]] = {}
+        for episode_id, exosome in conn.execute(
+            select(ProductGiven.episode_id, ProductGiven.exosome)
+        ):
+            flags.setdefault(episode_id, set()).add(exosome)
+        watched = set(
+            conn.scalars(
+                select(Touchpoint.episode_id).where(Touchpoint.template == "granuloma-watch")
+            )
+        )
+        watch_days = conn.execute(
+            select(Touchpoint.day, Touchpoint.ask).where(Touchpoint.template == "granuloma-watch")
+        ).all()
+        listed = {
+            episode_id
+            for episode_id, names in conn.execute(
+                select(TreatmentEpisode.id, TreatmentEpisode.schedule_templates)
+            )
+            if "granuloma-watch" in names
+        }
+    assert all(None not in found for found in flags.values())  # every product is marked
+    with_exosome = {e for e, found in flags.items() if True in found}
+    microneedling = {e for e in with_exosome if protocols[e] == Protocol.MICRONEEDLING}
+    assert len(microneedling) > 20  # exosome ampoules applied with microneedling
+    assert watched == listed == with_exosome
+    assert {e for e, p in protocols.items() if Protocol(p).involves_exosomes} <= watched
+    assert {day for day, _ in watch_days} == {30, 60, 90}
+    assert all("lump" in ask and "nodule" in ask for _, ask in watch_days)
+
+
+def test_high_dose_glutathione_is_judged_by_dose_and_gets_the_liver_panel(
+    engine: Engine, clock: FixedClock
+) -> None:
+    load_demo(engine, patients=1000, seed=SEED, now=clock.now())
+    with engine.connect() as conn:
+        addons: dict[int, list[Any]] = dict(
+            conn.execute(select(TreatmentEpisode.id, TreatmentEpisode.addons)).all()
+        )
+        reminders = conn.execute(
+            select(Touchpoint.episode_id, Touchpoint.day, Touchpoint.ask).where(
+                Touchpoint.template == "liver-panel"
+            )
+        ).all()
+        triage_addons = conn.execute(
+            select(TriageAssessment.episode_id, TriageAssessment.addons, TriageAssessment.labs)
+        ).all()
+        doses = set(
+            conn.scalars(
+                select(ProductGiven.dose).where(ProductGiven.name.startswith("Glutathione"))
+            )
+        )
+    high = {e for e, recorded in addons.items() if has_high_dose_glutathione(recorded, 1200)}
+    # A plain "glutathione" at 1,200 mg is high by its dose, whatever the code says.
+    by_dose = {
+        e
+        for e in high
+        if {"name": "glutathione", "dose": "1,200 mg"} in addons[e]
+        and "glutathione_high_dose" not in addons[e]
+    }
+    assert by_dose and high - by_dose
+    assert any("glutathione" in recorded for recorded in addons.values())  # plain code, usual
+    assert {"600 mg IV", "1,200 mg IV (2 vials)", "2400 mg IV (high dose)"} <= doses
+    assert {e for e, _, _ in reminders} == high
+    assert len(reminders) == len(high)
+    assert all(day == 28 and "liver function" in ask for _, day, ask in reminders)
+    for episode_id, codes, labs in triage_addons:
+        assert tuple(codes) == triage_addon_codes(addons[episode_id], 1200)
+        assert ("glutathione_high_dose" in codes) == (episode_id in high)
+        assert ("liver_panel_week_4" in {lab["lab"] for lab in labs}) == (episode_id in high)
+
+
+def test_a_higher_clinic_threshold_drops_the_reminder_for_1200_mg(
+    engine: Engine, clock: FixedClock
+) -> None:
+    load_demo(engine, patients=1000, seed=SEED, now=clock.now(), high_dose_glutathione_mg=1500)
+    with engine.connect() as conn:
+        addons: dict[int, list[Any]] = dict(
+            conn.execute(select(TreatmentEpisode.id, TreatmentEpisode.addons)).all()
+        )
+        reminded = set(
+            conn.scalars(select(Touchpoint.episode_id).where(Touchpoint.template == "liver-panel"))
+        )
+    at_1200 = {
+        e
+        for e, recorded in addons.items()
+        if {"name": "glutathione", "dose": "1,200 mg"} in recorded
+    }
+    assert at_1200 and not at_1200 & reminded
+    assert reminded == {e for e, r in addons.items() if has_high_dose_glutathione(r, 1500)}
 
 
 def test_contacts_triage_incidents_and_escalations_are_consistent(
@@ -380,6 +476,7 @@ def test_contacts_triage_incidents_and_escalations_are_consistent(
         incidents = conn.execute(select(Incident)).all()
         escalations = conn.execute(select(Escalation)).all()
         outbox = conn.execute(select(OutboxNotification)).all()
+        protocols = dict(conn.execute(select(TreatmentEpisode.id, TreatmentEpisode.protocol)).all())
     last_contact: dict[int, datetime] = {}
     last_heard: dict[int, datetime] = {}
     for patient_id, at, outcome, opens, closes in attempts:
@@ -394,6 +491,9 @@ def test_contacts_triage_incidents_and_escalations_are_consistent(
         assert triage.rules_version == "demo" and triage.reasons
         computed, _ = demo_triage(triage.day, triage.temperature_c, triage.trend, triage.symptoms)
         assert computed == triage.computed_disposition
+        assert triage.labs == demo_labs(triage.temperature_c, triage.symptoms, triage.addons)
+        assert triage.needs == demo_needs(triage.day, triage.trend, triage.symptoms)
+        assert triage.protocol == protocols[triage.episode_id]
         assert (triage.override_reason is None) == (
             triage.computed_disposition == triage.chosen_disposition
         )
@@ -405,10 +505,9 @@ def test_contacts_triage_incidents_and_escalations_are_consistent(
     assert incidents and escalations
     for incident in incidents:
         assert chosen[incident.triage_id].opens_incident
-        days = {Seriousness.NON_SERIOUS: 30, Seriousness.LIFE_THREATENING: 7}.get(
-            Seriousness(incident.seriousness), 15
-        )
-        assert incident.report_due_on == incident.learned_on + timedelta(days=days)
+    assert any(t.labs for t in triages) and any(t.needs for t in triages)
+    assert all(isinstance(t.labs, list) and isinstance(t.addons, list) for t in triages)
+    assert {t.protocol for t in triages} <= set(Protocol)
     for escalation in escalations:
         assert chosen[escalation.triage_id].pages_physician
         assert escalation.status != EscalationStatus.OPEN  # the demo never pages anyone
@@ -416,6 +515,60 @@ def test_contacts_triage_incidents_and_escalations_are_consistent(
     assert {row.status for row in outbox} == {NotificationStatus.SENT}
     assert len({row.idempotency_key for row in outbox}) == len(outbox)
     assert all(row.sent_at is not None and row.sent_at <= now for row in outbox)
+
+
+def test_incidents_start_not_assessed_until_a_physician_classifies_them(
+    engine: Engine, clock: FixedClock
+) -> None:
+    # A triage is not a physician's assessment: no seriousness, grade or suspect
+    # product until classified, and the clock the triage suggests meanwhile.
+    load_demo(engine, patients=1000, seed=SEED, now=clock.now())
+    triage_clock = {Disposition.EMERGENCY: 7, Disposition.URGENT: 15, Disposition.REVIEW: 30}
+    with engine.connect() as conn:
+        # The clock follows the higher of the computed and the chosen disposition.
+        clock_by = {
+            triage_id: Disposition.highest([Disposition(computed), Disposition(chosen)])
+            for triage_id, computed, chosen in conn.execute(
+                select(
+                    TriageAssessment.id,
+                    TriageAssessment.computed_disposition,
+                    TriageAssessment.chosen_disposition,
+                )
+            )
+        }
+        products: dict[int, set[int]] = {}
+        for product_id, episode_id in conn.execute(
+            select(ProductGiven.id, ProductGiven.episode_id)
+        ):
+            products.setdefault(episode_id, set()).add(product_id)
+        kinds: dict[int, list[str]] = {}
+        for incident_id, kind in conn.execute(
+            select(IncidentEntry.incident_id, IncidentEntry.kind).order_by(IncidentEntry.id)
+        ):
+            kinds.setdefault(incident_id, []).append(kind)
+        incidents = conn.execute(select(Incident)).all()
+    assessed = [i for i in incidents if i.seriousness != Seriousness.NOT_ASSESSED]
+    pending = [i for i in incidents if i.seriousness == Seriousness.NOT_ASSESSED]
+    assert assessed and pending
+    for incident in pending:
+        assert incident.severity_grade is None and incident.suspect_product_id is None
+        assert incident.causality is None and incident.reported_on is None
+        days = triage_clock[clock_by[incident.triage_id]]
+        assert incident.report_due_on == incident.learned_on + timedelta(days=days)
+        assert "classified" not in kinds[incident.id]
+        assert (clock.now().date() - incident.learned_on).days < 4  # only fresh ones wait
+    for incident in assessed:
+        seriousness = Seriousness(incident.seriousness)
+        days = {Seriousness.NON_SERIOUS: 30, Seriousness.LIFE_THREATENING: 7}.get(seriousness, 15)
+        assert incident.report_due_on == incident.learned_on + timedelta(days=days)
+        assert incident.severity_grade in {1, 2, 3, 4}
+        if incident.severity_grade == 4:
+            assert seriousness is not Seriousness.NON_SERIOUS
+        assert incident.outcome != "fatal" and seriousness is not Seriousness.DEATH
+        assert incident.suspect_product_id in products[incident.episode_id]
+        assert kinds[incident.id][:2] == ["opened", "classified"]
+    # The physician sometimes names an add-on rather than the main product.
+    assert len({i.suspect_product_id for i in assessed}) > 1
 
 
 def test_refuses_when_real_patients_exist_and_writes_nothing(
@@ -512,7 +665,8 @@ def test_sqlite_values_are_stored_as_sqlalchemy_would_store_them(
     # must still be exactly what the ORM writes, or comparisons and reads break.
     engine = _sqlite_engine(tmp_path / "encoding.db")
     try:
-        load_demo(engine, patients=120, seed=SEED, now=clock.now())
+        # Enough patients that every table, escalations included, has rows.
+        load_demo(engine, patients=150, seed=SEED, now=clock.now())
         dialect = engine.dialect
         with engine.connect() as conn:
             for model in DEMO_TABLES:
