@@ -25,7 +25,7 @@ class Disposition(StrEnum):
 
     @property
     def opens_incident(self) -> bool:
-        """An incident is due from `review` up (DOMAIN.md section 4)."""
+        """An incident is due from `review` up (clinical rules, docs/clinical-rules.md)."""
         return self.severity >= Disposition.REVIEW.severity
 
     @property
@@ -112,7 +112,9 @@ class Protocol(StrEnum):
 
     @property
     def involves_exosomes(self) -> bool:
-        """Exosome episodes get the granuloma-watch schedule by default."""
+        """The protocol itself is an exosome infusion; then the episode gets the granuloma
+        watch whatever its products say. Microneedling may use an exosome ampoule too,
+        so the watch follows the products given (`core.schedules.gets_granuloma_watch`)."""
         return self in (Protocol.EXOSOME_IV, Protocol.EXOSOME_IV_MICRONEEDLING)
 
 
@@ -125,7 +127,7 @@ class Trend(StrEnum):
 
 
 class IncidentCategory(StrEnum):
-    """Kind of adverse event (DOMAIN.md section 6)."""
+    """Kind of adverse event (clinical rules, docs/clinical-rules.md)."""
 
     ALLERGIC = "allergic_anaphylaxis"
     IV_SITE = "iv_infiltration_phlebitis"
@@ -138,8 +140,13 @@ class IncidentCategory(StrEnum):
 
 
 class Seriousness(StrEnum):
-    """ICH E2A seriousness criteria, kept apart from severity grade."""
+    """ICH E2A seriousness criteria, kept apart from severity grade.
 
+    `NOT_ASSESSED` is where an incident opened from a triage starts: a triage is
+    not a physician's assessment, so it is neither serious nor non-serious yet.
+    """
+
+    NOT_ASSESSED = "not_assessed"
     NON_SERIOUS = "non_serious"
     DEATH = "death"
     LIFE_THREATENING = "life_threatening"

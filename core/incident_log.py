@@ -35,6 +35,7 @@ class EntryKind(StrEnum):
     KHIDI = "khidi_escalated"
     CLOSED = "closed"
     REOPENED = "reopened"
+    DATES_CORRECTED = "dates_corrected"
 
     @property
     def label(self) -> str:
@@ -53,6 +54,7 @@ _ENTRY_LABELS = {
     EntryKind.KHIDI: "KHIDI escalation",
     EntryKind.CLOSED: "Closed",
     EntryKind.REOPENED: "Reopened",
+    EntryKind.DATES_CORRECTED: "Dates corrected",
 }
 
 HAND_WRITTEN = (
@@ -169,7 +171,58 @@ def check_grade(grade: int | None) -> int | None:
 
 def words(value: StrEnum) -> str:
     """An enum value as a coordinator reads it: 'resolved with sequelae'."""
+    if value is Seriousness.NOT_ASSESSED:
+        return NOT_ASSESSED_WORDS
     return value.value.replace("_", " ")
+
+
+NOT_ASSESSED_WORDS = "not yet assessed"
+"""How an unassessed seriousness reads everywhere: never "non-serious"."""
+
+SERIOUS = frozenset(
+    {
+        Seriousness.DEATH,
+        Seriousness.LIFE_THREATENING,
+        Seriousness.HOSPITALISATION,
+        Seriousness.DISABILITY,
+        Seriousness.CONGENITAL_ANOMALY,
+        Seriousness.MEDICALLY_IMPORTANT,
+    }
+)
+"""The ICH E2A serious criteria (neither non-serious nor not yet assessed)."""
+
+
+def disagreement(
+    seriousness: Seriousness, grade: int | None, outcome: IncidentOutcome
+) -> str | None:
+    """Why seriousness, severity grade and outcome contradict each other, naming the
+    two fields that disagree; None when they agree.
+
+    CTCAE grade 5 is death and grade 4 life-threatening, so they need the matching
+    ICH E2A seriousness; a fatal outcome is a death. A contradiction would put the
+    incident on the wrong reporting clock.
+    """
+    if grade == 5 and seriousness is not Seriousness.DEATH:
+        return (
+            "Severity grade and seriousness disagree: grade 5 is death, so seriousness "
+            f"must be death (it is {words(seriousness)})."
+        )
+    if grade == 5 and outcome is not IncidentOutcome.FATAL:
+        return (
+            "Severity grade and outcome disagree: grade 5 is death, so the outcome must be "
+            f"fatal (it is {words(outcome)})."
+        )
+    if grade == 4 and seriousness not in SERIOUS:
+        return (
+            "Severity grade and seriousness disagree: grade 4 is life-threatening, so "
+            f"seriousness must be one of the serious criteria (it is {words(seriousness)})."
+        )
+    if outcome is IncidentOutcome.FATAL and seriousness is not Seriousness.DEATH:
+        return (
+            "Outcome and seriousness disagree: a fatal outcome needs seriousness 'death' first "
+            f"(it is {words(seriousness)}); that sets the 7-day reporting clock."
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -203,6 +256,9 @@ class IncidentDetail:
     """Optimistic lock: a change made from this reading names this version."""
     timeline: tuple[TimelineItem, ...]
     """Oldest first."""
+    downgraded: str | None = None
+    """When the triage that opened it was overridden down: computed and chosen
+    disposition with the coordinator's reason, in words."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +342,7 @@ def incidents_csv(records: Iterable[IncidentExport], today: date) -> str:
                 line.country,
                 record.home_country,
                 line.category,
-                line.seriousness,
+                words(line.seriousness),  # never a code: "not yet assessed", not "not_assessed"
                 line.severity_grade,
                 line.outcome,
                 line.status,

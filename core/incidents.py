@@ -1,9 +1,13 @@
 """Incident facts derived from a triage: a suggested category and the reporting clock.
 
-The clock is policy (DOMAIN.md section 6, mirroring ICH E2A/E2D): fatal or
-life-threatening serious events are reported to MFDS within 7 days, other
-serious events within 15, non-serious ones periodically (30). Day 0 is the
-day the clinic learned of the event. The regulatory officer confirms the duty.
+The clock is policy (mirroring ICH E2A/E2D): fatal or life-threatening
+serious events are reported to MFDS within 7 days, other serious events within
+15, non-serious ones periodically (30). Day 0 is the day the clinic learned of
+the event. The regulatory officer confirms the duty.
+
+A triage is not a physician's assessment: an incident a triage opens is "not
+yet assessed", and until a physician classifies it the clock runs at the
+deadline the triage suggests (emergency 7, urgent 15, review 30).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from core.domain import IncidentCategory, Seriousness
+from core.domain import Disposition, IncidentCategory, Seriousness
 from core.schedules import CLINIC_TZ
 
 # First match wins: the most specific, most dangerous pattern names the incident.
@@ -96,8 +100,16 @@ class ReportingPolicy:
             )
 
     def days_for(self, seriousness: Seriousness) -> int:
-        """How many days the clock runs for an event of this seriousness."""
-        if seriousness in (Seriousness.DEATH, Seriousness.LIFE_THREATENING):
+        """How many days the clock runs for an event of this seriousness.
+
+        Not yet assessed, with no triage to suggest a deadline (an incident
+        opened by hand), runs at the strictest clock until a physician says.
+        """
+        if seriousness in (
+            Seriousness.DEATH,
+            Seriousness.LIFE_THREATENING,
+            Seriousness.NOT_ASSESSED,
+        ):
             return self.life_threatening_days
         if seriousness is Seriousness.NON_SERIOUS:
             return self.non_serious_days
@@ -112,8 +124,31 @@ class ReportingPolicy:
         """
         return learned_on + timedelta(days=self.days_for(seriousness))
 
+    def days_for_triage(self, disposition: Disposition) -> int:
+        """Days the clock runs for a not yet assessed incident a triage opened.
+
+        An emergency triage is presumed life-threatening (the 7-day clock), an
+        urgent one serious (15); review runs the periodic clock (30).
+        """
+        if disposition is Disposition.EMERGENCY:
+            return self.life_threatening_days
+        if disposition is Disposition.URGENT:
+            return self.serious_days
+        return self.non_serious_days
+
+    def due_on_triage(self, disposition: Disposition, learned_on: date) -> date:
+        """The deadline a triage of `disposition` suggests; day 0 is `learned_on`."""
+        return learned_on + timedelta(days=self.days_for_triage(disposition))
+
 
 DEFAULT_REPORTING = ReportingPolicy()
+
+
+def triage_clock_disposition(computed: Disposition, chosen: Disposition) -> Disposition:
+    """The disposition a triage incident's clock and category follow: the higher of the
+    computed and the chosen one. Choosing lower does not undocument the event (only a
+    physician's decision does); choosing higher tightens the clock."""
+    return Disposition.highest([computed, chosen])
 
 
 def report_due_on(

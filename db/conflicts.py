@@ -33,6 +33,7 @@ ACTION_WORDS = {
     "incident.khidi": "escalated to KHIDI",
     "incident.close": "closed",
     "incident.reopen": "reopened",
+    "incident.correct_dates": "given corrected dates",
     "episode.move_procedure": "moved",
 }
 

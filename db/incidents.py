@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
+from core.dossier import parse_addons
 from core.incident_log import (
     HAND_WRITTEN,
     EntryKind,
@@ -28,15 +29,21 @@ from core.incident_log import (
     StatusFilter,
     TimelineItem,
     check_grade,
+    disagreement,
     order_incidents,
     words,
 )
-from core.incidents import DEFAULT_REPORTING, ReportingPolicy, clinic_today
-from core.permissions import Action
+from core.incidents import (
+    DEFAULT_REPORTING,
+    ReportingPolicy,
+    clinic_today,
+    triage_clock_disposition,
+)
+from core.permissions import Action, allowed
 from core.schedules import CLINIC_TZ
 from db import audit
 from db.conflicts import ACTION_WORDS, last_change
-from db.followup import Actor, FollowUpConflict, mark_changed, require
+from db.followup import Actor, FollowUpConflict, PermissionRefused, mark_changed, require
 from db.models import (
     AuditEvent,
     ContactAttempt,
@@ -46,6 +53,7 @@ from db.models import (
     ProductGiven,
     Staff,
     TreatmentEpisode,
+    TriageAssessment,
 )
 
 # The log is a working list, not an archive: past this many rows the filter
@@ -145,6 +153,30 @@ def load_incident(session: Session, incident_id: int) -> IncidentDetail | None:
         triage_id=incident.triage_id,
         version=incident.version,
         timeline=tuple(_timeline(session, incident)),
+        downgraded=downgraded_words(session, incident),
+    )
+
+
+def _downgrade(session: Session, incident: Incident) -> TriageAssessment | None:
+    """The triage that opened the incident, when the coordinator chose a lower
+    disposition than the computed one."""
+    if incident.triage_id is None:
+        return None
+    triage = session.get(TriageAssessment, incident.triage_id)
+    if triage is None or triage.chosen_disposition.severity >= triage.computed_disposition.severity:
+        return None
+    return triage
+
+
+def downgraded_words(session: Session, incident: Incident) -> str | None:
+    """'computed urgent, coordinator chose monitor: <reason>' for an incident whose
+    triage was overridden down; None otherwise."""
+    triage = _downgrade(session, incident)
+    if triage is None:
+        return None
+    return (
+        f"computed {triage.computed_disposition.value}, coordinator chose "
+        f"{triage.chosen_disposition.value}: {triage.override_reason or 'no reason recorded'}"
     )
 
 
@@ -220,6 +252,11 @@ class Classification:
     causality: str | None
     actions_taken: str | None
     suspect_product_id: int | None
+    outcome: IncidentOutcome | None = None
+    """None leaves the outcome as it is (it is usually set on closing)."""
+    suspect_addon: str | None = None
+    """An add-on of the incident's episode with no product row yet (an
+    `episode_products` choice); it wins over `suspect_product_id`."""
 
 
 def _snapshot(incident: Incident) -> dict[str, Any]:
@@ -232,6 +269,9 @@ def _snapshot(incident: Incident) -> dict[str, Any]:
         "suspect_product": incident.suspect_product_id,
         "outcome": incident.outcome.value,
         "status": incident.status.value,
+        "onset_date": incident.onset_date.isoformat() if incident.onset_date else None,
+        "onset_day": incident.onset_day,
+        "learned_on": incident.learned_on.isoformat(),
         "report_due_on": incident.report_due_on.isoformat() if incident.report_due_on else None,
         "reported_on": incident.reported_on.isoformat() if incident.reported_on else None,
         "report_reference": incident.report_reference,
@@ -371,10 +411,12 @@ def classify(
     now: datetime,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> None:
-    """Set category, seriousness, grade, causality, actions and suspect product.
+    """Set category, seriousness, grade, outcome, causality, actions and suspect product.
 
+    Seriousness, grade and outcome must agree (`core.incident_log.disagreement`).
     While no report is recorded, the due date follows the seriousness (day 0
-    stays the day the clinic learned of the event).
+    stays the day the clinic learned of the event); while it is not yet
+    assessed, it follows the triage that opened the incident.
     """
     require(session, actor, Action.CLASSIFY_INCIDENT)
     try:
@@ -383,25 +425,35 @@ def classify(
         raise FollowUpConflict(str(exc)) from None
     mark_changed(session, now)
     incident = _locked(session, incident_id, expected_version)
-    if classification.suspect_product_id is not None:
-        _check_product(session, incident, classification.suspect_product_id)
+    if (
+        classification.seriousness is Seriousness.NOT_ASSESSED
+        and incident.seriousness is not Seriousness.NOT_ASSESSED
+    ):
+        raise FollowUpConflict(
+            f"seriousness is already assessed ({words(incident.seriousness)}); it cannot go back "
+            "to not yet assessed: choose the criterion that applies now"
+        )
+    outcome = classification.outcome or incident.outcome
+    problem = disagreement(classification.seriousness, grade, outcome)
+    if problem:
+        raise FollowUpConflict(problem)
+    product_id = classification.suspect_product_id
+    if classification.suspect_addon:
+        product_id = _addon_product(session, incident, classification.suspect_addon)
+    elif product_id is not None:
+        _check_product(session, incident, product_id)
     before = _snapshot(incident)
     incident.category = classification.category
     incident.seriousness = classification.seriousness
     incident.severity_grade = grade
+    incident.outcome = outcome
     incident.causality = (classification.causality or "").strip() or None
     incident.actions_taken = (classification.actions_taken or "").strip() or None
-    incident.suspect_product_id = classification.suspect_product_id
-    if incident.reported_on is None:
-        due = reporting.due_on(incident.seriousness, incident.learned_on)
-        current = incident.report_due_on
-        # Downgrading must not turn a missed deadline into a running one: once the
-        # due date has passed, it only ever moves earlier.
-        if current is None or due <= current or clinic_today(now) <= current:
-            incident.report_due_on = due
+    incident.suspect_product_id = product_id
+    _follow_the_clock(session, incident, reporting, now)
     after = _snapshot(incident)
     changes = [
-        f"{label} {before[key] or '-'} -> {after[key] or '-'}"
+        f"{label} {_said(session, key, before[key])} -> {_said(session, key, after[key])}"
         for key, label in _CLASSIFICATION_LABELS
         if before[key] != after[key]
     ]
@@ -413,21 +465,62 @@ def classify(
         before,
         action="incident.classify",
         kind=EntryKind.CLASSIFIED,
-        text="; ".join(changes).replace("_", " "),
+        text="; ".join(changes),
         actor=actor,
         now=now,
     )
+
+
+def _said(session: Session, key: str, value: Any) -> str:
+    """A snapshot value as the timeline says it: words, never a stored code."""
+    if value is None or value == "":
+        return "-"
+    if key == "seriousness":
+        return words(Seriousness(value))
+    if key == "suspect_product":
+        return product_words(session.get(ProductGiven, value)) or str(value)
+    return str(value).replace("_", " ")
 
 
 _CLASSIFICATION_LABELS = (
     ("category", "category"),
     ("seriousness", "seriousness"),
     ("severity_grade", "grade"),
+    ("outcome", "outcome"),
     ("causality", "causality"),
     ("actions_taken", "actions"),
     ("suspect_product", "suspect product"),
     ("report_due_on", "report due"),
 )
+
+
+def due_on(session: Session, incident: Incident, reporting: ReportingPolicy) -> date:
+    """The MFDS deadline the incident's seriousness and day 0 give.
+
+    Not yet assessed and opened from a triage: the deadline that triage
+    suggests (the higher of its computed and chosen disposition).
+    """
+    if incident.seriousness is Seriousness.NOT_ASSESSED and incident.triage_id is not None:
+        triage = session.get(TriageAssessment, incident.triage_id)
+        if triage is not None:
+            disposition = triage_clock_disposition(
+                triage.computed_disposition, triage.chosen_disposition
+            )
+            return reporting.due_on_triage(disposition, incident.learned_on)
+    return reporting.due_on(incident.seriousness, incident.learned_on)
+
+
+def _follow_the_clock(
+    session: Session, incident: Incident, reporting: ReportingPolicy, now: datetime
+) -> None:
+    if incident.reported_on is not None:
+        return
+    due = due_on(session, incident, reporting)
+    current = incident.report_due_on
+    # A downgrade must not turn a missed deadline into a running one: once the
+    # due date has passed, it only ever moves earlier.
+    if current is None or due <= current or clinic_today(now) <= current:
+        incident.report_due_on = due
 
 
 def _check_product(session: Session, incident: Incident, product_id: int) -> None:
@@ -440,19 +533,64 @@ def _check_product(session: Session, incident: Incident, product_id: int) -> Non
         raise FollowUpConflict(f"product {product_id} was not given to this patient")
 
 
-def episode_products(session: Session, incident_id: int) -> list[tuple[int, str]]:
-    """The products given to the incident's patient, newest episode first: the
-    suspect-product choices."""
+def episode_products(session: Session, incident_id: int) -> list[tuple[int | str, str]]:
+    """The suspect-product choices: every product given to the incident's patient,
+    newest episode first, then each add-on of the incident's episode that no product
+    row names (its code as the key; choosing it records it as a product).
+
+    Allergic reactions trace more often to the add-on infusions than to the
+    exosome, so every one of them is choosable, none is preselected.
+    """
     incident = session.get(Incident, incident_id)
     if incident is None:
         return []
-    rows = session.scalars(
-        select(ProductGiven)
-        .join(TreatmentEpisode, TreatmentEpisode.id == ProductGiven.episode_id)
-        .where(TreatmentEpisode.patient_id == incident.patient_id)
-        .order_by(TreatmentEpisode.procedure_at.desc(), ProductGiven.id)
+    rows = list(
+        session.scalars(
+            select(ProductGiven)
+            .join(TreatmentEpisode, TreatmentEpisode.id == ProductGiven.episode_id)
+            .where(TreatmentEpisode.patient_id == incident.patient_id)
+            .order_by(TreatmentEpisode.procedure_at.desc(), ProductGiven.id)
+        )
     )
-    return [(product.id, product_words(product) or "") for product in rows]
+    choices: list[tuple[int | str, str]] = [
+        (product.id, product_words(product) or "") for product in rows
+    ]
+    for code, label in _unrecorded_addons(session, incident):
+        choices.append((code, f"{label} (add-on; no product record, MFDS reference or lot)"))
+    return choices
+
+
+def _unrecorded_addons(session: Session, incident: Incident) -> list[tuple[str, str]]:
+    """(code, words) of the episode's add-ons that no product row of the episode names."""
+    episode = session.get(TreatmentEpisode, incident.episode_id) if incident.episode_id else None
+    if episode is None:
+        return []
+    names = [
+        name.casefold()
+        for name in session.scalars(
+            select(ProductGiven.name).where(ProductGiven.episode_id == episode.id)
+        )
+    ]
+    found = []
+    for addon in parse_addons(list(episode.addons or [])):
+        label = f"{addon.label}, {addon.dose}" if addon.dose else addon.label
+        # "Glutathione, high dose" is recorded as "Glutathione 600 mg/5 mL injection".
+        key = addon.label.split(",")[0].strip().casefold()
+        if not any(key in name or addon.code.casefold() in name for name in names):
+            found.append((addon.code, label))
+    return found
+
+
+def _addon_product(session: Session, incident: Incident, code: str) -> int:
+    """The product row of an add-on chosen as suspect, recorded now if need be."""
+    for known, label in _unrecorded_addons(session, incident):
+        if known == code:
+            assert incident.episode_id is not None
+            product = ProductGiven(episode_id=incident.episode_id, name=label, exosome=False)
+            session.add(product)
+            session.flush()
+            return product.id
+    raise FollowUpConflict(f"the add-on {code!r} is not recorded on this incident's episode")
 
 
 def record_report(
@@ -551,12 +689,11 @@ def close(
     incident = _locked(session, incident_id, expected_version)
     if incident.status is IncidentStatus.CLOSED:
         raise FollowUpConflict(f"incident #{incident_id} is already closed")
-    if outcome is IncidentOutcome.FATAL and incident.seriousness is not Seriousness.DEATH:
+    problem = disagreement(incident.seriousness, incident.severity_grade, outcome)
+    if problem:
         # A death is reported within 7 days: the seriousness must say so first.
-        raise FollowUpConflict(
-            "a fatal outcome needs seriousness 'death' first (classify, s): "
-            "that sets the 7-day reporting clock"
-        )
+        raise FollowUpConflict(f"{problem} Classify first (s).")
+    _physician_drops_a_downgrade(session, incident, actor)
     before = _snapshot(incident)
     incident.status = IncidentStatus.CLOSED
     incident.outcome = outcome
@@ -574,6 +711,108 @@ def close(
         text=text,
         actor=actor,
         now=now,
+    )
+
+
+def correct_dates(
+    session: Session,
+    *,
+    incident_id: int,
+    expected_version: int,
+    onset_date: date | None,
+    learned_on: date,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    reporting: ReportingPolicy = DEFAULT_REPORTING,
+) -> None:
+    """Correct the onset date and day 0 (the day the clinic learned of the event).
+
+    The reason is required and kept on the timeline with both the old and the new
+    dates. The reporting clock follows day 0, except that a deadline already
+    passed never moves later.
+    """
+    require(session, actor, Action.EDIT_INCIDENT)
+    why = _required(reason, "a reason for the correction")
+    mark_changed(session, now)
+    incident = _locked(session, incident_id, expected_version)
+    today = clinic_today(now)
+    if learned_on > today:
+        raise FollowUpConflict(f"day 0 ({learned_on:%Y-%m-%d}) is in the future")
+    if onset_date is not None and onset_date > today:
+        raise FollowUpConflict(f"the onset ({onset_date:%Y-%m-%d}) is in the future")
+    if onset_date is not None and learned_on < onset_date:
+        raise FollowUpConflict(
+            f"day 0 ({learned_on:%Y-%m-%d}) is before the onset ({onset_date:%Y-%m-%d})"
+        )
+    for recorded, what in (
+        (incident.reported_on, "the MFDS report"),
+        (incident.khidi_escalated_on, "the KHIDI escalation"),
+    ):
+        if recorded is not None and recorded < learned_on:
+            raise FollowUpConflict(
+                f"day 0 ({learned_on:%Y-%m-%d}) would fall after {what} ({recorded:%Y-%m-%d})"
+            )
+    if (onset_date, learned_on) == (incident.onset_date, incident.learned_on):
+        raise FollowUpConflict("nothing changed; the onset date and day 0 are as they were")
+    before = _snapshot(incident)
+    incident.onset_date = onset_date
+    incident.onset_day = _onset_day(session, incident, onset_date)
+    incident.learned_on = learned_on
+    _follow_the_clock(session, incident, reporting, now)
+    after = _snapshot(incident)
+    changes = [
+        f"{label} {before[key] if before[key] is not None else '-'} -> "
+        f"{after[key] if after[key] is not None else '-'}"
+        for key, label in (
+            ("onset_date", "onset"),
+            ("onset_day", "onset day"),
+            ("learned_on", "day 0"),
+            ("report_due_on", "report due"),
+        )
+        if before[key] != after[key]
+    ]
+    _commit_change(
+        session,
+        incident,
+        before,
+        action="incident.correct_dates",
+        kind=EntryKind.DATES_CORRECTED,
+        text=f"{'; '.join(changes)}: {why}",
+        actor=actor,
+        now=now,
+    )
+
+
+def _onset_day(session: Session, incident: Incident, onset: date | None) -> int | None:
+    """Day N after the procedure's Seoul calendar date."""
+    if onset is None or incident.episode_id is None:
+        return None
+    procedure_at = session.scalar(
+        select(TreatmentEpisode.procedure_at).where(TreatmentEpisode.id == incident.episode_id)
+    )
+    if procedure_at is None:
+        return None
+    return (onset - procedure_at.astimezone(CLINIC_TZ).date()).days
+
+
+def _physician_drops_a_downgrade(session: Session, incident: Incident, actor: Actor) -> None:
+    """A suspected adverse event the coordinator chose to rate lower stays documented
+    until a physician decides: only a physician closes it while it is not yet assessed."""
+    if (
+        incident.seriousness is not Seriousness.NOT_ASSESSED
+        or _downgrade(session, incident) is None
+    ):
+        return
+    role = session.scalar(select(Staff.role).where(Staff.id == actor.staff_id))
+    if role is not None and allowed(role, Action.CLASSIFY_INCIDENT):
+        return
+    raise PermissionRefused(
+        role,
+        Action.CLASSIFY_INCIDENT,
+        f"Incident #{incident.id} was opened from a triage the coordinator chose to rate lower "
+        "than computed; only a physician's decision drops it: a physician closes it, or "
+        "classifies it first.",
     )
 
 
@@ -660,7 +899,8 @@ def open_by_hand(
         seriousness=seriousness,
         outcome=IncidentOutcome.UNKNOWN,
         status=IncidentStatus.OPEN,
-        suspect_product_id=first_product_id(session, episode.id) if episode else None,
+        # Empty until a physician chooses it (classify): the exosome is not presumed.
+        suspect_product_id=None,
         report_due_on=reporting.due_on(seriousness, learned),
         created_at=now,
     )
@@ -685,17 +925,6 @@ def open_by_hand(
         after={"by_hand": True, **_snapshot(incident), "entry": text},
     )
     return incident.id
-
-
-def first_product_id(session: Session, episode_id: int) -> int | None:
-    """The product an incident suspects until a physician says otherwise: the
-    episode's first recorded product (the exosome preparation in every protocol)."""
-    return session.scalar(
-        select(ProductGiven.id)
-        .where(ProductGiven.episode_id == episode_id)
-        .order_by(ProductGiven.id)
-        .limit(1)
-    )
 
 
 def export_incidents(session: Session, wanted: IncidentFilter, today: date) -> list[IncidentExport]:

@@ -4,12 +4,21 @@ escalation with its outbox rows, all in the caller's one transaction.
 Nothing is sent from here: the dispatcher picks the outbox rows up. A chosen
 disposition different from the computed one needs a written reason; both
 are kept.
+
+A triage is not a physician's assessment. The incident it opens is "not yet
+assessed", with the category the rules suggest, no suspect product, and the
+deadline the triage suggests. Choosing lower than computed does not hide a
+suspected adverse event: from a computed `review` the incident still opens,
+marked downgraded with the reason, and from a computed `urgent` or
+`emergency` the treating physician still gets one message saying so (no
+paging chain). A `monitor` triage adds a re-check 48 hours later.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,24 +32,49 @@ from core.domain import (
 )
 from core.escalation import (
     DEFAULT_POLICIES,
+    TREATING,
     EscalationPolicy,
+    EscalationStep,
 )
-from core.incidents import DEFAULT_REPORTING, ReportingPolicy, suggest_category
+from core.incident_log import EntryKind
+from core.incidents import DEFAULT_REPORTING, ReportingPolicy, triage_clock_disposition
 from core.permissions import Action
-from core.schedules import CLINIC_TZ, procedure_local_date
+from core.schedules import CLINIC_TZ, event_touchpoint_window, procedure_local_date
 from core.triage import Findings, TriageOutcome
 from db import audit
 from db.escalations import queue_step
-from db.followup import Actor, FollowUpConflict, mark_changed, require, set_latest_disposition
-from db.incidents import first_product_id
+from db.followup import (
+    Actor,
+    FollowUpConflict,
+    mark_changed,
+    refresh_next_touchpoint,
+    require,
+    set_latest_disposition,
+)
 from db.models import (
     Escalation,
     Incident,
     IncidentEntry,
+    OutboxNotification,
     Patient,
+    Touchpoint,
     TreatmentEpisode,
     TriageAssessment,
 )
+
+RECHECK_TEMPLATE = "triage-recheck"
+"""The template name of the touchpoint a `monitor` triage adds."""
+RECHECK_AFTER = timedelta(hours=48)
+"""A monitor finding is seen again after this long, not at the next planned day."""
+
+_ONE_MESSAGE = EscalationPolicy((EscalationStep((TREATING,), 0),), repeat=1, pages=False)
+"""The treating physician, once (the review path's shape): told of an override
+down, without the paging chain the coordinator decided against."""
+
+_NEEDS_WORDS = {
+    "trend": "trend not recorded: choose improving, stable or worsening",
+    "protocol": "protocol not recorded: choose the episode's protocol",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,8 @@ class SavedTriage:
     incident_id: int | None
     escalation_id: int | None
     notifications: int
+    recheck_touchpoint_id: int | None = None
+    """The re-check a `monitor` triage added, if any."""
 
 
 def record_triage(
@@ -69,8 +105,16 @@ def record_triage(
     include_patient_name: bool = False,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> SavedTriage:
-    """Save the assessment and everything its disposition requires."""
+    """Save the assessment and everything its disposition requires.
+
+    Refused while the outcome still needs an input that could raise it (a
+    missing trend or protocol): the form asks for it first.
+    """
     require(session, actor, Action.TRIAGE)
+    if outcome.needs:
+        raise FollowUpConflict(
+            "; ".join(_NEEDS_WORDS.get(need, f"{need} not recorded") for need in outcome.needs)
+        )
     final = chosen or outcome.disposition
     reason = (override_reason or "").strip()
     if final is not outcome.disposition and not reason:
@@ -107,8 +151,14 @@ def record_triage(
         rules_version=outcome.rules_version,
         note=(note or "").strip() or None,
         staff_id=actor.staff_id,
+        labs=[{"lab": lab.lab, "text": lab.text} for lab in outcome.labs],
+        needs=list(outcome.needs),
+        protocol=findings.protocol,
+        addons=list(findings.addons),
     )
     session.add(assessment)
+    # The queue orders by what the coordinator chose; the incident and the
+    # physician's message below keep what was computed.
     set_latest_disposition(session, patient, final)
     session.flush()
     audit.record(
@@ -126,13 +176,16 @@ def record_triage(
             "rules_version": outcome.rules_version,
             "symptoms": assessment.symptoms,
             "temperature_c": findings.temperature_c,
+            "labs": [lab["lab"] for lab in assessment.labs],
         },
     )
+    documented = triage_clock_disposition(outcome.disposition, final)
     incident_id = (
-        _open_incident(session, assessment, final, actor, now, reporting)
-        if final.opens_incident
+        _open_incident(session, assessment, outcome, documented, actor, now, reporting)
+        if documented.opens_incident
         else None
     )
+    downgraded = final.severity < outcome.disposition.severity
     escalation_id, sent = None, 0
     # Review emails the treating physician (no paging); urgent and up page the chain.
     if final.opens_incident:
@@ -147,13 +200,36 @@ def record_triage(
             (policies or DEFAULT_POLICIES)[final],
             include_patient_name,
         )
-    return SavedTriage(assessment.id, final, incident_id, escalation_id, sent)
+    elif downgraded and outcome.disposition.pages_physician:
+        # The coordinator chose not to page: the treating physician is still told,
+        # once, as review tells them (a REVIEW escalation is no queue alert).
+        escalation_id, sent = _escalate(
+            session,
+            patient,
+            assessment,
+            incident_id,
+            Disposition.REVIEW,
+            actor,
+            now,
+            _ONE_MESSAGE,
+            include_patient_name,
+            further_steps=False,
+        )
+    if escalation_id is not None and downgraded and outcome.disposition.pages_physician:
+        _say_override(session, escalation_id, assessment, incident_id, final)
+    recheck = (
+        _add_recheck(session, patient, episode, assessment, actor, now)
+        if final is Disposition.MONITOR
+        else None
+    )
+    return SavedTriage(assessment.id, final, incident_id, escalation_id, sent, recheck)
 
 
 def _open_incident(
     session: Session,
     assessment: TriageAssessment,
-    final: Disposition,
+    outcome: TriageOutcome,
+    documented: Disposition,
     actor: Actor,
     now: datetime,
     reporting: ReportingPolicy,
@@ -162,36 +238,40 @@ def _open_incident(
     episode_at = session.scalar(
         select(TreatmentEpisode.procedure_at).where(TreatmentEpisode.id == assessment.episode_id)
     )
-    # An emergency is at least "other medically important" until a physician grades it.
-    seriousness = (
-        Seriousness.MEDICALLY_IMPORTANT
-        if final is Disposition.EMERGENCY
-        else Seriousness.NON_SERIOUS
-    )
     incident = Incident(
         patient_id=assessment.patient_id,
         episode_id=assessment.episode_id,
         triage_id=assessment.id,
-        category=suggest_category(assessment.symptoms, assessment.temperature_c),
+        category=outcome.category,
         onset_day=assessment.day,
         onset_date=_onset_date(episode_at, assessment.day, learned),
         learned_on=learned,
-        seriousness=seriousness,
+        # A triage is not a physician's assessment: neither serious nor non-serious yet.
+        seriousness=Seriousness.NOT_ASSESSED,
         outcome=IncidentOutcome.UNKNOWN,
         status=IncidentStatus.OPEN,
-        report_due_on=reporting.due_on(seriousness, learned),
-        suspect_product_id=first_product_id(session, assessment.episode_id),
+        report_due_on=reporting.due_on_triage(documented, learned),
+        # Empty until a physician chooses among every product and add-on.
+        suspect_product_id=None,
         created_at=now,
     )
     session.add(incident)
     session.flush()
+    computed, chosen = assessment.computed_disposition, assessment.chosen_disposition
+    if chosen is computed:
+        text = f"Opened from triage #{assessment.id} ({chosen.value})."
+    else:
+        text = (
+            f"Opened from triage #{assessment.id}: computed {computed.value}, "
+            f"coordinator chose {chosen.value}: {assessment.override_reason}"
+        )
     session.add(
         IncidentEntry(
             incident_id=incident.id,
             at=now,
             staff_id=actor.staff_id,
-            kind="opened",
-            text=f"Opened from triage #{assessment.id} ({final.value}).",
+            kind=EntryKind.OPENED,
+            text=text,
         )
     )
     audit.record(
@@ -204,7 +284,8 @@ def _open_incident(
         after={
             "triage": assessment.id,
             "category": incident.category.value,
-            "seriousness": seriousness.value,
+            "seriousness": incident.seriousness.value,
+            "downgraded": chosen.severity < computed.severity,
             "report_due_on": incident.report_due_on.isoformat() if incident.report_due_on else None,
         },
     )
@@ -221,6 +302,8 @@ def _escalate(
     now: datetime,
     policy: EscalationPolicy,
     include_patient_name: bool,
+    *,
+    further_steps: bool = True,
 ) -> tuple[int, int]:
     escalation = Escalation(
         patient_id=patient.id,
@@ -230,7 +313,10 @@ def _escalate(
         status=EscalationStatus.OPEN,
         current_step=1,
         cycle=1,
-        next_step_at=now + timedelta(minutes=policy.steps[0].wait_minutes),
+        # Without further steps the dispatcher never advances it: one message only.
+        next_step_at=(
+            now + timedelta(minutes=policy.steps[0].wait_minutes) if further_steps else None
+        ),
         created_at=now,
     )
     session.add(escalation)
@@ -254,6 +340,98 @@ def _escalate(
         after={"disposition": final.value, "step": 1, "notifications": queued},
     )
     return escalation.id, queued
+
+
+def _say_override(
+    session: Session,
+    escalation_id: int,
+    assessment: TriageAssessment,
+    incident_id: int | None,
+    chosen: Disposition,
+) -> None:
+    """Tell the physician in the message itself that the coordinator chose lower, and why."""
+    computed = assessment.computed_disposition
+    note = (
+        f"\nThe triage computed {computed.value.upper()}; the coordinator chose {chosen.value} "
+        f"instead: {assessment.override_reason}\n"
+        + (
+            f"Incident #{incident_id} stays open until a physician decides.\n"
+            if incident_id is not None
+            else ""
+        )
+    )
+    rows = session.scalars(
+        select(OutboxNotification).where(OutboxNotification.escalation_id == escalation_id)
+    ).all()
+    for row in rows:
+        if not chosen.pages_physician:
+            row.title = (
+                f"[E-{escalation_id}] {computed.value.upper()} computed, "
+                f"coordinator chose {chosen.value}"
+            )
+        row.body = row.body + note
+    session.flush()
+
+
+def _add_recheck(
+    session: Session,
+    patient: Patient,
+    episode: TreatmentEpisode,
+    assessment: TriageAssessment,
+    actor: Actor,
+    now: datetime,
+) -> int | None:
+    """A touchpoint 48 hours after a monitor triage, with a one-day window (the due
+    day and the day after) in the patient's time zone, so a day-4 monitor is not
+    left until the day-7 check. None when an open re-check for that day exists
+    already (a second monitor triage the same day)."""
+    zone = ZoneInfo(patient.timezone)
+    window = event_touchpoint_window(now + RECHECK_AFTER, zone)
+    day = (window.due_date - procedure_local_date(episode.procedure_at)).days
+    ask = (
+        f"Re-check after the monitor triage of day {assessment.day}: "
+        "is it better, the same or worse?"
+    )
+    exists = session.scalar(
+        select(Touchpoint.id).where(
+            Touchpoint.episode_id == episode.id,
+            Touchpoint.template == RECHECK_TEMPLATE,
+            Touchpoint.due_date == window.due_date,
+            Touchpoint.resolution.is_(None),
+        )
+    )
+    if exists is not None:
+        return None
+    touchpoint = Touchpoint(
+        episode_id=episode.id,
+        patient_id=patient.id,
+        template=RECHECK_TEMPLATE,
+        day=day,
+        due_date=window.due_date,
+        opens_at=window.opens_at,
+        closes_at=window.closes_at,
+        ask=ask,
+        photos_wanted=False,
+    )
+    session.add(touchpoint)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor.username,
+        action="touchpoint.add",
+        entity="touchpoint",
+        entity_id=touchpoint.id,
+        after={
+            "patient": patient.id,
+            "template": RECHECK_TEMPLATE,
+            "triage": assessment.id,
+            "day": day,
+            "due_date": window.due_date.isoformat(),
+        },
+    )
+    refresh_next_touchpoint(session, patient.id)
+    return touchpoint.id
 
 
 def _onset_date(procedure_at: datetime | None, day: int | None, learned: date) -> date | None:

@@ -96,12 +96,20 @@ def add_triaged_patient(
     findings: Mapping[str, Any],
     treating_id: int | None = None,
     policies: dict[Disposition, EscalationPolicy] | None = None,
+    chosen: Disposition | None = None,
+    override_reason: str | None = None,
+    procedure_days_ago: int = 2,
     **patient: Any,
 ) -> SavedTriage:
     """A patient (see add_patient) with a saved triage of `findings`, through the real
-    db.triage.record_triage: assessment, incident and escalation with its outbox rows."""
+    db.triage.record_triage: assessment, incident and escalation with its outbox rows.
+    `chosen` and `override_reason` override the computed disposition."""
     created = add_patient(
-        session, code, procedure_at=now - timedelta(days=2), created_at=now, **patient
+        session,
+        code,
+        procedure_at=now - timedelta(days=procedure_days_ago),
+        created_at=now,
+        **patient,
     )
     if treating_id is not None:
         episode = session.scalars(
@@ -114,8 +122,8 @@ def add_triaged_patient(
         patient_id=created.id,
         findings=parsed,
         outcome=assess(parsed),
-        chosen=None,
-        override_reason=None,
+        chosen=chosen,
+        override_reason=override_reason,
         note=None,
         actor=actor,
         now=now,

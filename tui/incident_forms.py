@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from core.domain import IncidentCategory, IncidentOutcome, Seriousness
-from core.incident_log import HAND_WRITTEN, SEVERITY_GRADES, EntryKind, words
+from core.incident_log import HAND_WRITTEN, SEVERITY_GRADES, EntryKind, disagreement, words
 from db.incidents import Classification
 
 # WHO-UMC causality categories: the vocabulary physicians already use.
@@ -33,6 +33,7 @@ CAUSALITY = (
 )
 
 _SERIOUSNESS_LABELS = {
+    Seriousness.NOT_ASSESSED: "Not yet assessed",
     Seriousness.NON_SERIOUS: "Non-serious",
     Seriousness.DEATH: "Serious: death",
     Seriousness.LIFE_THREATENING: "Serious: life-threatening",
@@ -123,13 +124,14 @@ class EntryModal(_Form[EntryForm]):
 
 
 class ClassifyModal(_Form[Classification]):
-    """Category, seriousness (ICH E2A), grade (CTCAE), causality, actions, suspect product."""
+    """Category, seriousness (ICH E2A), grade (CTCAE), outcome, causality, actions and
+    the suspect product, chosen from every product and add-on of the episode."""
 
     def __init__(
         self,
         title: str,
         current: Classification,
-        products: list[tuple[int, str]],
+        products: list[tuple[int | str, str]],
     ) -> None:
         super().__init__()
         self._title = title
@@ -138,6 +140,13 @@ class ClassifyModal(_Form[Classification]):
 
     def compose(self) -> ComposeResult:
         now = self._current
+        # "Not yet assessed" is where a triage incident starts; once a physician has
+        # assessed it, it is not offered again.
+        seriousness = [
+            (label, s)
+            for s, label in _SERIOUSNESS_LABELS.items()
+            if s is not Seriousness.NOT_ASSESSED or now.seriousness is Seriousness.NOT_ASSESSED
+        ]
         with Vertical(classes="form wide"):
             yield Label(Text(f"Classify {self._title}"))
             yield Select(
@@ -146,17 +155,18 @@ class ClassifyModal(_Form[Classification]):
                 allow_blank=False,
                 id="category",
             )
-            yield Select(
-                [(label, s) for s, label in _SERIOUSNESS_LABELS.items()],
-                value=now.seriousness,
-                allow_blank=False,
-                id="seriousness",
-            )
+            yield Select(seriousness, value=now.seriousness, allow_blank=False, id="seriousness")
             yield Select(
                 [(f"Grade {label}", g) for g, label in _GRADE_LABELS.items()],
                 value=now.severity_grade if now.severity_grade is not None else Select.NULL,
                 prompt="Grade (not yet graded)",
                 id="grade",
+            )
+            yield Select(
+                [(f"Outcome: {words(o)}", o) for o in IncidentOutcome],
+                value=now.outcome or IncidentOutcome.UNKNOWN,
+                allow_blank=False,
+                id="outcome",
             )
             # A value recorded in other words (older data, an import) stays choosable,
             # so saving another change never erases it.
@@ -169,14 +179,16 @@ class ClassifyModal(_Form[Classification]):
                 prompt="Causality (not assessed)",
                 id="causality",
             )
+            # Nothing is preselected: allergic reactions trace more often to the
+            # add-ons than to the exosome, so the physician chooses.
             yield Select(
-                [(label, pid) for pid, label in self._products],
+                [(label, key) for key, label in self._products],
                 value=(
                     now.suspect_product_id
                     if now.suspect_product_id in {p for p, _ in self._products}
                     else Select.NULL
                 ),
-                prompt="Suspect product (none)",
+                prompt="Suspect product (not chosen yet)",
                 id="product",
             )
             yield Input(
@@ -192,16 +204,19 @@ class ClassifyModal(_Form[Classification]):
         category = self.query_one("#category", Select).value
         seriousness = self.query_one("#seriousness", Select).value
         grade = self.query_one("#grade", Select).value
+        outcome = self.query_one("#outcome", Select).value
         causality = self.query_one("#causality", Select).value
         product = self.query_one("#product", Select).value
         assert isinstance(category, IncidentCategory) and isinstance(seriousness, Seriousness)
+        assert isinstance(outcome, IncidentOutcome)
         chosen_grade = grade if isinstance(grade, int) else None
         if chosen_grade is not None and chosen_grade not in SEVERITY_GRADES:
             self.refuse("Grade must be 1 to 5.")
             return
-        if chosen_grade == 5 and seriousness is not Seriousness.DEATH:
-            # Grade 5 is death; seriousness must say so, or the 7-day clock is missed.
-            self.refuse("Grade 5 is death: set seriousness to 'Serious: death' as well.")
+        # The same rule the database applies; said here so nothing typed is lost.
+        problem = disagreement(seriousness, chosen_grade, outcome)
+        if problem:
+            self.refuse(problem)
             return
         self.dismiss(
             Classification(
@@ -211,8 +226,79 @@ class ClassifyModal(_Form[Classification]):
                 causality=causality if isinstance(causality, str) else None,
                 actions_taken=self.query_one("#actions", Input).value.strip() or None,
                 suspect_product_id=product if isinstance(product, int) else None,
+                outcome=outcome,
+                suspect_addon=product if isinstance(product, str) else None,
             )
         )
+
+
+@dataclass(frozen=True)
+class DateCorrection:
+    """Corrected onset date and day 0, with the reason the timeline keeps."""
+
+    onset: date | None
+    learned_on: date
+    reason: str
+
+
+class DateCorrectionModal(_Form[DateCorrection]):
+    """Correct the onset date and day 0 (the reporting clock follows day 0)."""
+
+    def __init__(self, title: str, today: date, onset: date | None, learned_on: date) -> None:
+        super().__init__()
+        self._title = title
+        self._today = today
+        self._onset = onset
+        self._learned_on = learned_on
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form wide"):
+            yield Label(Text(f"Correct the dates of {self._title}"))
+            yield Label(Text("Onset date (empty if unknown)"))
+            yield Input(
+                value=self._onset.isoformat() if self._onset else "",
+                placeholder="YYYY-MM-DD",
+                id="onset",
+            )
+            yield Label(Text("Day 0: the day the clinic learned of it (the clock counts from it)"))
+            yield Input(value=self._learned_on.isoformat(), placeholder="YYYY-MM-DD", id="learned")
+            yield Input(
+                placeholder="Why the dates are corrected (kept on the timeline)", id="reason"
+            )
+            yield from self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#onset", Input).focus()
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    def _save(self) -> None:
+        onset_text = self.query_one("#onset", Input).value.strip()
+        onset = None
+        try:
+            if onset_text:
+                onset = parse_day(onset_text, "Onset")
+            learned = parse_day(self.query_one("#learned", Input).value, "Day 0")
+        except ValueError as exc:
+            self.refuse(str(exc))
+            return
+        if onset is not None and onset > self._today:
+            self.refuse(f"Onset: {onset:%Y-%m-%d} is in the future.")
+            return
+        if learned > self._today:
+            self.refuse(f"Day 0: {learned:%Y-%m-%d} is in the future.")
+            return
+        if onset is not None and learned < onset:
+            self.refuse(f"Day 0: {learned:%Y-%m-%d} is before the onset ({onset:%Y-%m-%d}).")
+            return
+        if (onset, learned) == (self._onset, self._learned_on):
+            self.refuse("Nothing changed: correct the onset date or day 0.")
+            return
+        reason = self.query_one("#reason", Input).value.strip()
+        if not reason:
+            self.refuse("Say why the dates are corrected; the timeline keeps the reason.")
+            return
+        self.dismiss(DateCorrection(onset, learned, reason))
 
 
 @dataclass(frozen=True)
@@ -359,7 +445,15 @@ class NewIncidentModal(_Form[NewIncident]):
                 id="category",
             )
             yield Select(
-                [(label, s) for s, label in _SERIOUSNESS_LABELS.items()],
+                [
+                    (
+                        label
+                        if s is not Seriousness.NOT_ASSESSED
+                        else f"{label} (7-day clock until a physician classifies it)",
+                        s,
+                    )
+                    for s, label in _SERIOUSNESS_LABELS.items()
+                ],
                 prompt="Seriousness (sets the MFDS clock)",
                 id="seriousness",
             )

@@ -10,15 +10,23 @@ from pathlib import Path
 import pytest
 
 from core.config import ConfigError, load_config
-from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
+from core.domain import (
+    Disposition,
+    IncidentCategory,
+    IncidentOutcome,
+    IncidentStatus,
+    Seriousness,
+)
 from core.incident_log import (
     IncidentExport,
     IncidentFilter,
     IncidentLine,
     StatusFilter,
     check_grade,
+    disagreement,
     incidents_csv,
     order_incidents,
+    words,
 )
 from core.incidents import (
     DEFAULT_REPORTING,
@@ -26,6 +34,7 @@ from core.incidents import (
     ReportingPolicy,
     clinic_today,
     report_clock,
+    triage_clock_disposition,
 )
 
 LEARNED = date(2026, 11, 2)  # day 0
@@ -238,3 +247,63 @@ def test_csv_has_every_incident_and_never_a_formula() -> None:
     assert rows[1]["actions_taken"] == 'Antihistamine, "cool compress"\nphotos daily'
     assert (rows[1]["reported_on"], rows[1]["report_reference"]) == ("2026-11-19", "MFDS-2026-0042")
     assert rows[1]["report_clock"] == "reported"
+
+
+@pytest.mark.parametrize(
+    ("disposition", "days"),
+    [(Disposition.EMERGENCY, 7), (Disposition.URGENT, 15), (Disposition.REVIEW, 30)],
+)
+def test_an_unassessed_triage_incident_runs_on_the_clock_the_triage_suggests(
+    disposition: Disposition, days: int
+) -> None:
+    assert DEFAULT_REPORTING.due_on_triage(disposition, LEARNED) == LEARNED + timedelta(days=days)
+    # The clinic's settings move the triage clocks with the seriousness ones.
+    policy = ReportingPolicy(life_threatening_days=5, serious_days=10, non_serious_days=20)
+    expected = {Disposition.EMERGENCY: 5, Disposition.URGENT: 10, Disposition.REVIEW: 20}
+    assert policy.days_for_triage(disposition) == expected[disposition]
+
+
+def test_not_assessed_without_a_triage_runs_the_strictest_clock_and_reads_in_words() -> None:
+    assert DEFAULT_REPORTING.days_for(Seriousness.NOT_ASSESSED) == 7
+    assert words(Seriousness.NOT_ASSESSED) == "not yet assessed"
+    assert words(Seriousness.NON_SERIOUS) == "non serious"
+
+
+def test_the_clock_follows_the_higher_of_computed_and_chosen() -> None:
+    # Overriding down keeps the computed clock; overriding up tightens it.
+    assert triage_clock_disposition(Disposition.URGENT, Disposition.MONITOR) is Disposition.URGENT
+    assert triage_clock_disposition(Disposition.REVIEW, Disposition.URGENT) is Disposition.URGENT
+
+
+@pytest.mark.parametrize(
+    ("seriousness", "grade", "outcome", "fields"),
+    [
+        (Seriousness.HOSPITALISATION, 5, IncidentOutcome.FATAL, "Severity grade and seriousness"),
+        (Seriousness.DEATH, 5, IncidentOutcome.UNKNOWN, "Severity grade and outcome"),
+        (Seriousness.NON_SERIOUS, 4, IncidentOutcome.UNKNOWN, "Severity grade and seriousness"),
+        (Seriousness.NOT_ASSESSED, 4, IncidentOutcome.UNKNOWN, "Severity grade and seriousness"),
+        (Seriousness.DISABILITY, None, IncidentOutcome.FATAL, "Outcome and seriousness"),
+    ],
+)
+def test_seriousness_grade_and_outcome_disagreements_name_both_fields(
+    seriousness: Seriousness, grade: int | None, outcome: IncidentOutcome, fields: str
+) -> None:
+    problem = disagreement(seriousness, grade, outcome)
+    assert problem is not None and problem.startswith(f"{fields} disagree")
+    assert "_" not in problem
+
+
+@pytest.mark.parametrize(
+    ("seriousness", "grade", "outcome"),
+    [
+        (Seriousness.DEATH, 5, IncidentOutcome.FATAL),
+        (Seriousness.LIFE_THREATENING, 4, IncidentOutcome.RECOVERING),
+        (Seriousness.HOSPITALISATION, 4, IncidentOutcome.UNKNOWN),
+        (Seriousness.NON_SERIOUS, 3, IncidentOutcome.RESOLVED),
+        (Seriousness.NOT_ASSESSED, None, IncidentOutcome.UNKNOWN),
+    ],
+)
+def test_agreeing_fields_pass(
+    seriousness: Seriousness, grade: int | None, outcome: IncidentOutcome
+) -> None:
+    assert disagreement(seriousness, grade, outcome) is None

@@ -475,7 +475,8 @@ class Writer:
                     Seriousness.HOSPITALISATION,
                 ]
             ),
-            "severity_grade": self.rng.randint(1, 5),
+            # Grades 4 and 5 need a matching seriousness (life-threatening, death).
+            "severity_grade": self.rng.randint(1, 3),
             "actions_taken": self.unique(),
         }
 

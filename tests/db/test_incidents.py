@@ -25,7 +25,8 @@ from db.models import AuditEvent, Incident, IncidentEntry, ProductGiven, Treatme
 from db.triage import record_triage
 from tests.factories import add_patient, add_staff
 
-REVIEW = {"day": 8, "symptoms": ["swelling"], "country": "JP"}
+# Swelling after day 7 is review; the trend is given, since a missing one is not saved.
+REVIEW = {"day": 8, "symptoms": ["swelling"], "trend": "stable", "country": "JP"}
 EMERGENCY = {"day": 2, "symptoms": ["throat_tightness"], "country": "JP"}
 
 
@@ -126,27 +127,31 @@ def _audit(clinic: Clinic, action: str) -> list[AuditEvent]:
         )
 
 
-def test_triage_opens_an_incident_with_the_clock_and_the_suspect_product(clinic: Clinic) -> None:
+def test_triage_opens_an_unassessed_incident_on_the_triage_clock_without_a_suspect(
+    clinic: Clinic,
+) -> None:
     policy = ReportingPolicy(life_threatening_days=5, serious_days=10, non_serious_days=20)
     with clinic.session() as session:
         review = _triaged(session, "P-1", REVIEW, clinic.nurse, clinic.now, reporting=policy)
         emergency = _triaged(session, "P-2", EMERGENCY, clinic.nurse, clinic.now, reporting=policy)
     today = clinic_today(clinic.now)
     first, second = _get(clinic, review), _get(clinic, emergency)
+    # A triage is not a physician's assessment: not yet assessed, on the clock the
+    # triage suggests (review: the periodic one; emergency: presumed life-threatening).
     assert (first.seriousness, first.learned_on, first.report_due_on) == (
-        Seriousness.NON_SERIOUS,
+        Seriousness.NOT_ASSESSED,
         today,
         today + timedelta(days=20),
     )
-    # An emergency counts as serious (other medically important) until graded.
     assert (second.seriousness, second.report_due_on) == (
-        Seriousness.MEDICALLY_IMPORTANT,
-        today + timedelta(days=10),
+        Seriousness.NOT_ASSESSED,
+        today + timedelta(days=5),
     )
+    assert (first.suspect_product_id, second.suspect_product_id) == (None, None)
     with make_session_factory(clinic.engine)() as session:
         detail = store.load_incident(session, review)
     assert detail is not None
-    assert detail.suspect_product == "ExoRene IV 5 mL (MFDS MFDS-TEST-001, lot LOT-P-1)"
+    assert detail.suspect_product is None and detail.downgraded is None
     assert [item.label for item in detail.timeline] == ["Opened"]
 
 
@@ -157,6 +162,7 @@ def test_raising_seriousness_recomputes_the_due_date_from_day_0(clinic: Clinic) 
     later = clinic.now + timedelta(days=4)
     with clinic.session() as session:
         products = store.episode_products(session, incident_id)
+        assert isinstance(products[0][0], int)
         store.classify(
             session,
             incident_id=incident_id,
@@ -178,11 +184,12 @@ def test_raising_seriousness_recomputes_the_due_date_from_day_0(clinic: Clinic) 
     assert (incident.severity_grade, incident.causality, incident.version) == (3, "probable", 2)
     kind, text = _entries(clinic, incident_id)[-1]
     assert kind == EntryKind.CLASSIFIED
-    assert "seriousness non serious -> hospitalisation" in text and "grade - -> 3" in text
+    assert "seriousness not yet assessed -> hospitalisation" in text and "grade - -> 3" in text
+    assert "suspect product - -> ExoRene IV 5 mL (MFDS MFDS-TEST-001, lot LOT-P-1)" in text
     event = _audit(clinic, "incident.classify")[-1]
     assert event.actor == "dr.lee"
     assert event.before is not None and event.after is not None
-    assert event.before["seriousness"] == "non_serious"
+    assert event.before["seriousness"] == "not_assessed"
     assert event.after["seriousness"] == "hospitalisation"
     assert event.after["report_due_on"] == (learned + timedelta(days=15)).isoformat()
 
@@ -389,7 +396,7 @@ def test_filters_in_sql_agree_with_the_core_rule(clinic: Clinic) -> None:
                 in_sql = [line.incident_id for line in store.list_incidents(session, wanted, day)]
                 in_core = [line.incident_id for line in everything if wanted.matches(line, day)]
                 assert sorted(in_sql) == sorted(in_core), (wanted, day)
-        # Most urgent report first: the emergency (15 days) before the reviews (30);
+        # Most urgent report first: the emergency (7 days) before the reviews (30);
         # the closed TW one still owes its report, so it stays on the open view.
         assert [
             line.incident_id for line in store.list_incidents(session, IncidentFilter(), today)
@@ -432,7 +439,8 @@ def test_open_by_hand_and_export_records(clinic: Clinic) -> None:
         )
     assert [r.line.incident_id for r in records] == [triaged, by_hand]
     assert records[1].report_reference == "MFDS-URGENT-9"
-    assert records[1].suspect_product == "ExoRene IV 5 mL (MFDS MFDS-TEST-001, lot LOT-P-1)"
+    # Opened by hand too, the suspect product waits for a physician's choice.
+    assert records[1].suspect_product is None
 
 
 def test_every_change_is_audited_and_the_chain_holds(clinic: Clinic) -> None:
@@ -520,7 +528,7 @@ def test_downgrading_after_the_deadline_does_not_restart_the_clock(clinic: Clini
         incident_id = _triaged(session, "P-1", EMERGENCY, clinic.nurse, clinic.now)
     incident = _get(clinic, incident_id)
     due = incident.report_due_on
-    assert due is not None and incident.seriousness is Seriousness.MEDICALLY_IMPORTANT
+    assert due is not None and incident.seriousness is Seriousness.NOT_ASSESSED
 
     def downgrade(at: datetime, version: int) -> None:
         with clinic.session() as session:
@@ -540,8 +548,8 @@ def test_downgrading_after_the_deadline_does_not_restart_the_clock(clinic: Clini
                 now=at,
             )
 
-    # Three days after the 15-day deadline: downgrading keeps it late.
-    downgrade(clinic.now + timedelta(days=18), 1)
+    # Three days after the 7-day deadline (emergency triage): downgrading keeps it late.
+    downgrade(clinic.now + timedelta(days=10), 1)
     after = _get(clinic, incident_id)
     assert (after.seriousness, after.report_due_on) == (Seriousness.NON_SERIOUS, due)
     # Before the deadline a downgrade moves it (the clock has not run out).

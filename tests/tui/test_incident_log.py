@@ -23,14 +23,20 @@ from db import incidents as store
 from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
-from db.models import AuditEvent, Incident
+from db.models import AuditEvent, Incident, ProductGiven, TreatmentEpisode
 from tests.factories import add_staff, add_triaged_patient
 from tui.app import AftercareApp
-from tui.incident_forms import ClassifyModal, DatedReferenceModal, NewIncidentModal
+from tui.incident_forms import (
+    ClassifyModal,
+    DateCorrectionModal,
+    DatedReferenceModal,
+    NewIncidentModal,
+)
 from tui.screens.incidents import IncidentLogScreen
 from tui.screens.queue import QueueScreen
 
-REVIEW = {"day": 8, "symptoms": ["swelling"], "country": "JP"}
+# The trend is given: a triage missing one is not saved.
+REVIEW = {"day": 8, "symptoms": ["swelling"], "trend": "stable", "country": "JP"}
 
 
 @dataclass
@@ -117,7 +123,7 @@ async def test_recording_the_report_changes_days_left_in_the_log_and_on_the_queu
         await settle(pilot)
         queue = app.screen
         assert isinstance(queue, QueueScreen)
-        # A non-serious event learned today: 30 days to the periodic report.
+        # A review triage, not yet assessed, learned today: 30 days to the periodic report.
         assert _column(queue, "#queue-table", "report") == ["30d"]
         screen = await _open_log(pilot)
         assert _column(screen, "#incidents-table", "report") == ["30d left"]
@@ -192,7 +198,11 @@ async def test_grade_5_without_death_is_refused_in_the_form(clinic: Clinic) -> N
         await pilot.click("#save")
         await pilot.pause()
         assert app.screen is form
-        assert "Grade 5 is death" in _text(form, "#error")  # type: ignore[arg-type]
+        # The refusal names both fields that disagree.
+        assert "Severity grade and seriousness disagree: grade 5 is death" in _text(
+            form,  # type: ignore[arg-type]
+            "#error",
+        )
     with clinic.database.sessions() as session:
         assert session.get_one(Incident, clinic.incident_id).version == 1
 
@@ -317,3 +327,68 @@ async def test_n_on_the_patient_screen_opens_an_incident_by_hand(clinic: Clinic)
         # The life-threatening one (7 days) sorts before the periodic one (30).
         assert _column(screen, "#incidents-table", "report") == ["7d left", "30d left"]
         assert "Opened by hand: Home physician: sepsis" in _text(screen, "#incidents-detail-text")
+
+
+async def test_an_unassessed_incident_never_reads_non_serious(clinic: Clinic) -> None:
+    app = _app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        screen = await _open_log(pilot)
+        assert _column(screen, "#incidents-table", "serious") == ["not yet assessed"]
+        detail = _text(screen, "#incidents-detail-text")
+        assert "not yet assessed" in detail
+        assert "non-serious" not in detail and "non serious" not in detail
+        assert "Suspect product  not chosen yet" in detail
+
+
+async def test_the_classify_form_preselects_no_product_and_offers_the_add_ons(
+    clinic: Clinic,
+) -> None:
+    with transaction(clinic.database.sessions) as session:
+        incident = session.get_one(Incident, clinic.incident_id)
+        episode = session.get_one(TreatmentEpisode, incident.episode_id)
+        episode.addons = ["b_complex"]
+        session.add(ProductGiven(episode_id=episode.id, name="ExoRene IV 5 mL"))
+    app = _app(clinic, actor=clinic.doctor)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        screen = await _open_log(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ClassifyModal)
+        product = form.query_one("#product", Select)
+        assert product.value is Select.NULL
+        assert form.query_one("#seriousness", Select).value is Seriousness.NOT_ASSESSED
+        product.value = "b_complex"
+        await pilot.click("#save")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentLogScreen)
+        assert "Suspect product  B-complex (no MFDS reference" in _text(
+            screen, "#incidents-detail-text"
+        )
+
+
+async def test_d_corrects_day_0_with_a_reason_and_the_clock_follows(clinic: Clinic) -> None:
+    today = clinic_today(clinic.clock.now())
+    app = _app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        screen = await _open_log(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, DateCorrectionModal)
+        form.query_one("#learned", Input).value = (today - timedelta(days=3)).isoformat()
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is form
+        assert "Say why" in _text(form, "#error")  # type: ignore[arg-type]
+        form.query_one("#onset", Input).value = (today - timedelta(days=4)).isoformat()
+        await pilot.press(*"patient wrote 3 days ago", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentLogScreen)
+        assert _column(screen, "#incidents-table", "report") == ["27d left"]
+        detail = _text(screen, "#incidents-detail-text")
+        assert "Dates corrected" in detail and "patient wrote 3 days ago" in detail

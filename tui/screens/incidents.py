@@ -5,8 +5,12 @@ The table lists incidents most urgent report first (core.incident_log); the
 pane below shows the highlighted incident with its append-only timeline.
 Filters: `o` status (open, closed, all), `v` overdue reports only, `g`
 category, `w` country. Changes: `e` add an entry, `s` classify (seriousness,
-grade, ...), `p` record the MFDS report, `k` record a KHIDI escalation, `x`
-close with an outcome (or reopen a closed one). `X` writes the log as CSV.
+grade, ...), `d` correct the onset date and day 0 (with a reason), `p` record
+the MFDS report, `k` record a KHIDI escalation, `x` close with an outcome (or
+reopen a closed one). `X` writes the log as CSV.
+
+An incident a triage opened reads "not yet assessed" until a physician
+classifies it, never "non-serious".
 
 Every change names the version it was read at; a change someone else made in
 between is refused with who made it, and the screen re-reads. The screen
@@ -42,6 +46,8 @@ from tui.incident_forms import (
     ClassifyModal,
     CloseForm,
     CloseModal,
+    DateCorrection,
+    DateCorrectionModal,
     DatedReference,
     DatedReferenceModal,
     EntryForm,
@@ -98,6 +104,7 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         Binding("enter", "open_patient", "Patient", tooltip="Open the incident's patient"),
         Binding("e", "add_entry", "Entry", tooltip="Add a note or contact to the timeline"),
         Binding("s", "classify", "Classify", tooltip="Set seriousness, grade, causality, product"),
+        Binding("d", "correct_dates", "Dates", tooltip="Correct the onset date and day 0"),
         Binding("p", "report", "Report", tooltip="Record the MFDS report: date and reference"),
         Binding("k", "khidi", "KHIDI", tooltip="Record a KHIDI escalation: date and reference"),
         Binding("x", "close", "Close", tooltip="Close with an outcome, or reopen a closed one"),
@@ -364,6 +371,7 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
             causality=detail.causality,
             actions_taken=detail.actions_taken,
             suspect_product_id=detail.suspect_product_id,
+            outcome=detail.line.outcome,
         )
         reporting = self.aftercare.settings.reporting_policy()
 
@@ -385,6 +393,43 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
             )
 
         self.app.push_screen(ClassifyModal(_title(detail.line), current, products), save)
+
+    def action_correct_dates(self) -> None:
+        """Correct the onset date and day 0 with a reason; the clock follows day 0."""
+        ready = self._ready_incident("correct incident dates")
+        if ready is None:
+            return
+        actor, detail = ready
+        reporting = self.aftercare.settings.reporting_policy()
+
+        def save(form: DateCorrection | None) -> None:
+            if form is None:
+                return
+            self._change(
+                actor,
+                f"#{detail.line.incident_id}: dates corrected.",
+                lambda s, who, now: store.correct_dates(
+                    s,
+                    incident_id=detail.line.incident_id,
+                    expected_version=detail.version,
+                    onset_date=form.onset,
+                    learned_on=form.learned_on,
+                    reason=form.reason,
+                    actor=who,
+                    now=now,
+                    reporting=reporting,
+                ),
+            )
+
+        self.app.push_screen(
+            DateCorrectionModal(
+                _title(detail.line),
+                clinic_today(self.aftercare.clock.now()),
+                detail.onset_date,
+                detail.line.learned_on,
+            ),
+            save,
+        )
 
     def _dated_reference(
         self,
@@ -555,6 +600,8 @@ def _title(line: IncidentLine) -> str:
 
 
 _SERIOUS_STYLE = {
+    # Not assessed is work for a physician, not a verdict: flagged, not alarming.
+    Seriousness.NOT_ASSESSED: "bold yellow",
     Seriousness.NON_SERIOUS: "",
     Seriousness.DEATH: "bold #ffffff on #d70000",
     Seriousness.LIFE_THREATENING: "bold #ffffff on #d70000",
@@ -597,6 +644,11 @@ def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo) -> RenderableType
     onset = (f"{detail.onset_date:%d %b %Y}" if detail.onset_date else "date not recorded") + (
         f" (day {detail.onset_day})" if detail.onset_day is not None else ""
     )
+    if detail.downgraded:
+        facts.add_row(
+            Text("Downgraded", style="bold yellow"),
+            Text(f"{detail.downgraded} (only a physician's decision drops it)"),
+        )
     facts.add_row("Onset", onset)
     facts.add_row("Day 0", f"{line.learned_on:%d %b %Y} (the clinic learned of it)")
     report = Text()
@@ -612,7 +664,9 @@ def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo) -> RenderableType
         if line.khidi_escalated_on
         else "not escalated",
     )
-    facts.add_row("Suspect product", detail.suspect_product or "not recorded")
+    facts.add_row(
+        "Suspect product", detail.suspect_product or "not chosen yet (a physician chooses)"
+    )
     facts.add_row("Causality", detail.causality or "not assessed")
     facts.add_row("Actions taken", detail.actions_taken or "none recorded")
     timeline = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, expand=True)
