@@ -29,13 +29,15 @@ from core.domain import (
     TouchpointResolution,
     Trend,
 )
+from core.incident_log import EntryKind
 from core.schedules import CLINIC_TZ, touchpoint_state
+from core.triage.vocabulary import SYMPTOMS
 
 DECISION_NOTE = "Decision: the treating physician or local emergency services decide."
 """Shown beside every triage outcome: this is decision support, not a diagnosis."""
 
-# The documents a patient should leave with (DOMAIN.md section 2), in the
-# order the clinic hands them over. Keys are those stored on the episode.
+# The documents a patient should leave with (the clinic's discharge checklist),
+# in the order the clinic hands them over. Keys are those stored on the episode.
 DOCUMENT_ITEMS: tuple[tuple[str, str], ...] = (
     ("itemised_receipt", "Itemised receipt"),
     ("aftercare_card", "Aftercare card in the patient's language"),
@@ -179,7 +181,7 @@ def channel_label(channel: Channel) -> str:
 
 
 def documentation_checklist(recorded: Mapping[str, object]) -> tuple[ChecklistItem, ...]:
-    """The full checklist of DOMAIN.md section 2 from what the episode recorded.
+    """The full discharge checklist from what the episode recorded.
 
     An item never recorded counts as not given, so a half-filled checklist
     shows its gaps; items the clinic added beyond the standard list follow.
@@ -262,6 +264,49 @@ class TriageRecord:
     reasons: tuple[str, ...]
     note: str | None
     staff: str | None
+    labs: tuple[str, ...] = ()
+    """Lab suggestions for the home physician (not orders), in words, as the
+    triage made them; empty for triages recorded before they were kept."""
+    needs: tuple[str, ...] = ()
+    """Inputs missing at the time that could have raised the outcome, in words
+    ("trend not recorded")."""
+
+
+LAB_SUGGESTIONS_TITLE = "Lab suggestions for the home physician (not orders)"
+"""Introduces a triage's lab suggestions wherever they are shown."""
+
+_NEEDS_WORDS = {
+    "trend": "trend not recorded",
+    "protocol": "treatment protocol not recorded",
+}
+
+
+def needs_words(needs: Iterable[str]) -> tuple[str, ...]:
+    """The inputs a triage was missing, in words: ("trend",) -> ("trend not recorded",)."""
+    return tuple(_NEEDS_WORDS.get(need, f"{need.replace('_', ' ')} not recorded") for need in needs)
+
+
+def lab_suggestions_line(labs: Sequence[str]) -> str | None:
+    """One line with every lab suggestion of a triage, or None when it made none.
+
+    Each suggestion is a sentence of its own, so suggestions whose wording
+    holds a semicolon still read apart.
+    """
+    if not labs:
+        return None
+    return f"{LAB_SUGGESTIONS_TITLE}: " + " ".join(_sentence(lab) for lab in labs)
+
+
+def needs_line(needs: Sequence[str]) -> str | None:
+    """What the triage was missing, as one line, or None when nothing was."""
+    if not needs:
+        return None
+    return "Missing when assessed (could have raised the outcome): " + "; ".join(needs)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 @dataclass(frozen=True)
@@ -403,13 +448,15 @@ def _triage_entry(triage: TriageRecord) -> TimelineEntry:
         if overridden
         else triage.chosen.value
     )
-    findings = ", ".join(triage.symptoms) or "nothing reported"
+    findings = symptom_words(triage.symptoms) or "nothing reported"
     temperature = f"{triage.temperature_c:.1f} °C" if triage.temperature_c is not None else None
     trend = f"trend {triage.trend.value}" if triage.trend else None
     override = triage.override_reason if overridden else None
     detail = _join(
         "Findings: " + ", ".join(p for p in (findings, temperature, trend) if p),
         "Rules: " + "; ".join(triage.reasons) if triage.reasons else None,
+        needs_line(triage.needs),
+        lab_suggestions_line(triage.labs),
         f"Override reason: {override}" if override else None,
         f"Note: {triage.note}" if triage.note else None,
         DECISION_NOTE,
@@ -439,7 +486,7 @@ def _incident_entries(incident: IncidentRecord) -> list[TimelineEntry]:
         at=incident.opened_at,
         title=(
             f"Incident #{incident.incident_id} opened: {_words(incident.category)} "
-            f"({_words(incident.seriousness)}{grade})"
+            f"({seriousness_words(incident.seriousness)}{grade})"
         ),
         detail=_join(
             f"Outcome {_words(incident.outcome)}; {clock}",
@@ -452,7 +499,7 @@ def _incident_entries(incident: IncidentRecord) -> list[TimelineEntry]:
         TimelineEntry(
             kind=TimelineKind.INCIDENT,
             at=note.at,
-            title=f"Incident #{incident.incident_id} {note.kind}"
+            title=f"Incident #{incident.incident_id}: {entry_words(note.kind)}"
             + (f" by {note.staff}" if note.staff else ""),
             detail=note.text,
             state=None,
@@ -490,6 +537,30 @@ def _alert_entry(alert: AlertRecord) -> TimelineEntry:
     )
 
 
+def entry_words(kind: str) -> str:
+    """An incident entry's stored kind as the incident screen names it:
+    'home_physician_contact' -> 'Contact with home physician'."""
+    try:
+        return EntryKind(kind).label
+    except ValueError:
+        return kind.replace("_", " ").capitalize()
+
+
+def symptom_words(codes: Iterable[str]) -> str:
+    """Stored symptom codes as a nurse says them: 'redness (erythema), warmth'.
+
+    A code the vocabulary no longer knows (an old row) still reads as words.
+    """
+    return ", ".join(SYMPTOMS.get(code, code.replace("_", " ")) for code in codes)
+
+
+def seriousness_words(seriousness: Seriousness) -> str:
+    """Seriousness as the timeline says it; an unassessed one is never 'non-serious'."""
+    if seriousness is Seriousness.NOT_ASSESSED:
+        return "seriousness not yet assessed"
+    return _words(seriousness)
+
+
 def _join(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p)
 
@@ -511,6 +582,9 @@ class PatientDossier:
     timeline: tuple[TimelineEntry, ...]
     """Oldest first."""
     read_at: datetime
+    triages: tuple[TriageRecord, ...] = ()
+    """The triages of the timeline as records, oldest first: what exports
+    carry beyond the timeline's words (lab suggestions, who decides)."""
 
 
 @dataclass(frozen=True)

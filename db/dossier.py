@@ -29,6 +29,7 @@ from core.dossier import (
     TriageRecord,
     build_timeline,
     documentation_checklist,
+    needs_words,
     parse_addons,
 )
 from db.models import (
@@ -51,11 +52,12 @@ def load_dossier(session: Session, patient_id: int, now: datetime) -> PatientDos
     identity = _identity(session, patient_id)
     if identity is None:
         return None
+    triages = _triages(session, patient_id)
     timeline = build_timeline(
         now,
         touchpoints=_touchpoints(session, patient_id),
         attempts=_attempts(session, patient_id),
-        triages=_triages(session, patient_id),
+        triages=triages,
         incidents=_incidents(session, patient_id),
         alerts=_alerts(session, patient_id),
     )
@@ -64,6 +66,7 @@ def load_dossier(session: Session, patient_id: int, now: datetime) -> PatientDos
         episodes=_episodes(session, patient_id),
         timeline=timeline,
         read_at=now,
+        triages=tuple(sorted(triages, key=lambda t: (t.assessed_at, t.triage_id))),
     )
 
 
@@ -208,6 +211,8 @@ def _triages(session: Session, patient_id: int) -> list[TriageRecord]:
             reasons=tuple(_reason_text(r) for r in _as_list(triage.reasons)),
             note=triage.note,
             staff=staff,
+            labs=tuple(text for lab in _as_list(triage.labs) if (text := _lab_text(lab))),
+            needs=needs_words(str(need) for need in _as_list(triage.needs)),
         )
         for triage, staff in rows
     ]
@@ -311,6 +316,14 @@ def _reason_text(reason: Any) -> str:
     if isinstance(reason, dict):
         return str(reason.get("text") or reason.get("rule") or reason)
     return str(reason)
+
+
+def _lab_text(lab: Any) -> str | None:
+    # Stored as {"lab": id, "text": words}: only the words reach a reader, never
+    # the id, so anything stored without words is left out rather than shown as
+    # its id.
+    text = lab.get("text") if isinstance(lab, dict) else None
+    return text.strip() or None if isinstance(text, str) else None
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -1,5 +1,5 @@
 """`aftercare export summary|fhir <patient>`: one patient's record for a home physician
-or a regulator (DOMAIN.md section 7).
+or a regulator.
 
 Each export appends an audit event (who disclosed which record, in which
 format) before any byte leaves the program. Exit status: 0 written, 1 unknown

@@ -1,4 +1,4 @@
-"""Patient exports a home physician or a regulator can use (DOMAIN.md section 7).
+"""Patient exports a home physician or a regulator can use.
 
 Pure builders over plain values: `records` (what an export reads),
 `summary` (the English summary as document blocks), `document` (blocks and

@@ -1,4 +1,5 @@
-"""The patient's follow-up as a FHIR R4 Bundle: Patient, Procedure, CarePlan, AdverseEvent.
+"""The patient's follow-up as a FHIR R4 Bundle: Patient, Procedure, CarePlan, the
+triages as Observations with their lab suggestions as ServiceRequests, AdverseEvent.
 
 Built with the `fhir.resources.R4B` models, which validate every element as it
 is set. fhir.resources 8 ships R4B (4.3.0) and R5, not plain R4 (4.0.1); R4B
@@ -7,10 +8,15 @@ Procedure, CarePlan, AdverseEvent and the contained Medication have the same
 elements and cardinalities in both, and this JSON is read as R4 by R4 servers.
 
 One Procedure and one CarePlan per treatment episode (the touchpoints are the
-CarePlan's activities), one AdverseEvent per incident. Products are contained
-Medications carrying the MFDS reference and the lot. Seriousness, outcome and
-severity use the HL7 adverse-event code systems (CC0); the event itself is
-free text: MedDRA is licensed and its codes are never shipped.
+CarePlan's activities), one Observation per triage (findings in words, the
+outcome with who decides), one ServiceRequest with intent "proposal" per lab
+suggestion of a triage (FHIR's word for a suggestion that authorises nothing:
+the home physician decides whether to request it), one AdverseEvent per
+incident. Products are contained Medications carrying the MFDS reference and
+the lot. Seriousness, outcome and severity use the HL7 adverse-event code
+systems (CC0); a seriousness no physician has assessed yet is said in text
+only, since no code means "not yet assessed". The event itself is free text:
+MedDRA is licensed and its codes are never shipped.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import html
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import cast
 
 from fhir.resources.R4B.address import Address
@@ -36,18 +43,31 @@ from fhir.resources.R4B.humanname import HumanName
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.medication import Medication, MedicationBatch
 from fhir.resources.R4B.narrative import Narrative
+from fhir.resources.R4B.observation import Observation, ObservationComponent
 from fhir.resources.R4B.patient import Patient, PatientCommunication
 from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.procedure import Procedure, ProcedurePerformer
+from fhir.resources.R4B.quantity import Quantity
 from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
+from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from core.domain import IncidentOutcome, Seriousness, TouchpointState
-from core.dossier import EpisodeRecord, ProductRecord, TouchpointRecord
+from core.dossier import (
+    EpisodeRecord,
+    ProductRecord,
+    TouchpointRecord,
+    TriageRecord,
+    entry_words,
+    needs_line,
+    symptom_words,
+)
 from core.exports.labels import (
     CATEGORY_LABELS,
+    DISPOSITION_EXPLANATIONS,
     OUTCOME_LABELS,
     SERIOUSNESS_LABELS,
+    WHO_DECIDES,
     addon_words,
     product_words,
     report_words,
@@ -59,10 +79,20 @@ SERIOUSNESS_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-seriou
 OUTCOME_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
 SEVERITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
 LANGUAGE_SYSTEM = "urn:ietf:bcp:47"
+LOINC_SYSTEM = "http://loinc.org"
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+BODY_TEMPERATURE_LOINC = "8310-5"
+
+LAB_SUGGESTION_NOTE = (
+    "A suggestion for the home physician, not an order: the home physician decides "
+    "whether to request it."
+)
 
 # ICH E2A criteria to the R4 AdverseEventSeriousness codes. "Other medically
-# important" is the code whose definition names exactly that ("an important
-# medical event that requires medical judgement").
+# important" has no code of its own: it is plain `Serious` (the text keeps the
+# criterion), not "requires intervention to prevent permanent impairment",
+# which is a different, device-oriented criterion. "Not yet assessed" has no
+# code at all and is left out of this table: it is sent as text only.
 SERIOUSNESS_CODES: dict[Seriousness, tuple[str, str]] = {
     Seriousness.NON_SERIOUS: ("Non-serious", "Non-serious"),
     Seriousness.DEATH: ("SeriousResultsInDeath", "Results in death"),
@@ -79,10 +109,7 @@ SERIOUSNESS_CODES: dict[Seriousness, tuple[str, str]] = {
         "SeriousIsBirthDefect",
         "Is a congenital anomaly/birth defect",
     ),
-    Seriousness.MEDICALLY_IMPORTANT: (
-        "SeriousRequiresPreventImpairment",
-        "Requires intervention to prevent permanent impairment",
-    ),
+    Seriousness.MEDICALLY_IMPORTANT: ("Serious", "Serious"),
 }
 
 OUTCOME_CODES: dict[IncidentOutcome, tuple[str, str]] = {
@@ -124,6 +151,19 @@ def build_bundle(export: PatientExport, clinic: ClinicContact) -> Bundle:
                 _care_plan(export, episode, touchpoints, ids, patient_ref, clinic),
             )
         )
+    for triage in export.dossier.triages:
+        observation_url = ids.url("triage", triage.triage_id)
+        entries.append((observation_url, _triage_observation(triage, ids, patient_ref)))
+        for number, lab in enumerate(triage.labs, 1):
+            kind = f"lab-suggestion-{triage.triage_id}"
+            entries.append(
+                (
+                    ids.url(kind, number),
+                    _lab_suggestion(
+                        lab, ids.id(kind, number), triage, observation_url, patient_ref, clinic
+                    ),
+                )
+            )
     for incident in export.incidents:
         entries.append(
             (
@@ -319,8 +359,103 @@ def _activity(tp: TouchpointRecord, state: TouchpointState) -> CarePlanActivity:
     )
 
 
+def _triage_observation(triage: TriageRecord, ids: _Ids, patient: Reference) -> Observation:
+    """A triage as the clinic recorded it: findings in words, the outcome and who decides."""
+    overridden = triage.chosen is not triage.computed
+    trend = f"; trend {triage.trend.value}" if triage.trend else ""
+    lines = [
+        f"Day {triage.day} after the procedure. Findings: "
+        f"{symptom_words(triage.symptoms) or 'nothing reported'}{trend}.",
+        "Rules that fired: " + "; ".join(triage.reasons) if triage.reasons else None,
+        needs_line(triage.needs),
+        f"The rules computed {triage.computed.value}; the coordinator chose "
+        f"{triage.chosen.value}: {triage.override_reason or 'no reason recorded'}"
+        if overridden
+        else None,
+        f"Coordinator's note: {triage.note}" if triage.note else None,
+        WHO_DECIDES,
+    ]
+    temperature = (
+        [
+            ObservationComponent(
+                code=CodeableConcept(
+                    coding=[
+                        Coding(
+                            system=LOINC_SYSTEM,
+                            code=BODY_TEMPERATURE_LOINC,
+                            display="Body temperature",
+                        )
+                    ],
+                    text="Body temperature",
+                ),
+                # The shortest decimal that is the stored float: 38.6, never 38.600000000000001.
+                valueQuantity=Quantity(
+                    value=Decimal(str(triage.temperature_c)),
+                    unit="°C",
+                    system=UCUM_SYSTEM,
+                    code="Cel",
+                ),
+            )
+        ]
+        if triage.temperature_c is not None
+        else None
+    )
+    return Observation(
+        id=ids.id("triage", triage.triage_id),
+        identifier=[
+            Identifier(
+                type=CodeableConcept(text="Clinic triage number"), value=str(triage.triage_id)
+            )
+        ],
+        status="final",
+        code=CodeableConcept(
+            text="Follow-up triage by a clinic coordinator (decision support, not a diagnosis)"
+        ),
+        subject=patient,
+        effectiveDateTime=triage.assessed_at,
+        performer=[Reference(display=triage.staff)] if triage.staff else None,
+        valueCodeableConcept=CodeableConcept(text=DISPOSITION_EXPLANATIONS[triage.chosen]),
+        note=[Annotation(text=line) for line in lines if line],
+        component=temperature,
+    )
+
+
+def _lab_suggestion(
+    text: str,
+    resource_id: str,
+    triage: TriageRecord,
+    observation_url: str,
+    patient: Reference,
+    clinic: ClinicContact,
+) -> ServiceRequest:
+    """One lab suggestion of a triage: a proposal to the home physician, never an order."""
+    return ServiceRequest(
+        id=resource_id,
+        status="active",
+        intent="proposal",
+        code=CodeableConcept(text=text),
+        subject=patient,
+        authoredOn=triage.assessed_at,
+        requester=Reference(display=clinic.name),
+        performerType=CodeableConcept(text="The patient's home physician"),
+        reasonReference=[Reference(reference=observation_url)],
+        note=[Annotation(text=LAB_SUGGESTION_NOTE)],
+    )
+
+
+def _seriousness(seriousness: Seriousness) -> CodeableConcept:
+    words = SERIOUSNESS_LABELS[seriousness]
+    coded = SERIOUSNESS_CODES.get(seriousness)
+    if coded is None:
+        # Not yet assessed: no HL7 code says that, and none is made up.
+        return CodeableConcept(text=words)
+    code, display = coded
+    return CodeableConcept(
+        coding=[Coding(system=SERIOUSNESS_SYSTEM, code=code, display=display)], text=words
+    )
+
+
 def _adverse_event(incident: IncidentDetail, ids: _Ids, patient: Reference) -> AdverseEvent:
-    code, display = SERIOUSNESS_CODES[incident.seriousness]
     outcome_code, outcome_display = OUTCOME_CODES[incident.outcome]
     suspect = incident.suspect_product
     contained: list[Resource] | None = (
@@ -339,10 +474,7 @@ def _adverse_event(incident: IncidentDetail, ids: _Ids, patient: Reference) -> A
         date=_as_fhir_date(incident.onset_date),
         detected=_as_fhir_date(incident.learned_on),
         recordedDate=incident.opened_at,
-        seriousness=CodeableConcept(
-            coding=[Coding(system=SERIOUSNESS_SYSTEM, code=code, display=display)],
-            text=SERIOUSNESS_LABELS[incident.seriousness],
-        ),
+        seriousness=_seriousness(incident.seriousness),
         severity=_severity(incident.severity_grade),
         outcome=CodeableConcept(
             coding=[Coding(system=OUTCOME_SYSTEM, code=outcome_code, display=outcome_display)],
@@ -387,7 +519,7 @@ def _narrative(incident: IncidentDetail) -> Narrative:
         "Report to MFDS: "
         + report_words(incident.report_due_on, incident.reported_on, incident.report_reference),
         *(
-            f"{note.at.isoformat(timespec='minutes')} {note.kind.replace('_', ' ')}: {note.text}"
+            f"{note.at.isoformat(timespec='minutes')} {entry_words(note.kind)}: {note.text}"
             for note in incident.notes
         ),
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from core.domain import IncidentCategory, IncidentOutcome, Seriousness
+from core.domain import Disposition, IncidentCategory, IncidentOutcome, Seriousness
 from core.dossier import EpisodeRecord, ProductRecord, patient_zone
 from core.schedules import CLINIC_TZ
 
@@ -23,7 +23,12 @@ CATEGORY_LABELS = {
     IncidentCategory.OTHER: "Other adverse event",
 }
 
+NOT_YET_ASSESSED = "not yet assessed by a physician"
+"""An incident a triage opened, until a physician classifies it: a triage is not a
+physician's assessment, so it is never called non-serious."""
+
 SERIOUSNESS_LABELS = {
+    Seriousness.NOT_ASSESSED: NOT_YET_ASSESSED,
     Seriousness.NON_SERIOUS: "Non-serious",
     Seriousness.DEATH: "Serious: results in death",
     Seriousness.LIFE_THREATENING: "Serious: life-threatening",
@@ -32,6 +37,39 @@ SERIOUSNESS_LABELS = {
     Seriousness.CONGENITAL_ANOMALY: "Serious: congenital anomaly",
     Seriousness.MEDICALLY_IMPORTANT: "Serious: other medically important event",
 }
+
+WHO_DECIDES = (
+    "The clinic's triage is decision support for its coordinators, not a diagnosis: "
+    "the treating physician decides, or local emergency services in an emergency."
+)
+"""Said with the triage outcomes of every export."""
+
+DISPOSITION_EXPLANATIONS = {
+    Disposition.EXPECTED: (
+        "expected: the normal course after this treatment; the coordinator reassures "
+        "the patient and continues the schedule. The treating physician decides on any "
+        "change of care."
+    ),
+    Disposition.MONITOR: (
+        "monitor: outside the usual course but not an adverse event yet; conservative-care "
+        "advice and an extra check-in within 48 hours. The treating physician decides "
+        "whether more is needed."
+    ),
+    Disposition.REVIEW: (
+        "review: a suspected adverse event; an incident is opened and a physician reviews "
+        "it within one business day. The treating physician decides."
+    ),
+    Disposition.URGENT: (
+        "urgent: an adverse event needing a physician today; the on-call and the treating "
+        "physician are paged at once. The treating physician decides."
+    ),
+    Disposition.EMERGENCY: (
+        "emergency: possible systemic illness or anaphylaxis; the patient is told to call "
+        "the local emergency number at once and the on-call physician is paged. Local "
+        "emergency services decide; the treating physician decides on follow-up care."
+    ),
+}
+"""Each triage outcome word, what the clinic did on it, and who decides."""
 
 OUTCOME_LABELS = {
     IncidentOutcome.RECOVERING: "Recovering",

@@ -1,7 +1,8 @@
-"""The English summary for a home physician (DOMAIN.md section 7), as document blocks.
+"""The English summary for a home physician, as document blocks.
 
 Procedure, products with MFDS reference and lot, the timeline of touchpoints,
-triages and incidents, the incidents in full, the current status and how to
+triages (with their lab suggestions) and incidents, what each triage outcome
+means and who decides, the incidents in full, the current status and how to
 reach the clinic. Contact attempts and physician-alert delivery stay out: they
 are the clinic's own working steps, and the summary is the clinical story.
 """
@@ -12,13 +13,15 @@ from collections import Counter
 from collections.abc import Iterable
 
 from core.countries import country_name, reporting_route
-from core.domain import IncidentStatus, TouchpointState
-from core.dossier import DECISION_NOTE, EpisodeRecord, TimelineEntry, TimelineKind
+from core.domain import Disposition, IncidentStatus, Seriousness, TouchpointState
+from core.dossier import DECISION_NOTE, EpisodeRecord, TimelineEntry, TimelineKind, entry_words
 from core.exports.document import Block, Bullet, BulletList, Document, Heading, Paragraph, Table
 from core.exports.labels import (
     CATEGORY_LABELS,
+    DISPOSITION_EXPLANATIONS,
     OUTCOME_LABELS,
     SERIOUSNESS_LABELS,
+    WHO_DECIDES,
     addon_words,
     clinic_and_local_time,
     product_words,
@@ -51,6 +54,7 @@ def build_summary(export: PatientExport, clinic: ClinicContact) -> Document:
         *_patient(export),
         *_procedures(export),
         *_timeline(export),
+        *_outcomes(export),
         *_incidents(export),
         *_status(export),
         *_contact(export, clinic),
@@ -151,6 +155,18 @@ def _timeline_item(entry: TimelineEntry, patient_timezone: str) -> Bullet:
     return Bullet(text, details)
 
 
+def _outcomes(export: PatientExport) -> list[Block]:
+    """Each triage outcome word the summary uses, explained once, with who decides."""
+    used = {d for t in export.dossier.triages for d in (t.computed, t.chosen)}
+    if export.identity.latest_disposition is not None:
+        used.add(export.identity.latest_disposition)
+    blocks: list[Block] = [Heading("Triage outcomes and who decides"), Paragraph(WHO_DECIDES)]
+    if not used:
+        return [*blocks, Paragraph("No triage has been recorded.")]
+    words = tuple(Bullet(DISPOSITION_EXPLANATIONS[d]) for d in Disposition if d in used)
+    return [*blocks, BulletList(words)]
+
+
 def _incidents(export: PatientExport) -> list[Block]:
     blocks: list[Block] = [Heading("Incidents (adverse events)")]
     if not export.incidents:
@@ -178,7 +194,7 @@ def _incident(incident: IncidentDetail, patient_timezone: str) -> list[Block]:
     report = report_words(incident.report_due_on, incident.reported_on, incident.report_reference)
     facts = [
         Bullet(f"Onset: {onset}"),
-        Bullet(f"Seriousness (ICH E2A): {SERIOUSNESS_LABELS[incident.seriousness]}"),
+        Bullet(f"Seriousness (ICH E2A): {_seriousness(incident.seriousness)}"),
         Bullet(
             "Severity grade (CTCAE-style): "
             + (
@@ -205,13 +221,22 @@ def _incident(incident: IncidentDetail, patient_timezone: str) -> list[Block]:
         entries = tuple(
             Bullet(
                 f"{clinic_and_local_time(note.at, patient_timezone)}: "
-                f"{note.kind.replace('_', ' ')}" + (f" by {note.staff}" if note.staff else ""),
+                f"{entry_words(note.kind)}" + (f" by {note.staff}" if note.staff else ""),
                 tuple(line for line in note.text.splitlines() if line.strip()),
             )
             for note in incident.notes
         )
         blocks += [Paragraph("Entries, oldest first:"), BulletList(entries)]
     return blocks
+
+
+def _seriousness(seriousness: Seriousness) -> str:
+    words = SERIOUSNESS_LABELS[seriousness]
+    if seriousness is Seriousness.NOT_ASSESSED:
+        # A triage opened it; until a physician classifies it, the report
+        # deadline is the one the triage suggests.
+        return f"{words}; until then the report deadline follows the triage"
+    return words
 
 
 def _onset(incident: IncidentDetail) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from fhir.resources.R4B.adverseevent import AdverseEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.procedure import Procedure
+from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from core.domain import IncidentOutcome, Seriousness
+from core.domain import Disposition, IncidentOutcome, Seriousness
 from core.exports.fhir import (
     OUTCOME_SYSTEM,
     SERIOUSNESS_CODES,
@@ -23,8 +26,9 @@ from core.exports.fhir import (
     build_bundle,
 )
 from core.exports.formats import render_export
+from core.exports.labels import DISPOSITION_EXPLANATIONS
 from core.exports.records import PatientExport
-from tests.core.test_exports_summary import CLINIC, sample_export
+from tests.core.test_exports_summary import CLINIC, LAB_TEXT, sample_export
 
 
 def _parsed(export: PatientExport) -> Bundle:
@@ -35,11 +39,18 @@ def _resources(bundle: Bundle, kind: type[Any]) -> list[Any]:
     return [e.resource for e in bundle.entry or [] if isinstance(e.resource, kind)]
 
 
-def test_bundle_reparses_with_the_four_resource_types() -> None:
+def test_bundle_reparses_with_every_resource_type() -> None:
     bundle = _parsed(sample_export())
     assert bundle.type == "collection"
     kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
-    assert kinds == {"Patient": 1, "Procedure": 1, "CarePlan": 1, "AdverseEvent": 1}
+    assert kinds == {
+        "Patient": 1,
+        "Procedure": 1,
+        "CarePlan": 1,
+        "Observation": 1,  # the triage
+        "ServiceRequest": 1,  # its lab suggestion
+        "AdverseEvent": 1,
+    }
 
 
 def test_counts_follow_episodes_and_incidents() -> None:
@@ -52,7 +63,14 @@ def test_counts_follow_episodes_and_incidents() -> None:
         incidents=(*export.incidents, second_incident),
     )
     kinds = Counter(e.resource.get_resource_type() for e in _parsed(bigger).entry or [])
-    assert kinds == {"Patient": 1, "Procedure": 2, "CarePlan": 2, "AdverseEvent": 2}
+    assert kinds == {
+        "Patient": 1,
+        "Procedure": 2,
+        "CarePlan": 2,
+        "Observation": 1,
+        "ServiceRequest": 1,
+        "AdverseEvent": 2,
+    }
 
 
 def test_procedure_carries_products_with_mfds_reference_and_lot() -> None:
@@ -73,10 +91,10 @@ def test_adverse_event_has_coded_seriousness_outcome_and_suspect_lot() -> None:
     assert event.actuality == "actual"
     assert event.event.text == "Systemic symptoms"
     (seriousness,) = event.seriousness.coding
-    assert (seriousness.system, seriousness.code) == (
-        SERIOUSNESS_SYSTEM,
-        "SeriousRequiresPreventImpairment",
-    )
+    # "Other medically important" is plain Serious, with the criterion in the text;
+    # not "requires intervention to prevent permanent impairment".
+    assert (seriousness.system, seriousness.code) == (SERIOUSNESS_SYSTEM, "Serious")
+    assert event.seriousness.text == "Serious: other medically important event"
     (outcome,) = event.outcome.coding
     assert (outcome.system, outcome.code) == (OUTCOME_SYSTEM, "recovering")
     assert event.severity.coding[0].code == "moderate"  # CTCAE grade 2
@@ -88,10 +106,65 @@ def test_adverse_event_has_coded_seriousness_outcome_and_suspect_lot() -> None:
     assert "Called Dr Sato in Osaka." in event.text.div
 
 
-@pytest.mark.parametrize("seriousness", list(Seriousness))
-def test_every_seriousness_has_an_hl7_code(seriousness: Seriousness) -> None:
+@pytest.mark.parametrize(
+    "seriousness", [s for s in Seriousness if s is not Seriousness.NOT_ASSESSED]
+)
+def test_every_assessed_seriousness_has_an_hl7_code(seriousness: Seriousness) -> None:
     (event,) = _resources(_parsed(sample_export(seriousness=seriousness)), AdverseEvent)
     assert event.seriousness.coding[0].code == SERIOUSNESS_CODES[seriousness][0]
+
+
+def test_unassessed_seriousness_is_text_only_and_never_non_serious() -> None:
+    content = render_export("fhir", sample_export(seriousness=Seriousness.NOT_ASSESSED), CLINIC)
+    (event,) = _resources(Bundle.model_validate_json(content), AdverseEvent)
+    # No HL7 code means "not yet assessed", so none is sent (and none made up).
+    assert event.seriousness.coding is None
+    assert "not yet assessed" in event.seriousness.text
+    text = content.decode("utf-8")
+    for wrong in ("non-serious", "Non-serious", "non_serious", "not_assessed"):
+        assert wrong not in text, wrong
+
+
+def test_triage_is_an_observation_with_findings_outcome_and_who_decides() -> None:
+    (observation,) = _resources(_parsed(sample_export(needs=("trend not recorded",))), Observation)
+    assert observation.status == "final"
+    assert observation.valueCodeableConcept.text == DISPOSITION_EXPLANATIONS[Disposition.EMERGENCY]
+    assert "Local emergency services decide" in observation.valueCodeableConcept.text
+    notes = [n.text for n in observation.note]
+    assert "Day 2 after the procedure. Findings: chills." in notes
+    assert any("trend not recorded" in n for n in notes)
+    assert any("the treating physician decides" in n for n in notes)
+    (temperature,) = observation.component
+    assert (temperature.code.coding[0].system, temperature.code.coding[0].code) == (
+        "http://loinc.org",
+        "8310-5",
+    )
+    assert (temperature.valueQuantity.value, temperature.valueQuantity.code) == (
+        Decimal("38.6"),
+        "Cel",
+    )
+    assert '"value": 38.6,' in render_export("fhir", sample_export(), CLINIC).decode()
+
+
+def test_lab_suggestions_are_proposals_for_the_home_physician_not_orders() -> None:
+    second = "Infection signs at a treated site (warmth): the home physician may request CRP"
+    bundle = _parsed(sample_export(labs=(LAB_TEXT, second)))
+    (observation,) = _resources(bundle, Observation)
+    requests = _resources(bundle, ServiceRequest)
+    assert [r.code.text for r in requests] == [LAB_TEXT, second]
+    for request in requests:
+        assert (request.intent, request.status) == ("proposal", "active")
+        assert request.reasonReference[0].reference == f"urn:uuid:{observation.id}"
+        assert "not an order" in request.note[0].text
+    # Only words: the lab rows' ids never reach the file.
+    text = render_export("fhir", sample_export(labs=(LAB_TEXT, second)), CLINIC).decode()
+    assert "cbc_bmp" not in text and "crp_esr" not in text
+
+
+def test_a_triage_recorded_before_labs_were_kept_still_exports() -> None:
+    bundle = _parsed(sample_export(labs=()))
+    assert len(_resources(bundle, Observation)) == 1
+    assert _resources(bundle, ServiceRequest) == []
 
 
 @pytest.mark.parametrize(

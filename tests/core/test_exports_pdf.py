@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from core.domain import Seriousness
 from core.exports.document import Document, Paragraph
 from core.exports.formats import render_export
 from core.exports.pdf import LOST_CHARACTERS_NOTE, latin1_text, render_pdf
 from tests.conftest import TEST_NOW
-from tests.core.test_exports_summary import CLINIC, sample_export
+from tests.core.test_exports_summary import CLINIC, LAB_TEXT, sample_export
 
 
 def pdf_text(content: bytes) -> str:
@@ -46,6 +47,27 @@ def test_pdf_text_has_products_lots_and_timeline() -> None:
     # Latin-1 text survives as itself: nothing was lost, so no warning.
     assert "38.6 °C" in text
     assert LOST_CHARACTERS_NOTE.split(" (")[0] not in text
+
+
+def test_pdf_has_the_lab_suggestions_and_who_decides() -> None:
+    text = pdf_text(render_export("pdf", sample_export(), CLINIC))
+    assert f"Lab suggestions for the home physician (not orders): {LAB_TEXT}." in text
+    assert "Triage outcomes and who decides" in text
+    assert "Local emergency services decide" in text
+
+
+def test_pdf_of_an_old_triage_without_labs_renders() -> None:
+    text = pdf_text(render_export("pdf", sample_export(labs=()), CLINIC))
+    assert "Triage day 2 by Kim RN: emergency" in text
+    assert "Lab suggestions" not in text
+
+
+def test_pdf_says_an_unassessed_incident_is_not_yet_assessed() -> None:
+    export = sample_export(seriousness=Seriousness.NOT_ASSESSED)
+    text = pdf_text(render_export("pdf", export, CLINIC))
+    assert "Seriousness (ICH E2A): not yet assessed by a physician" in text
+    for wrong in ("non-serious", "Non-serious", "non_serious"):
+        assert wrong not in text, wrong
 
 
 def test_every_page_is_labelled_with_the_patient_code() -> None:

@@ -87,6 +87,13 @@ def _touchpoint(tid: int, day: int, resolution: TouchpointResolution | None) -> 
     )
 
 
+LAB_TEXT = (
+    "Systemic symptoms during recovery (chills; temperature 38.6 °C): the home physician "
+    "may request a CBC and basic metabolic panel at week 2"
+)
+"""A lab suggestion as the triage rules word it (stored beside its id, 'cbc_bmp_week_2')."""
+
+
 def sample_export(
     *,
     family_name: str = "Tanaka",
@@ -94,8 +101,11 @@ def sample_export(
     seriousness: Seriousness = Seriousness.MEDICALLY_IMPORTANT,
     outcome: IncidentOutcome = IncidentOutcome.RECOVERING,
     now: datetime = NOW,
+    labs: tuple[str, ...] = (LAB_TEXT,),
+    needs: tuple[str, ...] = (),
 ) -> PatientExport:
-    """One exosome patient: two products, three check-ins, an emergency triage and its incident."""
+    """One exosome patient: two products, three check-ins, an emergency triage with its
+    lab suggestion, and its incident."""
     identity = PatientIdentity(
         patient_id=7,
         code="AC-000777",
@@ -151,6 +161,8 @@ def sample_export(
         reasons=("temperature above 38.5 °C",),
         note=None,
         staff="Kim RN",
+        labs=labs,
+        needs=needs,
     )
     notes = (
         IncidentNote(41, NOW - timedelta(hours=2), "opened", "Opened from triage #5.", "Kim RN"),
@@ -202,7 +214,7 @@ def sample_export(
         ],
     )
     return PatientExport(
-        dossier=PatientDossier(identity, (episode,), timeline, now),
+        dossier=PatientDossier(identity, (episode,), timeline, now, triages=(triage,)),
         incidents=(incident,),
         episode_touchpoints={3: touchpoints},
         physicians={3: PhysicianContact("Dr Lee", "dr.lee@example.com", None, "KR-MD-777")},
@@ -258,7 +270,7 @@ def test_incident_section_has_seriousness_product_lot_and_entries() -> None:
         "lot LOT-EXO-4417, expires 01 Dec 2027)"
     ) in incidents
     assert "Called Dr Sato in Osaka." in incidents
-    assert "home physician contact" in incidents
+    assert "Contact with home physician" in incidents
     assert "Pharmaceuticals and Medical Devices Agency (PMDA)" in incidents
 
 
@@ -300,6 +312,7 @@ def test_summary_sections_come_in_the_order_a_physician_reads_them() -> None:
         "Patient",
         "Procedure",
         "Timeline",
+        "Triage outcomes and who decides",
         "Incidents (adverse events)",
         "Current status",
         "Clinic contact",
@@ -348,3 +361,82 @@ def test_markdown_lists_and_tables_escape_their_separators() -> None:
 )
 def test_export_file_names_never_become_paths(code: str, kind: str, name: str) -> None:
     assert export_file_name(kind, code) == name  # type: ignore[arg-type]
+
+
+def test_lab_suggestions_are_under_their_triage_as_suggestions_not_orders() -> None:
+    timeline = _section(_markdown(sample_export()), "Timeline")
+    triage_at = timeline.index("Triage day 2 by Kim RN: emergency")
+    labs_at = timeline.index(
+        f"  - Lab suggestions for the home physician (not orders): {LAB_TEXT}."
+    )
+    # Under the triage, before the next timeline item.
+    assert triage_at < labs_at < timeline.index("Incident #9 opened: systemic")
+    assert "cbc_bmp" not in _markdown(sample_export())
+
+
+def test_several_lab_suggestions_read_as_separate_sentences() -> None:
+    second = "High-dose glutathione add-on: the home physician may request a liver panel at week 4"
+    timeline = _section(_markdown(sample_export(labs=(LAB_TEXT, second))), "Timeline")
+    assert f"Lab suggestions for the home physician (not orders): {LAB_TEXT}. {second}." in timeline
+
+
+def test_a_triage_recorded_before_labs_were_kept_still_exports() -> None:
+    markdown = _markdown(sample_export(labs=()))
+    assert "Triage day 2 by Kim RN: emergency" in markdown
+    assert "Lab suggestions" not in markdown
+
+
+def test_a_missing_trend_is_said_in_words_under_the_triage() -> None:
+    timeline = _section(_markdown(sample_export(needs=("trend not recorded",))), "Timeline")
+    assert "Missing when assessed (could have raised the outcome): trend not recorded" in timeline
+
+
+def test_each_outcome_word_is_explained_once_with_who_decides() -> None:
+    markdown = _markdown(sample_export())
+    outcomes = _section(markdown, "Triage outcomes and who decides")
+    assert "the treating physician decides, or local emergency services" in outcomes
+    assert "- emergency: possible systemic illness or anaphylaxis" in outcomes
+    assert "Local emergency services decide" in outcomes
+    assert markdown.count("emergency: possible systemic illness") == 1
+    # Only the words this record uses.
+    assert "- review:" not in outcomes
+
+
+def test_an_overridden_triage_explains_both_words() -> None:
+    export = sample_export()
+    triage = replace(
+        export.dossier.triages[0], chosen=Disposition.URGENT, override_reason="Seen by GP"
+    )
+    export = replace(export, dossier=replace(export.dossier, triages=(triage,)))
+    outcomes = _section(_markdown(export), "Triage outcomes and who decides")
+    assert "- urgent: an adverse event needing a physician today" in outcomes
+    assert "- emergency:" in outcomes
+    assert outcomes.index("- urgent:") < outcomes.index("- emergency:")
+
+
+def test_a_record_without_triage_still_says_who_decides() -> None:
+    export = sample_export()
+    export = replace(
+        export,
+        dossier=replace(
+            export.dossier,
+            triages=(),
+            identity=replace(export.identity, latest_disposition=None),
+        ),
+    )
+    outcomes = _section(_markdown(export), "Triage outcomes and who decides")
+    assert "No triage has been recorded." in outcomes
+    assert "the treating physician decides" in outcomes
+
+
+def test_an_unassessed_incident_is_not_yet_assessed_never_non_serious() -> None:
+    markdown = _markdown(sample_export(seriousness=Seriousness.NOT_ASSESSED))
+    incidents = _section(markdown, "Incidents (adverse events)")
+    assert (
+        "Seriousness (ICH E2A): not yet assessed by a physician; until then the report "
+        "deadline follows the triage"
+    ) in incidents
+    timeline = _section(markdown, "Timeline")
+    assert "Incident #9 opened: systemic (seriousness not yet assessed, grade 2)" in timeline
+    for wrong in ("non-serious", "Non-serious", "non_serious", "not_assessed", "not assessed,"):
+        assert wrong not in markdown, wrong

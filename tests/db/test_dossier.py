@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 
 from core.clock import FixedClock
 from core.domain import (
@@ -35,7 +35,7 @@ from core.dossier import (
 )
 from db.dossier import load_dossier
 from db.engine import make_session_factory, transaction
-from db.models import ContactAttempt
+from db.models import ContactAttempt, TriageAssessment
 from tests.conftest import TEST_NOW
 from tests.factories import add_patient
 from tests.tui.snapshot_apps.patient_data import add_followed_patient
@@ -197,7 +197,8 @@ def test_dossier_holds_identity_episode_and_one_timeline(engine: Engine, clock: 
 
     triage = next(e for e in timeline if e.kind is TimelineKind.TRIAGE)
     assert triage.state == "urgent"
-    assert "erythema, warmth, 37.4 °C, trend worsening" in triage.detail
+    # Symptoms in words, never their codes.
+    assert "redness (erythema), warmth, 37.4 °C, trend worsening" in triage.detail
     assert "infection possible" in triage.detail
     assert DECISION_NOTE in triage.detail
 
@@ -211,6 +212,60 @@ def test_dossier_holds_identity_episode_and_one_timeline(engine: Engine, clock: 
     assert f"1 {NotificationStatus.FAILED.value}" in alert.detail
     assert "by Dr Lee Seojun" in alert.detail
     assert "SMS gateway answered 503" in alert.detail
+
+
+CRP_ESR = (
+    "Infection signs at a treated site (warmth): the home physician may request an "
+    "inflammatory panel (CRP and ESR)"
+)
+
+
+def test_lab_suggestions_and_missing_inputs_kept_with_a_triage_are_read_in_words(
+    engine: Engine, clock: FixedClock
+) -> None:
+    now = clock.now()
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        story = add_followed_patient(session, now)
+        triage = session.scalars(
+            select(TriageAssessment).where(TriageAssessment.patient_id == story.patient_id)
+        ).one()
+        triage.labs = [{"lab": "crp_esr", "text": CRP_ESR}]
+        triage.needs = ["trend"]
+        triage_id = triage.id
+
+    with factory() as session:
+        dossier = load_dossier(session, story.patient_id, now)
+    assert dossier is not None
+    (record,) = dossier.triages
+    assert record.triage_id == triage_id
+    assert record.labs == (CRP_ESR,)
+    assert record.needs == ("trend not recorded",)
+    entry = next(e for e in dossier.timeline if e.key == f"triage-{triage_id}")
+    assert f"Lab suggestions for the home physician (not orders): {CRP_ESR}." in entry.detail
+    assert "Missing when assessed (could have raised the outcome): trend not recorded" in (
+        entry.detail
+    )
+    assert "crp_esr" not in entry.detail  # the lab row's id never reaches a reader
+
+
+def test_a_triage_recorded_before_labs_were_kept_reads_with_none(
+    engine: Engine, clock: FixedClock
+) -> None:
+    now = clock.now()
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        # The fixture's triage is written like an old row: labs and needs left empty.
+        story = add_followed_patient(session, now)
+
+    with factory() as session:
+        dossier = load_dossier(session, story.patient_id, now)
+    assert dossier is not None
+    (record,) = dossier.triages
+    assert (record.labs, record.needs) == ((), ())
+    entry = next(e for e in dossier.timeline if e.kind is TimelineKind.TRIAGE)
+    assert "Lab suggestions" not in entry.detail
+    assert "Missing when assessed" not in entry.detail
 
 
 def test_reading_takes_a_fixed_number_of_queries(engine: Engine, clock: FixedClock) -> None:

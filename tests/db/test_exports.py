@@ -9,6 +9,7 @@ and a hand-written incident entry.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from collections import Counter
@@ -19,13 +20,16 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.adverseevent import AdverseEvent
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from core.clock import FixedClock
 from core.config import Settings
-from core.domain import Role
+from core.domain import Role, Seriousness
 from core.exports.formats import ExportKind
+from core.exports.labels import SERIOUSNESS_LABELS
+from core.incident_log import IncidentFilter, StatusFilter
 from db.audit import verify_chain
 from db.database import Database
 from db.engine import make_session_factory, transaction
@@ -38,12 +42,15 @@ from db.models import (
     Patient,
     ProductGiven,
     TreatmentEpisode,
+    TriageAssessment,
 )
+from tests.conftest import TEST_NOW
 from tests.factories import add_patient, add_staff, add_triaged_patient
 from tui.exporting import (
     UnknownPatient,
     render_patient_export,
     save_export,
+    save_incidents_csv,
     write_patient_export,
 )
 
@@ -217,12 +224,28 @@ def test_write_patient_export_writes_the_file_and_audits_it(
     assert os.stat(path).st_mode & 0o077 == 0
     content = path.read_bytes()
     if kind == "fhir":
+        with make_session_factory(engine)() as session:
+            incident = session.get(Incident, treated.incident_id)
+            assert incident is not None
+            seriousness = incident.seriousness
+            labs = session.scalars(
+                select(TriageAssessment.labs).where(
+                    TriageAssessment.patient_id == treated.patient_id
+                )
+            ).one()
         bundle = Bundle.model_validate_json(content)
         kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
-        assert kinds == {"Patient": 1, "Procedure": 1, "CarePlan": 1, "AdverseEvent": 1}
+        assert kinds == {
+            "Patient": 1,
+            "Procedure": 1,
+            "CarePlan": 1,
+            "Observation": 1,  # the triage
+            "AdverseEvent": 1,
+            **({"ServiceRequest": len(labs)} if labs else {}),
+        }
         (event,) = [e.resource for e in bundle.entry or [] if isinstance(e.resource, AdverseEvent)]
         assert event.contained[0].batch.lotNumber == EXOSOME_LOT
-        assert event.seriousness.coding[0].code == "SeriousRequiresPreventImpairment"
+        assert event.seriousness.text == SERIOUSNESS_LABELS[seriousness]
     else:
         text = _pdf_text(content) if kind == "pdf" else content.decode("utf-8")
         for needle in (
@@ -250,6 +273,89 @@ def test_write_patient_export_writes_the_file_and_audits_it(
     }
     with make_session_factory(engine)() as session:
         assert verify_chain(session).ok
+
+
+LAB_TEXT = (
+    "Systemic symptoms during recovery (chills; temperature 38.6 °C): the home physician "
+    "may request a CBC and basic metabolic panel at week 2"
+)
+NOT_NON_SERIOUS = ("non-serious", "Non-serious", "non_serious", "not_assessed")
+
+
+def _triage_and_incident_as_stored(
+    engine: Engine, treated: ExportedPatient, *, labs: list[dict[str, str]]
+) -> None:
+    """The exported patient's triage with `labs` as stored, and its incident not yet
+    assessed, as a triage opens it until a physician classifies it."""
+    with transaction(make_session_factory(engine)) as session:
+        triage = session.scalars(
+            select(TriageAssessment).where(TriageAssessment.patient_id == treated.patient_id)
+        ).one()
+        triage.labs = labs
+        incident = session.get(Incident, treated.incident_id)
+        assert incident is not None
+        incident.seriousness = Seriousness.NOT_ASSESSED
+
+
+def _rendered_text(database: Database, treated: ExportedPatient, kind: ExportKind) -> str:
+    content = render_patient_export(
+        database, treated.patient_id, kind, settings=SETTINGS, now=TEST_NOW
+    ).content
+    return _pdf_text(content) if kind == "pdf" else content.decode("utf-8")
+
+
+@pytest.mark.parametrize("kind", ["summary", "pdf", "fhir"])
+def test_an_unassessed_incident_and_stored_labs_reach_the_patient_exports(
+    engine: Engine, database: Database, treated: ExportedPatient, kind: ExportKind
+) -> None:
+    _triage_and_incident_as_stored(
+        engine, treated, labs=[{"lab": "cbc_bmp_week_2", "text": LAB_TEXT}]
+    )
+    text = _rendered_text(database, treated, kind)
+    assert "not yet assessed" in text
+    for wrong in NOT_NON_SERIOUS:
+        assert wrong not in text, wrong
+    assert "cbc_bmp_week_2" not in text  # words only, never the lab row's id
+    if kind == "fhir":
+        bundle = Bundle.model_validate_json(text)
+        (event,) = [e.resource for e in bundle.entry or [] if isinstance(e.resource, AdverseEvent)]
+        assert event.seriousness.coding is None
+        (proposal,) = [
+            e.resource for e in bundle.entry or [] if isinstance(e.resource, ServiceRequest)
+        ]
+        assert (proposal.intent, proposal.code.text) == ("proposal", LAB_TEXT)
+    else:
+        assert f"Lab suggestions for the home physician (not orders): {LAB_TEXT}." in text
+        assert "Triage outcomes and who decides" in text
+
+
+@pytest.mark.parametrize("kind", ["summary", "pdf", "fhir"])
+def test_a_triage_stored_before_labs_were_kept_still_exports(
+    engine: Engine, database: Database, treated: ExportedPatient, kind: ExportKind
+) -> None:
+    _triage_and_incident_as_stored(engine, treated, labs=[])
+    text = _rendered_text(database, treated, kind)
+    assert "Lab suggestions" not in text
+    if kind != "fhir":
+        assert f"Triage day 2 by {treated.nurse}" in text
+    else:
+        bundle = Bundle.model_validate_json(text)
+        kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
+        assert (kinds["Observation"], kinds["ServiceRequest"]) == (1, 0)
+
+
+def test_the_incidents_csv_says_not_yet_assessed(
+    engine: Engine, database: Database, treated: ExportedPatient, folder: Path
+) -> None:
+    _triage_and_incident_as_stored(engine, treated, labs=[])
+    path = folder / "incidents.csv"
+    wanted = IncidentFilter(status=StatusFilter.ALL)
+    assert save_incidents_csv(database, wanted, path, actor="rn.kim", now=TEST_NOW) == 1
+    text = path.read_text(encoding="utf-8")
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert row["seriousness"] == "not yet assessed"
+    for wrong in NOT_NON_SERIOUS:
+        assert wrong not in text, wrong
 
 
 def test_unknown_patient_writes_and_audits_nothing(

@@ -11,6 +11,7 @@ import csv
 import io
 import subprocess
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,12 @@ from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from core.clock import FixedClock
-from core.domain import Role
+from core.domain import Role, Seriousness
 from core.incident_log import CSV_COLUMNS
+from core.incidents import report_clock
+from core.schedules import CLINIC_TZ
 from db.engine import make_session_factory, transaction
-from db.models import AuditEvent
+from db.models import AuditEvent, Incident
 from tests.db.test_exports import (
     EXOSOME_LOT,
     EXOSOME_MFDS,
@@ -135,7 +138,15 @@ def test_fhir_to_a_file_as_another_staff_member(
     assert result.returncode == 0, result.stderr
     bundle = Bundle.model_validate_json(target.read_bytes())
     kinds = sorted(e.resource.get_resource_type() for e in bundle.entry or [])
-    assert kinds == ["AdverseEvent", "CarePlan", "Patient", "Procedure"]
+    # The triage is an Observation; its lab suggestions, if the rules made any,
+    # are ServiceRequests (proposals) beside it.
+    assert [k for k in kinds if k != "ServiceRequest"] == [
+        "AdverseEvent",
+        "CarePlan",
+        "Observation",
+        "Patient",
+        "Procedure",
+    ]
     assert EXOSOME_LOT in target.read_text(encoding="utf-8")
     assert _audit(engine) == [
         ("dr.lee", "export.fhir", str(treated.patient_id), {"format": "fhir-r4-json"})
@@ -213,7 +224,14 @@ def test_incidents_csv_to_stdout_and_to_a_file_with_filters(
     assert [row["incident"] for row in rows] == [str(treated.incident_id)]
     assert rows[0]["patient_code"] == treated.code
     assert EXOSOME_LOT in rows[0]["suspect_product"]
-    assert rows[0]["report_clock"].endswith("left")
+    # The CLI reads the real clock while the incident was learned on the test's day,
+    # so the expected words come from the same rule at today's date in Seoul.
+    with transaction(make_session_factory(engine)) as session:
+        incident = session.get(Incident, treated.incident_id)
+        assert incident is not None
+        due, reported = incident.report_due_on, incident.reported_on
+    today = datetime.now(CLINIC_TZ).date()
+    assert rows[0]["report_clock"] == report_clock(due, reported, today).label
 
     out = tmp_path / "log.csv"
     result = _aftercare(
@@ -236,3 +254,22 @@ def test_incidents_without_csv_or_with_a_bad_category_is_refused(env: dict[str, 
     result = _aftercare("export", "incidents", "--csv", "--category", "rash", env=env)
     assert result.returncode == 2
     assert "'rash' is not one of" in result.stderr
+
+
+def test_an_unassessed_incident_is_not_yet_assessed_in_the_summary_and_the_csv(
+    engine: Engine, env: dict[str, str], treated: ExportedPatient
+) -> None:
+    with transaction(make_session_factory(engine)) as session:
+        incident = session.get(Incident, treated.incident_id)
+        assert incident is not None
+        incident.seriousness = Seriousness.NOT_ASSESSED
+    summary = _aftercare("export", "summary", treated.code, env=env)
+    assert summary.returncode == 0, summary.stderr
+    log = _aftercare("export", "incidents", "--csv", env=env)
+    assert log.returncode == 0, log.stderr
+    (row,) = list(csv.DictReader(io.StringIO(log.stdout)))
+    assert row["seriousness"] == "not yet assessed"
+    for text in (summary.stdout, log.stdout):
+        assert "not yet assessed" in text
+        for wrong in ("non-serious", "Non-serious", "non_serious", "not_assessed"):
+            assert wrong not in text, wrong
