@@ -37,7 +37,18 @@ TEMPLATE_LABEL = {
     "extended": "ext",
     "granuloma-watch": "granuloma",
     "return-cycle": "return",
+    # Added by events, not chosen: the 48-hour re-check after a monitor triage and
+    # the week-4 liver panel reminder after high-dose glutathione.
+    "triage-recheck": "re-check",
+    "liver-panel": "liver panel",
 }
+"""Short words for schedule template names where a column is narrow (the queue)."""
+
+TEMPLATE_WORDS = {
+    "triage-recheck": "re-check 48 h after a monitor triage",
+    "liver-panel": "week-4 liver panel reminder",
+}
+"""Templates whose stored name does not read as words, where there is room (the timeline)."""
 
 _CHANNEL_LABEL = {Channel.KAKAOTALK: "kakao"}
 _BAND_STYLE = {

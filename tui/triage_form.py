@@ -1,9 +1,13 @@
 """The triage form: symptoms by body system, temperature, trend, with a live outcome.
 
-Every change re-runs the pure rules (`core.triage.assess`) and shows the
-disposition and each rule that fired; an emergency shows a banner with the
-local emergency number and a short script to read to the patient. Saving
-returns a typed result; the patient screen writes it in one transaction.
+At the top, before anything is ticked: what is normal on the day it is now
+for this patient's protocol (`core.triage.course`). Every change re-runs the
+pure rules (`core.triage.assess`) and shows the disposition, each rule that
+fired and who decides; an emergency shows a banner with the local emergency
+number and a short script to read to the patient. A missing input that could
+raise the outcome (the trend, the protocol) is asked for in words and Save
+waits for it; choosing a lower outcome says beforehand what is still written.
+Saving returns a typed result; the patient screen writes it in one transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from core.domain import Disposition, Trend
+from core.domain import Disposition, Protocol, Trend
+from core.messages import emergency_script, fallback_notice, language_name
 from core.triage import (
     SYMPTOMS,
     WHO_DECIDES,
@@ -29,8 +34,12 @@ from core.triage import (
     assess,
     parse_triage_input,
 )
+from core.triage.course import PROTOCOL_WORDS, NormalCourse, normal_course
 from core.triage.groups import BODY_SYSTEMS
+from core.triage.outcome import PROTOCOL_NOT_RECORDED, TREND_NOT_RECORDED
 from tui.queue_cells import DISPOSITION_STYLE
+
+_ASKED_FOR_BELOW = frozenset({TREND_NOT_RECORDED, PROTOCOL_NOT_RECORDED})
 
 
 @dataclass(frozen=True)
@@ -39,9 +48,14 @@ class TriageContext:
 
     patient_label: str
     day: int
+    """The day it is now (0 = procedure day)."""
     country: str
-    protocol: str | None
+    protocol: Protocol | None
+    """The episode's protocol; None when not recorded (the form then asks for it)."""
     addons: tuple[str, ...]
+    """Add-on codes as the rules read them (`core.addons.triage_addon_codes`)."""
+    language: str = "en"
+    """The patient's language tag: an emergency script is shown in it and in English."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,20 @@ class TriageFormResult:
 class TriageModal(ModalScreen[TriageFormResult | None]):
     """Record a triage for one patient."""
 
+    DEFAULT_CSS = """
+    TriageModal #normal-course {
+        border-left: thick $success;
+        padding: 0 1;
+    }
+    TriageModal #triage-needs {
+        color: $warning;
+        text-style: bold;
+    }
+    TriageModal #override-warning {
+        color: $warning;
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save triage"),
@@ -68,17 +96,30 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
         self._triage = context
         self.outcome: TriageOutcome | None = None
         """The live outcome of what is on the form (None while the form has an error)."""
+        self.course: NormalCourse = normal_course(
+            context.protocol, context.day, country=context.country or None
+        )
+        """What is normal on the day it is now, shown before anything is ticked."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="form triage"):
             yield Label(Text(f"Triage: {self._triage.patient_label}", style="bold"))
+            yield Static(course_text(self.course), id="normal-course")
             yield Static("", id="triage-banner")
             yield Static("", id="triage-preview")
+            yield Static("", id="triage-needs")
             yield Static(Text(WHO_DECIDES, style="italic"), id="who-decides")
             with Horizontal(classes="triage-numbers"):
                 yield Input(str(self._triage.day), placeholder="day", id="day")
                 yield Input(placeholder="temperature °C", id="temperature")
                 yield Select([(t.value, t) for t in Trend], prompt="trend", id="trend")
+            # Only when the episode has no protocol: the rules read an infusion alone
+            # differently, so the form asks rather than assumes.
+            yield Select(
+                [(words, protocol) for protocol, words in PROTOCOL_WORDS.items()],
+                prompt="protocol (not recorded)",
+                id="protocol",
+            )
             for heading, codes in BODY_SYSTEMS:
                 yield Label(Text(heading, style="bold underline"), classes="group")
                 for code in codes:
@@ -90,19 +131,27 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
                 id="override",
             )
             yield Input(placeholder="Reason for choosing another outcome", id="override-reason")
+            yield Static("", id="override-warning")
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Save triage", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        self.query_one("#protocol", Select).display = self._triage.protocol is None
         self._update()
 
     @on(Checkbox.Changed)
     @on(Input.Changed, "#day, #temperature")
-    @on(Select.Changed, "#trend")
+    @on(Select.Changed, "#trend, #protocol, #override")
     def _changed(self) -> None:
         self._update()
+
+    def _protocol(self) -> Protocol | None:
+        if self._triage.protocol is not None:
+            return self._triage.protocol
+        chosen = self.query_one("#protocol", Select).value
+        return chosen if isinstance(chosen, Protocol) else None
 
     def _raw(self) -> dict[str, Any]:
         raw: dict[str, Any] = {
@@ -112,8 +161,9 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
             "country": self._triage.country,
             "addons": list(self._triage.addons),
         }
-        if self._triage.protocol:
-            raw["protocol"] = self._triage.protocol
+        protocol = self._protocol()
+        if protocol is not None:
+            raw["protocol"] = protocol.value
         day = self.query_one("#day", Input).value.strip()
         raw["day"] = int(day) if day.isdigit() else day
         temperature = self.query_one("#temperature", Input).value.strip().replace(",", ".")
@@ -139,60 +189,89 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
         self.outcome = outcome
         return findings, outcome
 
+    def _chosen(self) -> Disposition | None:
+        value = self.query_one("#override", Select).value
+        return value if isinstance(value, Disposition) else None
+
     def _update(self) -> None:
         assessed = self._assess()
         preview = self.query_one("#triage-preview", Static)
         banner = self.query_one("#triage-banner", Static)
+        needs = self.query_one("#triage-needs", Static)
+        who = self.query_one("#who-decides", Static)
+        warning = self.query_one("#override-warning", Static)
         if assessed is None:
             preview.update(Text("Outcome: — (the form has an error)", style="dim"))
             banner.update("")
             banner.remove_class("emergency")
+            banner.display = False
+            _show(needs, None)
+            _show(warning, None)
+            who.update(Text(WHO_DECIDES, style="italic"))
             return
-        _, outcome = assessed
+        findings, outcome = assessed
         text = Text("Outcome: ", style="bold")
         text.append(outcome.disposition.value.upper(), style=DISPOSITION_STYLE[outcome.disposition])
         text.append(f"  {outcome.action}\n")
         for reason in outcome.reasons:
-            text.append(f" • {reason.text}\n")
+            # A missing input is said once, in the line that asks for it (below).
+            if reason.rule not in _ASKED_FOR_BELOW:
+                text.append(f" • {reason.text}\n")
         for lab in outcome.labs:
             text.append(f" ◦ Lab suggestion: {lab.text}\n", style="cyan")
+        text.rstrip()
         preview.update(text)
-        if outcome.disposition is Disposition.EMERGENCY:
-            contact = outcome.emergency
-            script = Text(
-                f"EMERGENCY: the patient must call {contact.numbers_text} now", style="bold"
-            )
-            script.append(f" ({contact.country_name})\n" if contact.known else "\n")
-            if contact.warning:
-                script.append(f"{contact.warning}\n")
-            script.append(
-                'Read to the patient: "Please hang up and call '
-                f"{contact.number} now. Tell them you had a treatment in Seoul and what you "
-                'feel. Keep your phone with you; our doctor will call you."'
-            )
-            banner.update(script)
+        _show(needs, missing_inputs(findings, outcome))
+        who.update(Text(outcome.decided_by, style="italic"))
+        _show(warning, downgrade_warning(outcome.disposition, self._chosen()))
+        emergency = outcome.disposition is Disposition.EMERGENCY
+        became = emergency and not banner.display
+        banner.display = emergency
+        if emergency:
+            banner.update(_emergency_banner(outcome, self._triage.language))
             banner.add_class("emergency")
+            if became:
+                # The tick that made it an emergency may be far down the form.
+                self.call_after_refresh(banner.scroll_visible, top=True)
         else:
             banner.update("")
             banner.remove_class("emergency")
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        """Save, unless the form has an error or an override lacks its reason."""
+        """Save, unless the form has an error, lacks an input the outcome needs,
+        or an override lacks its reason."""
         assessed = self._assess()
         if assessed is None:
             return
         findings, outcome = assessed
-        chosen_value = self.query_one("#override", Select).value
-        chosen = chosen_value if isinstance(chosen_value, Disposition) else None
+        error = self.query_one("#error", Static)
+        if "trend" in outcome.needs:
+            self._refuse(
+                "Not saved: choose the trend (improving, stable or worsening) first; "
+                "without it a worsening finding would be read as not worsening.",
+                self.query_one("#trend", Select),
+            )
+            return
+        if "protocol" in outcome.needs:
+            protocol = self.query_one("#protocol", Select)
+            protocol.display = True
+            self._refuse(
+                "Not saved: choose the protocol first; the outcome depends on whether "
+                "the patient had an infusion alone.",
+                protocol,
+            )
+            return
+        chosen = self._chosen()
         reason = self.query_one("#override-reason", Input).value.strip()
         if chosen is not None and chosen is not outcome.disposition and not reason:
-            self.query_one("#error", Static).update(
+            error.update(
                 Text(
                     f"Choosing {chosen.value} instead of {outcome.disposition.value} "
                     "needs a written reason."
                 )
             )
+            self.query_one("#override-reason", Input).focus()
             return
         self.dismiss(
             TriageFormResult(
@@ -204,7 +283,109 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
             )
         )
 
+    def _refuse(self, message: str, field: Select[Any]) -> None:
+        # Said at the bottom with the other errors and as a toast, since the
+        # coordinator may be anywhere in a long form; the field gets the focus.
+        self.query_one("#error", Static).update(Text(message))
+        self.notify(message, severity="warning")
+        field.focus()
+
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         """Close without saving."""
         self.dismiss(None)
+
+
+def missing_inputs(findings: Findings, outcome: TriageOutcome) -> str | None:
+    """Why the form waits for the trend or the protocol, in words; None when nothing is missing.
+
+    What the outcome would be is computed, not guessed: the same rules run
+    with the missing input filled in each way it could be.
+    """
+    lines: list[str] = []
+    if "trend" in outcome.needs:
+        worse = assess(findings.model_copy(update={"trend": Trend.WORSENING}))
+        lines.append(
+            f"Trend not recorded: if worsening this would be {worse.disposition.value}. "
+            "Choose improving, stable or worsening."
+        )
+    if "protocol" in outcome.needs:
+        worst = Disposition.highest(
+            [assess(findings.model_copy(update={"protocol": p})).disposition for p in Protocol]
+        )
+        lines.append(
+            f"Protocol not recorded: after an infusion alone this could be {worst.value}. "
+            "Choose the protocol the patient had."
+        )
+    return "\n".join(lines) or None
+
+
+def downgrade_warning(computed: Disposition, chosen: Disposition | None) -> str | None:
+    """What is still written when the coordinator chooses a lower outcome; None otherwise.
+
+    From `review` up the suspected adverse event stays documented, and from
+    `urgent` up the treating physician is told once: only a physician's
+    decision drops it.
+    """
+    if chosen is None or chosen.severity >= computed.severity or not computed.opens_incident:
+        return None
+    text = (
+        f"Choosing {chosen.value} below the computed {computed.value}: the suspected adverse "
+        "event is still documented (incident opens, marked downgraded)"
+    )
+    if computed.pages_physician:
+        text += ", and the treating physician is still told once, with your reason"
+    return text + ". Only a physician's decision drops it."
+
+
+def course_text(course: NormalCourse) -> Text:
+    """What is normal on day N as one block: heading, course, and the emergency line in red."""
+    text = Text(course.heading, style="bold")
+    for line in course.lines:
+        text.append(f"\n{line}")
+    text.append(f"\n{course.emergency}", style="bold red")
+    return text
+
+
+def _emergency_banner(outcome: TriageOutcome, language: str) -> Text:
+    """The number to call now and the message to send, in the patient's language and English.
+
+    The script is one messenger bubble the coordinator can paste into the
+    conversation; the English copy says what the other one says.
+    """
+    contact = outcome.emergency
+    banner = Text(f"EMERGENCY: the patient must call {contact.numbers_text} now", style="bold")
+    banner.append(f" ({contact.country_name})\n" if contact.known else "\n")
+    if contact.warning:
+        banner.append(f"{contact.warning}\n")
+    try:
+        script = emergency_script(language, contact)
+    except ValueError:
+        # A broken message catalogue must not take the emergency banner with it.
+        banner.append(
+            "Send now: Please call the local emergency number, "
+            f"{contact.number}, now. Tell them your symptoms and that you had a treatment in "
+            "Seoul recently. Do not wait for our reply."
+        )
+        return banner
+    notice = fallback_notice(language)
+    if notice is not None:
+        banner.append(f"{notice}\n")
+    if script.text == script.english:
+        banner.append("Send now (English):\n", style="bold")
+        banner.append(script.english)
+        return banner
+    name = language_name(script.language)
+    if script.language == "zh-Hant":
+        name += ", traditional characters"
+    banner.append(f"Send now ({name}):\n", style="bold")
+    banner.append(f"{script.text}\n")
+    banner.append("The same in English:\n", style="bold")
+    banner.append(script.english)
+    return banner
+
+
+def _show(widget: Static, text: str | None) -> None:
+    # An empty line would still take its margin; hide the widget instead.
+    widget.display = text is not None
+    widget.update(Text(text or ""))

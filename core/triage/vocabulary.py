@@ -51,7 +51,7 @@ SYMPTOMS: Final[Mapping[str, str]] = MappingProxyType(
         "increasing_pain": "increasing pain",
     }
 )
-"""Symptom code -> label, in the order the clinical rules list them (the order reasons name them)."""
+"""Symptom code -> label, in the order of the clinical rules (the order reasons name them)."""
 
 SYMPTOM_CODES: Final[tuple[str, ...]] = tuple(SYMPTOMS)
 """Every code of the vocabulary, in the clinical rules' order."""

@@ -9,27 +9,30 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from core.clock import FixedClock
 from core.config import Settings
-from core.domain import Channel, ContactOutcome
+from core.domain import Channel, ContactOutcome, Disposition
 from core.dossier import DECISION_NOTE
+from core.triage import DECIDED_BY
 from db import migrate
 from db.database import Database
 from db.engine import make_engine, make_session_factory, transaction
 from db.followup import Actor
-from db.models import ContactAttempt
+from db.models import ContactAttempt, Touchpoint, TriageAssessment
+from db.triage import SavedTriage
 from tests.conftest import TEST_NOW
+from tests.factories import add_patient
 from tests.tui.snapshot_apps.patient_data import (
     MARKUP_NAME,
     MARKUP_NOTE,
     add_followed_patient,
 )
 from tui.app import AftercareApp
-from tui.screens.patient import PatientScreen
+from tui.screens.patient import PatientScreen, saved_summary
 from tui.screens.queue import QueueScreen
 
 
@@ -128,11 +131,14 @@ async def test_shows_identity_times_emergency_episode_and_timeline(
         assert "Physician alert (urgent)" in joined and "acknowledged" in joined
         # Most recent first, the cursor on it; then what is still to come.
         assert table.cursor_row == 0
-        assert rows[0].startswith("21 Nov 13:30 KST") and "review by Dr Lee Seojun" in rows[0]
+        assert rows[0].startswith("21 Nov 13:30 KST") and "Review by Dr Lee Seojun" in rows[0]
         assert "14 Nov 11:10 KST" in rows[-2] and "reached" in rows[-2]
         assert "Day 21 check-in" in rows[-1] and "scheduled" in rows[-1]
 
-        assert DECISION_NOTE in _plain(screen, "#patient-status")
+        # The latest triage is urgent: who decides that, not the general note.
+        assert _plain(screen, "#patient-status").replace("\n", " ").strip() == (
+            f"Latest triage (urgent): {DECIDED_BY[Disposition.URGENT]}"
+        )
         footer_keys = {key for key, b in screen.active_bindings.items() if b.binding.show}
         assert {"escape", "r"} <= footer_keys
 
@@ -164,18 +170,21 @@ async def test_unknown_country_shows_the_112_fallback_with_a_warning(
     engine: Engine, clock: FixedClock
 ) -> None:
     with transaction(make_session_factory(engine)) as session:
-        story = add_followed_patient(session, clock.now(), current_country="CH")
+        story = add_followed_patient(session, clock.now(), current_country="KE")
     app = AftercareApp(_database(engine), _settings(), clock)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(app, pilot, story.patient_id)
         emergency = _plain(screen, "#patient-emergency")
         assert "call  112" in emergency
-        assert "⚠ Country Switzerland (CH) is not in the clinic's emergency-number table" in (
+        assert "⚠ Country Kenya (KE) is not in the clinic's emergency-number table" in (
             emergency.replace("\n", " ")
         )
+        # What is normal today says the same, where it gives the number.
+        course = _plain(screen, "#patient-course").replace("\n", " ")
+        assert "Call 112 now (mobile fallback; Kenya is not in the table" in course
         # Home (Japan) differs from where the patient is: both routes are shown.
         reporting = _plain(screen, "#patient-reporting")
-        assert "(Switzerland): no route on file" in reporting
+        assert "(Kenya): no route on file" in reporting
         assert "(Japan)" in reporting and "PMDA" in reporting
 
 
@@ -310,3 +319,103 @@ def test_snapshot_80x24(snap_compare: Callable[..., bool], tmp_path: Path) -> No
         assert snap_compare(app, terminal_size=(80, 24), run_before=open_patient)
     finally:
         app.database.close()
+
+
+# --- v2: what is normal today, who decides, lab suggestions, event touchpoints ---
+
+
+async def test_shows_what_is_normal_today_for_the_protocol(
+    engine: Engine, clock: FixedClock
+) -> None:
+    with transaction(make_session_factory(engine)) as session:
+        story = add_followed_patient(session, clock.now())
+    app = AftercareApp(_database(engine), _settings(), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot, story.patient_id)
+        course = _plain(screen, "#patient-course")
+        lines = [line.strip() for line in course.splitlines()]
+        # Day 9 after exosome IV with microneedling: both courses, read for day 9.
+        assert lines[0] == "What is normal on day 9 after exosome IV with microneedling"
+        assert any(line.startswith("From day 7: back to baseline") for line in lines)
+        assert any(line.startswith("Later (day 14 to month 3): any new lump") for line in lines)
+        assert "cannula site" in course and "comes from the microneedling" in course
+        assert "flush" not in course  # days 0-3 are over
+        assert "Call 119 now (Japan) for: fever above 38.5 °C" in course
+        # Near the top of the body: right under who the patient is.
+        body = list(screen.query_one("#patient-body").children)
+        assert body.index(screen.query_one("#patient-course")) == 1
+
+
+async def test_who_decides_before_any_triage_is_the_general_note(
+    engine: Engine, clock: FixedClock
+) -> None:
+    now = clock.now()
+    with transaction(make_session_factory(engine)) as session:
+        patient = add_patient(session, "P-9", procedure_at=now - timedelta(days=1), created_at=now)
+    app = AftercareApp(_database(engine), _settings(), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot, patient.id)
+        assert _plain(screen, "#patient-status").strip() == DECISION_NOTE
+        course = _plain(screen, "#patient-course")
+        assert course.startswith("What is normal on day 1 after exosome IV")
+
+
+async def test_timeline_shows_lab_suggestions_and_event_touchpoints_in_words(
+    engine: Engine, clock: FixedClock
+) -> None:
+    now = clock.now()
+    with transaction(make_session_factory(engine)) as session:
+        story = add_followed_patient(session, now)
+        triage = session.scalars(select(TriageAssessment)).one()
+        triage.labs = [
+            {
+                "lab": "crp_esr",
+                "text": "Infection signs at a treated site (warmth): the home physician may "
+                "request an inflammatory panel (CRP and ESR)",
+            }
+        ]
+        for template, day, ask in (
+            ("triage-recheck", 11, "Re-check after the monitor triage of day 9."),
+            ("liver-panel", 28, "Week-4 liver panel reminder (high-dose glutathione)."),
+        ):
+            due = (now + timedelta(days=day - 9)).date()
+            session.add(
+                Touchpoint(
+                    episode_id=story.episode_id,
+                    patient_id=story.patient_id,
+                    template=template,
+                    day=day,
+                    due_date=due,
+                    opens_at=now + timedelta(days=day - 9),
+                    closes_at=now + timedelta(days=day - 8),
+                    ask=ask,
+                )
+            )
+    app = AftercareApp(_database(engine), _settings(), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(app, pilot, story.patient_id)
+        joined = "\n".join(_timeline_text(screen.query_one("#patient-timeline", DataTable)))
+        assert "request an inflammatory panel (CRP and ESR)" in joined
+        assert "Day 11 check-in (re-check 48 h after a monitor triage)" in joined
+        assert "Day 28 check-in (week-4 liver panel reminder)" in joined
+        assert "triage-recheck" not in joined and "liver-panel" not in joined
+
+
+def test_saved_summary_says_what_was_written() -> None:
+    nothing = SavedTriage(1, Disposition.EXPECTED, None, None, 0)
+    assert saved_summary(nothing, Disposition.EXPECTED) == "Triage saved: EXPECTED."
+    assert (
+        saved_summary(
+            SavedTriage(2, Disposition.MONITOR, None, None, 0, recheck_touchpoint_id=9),
+            Disposition.MONITOR,
+        )
+        == "Triage saved: MONITOR; re-check added in 48 hours."
+    )
+    assert saved_summary(SavedTriage(3, Disposition.URGENT, 4, 5, 2), Disposition.URGENT) == (
+        "Triage saved: URGENT; incident #4 opened; physician alert E-5 queued for 2 "
+        "physician targets."
+    )
+    assert saved_summary(SavedTriage(6, Disposition.EXPECTED, 7, 8, 1), Disposition.EMERGENCY) == (
+        "Triage saved: EXPECTED (computed emergency); incident #7 opened, marked downgraded; "
+        "the treating physician is told once (E-8) that you chose otherwise and why."
+    )

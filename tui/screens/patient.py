@@ -3,10 +3,12 @@
 Read-only for now. The dossier is read in a thread worker and posted back as a
 message, like the queue. Top of the screen, always visible: the patient, their
 local time beside clinic time, and the emergency number for the country they
-are in now. Below, in one scrollable body: contact details, the timeline
-(what has happened, most recent first, then the touchpoints still to come)
-and the treatment episodes with products, lots and the documentation
-checklist.
+are in now. Below, in one scrollable body: contact details, what is normal
+on the day it is now for the latest episode's protocol (read before any
+triage), the timeline (what has happened, most recent first, then the
+touchpoints still to come) and the treatment episodes with products, lots and
+the documentation checklist. The bottom line says who decides the latest
+triage's outcome.
 
 Patient- and staff-written text (names, handles, notes, allergies, product
 names) is always put on screen as `rich.text.Text`, never parsed as markup.
@@ -32,16 +34,19 @@ from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
+from core.addons import triage_addon_codes
 from core.clock import Clock
 from core.countries import country_name, emergency_contact
 from core.domain import Disposition
 from core.dossier import (
     DECISION_NOTE,
+    AddOn,
     EpisodeRecord,
     PatientDossier,
     PatientIdentity,
     ProductRecord,
     TimelineEntry,
+    TimelineKind,
     channel_label,
     local_times,
     patient_zone,
@@ -49,18 +54,21 @@ from core.dossier import (
 from core.escalation import build_policies
 from core.incidents import clinic_today
 from core.schedules import CLINIC_TZ, days_after_procedure
+from core.triage import DECIDED_BY
+from core.triage.course import NormalCourse, normal_course
 from db.database import Database
 from db.dossier import load_dossier
 from db.errors import StorageError
 from db.followup import Actor
 from db.incidents import open_by_hand
-from db.triage import record_triage
+from db.triage import SavedTriage, record_triage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
 from tui.incident_forms import NewIncident, NewIncidentModal
 from tui.modals import HelpModal
+from tui.queue_cells import TEMPLATE_WORDS
 from tui.tables import reporting_routes
-from tui.triage_form import TriageContext, TriageFormResult, TriageModal
+from tui.triage_form import TriageContext, TriageFormResult, TriageModal, course_text
 
 _DISPOSITION_STYLE = {
     Disposition.EMERGENCY: "bold #ffffff on #d70000",
@@ -132,8 +140,13 @@ class PatientScreen(FollowUpActions, Screen[None]):
         padding: 0 1;
         display: none;
     }
+    PatientScreen #patient-course {
+        border-left: thick $success;
+        margin-top: 1;
+    }
     PatientScreen #patient-status {
-        height: 1;
+        height: auto;
+        max-height: 2;
         padding: 0 1;
         color: $text-muted;
     }
@@ -200,6 +213,7 @@ class PatientScreen(FollowUpActions, Screen[None]):
         yield Static("", id="patient-emergency")
         with VerticalScroll(id="patient-body"):
             yield Static("", id="patient-identity")
+            yield Static("", id="patient-course")
             yield Static("", id="patient-reporting")
             yield Static(
                 "Timeline: most recent first, then what is still to come",
@@ -261,14 +275,22 @@ class PatientScreen(FollowUpActions, Screen[None]):
             self.notify("This patient has no treatment episode to triage.", severity="warning")
             return
         identity, episode = self.dossier.identity, self.dossier.episodes[0]
+        settings = self.aftercare.settings
         context = TriageContext(
             patient_label=f"{identity.code} {identity.display_name}",
-            day=max(0, days_after_procedure(episode.procedure_at, self._clock.now())),
+            day=max(
+                0,
+                days_after_procedure(episode.procedure_at, self._clock.now(), identity.timezone),
+            ),
             country=identity.current_country,
-            protocol=episode.protocol.value,
-            addons=tuple(addon.code for addon in episode.addons),
+            protocol=episode.protocol,
+            # High-dose glutathione is judged by the dose given, at the clinic's threshold.
+            addons=triage_addon_codes(
+                (_recorded_addon(addon) for addon in episode.addons),
+                settings.high_dose_glutathione_mg,
+            ),
+            language=identity.language,
         )
-        settings = self.aftercare.settings
 
         def save(form: TriageFormResult | None) -> None:
             if form is None:
@@ -289,15 +311,7 @@ class PatientScreen(FollowUpActions, Screen[None]):
                     policies=build_policies(settings.escalation_policies),
                     reporting=settings.reporting_policy(),
                 )
-                parts = [f"Triage saved: {saved.disposition.value.upper()}"]
-                if saved.incident_id is not None:
-                    parts.append(f"incident #{saved.incident_id} opened")
-                if saved.escalation_id is not None:
-                    parts.append(
-                        f"alert E-{saved.escalation_id} queued for {saved.notifications} "
-                        "physician targets"
-                    )
-                return FollowUpWritten("; ".join(parts) + ".")
+                return FollowUpWritten(saved_summary(saved, form.outcome.disposition))
 
             self._write("Triage saved.", work, actor)
 
@@ -401,9 +415,11 @@ class PatientScreen(FollowUpActions, Screen[None]):
             self._show_times()
             self.query_one("#patient-emergency", Static).update(_emergency(identity))
             self.query_one("#patient-identity", Static).update(_identity(dossier))
+            self.query_one("#patient-course", Static).update(_course(dossier))
             self.query_one("#patient-reporting", Static).update(_reporting(identity))
             self._show_timeline(force=True)
             self.query_one("#patient-episodes", Static).update(_episodes(dossier))
+            self.query_one("#patient-status", Static).update(_who_decides(identity))
             self._show_problem(None)
 
     @on(LoadFailed)
@@ -549,11 +565,73 @@ def _timeline_cells(entry: TimelineEntry, zone: ZoneInfo | None) -> tuple[Text, 
     kind = Text.assemble(
         (entry.kind.value, "bold"), "\n", (state.replace("_", " "), _STATE_STYLE.get(state, ""))
     )
-    what = Text(entry.title, style="bold")
+    title = entry.title
+    if entry.kind is TimelineKind.TOUCHPOINT:
+        # Templates added by events have names, not words ("triage-recheck").
+        for name, words in TEMPLATE_WORDS.items():
+            title = title.replace(f"({name})", f"({words})")
+    what = Text(title, style="bold")
     if entry.detail:
         what.append("\n")
         what.append(entry.detail)
     return when, kind, what
+
+
+def saved_summary(saved: SavedTriage, computed: Disposition) -> str:
+    """What one saved triage wrote, in words, for the toast after saving."""
+    downgraded = saved.disposition.severity < computed.severity
+    head = f"Triage saved: {saved.disposition.value.upper()}"
+    if saved.disposition is not computed:
+        head += f" (computed {computed.value})"
+    parts = [head]
+    if saved.incident_id is not None:
+        marked = ", marked downgraded" if downgraded else ""
+        parts.append(f"incident #{saved.incident_id} opened{marked}")
+    if saved.escalation_id is not None:
+        if saved.disposition.opens_incident:
+            told = f"{saved.notifications} physician target" + (
+                "" if saved.notifications == 1 else "s"
+            )
+            parts.append(f"physician alert E-{saved.escalation_id} queued for {told}")
+        else:
+            parts.append(
+                f"the treating physician is told once (E-{saved.escalation_id}) that you chose "
+                "otherwise and why"
+            )
+    if saved.recheck_touchpoint_id is not None:
+        parts.append("re-check added in 48 hours")
+    return "; ".join(parts) + "."
+
+
+def normal_course_now(dossier: PatientDossier) -> NormalCourse | None:
+    """What is normal today for the latest episode's protocol; None without an episode."""
+    if not dossier.episodes:
+        return None
+    episode = dossier.episodes[0]
+    day = max(
+        0, days_after_procedure(episode.procedure_at, dossier.read_at, dossier.identity.timezone)
+    )
+    return normal_course(episode.protocol, day, country=dossier.identity.current_country or None)
+
+
+def _course(dossier: PatientDossier) -> Text:
+    course = normal_course_now(dossier)
+    if course is None:
+        return Text("No treatment episode: no expected course to show.", style="dim")
+    return course_text(course)
+
+
+def _who_decides(identity: PatientIdentity) -> Text:
+    """Who decides the latest triage's outcome; the general note before any triage."""
+    latest = identity.latest_disposition
+    if latest is None:
+        return Text(DECISION_NOTE)
+    return Text(f"Latest triage ({latest.value}): {DECIDED_BY[latest]}")
+
+
+def _recorded_addon(addon: AddOn) -> object:
+    # Back to the form the episode stores, so the dose is judged as recorded.
+    return {"name": addon.code, "dose": addon.dose} if addon.dose else addon.code
 
 
 def _episodes(dossier: PatientDossier) -> RenderableType:
