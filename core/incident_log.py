@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
-from core.incidents import ClockState, ReportClock, report_clock
+from core.incidents import CATEGORY_LABELS, ClockState, ReportClock, report_clock
 
 
 class EntryKind(StrEnum):
@@ -341,11 +341,12 @@ def incidents_csv(records: Iterable[IncidentExport], today: date) -> str:
                 line.patient_name,
                 line.country,
                 record.home_country,
-                line.category,
-                words(line.seriousness),  # never a code: "not yet assessed", not "not_assessed"
+                # Words, never codes: "not yet assessed", not "not_assessed".
+                CATEGORY_LABELS[line.category],
+                words(line.seriousness),
                 line.severity_grade,
-                line.outcome,
-                line.status,
+                words(line.outcome),
+                words(line.status),
                 record.onset_date,
                 record.onset_day,
                 line.learned_on,

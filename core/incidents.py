@@ -20,6 +20,18 @@ from enum import StrEnum
 from core.domain import Disposition, IncidentCategory, Seriousness
 from core.schedules import CLINIC_TZ
 
+CATEGORY_LABELS: dict[IncidentCategory, str] = {
+    IncidentCategory.ALLERGIC: "Allergic reaction or anaphylaxis",
+    IncidentCategory.IV_SITE: "IV infiltration or phlebitis",
+    IncidentCategory.VASOVAGAL: "Vasovagal reaction",
+    IncidentCategory.PROLONGED_ERYTHEMA: "Prolonged erythema",
+    IncidentCategory.INFECTION: "Infection",
+    IncidentCategory.NODULE: "Nodule or granuloma",
+    IncidentCategory.SYSTEMIC: "Systemic symptoms",
+    IncidentCategory.OTHER: "Other adverse event",
+}
+"""Each incident category in words, for screens, documents and the CSV."""
+
 # First match wins: the most specific, most dangerous pattern names the incident.
 _CATEGORY_SIGNS: tuple[tuple[IncidentCategory, frozenset[str]], ...] = (
     (

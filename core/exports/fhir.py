@@ -63,7 +63,6 @@ from core.dossier import (
     symptom_words,
 )
 from core.exports.labels import (
-    CATEGORY_LABELS,
     DISPOSITION_EXPLANATIONS,
     OUTCOME_LABELS,
     SERIOUSNESS_LABELS,
@@ -73,6 +72,7 @@ from core.exports.labels import (
     report_words,
 )
 from core.exports.records import ClinicContact, IncidentDetail, PatientExport
+from core.incidents import CATEGORY_LABELS
 from core.schedules import touchpoint_state
 
 SERIOUSNESS_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"

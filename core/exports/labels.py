@@ -8,20 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from core.domain import Disposition, IncidentCategory, IncidentOutcome, Seriousness
+from core.domain import Disposition, IncidentOutcome, Seriousness
 from core.dossier import EpisodeRecord, ProductRecord, patient_zone
 from core.schedules import CLINIC_TZ
-
-CATEGORY_LABELS = {
-    IncidentCategory.ALLERGIC: "Allergic reaction or anaphylaxis",
-    IncidentCategory.IV_SITE: "IV infiltration or phlebitis",
-    IncidentCategory.VASOVAGAL: "Vasovagal reaction",
-    IncidentCategory.PROLONGED_ERYTHEMA: "Prolonged erythema",
-    IncidentCategory.INFECTION: "Infection",
-    IncidentCategory.NODULE: "Nodule or granuloma",
-    IncidentCategory.SYSTEMIC: "Systemic symptoms",
-    IncidentCategory.OTHER: "Other adverse event",
-}
 
 NOT_YET_ASSESSED = "not yet assessed by a physician"
 """An incident a triage opened, until a physician classifies it: a triage is not a

@@ -17,7 +17,6 @@ from core.domain import Disposition, IncidentStatus, Seriousness, TouchpointStat
 from core.dossier import DECISION_NOTE, EpisodeRecord, TimelineEntry, TimelineKind, entry_words
 from core.exports.document import Block, Bullet, BulletList, Document, Heading, Paragraph, Table
 from core.exports.labels import (
-    CATEGORY_LABELS,
     DISPOSITION_EXPLANATIONS,
     OUTCOME_LABELS,
     SERIOUSNESS_LABELS,
@@ -28,6 +27,7 @@ from core.exports.labels import (
     report_words,
 )
 from core.exports.records import ClinicContact, IncidentDetail, PatientExport
+from core.incidents import CATEGORY_LABELS
 from core.schedules import CLINIC_TZ, touchpoint_state
 
 TITLE = "Post-treatment follow-up summary for the home physician"

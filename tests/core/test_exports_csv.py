@@ -74,3 +74,15 @@ def test_assessed_seriousness_is_words_too(seriousness: Seriousness, words: str)
 def test_free_text_still_cannot_run_as_a_formula() -> None:
     (row,) = _rows(incidents_csv([_record(Seriousness.NOT_ASSESSED, "=HYPERLINK(x)")], TODAY))
     assert row["actions_taken"] == "'=HYPERLINK(x)"
+
+
+def test_category_outcome_and_status_are_words_not_codes() -> None:
+    (row,) = _rows(incidents_csv([_record(Seriousness.MEDICALLY_IMPORTANT)], TODAY))
+    assert (row["category"], row["outcome"], row["status"]) == (
+        "Systemic symptoms",
+        "unknown",
+        "open",
+    )
+    assert row["seriousness"] == "medically important"
+    for code in ("medically_important", "allergic_anaphylaxis"):
+        assert code not in row.values()
