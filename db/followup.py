@@ -250,32 +250,6 @@ def count_failed_attempts(
     return FailedAttempts(calls, messages, reply_window)
 
 
-def log_contact_attempt(
-    session: Session,
-    *,
-    touchpoint_id: int,
-    channel: Channel,
-    outcome: ContactOutcome,
-    note: str | None,
-    actor: Actor,
-    now: datetime,
-    unreachable_after: int,
-    reply_window: timedelta = DEFAULT_REPLY_WINDOW,
-) -> ContactAttempt:
-    """Record one attempt (see `record_contact_attempt`) and return it."""
-    return record_contact_attempt(
-        session,
-        touchpoint_id=touchpoint_id,
-        channel=channel,
-        outcome=outcome,
-        note=note,
-        actor=actor,
-        now=now,
-        unreachable_after=unreachable_after,
-        reply_window=reply_window,
-    ).attempt
-
-
 def record_contact_attempt(
     session: Session,
     *,

@@ -243,7 +243,7 @@ class Writer:
         note = self.unique()
 
         def work(session: Session, now: datetime) -> Accepted:
-            attempt = followup.log_contact_attempt(
+            attempt = followup.record_contact_attempt(
                 session,
                 touchpoint_id=touchpoint_id,
                 channel=Channel.LINE,
@@ -253,7 +253,9 @@ class Writer:
                 now=now,
                 unreachable_after=UNREACHABLE_AFTER,
             )
-            accepted = Accepted("", "", now, audit=[("contact_attempt.add", str(attempt.id))])
+            accepted = Accepted(
+                "", "", now, audit=[("contact_attempt.add", str(attempt.attempt.id))]
+            )
             accepted.appended = {
                 "attempt": attempt.id,
                 "patient": patient_id,

@@ -21,7 +21,6 @@ from db.followup import (
     ContactLogged,
     aftercare_message,
     count_failed_attempts,
-    log_contact_attempt,
     record_contact_attempt,
 )
 from db.models import AuditEvent, Patient, Touchpoint, TreatmentEpisode
@@ -180,22 +179,6 @@ def test_the_reply_window_setting_is_used(clinic: Clinic) -> None:
     logged = attempt(clinic, ContactOutcome.NO_ANSWER, reply_window=6 * HOUR)
     assert logged.became_unreachable is not None
     assert "1 message without reply for 6 h" in logged.became_unreachable
-
-
-def test_log_contact_attempt_keeps_its_signature(clinic: Clinic) -> None:
-    with transaction(make_session_factory(clinic.engine)) as session:
-        for _ in range(3):
-            log_contact_attempt(
-                session,
-                touchpoint_id=clinic.day1,
-                channel=Channel.LINE,
-                outcome=ContactOutcome.MESSAGE_SENT,
-                note=None,
-                actor=clinic.nurse,
-                now=clinic.clock.now(),
-                unreachable_after=3,
-            )
-    assert resolution(clinic, clinic.day1) is None
 
 
 def test_the_last_touchpoint_says_none_is_left(clinic: Clinic) -> None:

@@ -26,7 +26,7 @@ from core.incident_log import EntryKind
 from core.permissions import NotPermitted
 from db import escalations, incidents
 from db.engine import make_session_factory, transaction
-from db.followup import Actor, FollowUpConflict, claim_patient, log_contact_attempt
+from db.followup import Actor, FollowUpConflict, claim_patient, record_contact_attempt
 from db.models import (
     AuditEvent,
     ChangeMarker,
@@ -153,7 +153,7 @@ def _classify(actor: Actor, clinic: Clinic) -> Callable[[Session, datetime], obj
 
 
 def _contact(actor: Actor, clinic: Clinic) -> Callable[[Session, datetime], object]:
-    return lambda session, now: log_contact_attempt(
+    return lambda session, now: record_contact_attempt(
         session,
         touchpoint_id=clinic.touchpoint_id,
         channel=Channel.LINE,
