@@ -243,7 +243,7 @@ class Writer:
         note = self.unique()
 
         def work(session: Session, now: datetime) -> Accepted:
-            attempt = followup.record_contact_attempt(
+            logged = followup.record_contact_attempt(
                 session,
                 touchpoint_id=touchpoint_id,
                 channel=Channel.LINE,
@@ -253,9 +253,8 @@ class Writer:
                 now=now,
                 unreachable_after=UNREACHABLE_AFTER,
             )
-            accepted = Accepted(
-                "", "", now, audit=[("contact_attempt.add", str(attempt.attempt.id))]
-            )
+            attempt = logged.attempt
+            accepted = Accepted("", "", now, audit=[("contact_attempt.add", str(attempt.id))])
             accepted.appended = {
                 "attempt": attempt.id,
                 "patient": patient_id,
