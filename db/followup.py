@@ -27,6 +27,7 @@ from core.domain import (
 )
 from core.messages import MessageContext, RenderedMessage, render_message
 from core.permissions import Action, NotPermitted, allowed
+from core.refusals import Refused
 from core.schedules import days_after_procedure, procedure_local_date
 from db import audit
 from db.conflicts import ACTION_WORDS, last_change, staff_name, when
@@ -38,8 +39,11 @@ DEFAULT_REPLY_WINDOW = timedelta(hours=24)
 attempt (setting `reply_window_hours`)."""
 
 
-class FollowUpConflict(Exception):
-    """The action cannot be done as asked; `str()` says why in one sentence."""
+class FollowUpConflict(Refused):
+    """The action cannot be done as asked; `str()` says why in one sentence.
+
+    Kept as the name the `db` functions raise; it is a `core.refusals.Refused`,
+    which is what every face catches."""
 
 
 @dataclass(frozen=True)

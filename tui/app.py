@@ -29,6 +29,7 @@ from db.database import Database
 from db.escalations import dispatcher_active
 from db.followup import Actor
 from db.listen import ChangeListener, ListenerState
+from db.services import Clinic
 from notifiers.dispatcher import Dispatcher, default_owner
 from tui.screens.alerts import AlertsScreen
 from tui.screens.incidents import IncidentLogScreen
@@ -90,6 +91,8 @@ class AftercareApp(App[None]):
         self.database = database
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self.clinic = Clinic(database, settings, self.clock)
+        """The service layer: every screen reads and writes through it."""
         self.actor = actor
         """The staff member at the keyboard; None means read-only."""
         self.login = login or (actor.username if actor else "")

@@ -1,0 +1,61 @@
+"""What every service mixin shares: the database, the clock, the settings, and
+one way to run a use case in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.config import Settings
+from core.permissions import NotPermitted
+from core.refusals import Refused, Unavailable
+from db.database import Database
+from db.engine import transaction
+from db.errors import StorageError, explain_operational_error
+
+T = TypeVar("T")
+
+
+class ServiceBase:
+    """The state a use case needs; mixins add the use cases."""
+
+    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one transaction: all of it is committed, or none.
+
+        Every failure a person can meet comes out as a `Refused` (or a
+        subclass) with one sentence; nothing is half-written.
+        """
+        try:
+            with transaction(self.database.sessions) as session:
+                return work(session)
+        except Refused:
+            raise
+        except NotPermitted as exc:
+            raise Refused(str(exc)) from exc
+        except StorageError as exc:
+            raise Unavailable(f"{exc}; nothing was saved") from exc
+        except DBAPIError as exc:
+            raise Unavailable(
+                f"{explain_operational_error(exc, self.database.engine.url)}; nothing was saved"
+            ) from exc
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        """Run a read in its own short session; storage failures become `Unavailable`."""
+        try:
+            with self.database.sessions() as session:
+                return work(session)
+        except StorageError as exc:
+            raise Unavailable(str(exc)) from exc
+        except DBAPIError as exc:
+            raise Unavailable(
+                str(explain_operational_error(exc, self.database.engine.url))
+            ) from exc

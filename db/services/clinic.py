@@ -1,0 +1,21 @@
+"""`Clinic`: every use case of every area, on one object the faces hold."""
+
+from __future__ import annotations
+
+from db.services.admin import AdminServices
+from db.services.alerts import AlertServices
+from db.services.exports import ExportServices
+from db.services.followup import FollowUpServices
+from db.services.incidents import IncidentServices
+from db.services.oncall import OnCallServices
+
+
+class Clinic(
+    FollowUpServices,
+    IncidentServices,
+    AlertServices,
+    OnCallServices,
+    AdminServices,
+    ExportServices,
+):
+    """The one door to the clinic's data: `Clinic(database, settings, clock)`."""
