@@ -11,9 +11,11 @@ database in a pseudo-terminal and reads the TUI's resident memory.
 The last line is JSON:
 {"sqlite_p95_ms": ..., "postgres_p95_ms": ..., "ratio_vs_sql": ..., "tui_rss_mb": ...}
 
-Usage: .venv/bin/python bench/queue.py [--patients 100000] [--runs 200] [--no-postgres]
+Usage: .venv/bin/python bench/queue.py [--patients 100000] [--runs 200] [--no-postgres] [--smoke]
 PostgreSQL comes from AFTERCARE_TEST_POSTGRES_URL (default: the local test database);
 the benchmark works in a schema of its own and drops it afterwards.
+`--smoke` (200 patients, a few runs, seconds) only proves the benchmark still runs;
+it uses PostgreSQL only when AFTERCARE_TEST_POSTGRES_URL is set.
 """
 
 from __future__ import annotations
@@ -176,7 +178,13 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--smoke", action="store_true", help="200 patients, 5 runs: does it still run?"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.patients, args.runs = 200, 5
+        args.no_postgres = args.no_postgres or not os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
     results: dict[str, float | None] = {"sqlite_p95_ms": None, "postgres_p95_ms": None}
 
     with tempfile.TemporaryDirectory(prefix="aftercare-queue-") as scratch:

@@ -1,7 +1,8 @@
 """Read one patient's dossier for the patient screen, in a fixed number of queries.
 
 Each part (episodes, products, touchpoints, attempts, triages, incidents and
-their notes, escalations and their outbox counts) is one query filtered by the
+their notes (`db.incidents.read_incidents`, the one incident read), escalations
+and their outbox counts) is one query filtered by the
 patient, never one query per row, so a patient with years of follow-up opens
 as fast as a new one. Returns plain `core.dossier` values, never ORM objects.
 """
@@ -20,7 +21,6 @@ from core.dossier import (
     AlertRecord,
     AttemptRecord,
     EpisodeRecord,
-    IncidentNote,
     IncidentRecord,
     PatientDossier,
     PatientIdentity,
@@ -32,11 +32,10 @@ from core.dossier import (
     needs_words,
     parse_addons,
 )
+from db.incidents import read_incidents
 from db.models import (
     ContactAttempt,
     Escalation,
-    Incident,
-    IncidentEntry,
     OutboxNotification,
     Patient,
     ProductGiven,
@@ -219,41 +218,23 @@ def _triages(session: Session, patient_id: int) -> list[TriageRecord]:
 
 
 def _incidents(session: Session, patient_id: int) -> list[IncidentRecord]:
-    incidents = session.execute(
-        select(Incident, ProductGiven.name, ProductGiven.mfds_reference, ProductGiven.lot_number)
-        .outerjoin(ProductGiven, ProductGiven.id == Incident.suspect_product_id)
-        .where(Incident.patient_id == patient_id)
-    ).all()
-    if not incidents:
-        return []
-    notes: dict[int, list[IncidentNote]] = defaultdict(list)
-    for entry, staff in session.execute(
-        select(IncidentEntry, Staff.display_name)
-        .join(Incident, Incident.id == IncidentEntry.incident_id)
-        .outerjoin(Staff, Staff.id == IncidentEntry.staff_id)
-        .where(Incident.patient_id == patient_id)
-        .order_by(IncidentEntry.id)
-    ):
-        notes[entry.incident_id].append(
-            IncidentNote(
-                entry_id=entry.id, at=entry.at, kind=entry.kind, text=entry.text, staff=staff
-            )
-        )
     return [
         IncidentRecord(
-            incident_id=incident.id,
-            opened_at=incident.created_at,
-            category=incident.category,
-            seriousness=incident.seriousness,
-            severity_grade=incident.severity_grade,
-            outcome=incident.outcome,
-            status=incident.status,
-            report_due_on=incident.report_due_on,
-            reported_on=incident.reported_on,
-            suspect_product=_product_words(name, mfds, lot),
-            notes=tuple(notes[incident.id]),
+            incident_id=read.line.incident_id,
+            opened_at=read.line.opened_at,
+            category=read.line.category,
+            seriousness=read.line.seriousness,
+            severity_grade=read.line.severity_grade,
+            outcome=read.line.outcome,
+            status=read.line.status,
+            report_due_on=read.line.report_due_on,
+            reported_on=read.line.reported_on,
+            suspect_product=_product_words(product.name, product.mfds_reference, product.lot_number)
+            if (product := read.suspect_product) is not None
+            else None,
+            notes=read.entries,
         )
-        for incident, name, mfds, lot in incidents
+        for read in read_incidents(session, patient_id=patient_id)
     ]
 
 

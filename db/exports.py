@@ -3,7 +3,8 @@
 The dossier the patient screen reads (`db.dossier.load_dossier`) supplies the
 identity, episodes, products and timeline; this adds what exports need beyond
 it, each part in one query filtered by the patient: touchpoints per episode,
-incidents with their suspect product and entries, treating physicians.
+incidents (through `db.incidents.read_incidents`, the one incident read),
+treating physicians.
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from core.dossier import IncidentNote, ProductRecord, TouchpointRecord
+from core.dossier import TouchpointRecord
 from core.exports.formats import AUDIT_ACTION, AUDIT_FORMAT, ExportKind
 from core.exports.records import IncidentDetail, PatientExport, PhysicianContact
 from db import audit
 from db.dossier import load_dossier
 from db.followup import mark_changed
+from db.incidents import read_incidents
 from db.models import (
-    Incident,
-    IncidentEntry,
     Patient,
-    ProductGiven,
     Staff,
     Touchpoint,
     TreatmentEpisode,
@@ -105,62 +104,31 @@ def _touchpoints_by_episode(
 
 
 def _incidents(session: Session, patient_id: int) -> tuple[IncidentDetail, ...]:
-    rows = session.execute(
-        select(Incident, ProductGiven)
-        .outerjoin(ProductGiven, ProductGiven.id == Incident.suspect_product_id)
-        .where(Incident.patient_id == patient_id)
-        .order_by(Incident.created_at, Incident.id)
-    ).all()
-    if not rows:
-        return ()
-    notes: dict[int, list[IncidentNote]] = defaultdict(list)
-    for entry, staff in session.execute(
-        select(IncidentEntry, Staff.display_name)
-        .join(Incident, Incident.id == IncidentEntry.incident_id)
-        .outerjoin(Staff, Staff.id == IncidentEntry.staff_id)
-        .where(Incident.patient_id == patient_id)
-        .order_by(IncidentEntry.at, IncidentEntry.id)
-    ):
-        notes[entry.incident_id].append(
-            IncidentNote(
-                entry_id=entry.id, at=entry.at, kind=entry.kind, text=entry.text, staff=staff
-            )
-        )
     return tuple(
         IncidentDetail(
-            incident_id=incident.id,
-            episode_id=incident.episode_id,
-            opened_at=incident.created_at,
-            category=incident.category,
-            onset_date=incident.onset_date,
-            onset_day=incident.onset_day,
-            learned_on=incident.learned_on,
-            seriousness=incident.seriousness,
-            severity_grade=incident.severity_grade,
-            outcome=incident.outcome,
-            status=incident.status,
-            suspect_product=_product(product) if product is not None else None,
-            causality=incident.causality,
-            actions_taken=incident.actions_taken,
-            report_due_on=incident.report_due_on,
-            reported_on=incident.reported_on,
-            report_reference=incident.report_reference,
-            khidi_escalated_on=incident.khidi_escalated_on,
-            khidi_reference=incident.khidi_reference,
-            notes=tuple(notes[incident.id]),
+            incident_id=read.line.incident_id,
+            episode_id=read.episode_id,
+            opened_at=read.line.opened_at,
+            category=read.line.category,
+            onset_date=read.onset_date,
+            onset_day=read.onset_day,
+            learned_on=read.line.learned_on,
+            seriousness=read.line.seriousness,
+            severity_grade=read.line.severity_grade,
+            outcome=read.line.outcome,
+            status=read.line.status,
+            suspect_product=read.suspect_product,
+            causality=read.causality,
+            actions_taken=read.actions_taken,
+            report_due_on=read.line.report_due_on,
+            reported_on=read.line.reported_on,
+            report_reference=read.report_reference,
+            khidi_escalated_on=read.line.khidi_escalated_on,
+            khidi_reference=read.khidi_reference,
+            # Documents list a timeline by when it happened.
+            notes=tuple(sorted(read.entries, key=lambda note: (note.at, note.entry_id))),
         )
-        for incident, product in rows
-    )
-
-
-def _product(product: ProductGiven) -> ProductRecord:
-    return ProductRecord(
-        name=product.name,
-        mfds_reference=product.mfds_reference,
-        manufacturer=product.manufacturer,
-        lot_number=product.lot_number,
-        expiry_date=product.expiry_date,
-        dose=product.dose,
+        for read in read_incidents(session, patient_id=patient_id)
     )
 
 

@@ -5,11 +5,18 @@ Each change runs in the caller's transaction and, in that same transaction,
 bumps the change marker, appends a timeline entry (entries are never edited:
 a correction is a new entry) and an audit event with before and after. Every
 change names the version it was made from; if someone else changed the
-incident since, `FollowUpConflict` says who and nothing is written.
+incident since, `StaleIncident` (a `core.refusals.StaleEdit`) says who and
+nothing is written.
+
+An incident is opened in one way, `open_incident`, whether a triage opened it
+(db.triage) or a person did by hand (`open_by_hand`): the same row, the same
+first timeline entry and the same audit event shape.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +25,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
-from core.dossier import parse_addons
+from core.dossier import IncidentNote, ProductRecord, parse_addons
 from core.incident_log import (
     HAND_WRITTEN,
     EntryKind,
@@ -40,6 +47,7 @@ from core.incidents import (
     triage_clock_disposition,
 )
 from core.permissions import Action, allowed
+from core.refusals import NotFound, StaleEdit
 from core.schedules import CLINIC_TZ
 from db import audit
 from db.conflicts import ACTION_WORDS, last_change
@@ -62,6 +70,14 @@ from db.models import (
 LIST_LIMIT = 5000
 
 REFERENCE_MAX = 120
+
+
+class StaleIncident(FollowUpConflict, StaleEdit):
+    """Someone changed the incident since it was read; `str()` names the change and who."""
+
+
+class MissingIncident(FollowUpConflict, NotFound):
+    """The incident does not exist (any more)."""
 
 
 # --- reading ----------------------------------------------------------------
@@ -122,42 +138,131 @@ def incident_countries(session: Session) -> list[str]:
     return [country for (country,) in rows]
 
 
+@dataclass(frozen=True)
+class IncidentRead:
+    """One incident as stored, with its patient, suspect product and own timeline
+    entries: the one read the log, the patient's dossier and the exports make
+    their views from (each words it for its reader)."""
+
+    line: IncidentLine
+    home_country: str
+    episode_id: int | None
+    triage_id: int | None
+    onset_date: date | None
+    onset_day: int | None
+    causality: str | None
+    actions_taken: str | None
+    report_reference: str | None
+    khidi_reference: str | None
+    suspect_product_id: int | None
+    suspect_product: ProductRecord | None
+    version: int
+    entries: tuple[IncidentNote, ...]
+    """The incident's own entries in the order written; empty when not asked for."""
+
+
+def read_incidents(
+    session: Session,
+    *,
+    patient_id: int | None = None,
+    incident_ids: Sequence[int] | None = None,
+    with_entries: bool = True,
+) -> list[IncidentRead]:
+    """The incidents of one patient, or the ones named, oldest first: one query for
+    the incidents (with patient and suspect product), one for all their entries."""
+    query = (
+        select(*_line_columns(), Patient.home_country, Incident, ProductGiven)
+        .join(Patient, Patient.id == Incident.patient_id)
+        .outerjoin(ProductGiven, ProductGiven.id == Incident.suspect_product_id)
+        .order_by(Incident.created_at, Incident.id)
+    )
+    if patient_id is not None:
+        query = query.where(Incident.patient_id == patient_id)
+    if incident_ids is not None:
+        query = query.where(Incident.id.in_(list(incident_ids)))
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    entries: dict[int, list[IncidentNote]] = defaultdict(list)
+    if with_entries:
+        wanted = (
+            IncidentEntry.incident_id.in_([row[-2].id for row in rows])
+            if patient_id is None
+            else Incident.patient_id == patient_id
+        )
+        for entry, staff in session.execute(
+            select(IncidentEntry, Staff.display_name)
+            .join(Incident, Incident.id == IncidentEntry.incident_id)
+            .outerjoin(Staff, Staff.id == IncidentEntry.staff_id)
+            .where(wanted)
+            .order_by(IncidentEntry.id)
+        ):
+            entries[entry.incident_id].append(
+                IncidentNote(
+                    entry_id=entry.id, at=entry.at, kind=entry.kind, text=entry.text, staff=staff
+                )
+            )
+    reads = []
+    for row in rows:
+        incident: Incident = row[-2]
+        product: ProductGiven | None = row[-1]
+        reads.append(
+            IncidentRead(
+                line=IncidentLine(*row[:-3]),
+                home_country=row[-3],
+                episode_id=incident.episode_id,
+                triage_id=incident.triage_id,
+                onset_date=incident.onset_date,
+                onset_day=incident.onset_day,
+                causality=incident.causality,
+                actions_taken=incident.actions_taken,
+                report_reference=incident.report_reference,
+                khidi_reference=incident.khidi_reference,
+                suspect_product_id=incident.suspect_product_id,
+                suspect_product=_product_record(product) if product is not None else None,
+                version=incident.version,
+                entries=tuple(entries[incident.id]),
+            )
+        )
+    return reads
+
+
+def _product_record(product: ProductGiven) -> ProductRecord:
+    return ProductRecord(
+        name=product.name,
+        mfds_reference=product.mfds_reference,
+        manufacturer=product.manufacturer,
+        lot_number=product.lot_number,
+        expiry_date=product.expiry_date,
+        dose=product.dose,
+    )
+
+
 def load_incident(session: Session, incident_id: int) -> IncidentDetail | None:
     """One incident with its timeline, or None if there is no such incident."""
-    row = session.execute(
-        select(*_line_columns(), Patient.home_country)
-        .join(Patient, Patient.id == Incident.patient_id)
-        .where(Incident.id == incident_id)
-    ).first()
-    if row is None:
+    found = read_incidents(session, incident_ids=[incident_id])
+    if not found:
         return None
-    line = IncidentLine(*row[:-1])
-    incident = session.get(Incident, incident_id)
-    assert incident is not None
-    product = (
-        session.get(ProductGiven, incident.suspect_product_id)
-        if (incident.suspect_product_id)
-        else None
-    )
+    (read,) = found
     return IncidentDetail(
-        line=line,
-        home_country=row[-1],
-        onset_date=incident.onset_date,
-        onset_day=incident.onset_day,
-        suspect_product=product_words(product),
-        suspect_product_id=incident.suspect_product_id,
-        causality=incident.causality,
-        actions_taken=incident.actions_taken,
-        report_reference=incident.report_reference,
-        khidi_reference=incident.khidi_reference,
-        triage_id=incident.triage_id,
-        version=incident.version,
-        timeline=tuple(_timeline(session, incident)),
-        downgraded=downgraded_words(session, incident),
+        line=read.line,
+        home_country=read.home_country,
+        onset_date=read.onset_date,
+        onset_day=read.onset_day,
+        suspect_product=product_words(read.suspect_product),
+        suspect_product_id=read.suspect_product_id,
+        causality=read.causality,
+        actions_taken=read.actions_taken,
+        report_reference=read.report_reference,
+        khidi_reference=read.khidi_reference,
+        triage_id=read.triage_id,
+        version=read.version,
+        timeline=tuple(_timeline(session, read)),
+        downgraded=downgraded_words(session, read),
     )
 
 
-def _downgrade(session: Session, incident: Incident) -> TriageAssessment | None:
+def _downgrade(session: Session, incident: Incident | IncidentRead) -> TriageAssessment | None:
     """The triage that opened the incident, when the coordinator chose a lower
     disposition than the computed one."""
     if incident.triage_id is None:
@@ -168,7 +273,7 @@ def _downgrade(session: Session, incident: Incident) -> TriageAssessment | None:
     return triage
 
 
-def downgraded_words(session: Session, incident: Incident) -> str | None:
+def downgraded_words(session: Session, incident: Incident | IncidentRead) -> str | None:
     """'computed urgent, coordinator chose monitor: <reason>' for an incident whose
     triage was overridden down; None otherwise."""
     triage = _downgrade(session, incident)
@@ -180,7 +285,7 @@ def downgraded_words(session: Session, incident: Incident) -> str | None:
     )
 
 
-def product_words(product: ProductGiven | None) -> str | None:
+def product_words(product: ProductGiven | ProductRecord | None) -> str | None:
     """'Exosome 5 mL (MFDS 2024-123, lot EX-42)'."""
     if product is None:
         return None
@@ -189,15 +294,10 @@ def product_words(product: ProductGiven | None) -> str | None:
     return f"{product.name} ({', '.join(extra)})"
 
 
-def _timeline(session: Session, incident: Incident) -> list[TimelineItem]:
+def _timeline(session: Session, incident: IncidentRead) -> list[TimelineItem]:
     items = [
-        TimelineItem(entry.at, _entry_label(entry.kind), entry.text, staff)
-        for entry, staff in session.execute(
-            select(IncidentEntry, Staff.display_name)
-            .outerjoin(Staff, Staff.id == IncidentEntry.staff_id)
-            .where(IncidentEntry.incident_id == incident.id)
-            .order_by(IncidentEntry.id)
-        )
+        TimelineItem(entry.at, _entry_label(entry.kind), entry.text, entry.staff)
+        for entry in incident.entries
     ]
     # Contact with the patient is logged on the queue; it belongs to the
     # incident's story from the moment the incident was opened.
@@ -205,8 +305,8 @@ def _timeline(session: Session, incident: Incident) -> list[TimelineItem]:
         select(ContactAttempt, Staff.display_name)
         .outerjoin(Staff, Staff.id == ContactAttempt.staff_id)
         .where(
-            ContactAttempt.patient_id == incident.patient_id,
-            ContactAttempt.at >= incident.created_at,
+            ContactAttempt.patient_id == incident.line.patient_id,
+            ContactAttempt.at >= incident.line.opened_at,
         )
         .order_by(ContactAttempt.at, ContactAttempt.id)
     ):
@@ -286,13 +386,13 @@ def _snapshot(incident: Incident) -> dict[str, Any]:
 def _locked(session: Session, incident_id: int, expected_version: int) -> Incident:
     incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
     if incident is None:
-        raise FollowUpConflict(f"incident #{incident_id} no longer exists")
+        raise MissingIncident(f"incident #{incident_id} no longer exists")
     if incident.version != expected_version:
         # Entries are appends and leave the version alone: name the change that moved it.
         change = last_change(session, "incident", incident_id, _CHANGES)
         more = incident.version - expected_version - 1
         earlier = f" (after {more} earlier change{'s' if more > 1 else ''})" if more > 0 else ""
-        raise FollowUpConflict(
+        raise StaleIncident(
             f"incident #{incident_id} was {change.words if change else 'changed'}{earlier} "
             "since you opened it; nothing was saved. The screen now shows the current state: "
             "check it and try again"
@@ -384,7 +484,7 @@ def add_entry(
     mark_changed(session, now)
     incident = session.get(Incident, incident_id, with_for_update=True)
     if incident is None:
-        raise FollowUpConflict(f"incident #{incident_id} no longer exists")
+        raise MissingIncident(f"incident #{incident_id} no longer exists")
     entry = IncidentEntry(
         incident_id=incident.id, at=now, staff_id=actor.staff_id, kind=kind, text=body
     )
@@ -889,19 +989,62 @@ def open_by_hand(
     onset_day = None
     if onset_date is not None and episode is not None:
         onset_day = (onset_date - episode.procedure_at.astimezone(CLINIC_TZ).date()).days
-    incident = Incident(
+    return open_incident(
+        session,
         patient_id=patient_id,
         episode_id=episode.id if episode else None,
+        triage_id=None,
         category=category,
+        seriousness=seriousness,
         onset_date=onset_date,
         onset_day=onset_day,
         learned_on=learned,
+        report_due_on=reporting.due_on(seriousness, learned),
+        entry=f"Opened by hand: {text}",
+        actor=actor,
+        now=now,
+    )
+
+
+def open_incident(
+    session: Session,
+    *,
+    patient_id: int,
+    episode_id: int | None,
+    triage_id: int | None,
+    category: IncidentCategory,
+    seriousness: Seriousness,
+    onset_date: date | None,
+    onset_day: int | None,
+    learned_on: date,
+    report_due_on: date | None,
+    entry: str,
+    actor: Actor,
+    now: datetime,
+    downgraded: bool = False,
+) -> int:
+    """Open an incident in the caller's transaction (which has bumped the change
+    marker): the row, its first timeline entry `entry`, and the audit event;
+    returns its number. The one way in, for a triage and for a person alike.
+
+    It opens with outcome unknown and no suspect product: a physician chooses
+    that among every product and add-on given (classify); the exosome is not
+    presumed. `downgraded` says the triage that opened it was rated lower than
+    computed.
+    """
+    incident = Incident(
+        patient_id=patient_id,
+        episode_id=episode_id,
+        triage_id=triage_id,
+        category=category,
+        onset_date=onset_date,
+        onset_day=onset_day,
+        learned_on=learned_on,
         seriousness=seriousness,
         outcome=IncidentOutcome.UNKNOWN,
         status=IncidentStatus.OPEN,
-        # Empty until a physician chooses it (classify): the exosome is not presumed.
         suspect_product_id=None,
-        report_due_on=reporting.due_on(seriousness, learned),
+        report_due_on=report_due_on,
         created_at=now,
     )
     session.add(incident)
@@ -912,7 +1055,7 @@ def open_by_hand(
             at=now,
             staff_id=actor.staff_id,
             kind=EntryKind.OPENED,
-            text=f"Opened by hand: {text}",
+            text=entry,
         )
     )
     audit.record(
@@ -922,7 +1065,13 @@ def open_by_hand(
         action="incident.open",
         entity="incident",
         entity_id=incident.id,
-        after={"by_hand": True, **_snapshot(incident), "entry": text},
+        after={
+            "by_hand": triage_id is None,
+            "triage": triage_id,
+            "downgraded": downgraded,
+            **_snapshot(incident),
+            "entry": entry,
+        },
     )
     return incident.id
 
@@ -936,22 +1085,18 @@ def export_incidents(session: Session, wanted: IncidentFilter, today: date) -> l
     ids = list(lines)
     # Chunks keep the IN list under every driver's parameter limit.
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for incident, home, product in session.execute(
-            select(Incident, Patient.home_country, ProductGiven)
-            .join(Patient, Patient.id == Incident.patient_id)
-            .outerjoin(ProductGiven, ProductGiven.id == Incident.suspect_product_id)
-            .where(Incident.id.in_(chunk))
+        for read in read_incidents(
+            session, incident_ids=ids[start : start + 500], with_entries=False
         ):
-            extra[incident.id] = IncidentExport(
-                line=lines[incident.id],
-                home_country=home,
-                onset_date=incident.onset_date,
-                onset_day=incident.onset_day,
-                suspect_product=product_words(product),
-                causality=incident.causality,
-                actions_taken=incident.actions_taken,
-                report_reference=incident.report_reference,
-                khidi_reference=incident.khidi_reference,
+            extra[read.line.incident_id] = IncidentExport(
+                line=lines[read.line.incident_id],
+                home_country=read.home_country,
+                onset_date=read.onset_date,
+                onset_day=read.onset_day,
+                suspect_product=product_words(read.suspect_product),
+                causality=read.causality,
+                actions_taken=read.actions_taken,
+                report_reference=read.report_reference,
+                khidi_reference=read.khidi_reference,
             )
     return [extra[incident_id] for incident_id in ids]

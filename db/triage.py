@@ -26,8 +26,6 @@ from sqlalchemy.orm import Session
 from core.domain import (
     Disposition,
     EscalationStatus,
-    IncidentOutcome,
-    IncidentStatus,
     Seriousness,
 )
 from core.escalation import (
@@ -36,7 +34,6 @@ from core.escalation import (
     EscalationPolicy,
     EscalationStep,
 )
-from core.incident_log import EntryKind
 from core.incidents import DEFAULT_REPORTING, ReportingPolicy, triage_clock_disposition
 from core.permissions import Action
 from core.schedules import CLINIC_TZ, event_touchpoint_window, procedure_local_date
@@ -51,10 +48,9 @@ from db.followup import (
     require,
     set_latest_disposition,
 )
+from db.incidents import open_incident
 from db.models import (
     Escalation,
-    Incident,
-    IncidentEntry,
     OutboxNotification,
     Patient,
     Touchpoint,
@@ -238,25 +234,6 @@ def _open_incident(
     episode_at = session.scalar(
         select(TreatmentEpisode.procedure_at).where(TreatmentEpisode.id == assessment.episode_id)
     )
-    incident = Incident(
-        patient_id=assessment.patient_id,
-        episode_id=assessment.episode_id,
-        triage_id=assessment.id,
-        category=outcome.category,
-        onset_day=assessment.day,
-        onset_date=_onset_date(episode_at, assessment.day, learned),
-        learned_on=learned,
-        # A triage is not a physician's assessment: neither serious nor non-serious yet.
-        seriousness=Seriousness.NOT_ASSESSED,
-        outcome=IncidentOutcome.UNKNOWN,
-        status=IncidentStatus.OPEN,
-        report_due_on=reporting.due_on_triage(documented, learned),
-        # Empty until a physician chooses among every product and add-on.
-        suspect_product_id=None,
-        created_at=now,
-    )
-    session.add(incident)
-    session.flush()
     computed, chosen = assessment.computed_disposition, assessment.chosen_disposition
     if chosen is computed:
         text = f"Opened from triage #{assessment.id} ({chosen.value})."
@@ -265,31 +242,23 @@ def _open_incident(
             f"Opened from triage #{assessment.id}: computed {computed.value}, "
             f"coordinator chose {chosen.value}: {assessment.override_reason}"
         )
-    session.add(
-        IncidentEntry(
-            incident_id=incident.id,
-            at=now,
-            staff_id=actor.staff_id,
-            kind=EntryKind.OPENED,
-            text=text,
-        )
-    )
-    audit.record(
+    return open_incident(
         session,
-        at=now,
-        actor=actor.username,
-        action="incident.open",
-        entity="incident",
-        entity_id=incident.id,
-        after={
-            "triage": assessment.id,
-            "category": incident.category.value,
-            "seriousness": incident.seriousness.value,
-            "downgraded": chosen.severity < computed.severity,
-            "report_due_on": incident.report_due_on.isoformat() if incident.report_due_on else None,
-        },
+        patient_id=assessment.patient_id,
+        episode_id=assessment.episode_id,
+        triage_id=assessment.id,
+        category=outcome.category,
+        # A triage is not a physician's assessment: neither serious nor non-serious yet.
+        seriousness=Seriousness.NOT_ASSESSED,
+        onset_date=_onset_date(episode_at, assessment.day, learned),
+        onset_day=assessment.day,
+        learned_on=learned,
+        report_due_on=reporting.due_on_triage(documented, learned),
+        entry=text,
+        actor=actor,
+        now=now,
+        downgraded=chosen.severity < computed.severity,
     )
-    return incident.id
 
 
 def _escalate(

@@ -1,22 +1,33 @@
 """Shared fixtures: every database test runs on SQLite and on PostgreSQL.
 
 PostgreSQL comes from AFTERCARE_TEST_POSTGRES_URL (set by .ci/run). Each test
-gets its own schema on that server, so tests never see each other's rows.
+gets a database of its own on each backend, so tests never see each other's rows.
 Under CI a missing PostgreSQL is a failure, never a silent skip.
+
+Migrating from nothing costs about half a second a test, so the migrations run
+once per session and a test that asks for `engine` gets a copy of that result:
+on SQLite a copy of a migrated template file; on PostgreSQL a migrated schema
+from a small pool, emptied back to the template's rows and sequence positions
+after each test (a schema whose structure a test changed is dropped, never
+reused). A test that asks only for `db_url` still gets a truly empty database.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, MetaData, create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 from core.clock import FixedClock
 from db import migrate
@@ -38,31 +49,198 @@ def _postgres_base_url() -> str:
     return url
 
 
+def _schema_url(base: URL, schema: str) -> str:
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+# A schema's structure, with its own name taken out so two schemas compare equal.
+_FINGERPRINT = """
+SELECT replace(coalesce(string_agg(x, E'\\n' ORDER BY x), ''), :schema, '') FROM (
+  SELECT 'col ' || table_name || '.' || column_name || ' ' || data_type || ' '
+         || is_nullable || ' ' || coalesce(column_default, '') AS x
+    FROM information_schema.columns WHERE table_schema = :schema
+  UNION ALL SELECT 'idx ' || indexdef FROM pg_indexes WHERE schemaname = :schema
+  UNION ALL SELECT 'con ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+   WHERE n.nspname = :schema
+  UNION ALL SELECT 'seq ' || sequencename FROM pg_sequences WHERE schemaname = :schema
+  UNION ALL SELECT 'trg ' || t.tgname FROM pg_trigger t
+    JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+   WHERE n.nspname = :schema AND NOT t.tgisinternal
+  UNION ALL SELECT 'fn ' || p.proname FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :schema
+) parts
+"""
+
+
+@dataclass
+class _PostgresSchemas:
+    """Migrated schemas on the test server, reused across tests once emptied."""
+
+    base: URL
+    admin: Engine
+    template: str = ""
+    fingerprint: str = ""
+    # Tables children first, so rows can be deleted without breaking a foreign key.
+    delete_order: list[str] = field(default_factory=list)
+    seeded: list[str] = field(default_factory=list)
+    sequences: list[str] = field(default_factory=list)
+    free: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+    def _new_schema(self, prefix: str) -> str:
+        schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        self.created.append(schema)
+        eng = make_engine(_schema_url(self.base, schema))
+        try:
+            migrate.upgrade(eng)
+        finally:
+            eng.dispose()
+        return schema
+
+    def _fingerprint(self, connection: Connection, schema: str) -> str:
+        structure = connection.scalar(text(_FINGERPRINT), {"schema": schema}) or ""
+        version = connection.scalar(
+            text(f'SELECT max(version_num) FROM "{schema}".alembic_version')
+        )
+        return f"{structure}\nversion {version}"
+
+    def start(self) -> None:
+        """Migrate the template schema and learn how to empty a copy of it."""
+        self.template = self._new_schema("t_template")
+        reflected = MetaData()
+        with self.admin.connect() as connection:
+            reflected.reflect(connection, schema=self.template)
+            self.fingerprint = self._fingerprint(connection, self.template)
+            names = [table.name for table in reversed(reflected.sorted_tables)]
+            self.delete_order = names
+            self.seeded = [
+                name
+                for name in names
+                if connection.scalar(text(f'SELECT 1 FROM "{self.template}"."{name}" LIMIT 1'))
+            ]
+            self.sequences = list(
+                connection.scalars(
+                    text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
+                    {"s": self.template},
+                )
+            )
+
+    def take(self) -> str:
+        """A schema at head holding exactly what the migrations put there."""
+        return self.free.pop() if self.free else self._new_schema("t")
+
+    def give_back(self, schema: str) -> None:
+        """Empty `schema` for the next test, or drop it if it is no longer the template's twin."""
+        try:
+            with self.admin.connect() as connection:
+                same = self._fingerprint(connection, schema) == self.fingerprint
+            if same:
+                # One transaction, not autocommit: a lock left behind times out cleanly.
+                with self.admin.execution_options(
+                    isolation_level="READ COMMITTED"
+                ).begin() as connection:
+                    connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+                    for name in self.delete_order:
+                        connection.execute(text(f'DELETE FROM "{schema}"."{name}"'))
+                    for name in self.seeded:
+                        connection.execute(
+                            text(
+                                f'INSERT INTO "{schema}"."{name}" '
+                                f'SELECT * FROM "{self.template}"."{name}"'
+                            )
+                        )
+                    for name in self.sequences:
+                        # Same position as in the template: ids start where they
+                        # would on a freshly migrated database.
+                        connection.execute(
+                            text(
+                                f'SELECT setval(\'"{schema}"."{name}"\', s.last_value, '
+                                f's.is_called) FROM "{self.template}"."{name}" s'
+                            )
+                        )
+        except DBAPIError:
+            same = False  # still locked by something the test left behind: never reuse
+        if same:
+            self.free.append(schema)
+        else:
+            self.drop(schema)
+
+    def drop(self, schema: str) -> None:
+        """Drop one schema this session created."""
+        with self.admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        if schema in self.created:
+            self.created.remove(schema)
+
+    def close(self) -> None:
+        """Drop every schema this session created."""
+        for schema in list(self.created):
+            self.drop(schema)
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_schemas() -> Iterator[_PostgresSchemas]:
+    base = make_url(_postgres_base_url()).set(drivername="postgresql+psycopg")
+    schemas = _PostgresSchemas(base, create_engine(base, isolation_level="AUTOCOMMIT"))
+    try:
+        schemas.start()
+        yield schemas
+    finally:
+        schemas.close()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at head, checkpointed, for tests to copy."""
+    path = tmp_path_factory.mktemp("template") / "aftercare.db"
+    eng = make_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(eng)
+        with eng.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        eng.dispose()  # the last connection out folds the WAL into the file
+    return path
+
+
 @pytest.fixture(params=BACKENDS, ids=[f"db={b}" for b in BACKENDS])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database URL on each backend (no schema yet)."""
+    """A database URL on each backend: empty (no schema yet), or at head when the
+    test also asks for `engine`."""
+    migrated = "engine" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aftercare.db'}"
+        path = tmp_path / "aftercare.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
-    base = make_url(_postgres_base_url()).set(drivername="postgresql+psycopg")
+    schemas: _PostgresSchemas = request.getfixturevalue("_postgres_schemas")
+    if migrated:
+        schema = schemas.take()
+        try:
+            yield _schema_url(schemas.base, schema)
+        finally:
+            schemas.give_back(schema)
+        return
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
+    with schemas.admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    schemas.created.append(schema)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield _schema_url(schemas.base, schema)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        schemas.drop(schema)
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    """A database at head on each backend."""
+    """A database at head on each backend (see the module docstring)."""
     eng = make_engine(db_url)
-    migrate.upgrade(eng)
     try:
         yield eng
     finally:
@@ -73,6 +251,18 @@ def engine(db_url: str) -> Iterator[Engine]:
 def clock() -> FixedClock:
     """A clock standing at TEST_NOW."""
     return FixedClock(TEST_NOW)
+
+
+@pytest.fixture
+def os_login() -> str:
+    """The operating-system login the product sees for this process.
+
+    aftercare trusts only the account the process runs as (tui.identity), so a
+    test that acts through a command registers this login as the staff member
+    it acts as, and passes it as LOGNAME/USER too (which only root's may name).
+    That works alike for root and for an ordinary user.
+    """
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import pwd
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +17,7 @@ from core.domain import Channel, Disposition, Protocol, Role
 from core.escalation import EscalationPolicy
 from core.schedules import builtin_templates, touchpoint_window
 from core.triage import assess, parse_triage_input
+from db.engine import make_engine, make_session_factory, transaction
 from db.followup import Actor, refresh_next_touchpoint
 from db.models import Patient, Staff, Touchpoint, TreatmentEpisode
 from db.triage import SavedTriage, record_triage
@@ -129,3 +133,39 @@ def add_triaged_patient(
         now=now,
         policies=policies,
     )
+
+
+@contextmanager
+def at_the_keyboard(database_url: str, login: str) -> Iterator[str]:
+    """Let the OS login the tests run as stand in for staff member `login`; yields
+    the login the product will see (pass it as LOGNAME/USER, which only root's may set).
+
+    aftercare trusts only the account the process runs as (tui.identity), so an
+    ordinary user cannot be `rn.kim` and `it.admin` in turn. For the length of the
+    block `login`'s staff record carries the OS login instead (put back afterwards);
+    a `login` not on the staff list leaves the OS login a stranger there too.
+    """
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    engine = make_engine(database_url)
+    try:
+        sessions = make_session_factory(engine)
+
+        def rename(old: str, new: str) -> None:
+            with transaction(sessions) as session:
+                staff = session.scalars(select(Staff).where(Staff.username == old)).one_or_none()
+                if staff is not None:
+                    staff.username = new
+
+        swap = login != me
+        if swap:
+            with sessions() as session:
+                taken = session.scalars(select(Staff.id).where(Staff.username == me)).first()
+            assert taken is None, f"the OS login {me!r} is already on staff: it cannot stand in"
+            rename(login, me)
+        try:
+            yield me
+        finally:
+            if swap:
+                rename(me, login)
+    finally:
+        engine.dispose()

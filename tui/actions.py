@@ -2,9 +2,11 @@
 
 `c` contact attempt, `d` done, `s` skip, `a` claim/release, `y` copy the
 aftercare message. Each asks the screen for its target (the highlighted
-patient and their next touchpoint), collects input in a modal, then writes in
-a thread worker through `db.followup`, one transaction per action. Conflicts
-come back as a notification that says what happened; nothing is half-written.
+patient and their next touchpoint), collects input in a modal, then calls the
+app's `Clinic` (db.services) in a thread worker, one transaction per action.
+Refusals (`core.refusals.Refused`) come back as a notification in their own
+words; nothing is half-written. Other screens write the same way, through
+`FollowUpActions._write`.
 
 Copying a message is not a failed contact attempt: only an unanswered call,
 or a message still without reply after `reply_window_hours`, counts toward
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -26,24 +27,11 @@ from textual.binding import Binding
 from textual.message import Message
 
 from core.domain import Channel, ContactOutcome, TouchpointResolution
-from core.messages import language_name
-from db.engine import transaction
-from db.errors import StorageError
-from db.followup import (
-    Actor,
-    ContactLogged,
-    FollowUpConflict,
-    aftercare_message,
-    claim_patient,
-    record_contact_attempt,
-    release_patient,
-    resolve_touchpoint,
-)
+from core.refusals import Refused
+from db.followup import Actor, ContactLogged
 from tui.modals import ContactAttemptForm, ContactAttemptModal, TextPromptModal
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from tui.app import AftercareApp
 
 FOLLOW_UP_BINDINGS = [
@@ -154,34 +142,24 @@ class FollowUpActions:
             return None
         return actor, target
 
-    def _write(
-        self,
-        describe: str,
-        work: Callable[[Session, Actor], str | FollowUpWritten | None],
-        actor: Actor,
-    ) -> None:
-        """Run `work` in one transaction off the event loop.
+    def _write(self, describe: str, call: Callable[[Actor], object], actor: Actor) -> None:
+        """Run one Clinic use case, `call(actor)`, off the event loop.
 
-        `work` returns text to copy to the clipboard, or its own FollowUpWritten
-        when the summary depends on what was saved.
+        The toast says `describe`, unless `call` returns its own FollowUpWritten
+        (when the summary depends on what was saved, or there is text to copy).
+        A refusal is shown in its own words; nothing was saved then.
         """
-        database = self.aftercare.database
 
         def run() -> None:
             try:
-                with transaction(database.sessions) as session:
-                    result = work(session, actor)
-            except FollowUpConflict as exc:
+                result = call(actor)
+            except Refused as exc:  # the Clinic's sentence: conflict, permission, unavailable
                 self.post_message(FollowUpRefused(str(exc)))
-            except StorageError as exc:
-                self.post_message(FollowUpRefused(f"{exc}; nothing was saved"))
-            except Exception as exc:  # the database went away mid-write
+            except Exception as exc:  # anything else must not kill the screen
                 self.post_message(FollowUpRefused(f"could not save ({exc}); nothing was saved"))
             else:
                 self.post_message(
-                    result
-                    if isinstance(result, FollowUpWritten)
-                    else FollowUpWritten(describe, result)
+                    result if isinstance(result, FollowUpWritten) else FollowUpWritten(describe)
                 )
 
         self.run_worker(run, thread=True, group="follow-up-write", exit_on_error=False)
@@ -192,29 +170,25 @@ class FollowUpActions:
         if ready is None:
             return
         actor, target = ready
-        settings = self.aftercare.settings
+        clinic = self.aftercare.clinic
 
         def save(form: ContactAttemptForm | None) -> None:
             if form is None:
                 return
 
-            def work(session: Session, who: Actor) -> FollowUpWritten:
-                logged = record_contact_attempt(
-                    session,
-                    touchpoint_id=target.touchpoint_id or 0,
+            def log(who: Actor) -> FollowUpWritten:
+                logged = clinic.log_contact_attempt(
+                    who,
+                    target.touchpoint_id or 0,
                     channel=form.channel,
                     outcome=form.outcome,
                     note=form.note,
-                    actor=who,
-                    now=self.aftercare.clock.now(),
-                    unreachable_after=settings.unreachable_after_attempts,
-                    reply_window=timedelta(hours=settings.reply_window_hours),
                 )
                 return _attempt_written(
                     f"Contact attempt logged: {OUTCOME_WORDS[form.outcome]}.", logged
                 )
 
-            self._write("Contact attempt logged.", work, actor)
+            self._write("Contact attempt logged.", log, actor)
 
         self.aftercare.push_screen(
             ContactAttemptModal(target.patient_label, target.touchpoint_label, target.channel),
@@ -226,21 +200,15 @@ class FollowUpActions:
         if ready is None:
             return
         actor, target = ready
+        clinic = self.aftercare.clinic
 
         def save(note: str | None) -> None:
             if note is None:
                 return
             self._write(
                 f"{target.touchpoint_label} marked {resolution.value}.",
-                lambda session, who: _none(
-                    resolve_touchpoint(
-                        session,
-                        touchpoint_id=target.touchpoint_id or 0,
-                        resolution=resolution,
-                        note=note,
-                        actor=who,
-                        now=self.aftercare.clock.now(),
-                    )
+                lambda who: clinic.resolve_touchpoint(
+                    who, target.touchpoint_id or 0, resolution, note
                 ),
                 actor,
             )
@@ -268,19 +236,19 @@ class FollowUpActions:
         if ready is None:
             return
         actor, target = ready
-        now = self.aftercare.clock.now()
+        clinic = self.aftercare.clinic
         if target.assigned_to_id == actor.staff_id:
-
-            def release(session: Session, who: Actor) -> None:
-                release_patient(session, patient_id=target.patient_id, actor=who, now=now)
-
-            self._write(f"Released {target.patient_label}.", release, actor)
+            self._write(
+                f"Released {target.patient_label}.",
+                lambda who: clinic.release_patient(who, target.patient_id),
+                actor,
+            )
         else:
-
-            def claim(session: Session, who: Actor) -> None:
-                claim_patient(session, patient_id=target.patient_id, actor=who, now=now)
-
-            self._write(f"Claimed {target.patient_label}.", claim, actor)
+            self._write(
+                f"Claimed {target.patient_label}.",
+                lambda who: clinic.claim_patient(who, target.patient_id),
+                actor,
+            )
 
     def action_copy_message(self) -> None:
         """Copy the aftercare message for the next touchpoint and log it as sent.
@@ -293,24 +261,15 @@ class FollowUpActions:
         if ready is None:
             return
         actor, target = ready
-        database = self.aftercare.database
-        settings = self.aftercare.settings
-        now = self.aftercare.clock.now()
+        clinic = self.aftercare.clinic
 
         def check() -> None:
             # A read, not a write: nothing is logged until the coordinator agrees.
             try:
-                with database.sessions() as session:
-                    message = aftercare_message(
-                        session,
-                        touchpoint_id=target.touchpoint_id or 0,
-                        actor=actor,
-                        clinic_name=settings.clinic_name,
-                        now=now,
-                    )
-            except FollowUpConflict as exc:
+                message = clinic.aftercare_message(actor, target.touchpoint_id or 0)
+            except Refused as exc:
                 self.post_message(FollowUpRefused(str(exc)))
-            except Exception as exc:  # the database went away mid-read
+            except Exception as exc:  # anything else must not kill the screen
                 self.post_message(FollowUpRefused(f"could not read ({exc}); nothing was copied"))
             else:
                 self.post_message(AftercareMessageChecked(message.fallback_notice, actor, target))
@@ -334,41 +293,22 @@ class FollowUpActions:
         self.aftercare.push_screen(ConfirmModal(Text(f"{message.notice} Copy anyway?")), answered)
 
     def _copy_message(self, actor: Actor, target: FollowUpTarget) -> None:
-        """Write the attempt and hand the message text to the clipboard."""
-        settings = self.aftercare.settings
-        now = self.aftercare.clock.now()
-        window = timedelta(hours=settings.reply_window_hours)
+        """Log the message as sent and hand its text to the clipboard."""
+        clinic = self.aftercare.clinic
+        window_hours = self.aftercare.settings.reply_window_hours
 
-        def work(session: Session, who: Actor) -> FollowUpWritten:
-            message = aftercare_message(
-                session,
-                touchpoint_id=target.touchpoint_id or 0,
-                actor=who,
-                clinic_name=settings.clinic_name,
-                now=now,
-            )
-            language = language_name(message.language)
-            logged = record_contact_attempt(
-                session,
-                touchpoint_id=target.touchpoint_id or 0,
-                channel=target.channel,
-                outcome=ContactOutcome.MESSAGE_SENT,
-                note=f"aftercare message in {language}",
-                actor=who,
-                now=now,
-                unreachable_after=settings.unreachable_after_attempts,
-                reply_window=window,
-            )
+        def send(who: Actor) -> FollowUpWritten:
+            sent = clinic.send_aftercare_message(who, target.touchpoint_id or 0, target.channel)
             written = _attempt_written(
-                f"Aftercare message in {language} copied to the clipboard and logged as sent; "
-                f"it counts as a failed attempt only if the patient has not replied "
-                f"within {settings.reply_window_hours} h.",
-                logged,
+                f"Aftercare message in {sent.language_words} copied to the clipboard and "
+                f"logged as sent; it counts as a failed attempt only if the patient has not "
+                f"replied within {window_hours} h.",
+                sent.logged,
             )
-            written.clipboard = message.text
+            written.clipboard = sent.message.text
             return written
 
-        self._write("Aftercare message copied.", work, actor)
+        self._write("Aftercare message copied.", send, actor)
 
     def on_follow_up_written(self, message: FollowUpWritten) -> None:
         """Tell the coordinator, copy if asked, and refresh."""
@@ -381,10 +321,6 @@ class FollowUpActions:
         """Say why nothing was saved, then show the current state."""
         self.notify(message.reason, title="Not saved", severity="error", markup=False)
         self.after_follow_up()
-
-
-def _none(_: object) -> None:
-    return None
 
 
 def _attempt_written(summary: str, logged: ContactLogged) -> FollowUpWritten:

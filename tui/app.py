@@ -26,7 +26,6 @@ from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.escalation import build_policies
 from db.database import Database
-from db.escalations import dispatcher_active
 from db.followup import Actor
 from db.listen import ChangeListener, ListenerState
 from db.services import Clinic
@@ -163,8 +162,7 @@ class AftercareApp(App[None]):
                 f"Apprise: {loaded.warnings[0]}{more}", severity="warning", markup=False, timeout=15
             )
         try:
-            with self.database.sessions() as session:
-                holder = dispatcher_active(session, self.clock.now())
+            holder = self.clinic.dispatcher_holder()
         except Exception as exc:  # the database is gone for a moment: do not guess, step aside
             log.warning("could not read the dispatcher lease: %s", exc)
             self._dispatch_broken(f"could not read the dispatcher lease ({exc})")
@@ -256,7 +254,7 @@ class AftercareApp(App[None]):
         """Show one patient's screen."""
         from tui.screens.patient import PatientScreen
 
-        self.push_screen(PatientScreen(self.database, self.clock, patient_id))
+        self.push_screen(PatientScreen(patient_id))
 
     def action_open_alerts(self) -> None:
         """Show the physician alerts (not over a form, and not twice)."""

@@ -18,18 +18,12 @@ from __future__ import annotations
 
 import os
 import pwd
-from datetime import datetime
 
-from core.domain import Role
-from core.permissions import DEMO_LOGIN_PREFIX, may_act_as
-from db.database import Database
-from db.engine import transaction
 from db.followup import Actor
-from db.staff import holds_real_patients, staff_by_login
+from db.services import Clinic
+from db.services.admin import SignInRefused, unknown_login
 
-
-class SignInRefused(Exception):
-    """This person may not work as asked; `str()` says why in one line."""
+__all__ = ["SignInRefused", "os_login", "sign_in", "unknown_login"]
 
 
 def os_login() -> str:
@@ -48,37 +42,7 @@ def os_login() -> str:
         ) from exc
 
 
-def unknown_login(login: str) -> str:
-    """The refusal for a login that is not on the staff list."""
-    return (
-        f"login {login!r} is not on the clinic's staff list; an admin adds it with "
-        f"`aftercare staff add {login} --name NAME --role ROLE`"
-    )
-
-
-def sign_in(database: Database, requested: str | None, *, flag: str, now: datetime) -> Actor:
+def sign_in(clinic: Clinic, requested: str | None, *, flag: str) -> Actor:
     """The active staff member this process works as: the OS login, or `requested`
     when the OS login may work as them. Raises SignInRefused with one line."""
-    me = os_login()
-    wanted = requested.strip() if requested else me
-    with transaction(database.sessions) as session:
-        own = staff_by_login(session, me)
-        target = own if wanted == me else staff_by_login(session, wanted)
-        if target is None:
-            raise SignInRefused(unknown_login(wanted))
-        if not target.active:
-            raise SignInRefused(
-                f"login {wanted!r} is disabled; an admin can enable it again "
-                f"(`aftercare staff enable {wanted}`)"
-            )
-        if wanted != me:
-            admin = own is not None and own.active and own.role is Role.ADMIN
-            demo = wanted.startswith(DEMO_LOGIN_PREFIX) and not holds_real_patients(session)
-            if not may_act_as(
-                os_login=me, target=wanted, os_is_active_admin=admin, demo_database=demo
-            ):
-                raise SignInRefused(
-                    f"{flag} {wanted} refused: nobody may work as another login (demo staff "
-                    f"excepted, on a database without real patients); you are {me!r}"
-                )
-        return Actor(target.id, target.username, target.display_name, target.role)
+    return clinic.sign_in(os_login(), requested, flag=flag)

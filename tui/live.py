@@ -6,6 +6,11 @@ ages "due in 3m" and "5d left"), does it read the screen's page. The read
 happens off the event loop; the page is shown on it. A failed read keeps the
 last page on screen and says why: stale but visible beats empty. On
 PostgreSQL the app also calls `refresh_now` on NOTIFY (db.listen).
+
+Everything is read through the app's `Clinic` (db.services): the marker with
+`clinic.change_marker()`, the page by the screen's `read_page(clinic, now,
+marker)`, which calls the Clinic's read methods. A refusal from the Clinic
+(`core.refusals.Refused`, e.g. `Unavailable`) is shown in its own words.
 """
 
 from __future__ import annotations
@@ -14,13 +19,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy.orm import Session
 from textual.message import Message
 from textual.timer import Timer
 
-from db.queue import change_counter
-
 if TYPE_CHECKING:
+    from db.services import Clinic
     from tui.app import AftercareApp
 
 
@@ -80,8 +83,8 @@ class LiveReading(Generic[PageT]):
         self._force = True
         self._timer: Timer | None = None
 
-    def read_page(self, session: Session, now: datetime, marker: int) -> PageT:
-        """Read the page (in a worker thread); the screen implements it."""
+    def read_page(self, clinic: Clinic, now: datetime, marker: int) -> PageT:
+        """Read the page through `clinic` (in a worker thread); the screen implements it."""
         raise NotImplementedError
 
     def show_page(self, page: PageT) -> None:
@@ -104,23 +107,25 @@ class LiveReading(Generic[PageT]):
 
     def _read(self) -> None:
         app: AftercareApp = self.app
-        database, now = app.database, app.clock.now()
+        clinic, now = app.clinic, app.clock.now()
         page, force = self.page, self._force
         try:
-            with database.sessions() as session:
-                marker = change_counter(session)
-                stale = (
-                    force
-                    or page is None
-                    or page.marker != marker
-                    or now - page.read_at >= self.FULL_READ_EVERY
-                    or self.page_outdated(page)
-                )
-                if not stale:
-                    self.post_message(PageUnchanged())
-                    return
-                fresh = self.read_page(session, now, marker)
-        except Exception as exc:  # gone for a moment: keep showing the last read
+            marker = clinic.change_marker()
+            stale = (
+                force
+                or page is None
+                or page.marker != marker
+                or now - page.read_at >= self.FULL_READ_EVERY
+                or self.page_outdated(page)
+            )
+            if not stale:
+                self.post_message(PageUnchanged())
+                return
+            fresh = self.read_page(clinic, now, marker)
+        except Exception as exc:
+            # Usually a `Refused` (`Unavailable`: the database is gone for a moment)
+            # with its own sentence; anything else must not kill the screen either.
+            # Keep showing the last read.
             self.post_message(PageReadFailed(f"could not read {self.WHAT}: {exc}"))
             return
         self.post_message(PageRead(fresh))

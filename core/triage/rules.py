@@ -342,14 +342,19 @@ def uncovered(table: RuleTable) -> list[tuple[str, int, Trend | None, Protocol |
     bounds += [rule.day_to + 1 for rule in table.rules if rule.day_to is not None]
     trends: list[Trend | None] = [None, *Trend]
     protocols: list[Protocol | None] = [None, *Protocol]
-    singles = [rule for rule in table.rules if not rule.needs_a_partner]
+    # Only the rows naming a code can cover it: checking those few keeps the
+    # load fast enough for the command line's cold start.
+    rows_for = {
+        code: [r for r in table.rules if code in r.symptoms and not r.needs_a_partner]
+        for code in SYMPTOM_CODES
+    }
     return [
         (code, day, trend, protocol)
         for code in SYMPTOM_CODES
         for day in range(max(bounds) + 1)
         for trend in trends
         for protocol in protocols
-        if not any(rule.matching_symptoms((code,), day, trend, protocol) for rule in singles)
+        if not any(rule.applies_on(day, trend, protocol) for rule in rows_for[code])
     ]
 
 

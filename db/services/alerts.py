@@ -2,8 +2,68 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from db import escalations
+from db.alerts import AlertView, FailedSummary, failed_deliveries, open_alerts
+from db.followup import Actor
 from db.services.base import ServiceBase
+
+
+@dataclass(frozen=True)
+class AlertsRead:
+    """One read of the alerts screen: every unresolved alert and who sends them now."""
+
+    alerts: list[AlertView]
+    dispatcher: str | None
+    """The owner of the live dispatcher lease; None when nobody is sending alerts."""
+    read_at: datetime
 
 
 class AlertServices(ServiceBase):
     """Use cases of this area; each is one transaction (see `db.services`)."""
+
+    def physician_alerts(self, now: datetime | None = None) -> AlertsRead:
+        """Open and acknowledged-but-unresolved alerts with their deliveries, and
+        which dispatcher sends them, read together at `now` (default: the clock)."""
+        at = now or self.clock.now()
+
+        def read(session: Session) -> AlertsRead:
+            return AlertsRead(
+                open_alerts(session, at), escalations.dispatcher_active(session, at), at
+            )
+
+        return self._read(read)
+
+    def failed_alert_deliveries(self) -> FailedSummary:
+        """Failed deliveries of alerts nobody has taken yet (the queue's red banner)."""
+        return self._read(failed_deliveries)
+
+    def acknowledge_alert(self, actor: Actor, escalation_id: int) -> None:
+        """Acknowledge an alert: every further page and pending delivery stops.
+
+        Refused, naming who, when someone acknowledged or resolved it first.
+        """
+        now = self.clock.now()
+        self._write(
+            lambda session: escalations.acknowledge(
+                session, escalation_id=escalation_id, actor=actor, now=now
+            )
+        )
+
+    def resolve_alert(self, actor: Actor, escalation_id: int) -> None:
+        """Close an alert (acknowledged or still open); pending deliveries are cancelled."""
+        now = self.clock.now()
+        self._write(
+            lambda session: escalations.resolve(
+                session, escalation_id=escalation_id, actor=actor, now=now
+            )
+        )
+
+    def dispatcher_holder(self) -> str | None:
+        """Who holds a live dispatcher lease, if anyone (the TUI sends alerts itself when
+        nobody does)."""
+        return self._read(lambda session: escalations.dispatcher_active(session, self.clock.now()))

@@ -3,8 +3,265 @@ messages, triage, the queue page and the patient's record."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from core.domain import (
+    Channel,
+    ContactOutcome,
+    Disposition,
+    IncidentCategory,
+    Seriousness,
+    TouchpointResolution,
+)
+from core.dossier import PatientDossier
+from core.escalation import build_policies
+from core.messages import RenderedMessage, language_name
+from core.queue import QueueCounts, QueueFilter, QueueRow
+from core.triage import Findings, TriageOutcome
+from db import followup, incidents, triage
+from db.alerts import FailedSummary, failed_deliveries
+from db.dossier import load_dossier
+from db.followup import Actor, ContactLogged
+from db.queue import change_counter, count_queue, read_queue
 from db.services.base import ServiceBase
+from db.triage import SavedTriage
+
+
+@dataclass(frozen=True)
+class QueueRead:
+    """One read of the follow-up queue: the top rows, the band counts, and the
+    physician alert deliveries that failed and nobody has looked at yet."""
+
+    rows: list[QueueRow]
+    counts: QueueCounts
+    failed: FailedSummary
+    read_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageSent:
+    """The aftercare message copied for the patient, and the attempt it was logged as."""
+
+    message: RenderedMessage
+    logged: ContactLogged
+
+    @property
+    def language_words(self) -> str:
+        """The message's language in words ('Japanese')."""
+        return language_name(self.message.language)
 
 
 class FollowUpServices(ServiceBase):
     """Use cases of this area; each is one transaction (see `db.services`)."""
+
+    # -- reads ---------------------------------------------------------------
+
+    def change_marker(self) -> int:
+        """The change marker every write bumps: a one-row read that says whether to re-read."""
+        return self._read(change_counter)
+
+    def queue_page(self, wanted: QueueFilter, now: datetime | None = None) -> QueueRead:
+        """The top of the queue for `wanted` (the clinic's page size), its band counts
+        and the failed physician alert deliveries, read together at `now` (default: the clock)."""
+        at = now or self.clock.now()
+        limit = self.settings.queue_page_size
+
+        def read(session: Session) -> QueueRead:
+            rows = read_queue(session, at, wanted, limit=limit)
+            counts = count_queue(session, at, wanted)
+            return QueueRead(rows, counts, failed_deliveries(session), at)
+
+        return self._read(read)
+
+    def patient_dossier(self, patient_id: int) -> PatientDossier | None:
+        """Everything the clinic knows about one patient now; None if there is no such patient."""
+        now = self.clock.now()
+        return self._read(lambda session: load_dossier(session, patient_id, now))
+
+    def aftercare_message(self, actor: Actor, touchpoint_id: int) -> RenderedMessage:
+        """The aftercare message for a touchpoint, read but not logged (the coordinator
+        may still decline a message in English)."""
+        now = self.clock.now()
+        return self._read(
+            lambda session: followup.aftercare_message(
+                session,
+                touchpoint_id=touchpoint_id,
+                actor=actor,
+                clinic_name=self.settings.clinic_name,
+                now=now,
+            )
+        )
+
+    # -- writes --------------------------------------------------------------
+
+    def log_contact_attempt(
+        self,
+        actor: Actor,
+        touchpoint_id: int,
+        *,
+        channel: Channel,
+        outcome: ContactOutcome,
+        note: str | None,
+    ) -> ContactLogged:
+        """Log one contact attempt; it may close the touchpoint as unreachable (the
+        clinic's `unreachable_after_attempts` and `reply_window_hours`)."""
+        now = self.clock.now()
+        return self._write(
+            lambda session: followup.record_contact_attempt(
+                session,
+                touchpoint_id=touchpoint_id,
+                channel=channel,
+                outcome=outcome,
+                note=note,
+                actor=actor,
+                now=now,
+                unreachable_after=self.settings.unreachable_after_attempts,
+                reply_window=self._reply_window(),
+            )
+        )
+
+    def resolve_touchpoint(
+        self,
+        actor: Actor,
+        touchpoint_id: int,
+        resolution: TouchpointResolution,
+        note: str | None,
+    ) -> None:
+        """Mark a touchpoint done (note optional) or skipped (reason required)."""
+        now = self.clock.now()
+        self._write(
+            lambda session: _nothing(
+                followup.resolve_touchpoint(
+                    session,
+                    touchpoint_id=touchpoint_id,
+                    resolution=resolution,
+                    note=note,
+                    actor=actor,
+                    now=now,
+                )
+            )
+        )
+
+    def claim_patient(self, actor: Actor, patient_id: int) -> None:
+        """Take the patient, only if nobody holds them."""
+        now = self.clock.now()
+        self._write(
+            lambda session: followup.claim_patient(
+                session, patient_id=patient_id, actor=actor, now=now
+            )
+        )
+
+    def release_patient(self, actor: Actor, patient_id: int) -> None:
+        """Give the patient back to the unassigned pool, only if the actor holds them."""
+        now = self.clock.now()
+        self._write(
+            lambda session: followup.release_patient(
+                session, patient_id=patient_id, actor=actor, now=now
+            )
+        )
+
+    def send_aftercare_message(
+        self, actor: Actor, touchpoint_id: int, channel: Channel
+    ) -> MessageSent:
+        """Render the aftercare message and log it as sent, in one transaction.
+
+        A message is a failed attempt only when the patient has not replied
+        within the reply window, so logging it never closes a touchpoint early.
+        """
+        now = self.clock.now()
+
+        def send(session: Session) -> MessageSent:
+            message = followup.aftercare_message(
+                session,
+                touchpoint_id=touchpoint_id,
+                actor=actor,
+                clinic_name=self.settings.clinic_name,
+                now=now,
+            )
+            logged = followup.record_contact_attempt(
+                session,
+                touchpoint_id=touchpoint_id,
+                channel=channel,
+                outcome=ContactOutcome.MESSAGE_SENT,
+                note=f"aftercare message in {language_name(message.language)}",
+                actor=actor,
+                now=now,
+                unreachable_after=self.settings.unreachable_after_attempts,
+                reply_window=self._reply_window(),
+            )
+            return MessageSent(message, logged)
+
+        return self._write(send)
+
+    def record_triage(
+        self,
+        actor: Actor,
+        patient_id: int,
+        *,
+        findings: Findings,
+        outcome: TriageOutcome,
+        chosen: Disposition | None,
+        override_reason: str | None,
+        note: str | None,
+    ) -> SavedTriage:
+        """Save a triage and everything its outcome requires (incident, physician
+        alert, re-check), under the clinic's escalation and reporting policies."""
+        now = self.clock.now()
+        settings = self.settings
+        return self._write(
+            lambda session: triage.record_triage(
+                session,
+                patient_id=patient_id,
+                findings=findings,
+                outcome=outcome,
+                chosen=chosen,
+                override_reason=override_reason,
+                note=note,
+                actor=actor,
+                now=now,
+                include_patient_name=settings.alert_include_patient_name,
+                policies=build_policies(settings.escalation_policies),
+                reporting=settings.reporting_policy(),
+            )
+        )
+
+    def open_incident_by_hand(
+        self,
+        actor: Actor,
+        patient_id: int,
+        *,
+        category: IncidentCategory,
+        seriousness: Seriousness,
+        onset_date: date | None,
+        learned_on: date | None,
+        description: str,
+    ) -> int:
+        """Open an incident not raised by a triage (a home physician's call, a letter);
+        returns its number. `learned_on` is day 0 of the reporting clock."""
+        now = self.clock.now()
+        reporting = self.settings.reporting_policy()
+        return self._write(
+            lambda session: incidents.open_by_hand(
+                session,
+                patient_id=patient_id,
+                category=category,
+                seriousness=seriousness,
+                onset_date=onset_date,
+                learned_on=learned_on,
+                description=description,
+                actor=actor,
+                now=now,
+                reporting=reporting,
+            )
+        )
+
+    def _reply_window(self) -> timedelta:
+        return timedelta(hours=self.settings.reply_window_hours)
+
+
+def _nothing(_: object) -> None:
+    # The stored row stays inside its session; the screen needs nothing back.
+    return None

@@ -2,8 +2,209 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from core.domain import IncidentOutcome
+from core.incident_log import EntryKind, IncidentDetail, IncidentFilter, IncidentLine
+from core.incidents import clinic_today
+from core.refusals import NotFound
+from db import incidents as store
+from db.followup import Actor
 from db.services.base import ServiceBase
+
+LIST_LIMIT = store.LIST_LIMIT
+"""Past this many lines the log says to narrow the filter."""
+
+
+@dataclass(frozen=True)
+class IncidentLogRead:
+    """One read of the log: the lines `wanted` selects and one incident's detail."""
+
+    lines: list[IncidentLine]
+    detail: IncidentDetail | None
+    """The incident asked for when it is listed, else the first line's; None when empty."""
+    read_at: datetime
 
 
 class IncidentServices(ServiceBase):
     """Use cases of this area; each is one transaction (see `db.services`)."""
+
+    # -- reads ---------------------------------------------------------------
+
+    def incident_log(
+        self, wanted: IncidentFilter, highlighted: int | None = None, now: datetime | None = None
+    ) -> IncidentLogRead:
+        """The lines `wanted` selects, most urgent report first, and the detail and
+        timeline of `highlighted` (or of the first line when it is not listed)."""
+        at = now or self.clock.now()
+
+        def read(session: Session) -> IncidentLogRead:
+            lines = store.list_incidents(session, wanted, clinic_today(at))
+            ids = [line.incident_id for line in lines]
+            target = highlighted if highlighted in ids else (ids[0] if ids else None)
+            detail = store.load_incident(session, target) if target is not None else None
+            return IncidentLogRead(lines, detail, at)
+
+        return self._read(read)
+
+    def incident(self, incident_id: int) -> IncidentDetail:
+        """One incident with its timeline; `NotFound` when there is no such incident."""
+        detail = self._read(lambda session: store.load_incident(session, incident_id))
+        if detail is None:
+            raise NotFound(f"incident #{incident_id} no longer exists")
+        return detail
+
+    def suspect_product_choices(self, incident_id: int) -> list[tuple[int | str, str]]:
+        """What the classify form offers as suspect product (`db.incidents.episode_products`)."""
+        return self._read(lambda session: store.episode_products(session, incident_id))
+
+    # -- changes ---------------------------------------------------------------
+
+    def add_incident_entry(
+        self, actor: Actor, incident_id: int, kind: EntryKind, text: str
+    ) -> None:
+        """Append a note, a contact or a correction to the incident's timeline."""
+        now = self.clock.now()
+        self._write(
+            lambda session: store.add_entry(
+                session, incident_id=incident_id, kind=kind, text=text, actor=actor, now=now
+            )
+        )
+
+    def classify_incident(
+        self,
+        actor: Actor,
+        incident_id: int,
+        *,
+        expected_version: int,
+        classification: store.Classification,
+    ) -> None:
+        """A physician's classification; `StaleEdit` names who changed it since it was read."""
+        now, reporting = self.clock.now(), self.settings.reporting_policy()
+        self._write(
+            lambda session: store.classify(
+                session,
+                incident_id=incident_id,
+                expected_version=expected_version,
+                classification=classification,
+                actor=actor,
+                now=now,
+                reporting=reporting,
+            )
+        )
+
+    def correct_incident_dates(
+        self,
+        actor: Actor,
+        incident_id: int,
+        *,
+        expected_version: int,
+        onset_date: date | None,
+        learned_on: date,
+        reason: str,
+    ) -> None:
+        """Correct the onset date and day 0, with a reason; the clock follows day 0."""
+        now, reporting = self.clock.now(), self.settings.reporting_policy()
+        self._write(
+            lambda session: store.correct_dates(
+                session,
+                incident_id=incident_id,
+                expected_version=expected_version,
+                onset_date=onset_date,
+                learned_on=learned_on,
+                reason=reason,
+                actor=actor,
+                now=now,
+                reporting=reporting,
+            )
+        )
+
+    def record_mfds_report(
+        self,
+        actor: Actor,
+        incident_id: int,
+        *,
+        expected_version: int,
+        reported_on: date,
+        reference: str,
+        replacing_because: str | None = None,
+    ) -> None:
+        """Record the MFDS report as submitted; the reporting clock stops."""
+        now = self.clock.now()
+        self._write(
+            lambda session: store.record_report(
+                session,
+                incident_id=incident_id,
+                expected_version=expected_version,
+                reported_on=reported_on,
+                reference=reference,
+                actor=actor,
+                now=now,
+                replacing_because=replacing_because,
+            )
+        )
+
+    def record_khidi_escalation(
+        self,
+        actor: Actor,
+        incident_id: int,
+        *,
+        expected_version: int,
+        escalated_on: date,
+        reference: str,
+    ) -> None:
+        """Record that the case went to KHIDI."""
+        now = self.clock.now()
+        self._write(
+            lambda session: store.record_khidi(
+                session,
+                incident_id=incident_id,
+                expected_version=expected_version,
+                escalated_on=escalated_on,
+                reference=reference,
+                actor=actor,
+                now=now,
+            )
+        )
+
+    def close_incident(
+        self,
+        actor: Actor,
+        incident_id: int,
+        *,
+        expected_version: int,
+        outcome: IncidentOutcome,
+        note: str | None,
+    ) -> None:
+        """Close with an outcome; an unsubmitted report stays owed."""
+        now = self.clock.now()
+        self._write(
+            lambda session: store.close(
+                session,
+                incident_id=incident_id,
+                expected_version=expected_version,
+                outcome=outcome,
+                note=note,
+                actor=actor,
+                now=now,
+            )
+        )
+
+    def reopen_incident(
+        self, actor: Actor, incident_id: int, *, expected_version: int, reason: str
+    ) -> None:
+        """Reopen a closed incident, with a reason."""
+        now = self.clock.now()
+        self._write(
+            lambda session: store.reopen(
+                session,
+                incident_id=incident_id,
+                expected_version=expected_version,
+                reason=reason,
+                actor=actor,
+                now=now,
+            )
+        )

@@ -22,7 +22,7 @@ from db.followup import Actor
 from db.models import OutboxNotification
 from notifiers.delivery import apprise_deliverer
 from notifiers.dispatcher import Dispatcher
-from tests.factories import add_staff, add_triaged_patient
+from tests.factories import add_staff, add_triaged_patient, at_the_keyboard
 from tests.notifiers.receivers import HttpReceiver, SmtpReceiver, wait_for
 from tests.notifiers.test_apprise_setup import mail_url
 
@@ -179,8 +179,6 @@ def test_ack_and_resolve_on_the_command_line(
         AFTERCARE_DATABASE_URL=db_url,
         HOME=str(tmp_path),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
-        LOGNAME="dr.lee",  # the physician's own login (getpass.getuser() reads LOGNAME first)
-        USER="dr.lee",
     )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -188,14 +186,17 @@ def test_ack_and_resolve_on_the_command_line(
             [AFTERCARE, *args], env=env, capture_output=True, text=True, timeout=60
         )
 
-    refused = cli("ack", "E-1", "--by", "nobody")
-    assert refused.returncode == 1 and "not on the clinic's staff list" in refused.stderr
-    done = cli("ack", "E-1", "--by", "dr.lee")
-    assert done.returncode == 0, done.stderr
-    assert "E-1 acknowledged" in done.stdout
-    again = cli("ack", "e-1", "--by", "dr.lee")
-    assert again.returncode == 1 and "already acknowledged" in again.stderr
-    assert set(_statuses(engine)) == {NotificationStatus.CANCELLED}
-    assert cli("resolve", "E-1", "--by", "dr.lee").returncode == 0
-    bad = cli("ack", "X-9", "--by", "dr.lee")
-    assert bad.returncode == 1 and "not an escalation id" in bad.stderr
+    # The physician's own login: the OS login the tests run as stands in for dr.lee.
+    with at_the_keyboard(db_url, "dr.lee") as me:
+        env.update(LOGNAME=me, USER=me)
+        refused = cli("ack", "E-1", "--by", "nobody")
+        assert refused.returncode == 1 and "not on the clinic's staff list" in refused.stderr
+        done = cli("ack", "E-1", "--by", me)
+        assert done.returncode == 0, done.stderr
+        assert "E-1 acknowledged" in done.stdout
+        again = cli("ack", "e-1", "--by", me)
+        assert again.returncode == 1 and "already acknowledged" in again.stderr
+        assert set(_statuses(engine)) == {NotificationStatus.CANCELLED}
+        assert cli("resolve", "E-1", "--by", me).returncode == 0
+        bad = cli("ack", "X-9", "--by", me)
+        assert bad.returncode == 1 and "not an escalation id" in bad.stderr

@@ -23,7 +23,7 @@ from db import migrate
 from db.database import initialise_database, open_database
 from db.demo import load_demo
 from db.engine import make_engine
-from tui.backup_cli import register
+from tui.cli.backup import register
 
 
 @pytest.fixture

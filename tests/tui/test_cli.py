@@ -184,3 +184,53 @@ def test_broken_admin_template_is_named(tmp_path: Path, cli_env: dict[str, str])
     bad.write_text('name = "bad"\n[[touchpoints]]\nask = "no day"\n')
     cli_env["AFTERCARE_CONFIG"] = str(config)
     assert_one_clear_line(run_cli("schedules", env=cli_env), str(bad))
+
+
+# Runs the console script's `main` in a fresh interpreter and names, on the last
+# line of stderr, which heavy libraries the command loaded.
+_LOADED_PROBE = (
+    "import sys\n"
+    "from tui.cli import main\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "heavy = {'sqlalchemy', 'alembic', 'textual', 'apprise', 'fhir', 'fpdf', 'pydantic'}\n"
+    "loaded = sorted(heavy & {name.split('.')[0] for name in sys.modules})\n"
+    "print('loaded:' + ','.join(loaded), file=sys.stderr)\n"
+)
+
+
+def _loaded_by(*args: str, env: Mapping[str, str], stdin: str = "") -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED_PROBE, *args],
+        env=dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("loaded:"), result.stderr
+    return {name for name in last.removeprefix("loaded:").split(",") if name}
+
+
+def test_help_loads_no_database_screen_delivery_or_export_library(
+    cli_env: dict[str, str],
+) -> None:
+    assert _loaded_by("--help", env=cli_env) == set()
+
+
+def test_triage_loads_only_the_rules_and_their_input_model(cli_env: dict[str, str]) -> None:
+    findings = '{"day": 9, "temperature_c": 37.1, "symptoms": ["erythema"], "country": "JP"}'
+    assert _loaded_by("triage", "--json", env=cli_env, stdin=findings) == {"pydantic"}
+
+
+def test_ack_loads_the_database_but_no_screens_delivery_or_exports(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    cli_env["AFTERCARE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'aftercare.db'}"
+    assert run_cli("init", env=cli_env).returncode == 0
+    loaded = _loaded_by("ack", "E-1", env=cli_env)
+    assert "sqlalchemy" in loaded
+    assert not loaded & {"textual", "apprise", "fhir", "fpdf"}

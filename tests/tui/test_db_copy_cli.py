@@ -30,7 +30,7 @@ from db.followup import claim_patient, find_actor
 from db.models import AuditEvent, Base, ChangeMarker, Patient
 from tests.conftest import POSTGRES_ENV, TEST_NOW
 from tests.factories import add_staff
-from tui.db_cli import register
+from tui.cli.db import register
 
 SECRET = "never-print-this-pw"
 

@@ -57,16 +57,39 @@ def treated(engine: Engine, clock: FixedClock) -> ExportedPatient:
 
 
 @pytest.fixture
-def env(db_url: str, cli_env: dict[str, str], treated: ExportedPatient) -> dict[str, str]:
-    """The CLI pointed at the test database, run by an OS user who is on staff (rn.kim)."""
+def env(
+    db_url: str,
+    cli_env: dict[str, str],
+    treated: ExportedPatient,
+    engine: Engine,
+    clock: FixedClock,
+    os_login: str,
+) -> dict[str, str]:
+    """The CLI pointed at the test database, run by an OS user who is on staff (a
+    coordinator, like rn.kim who triaged the patient)."""
+    with transaction(make_session_factory(engine)) as session:
+        add_staff(session, os_login, Role.COORDINATOR, clock.now())
     cli_env.update(
         AFTERCARE_DATABASE_URL=db_url,
         AFTERCARE_CLINIC_NAME="Gangnam Skin",
         AFTERCARE_CLINIC_CONTACT="+82 2 555 0100",
-        LOGNAME="rn.kim",  # getpass.getuser() reads LOGNAME first
-        USER="rn.kim",
+        # Only root's LOGNAME counts (tui.identity); this keeps root's login the same one.
+        LOGNAME=os_login,
+        USER=os_login,
     )
     return cli_env
+
+
+def _set_role(engine: Engine, login: str, role: Role | None) -> None:
+    """Give `login` another role, or (None) take them off the staff list."""
+    from db.models import Staff
+
+    with transaction(make_session_factory(engine)) as session:
+        staff = session.scalars(select(Staff).where(Staff.username == login)).one()
+        if role is None:
+            session.delete(staff)
+        else:
+            staff.role = role
 
 
 def _audit(engine: Engine) -> list[tuple[str, str, str | None, object]]:
@@ -80,7 +103,7 @@ def _audit(engine: Engine) -> list[tuple[str, str, str | None, object]]:
 
 
 def test_summary_goes_to_stdout_and_is_audited(
-    engine: Engine, env: dict[str, str], treated: ExportedPatient
+    engine: Engine, env: dict[str, str], treated: ExportedPatient, os_login: str
 ) -> None:
     result = _aftercare("export", "summary", treated.code, env=env)
     assert result.returncode == 0, result.stderr
@@ -98,12 +121,12 @@ def test_summary_goes_to_stdout_and_is_audited(
     ):
         assert needle in result.stdout, needle
     assert _audit(engine) == [
-        ("rn.kim", "export.summary", str(treated.patient_id), {"format": "markdown"})
+        (os_login, "export.summary", str(treated.patient_id), {"format": "markdown"})
     ]
 
 
 def test_pdf_without_output_writes_the_default_file_here(
-    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path
+    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path, os_login: str
 ) -> None:
     here = tmp_path / "desk"
     here.mkdir()
@@ -116,24 +139,23 @@ def test_pdf_without_output_writes_the_default_file_here(
     for needle in (EXOSOME_LOT, GLUTATHIONE_LOT, EXOSOME_MFDS, f"Triage day 2 by {treated.nurse}"):
         assert needle in text, needle
     assert _audit(engine) == [
-        ("rn.kim", "export.summary", str(treated.patient_id), {"format": "pdf"})
+        (os_login, "export.summary", str(treated.patient_id), {"format": "pdf"})
     ]
 
 
 def test_fhir_to_a_file_as_another_staff_member(
-    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path, clock: FixedClock
+    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path, os_login: str
 ) -> None:
-    # An admin may not work as dr.lee (roles would leak); dr.lee exports as herself.
-    with transaction(make_session_factory(engine)) as session:
-        add_staff(session, "it.admin", Role.ADMIN, clock.now())
+    # An admin may not work as dr.lee (roles would leak); a physician exports as herself.
+    # (One OS login plays both parts, so the suite runs alike as root and as anyone.)
+    _set_role(engine, os_login, Role.ADMIN)
     target = tmp_path / "bundle.json"
-    env.update(LOGNAME="it.admin", USER="it.admin")
     refused = _aftercare(
         "export", "fhir", treated.code, "-o", str(target), "--as", "dr.lee", env=env
     )
     assert refused.returncode == 1 and not target.exists()
     assert "--as dr.lee refused" in refused.stderr
-    env.update(LOGNAME="dr.lee", USER="dr.lee")
+    _set_role(engine, os_login, Role.PHYSICIAN)
     result = _aftercare("export", "fhir", treated.code, "-o", str(target), env=env)
     assert result.returncode == 0, result.stderr
     bundle = Bundle.model_validate_json(target.read_bytes())
@@ -149,16 +171,16 @@ def test_fhir_to_a_file_as_another_staff_member(
     ]
     assert EXOSOME_LOT in target.read_text(encoding="utf-8")
     assert _audit(engine) == [
-        ("dr.lee", "export.fhir", str(treated.patient_id), {"format": "fhir-r4-json"})
+        (os_login, "export.fhir", str(treated.patient_id), {"format": "fhir-r4-json"})
     ]
 
 
 def test_someone_not_on_staff_is_refused_and_nothing_leaves(
-    engine: Engine, env: dict[str, str], treated: ExportedPatient
+    engine: Engine, env: dict[str, str], treated: ExportedPatient, os_login: str
 ) -> None:
-    env.update(LOGNAME="visiting-admin", USER="visiting-admin")
+    _set_role(engine, os_login, None)  # a visitor at the keyboard: not on the staff list
     result = _aftercare("export", "fhir", treated.code, env=env)
-    assert_one_clear_line(result, "'visiting-admin' is not on the clinic's staff list")
+    assert_one_clear_line(result, f"'{os_login}' is not on the clinic's staff list")
     assert result.returncode == 1 and result.stdout == ""
     # Nor may they name someone who is on staff, or no one.
     for login in ("rn.kim", "ghost"):
@@ -216,7 +238,7 @@ def test_help_says_where_the_pdf_goes_and_what_the_exit_statuses_mean(
 
 
 def test_incidents_csv_to_stdout_and_to_a_file_with_filters(
-    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path
+    engine: Engine, env: dict[str, str], treated: ExportedPatient, tmp_path: Path, os_login: str
 ) -> None:
     result = _aftercare("export", "incidents", "--csv", env=env)
     assert result.returncode == 0, result.stderr
@@ -242,8 +264,8 @@ def test_incidents_csv_to_stdout_and_to_a_file_with_filters(
     assert out.read_text(encoding="utf-8").splitlines() == [",".join(CSV_COLUMNS)]
     audited = [entry for entry in _audit(engine) if entry[1] == "export.incidents_csv"]
     assert [(actor, after["rows"]) for actor, _, _, after in audited] == [  # type: ignore[index]
-        ("rn.kim", 1),
-        ("rn.kim", 0),
+        (os_login, 1),
+        (os_login, 0),
     ]
 
 

@@ -2,7 +2,9 @@
 on SQLite and PostgreSQL.
 
 `aftercare run` is started for real; a refusal happens before the TUI, so no
-terminal is needed. The OS login is what getpass.getuser() reads (LOGNAME).
+terminal is needed. The OS login is the account the tests run as (the `os_login`
+fixture): tests make that login the staff member they need, so they pass alike
+as root and as an ordinary user (only root's LOGNAME may name a login).
 The staff commands run in-process through their own `register` on a bare
 Typer app, with the real database and the real identity rules.
 """
@@ -20,16 +22,18 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
 from core.clock import FixedClock
+from core.config import Settings
 from core.domain import Role
 from db.database import Database
 from db.engine import make_session_factory, sqlite_path, transaction
 from db.models import AuditEvent, Staff
+from db.services import Clinic
 from db.staff import active_admins
 from tests.factories import add_patient, add_staff
 from tests.tui.test_cli import assert_one_clear_line, run_cli
 from tui import identity
+from tui.cli.staff import register
 from tui.identity import SignInRefused, sign_in
-from tui.staff_cli import register
 
 
 @pytest.fixture
@@ -49,6 +53,12 @@ def _as(env: dict[str, str], login: str) -> dict[str, str]:
     return {**env, "LOGNAME": login, "USER": login}
 
 
+def _rename(engine: Engine, login: str, new: str) -> None:
+    """Change a staff member's login (to make the OS login a stranger for a moment)."""
+    with transaction(make_session_factory(engine)) as session:
+        session.scalars(select(Staff).where(Staff.username == login)).one().username = new
+
+
 def _audit(engine: Engine) -> list[tuple[str, str, object]]:
     with make_session_factory(engine)() as session:
         return [
@@ -60,42 +70,46 @@ def _audit(engine: Engine) -> list[tuple[str, str, object]]:
 # --- aftercare run ----------------------------------------------------------
 
 
-def test_an_unknown_login_is_refused(engine: Engine, env: dict[str, str]) -> None:
-    result = run_cli("run", env=_as(env, "ghost"))
+def test_an_unknown_login_is_refused(engine: Engine, env: dict[str, str], os_login: str) -> None:
+    result = run_cli("run", env=_as(env, os_login))
     assert_one_clear_line(
-        result, "login 'ghost' is not on the clinic's staff list", "aftercare staff add ghost"
+        result,
+        f"login '{os_login}' is not on the clinic's staff list",
+        f"aftercare staff add {os_login}",
     )
     assert result.returncode == 1
 
 
 def test_a_disabled_login_is_refused(
-    engine: Engine, env: dict[str, str], clock: FixedClock
+    engine: Engine, env: dict[str, str], clock: FixedClock, os_login: str
 ) -> None:
-    _staff(engine, clock, ("rn.gone", Role.COORDINATOR))
+    _staff(engine, clock, (os_login, Role.COORDINATOR))
     with transaction(make_session_factory(engine)) as session:
         session.scalars(select(Staff)).one().active = False
-    result = run_cli("run", env=_as(env, "rn.gone"))
-    assert_one_clear_line(result, "login 'rn.gone' is disabled")
+    result = run_cli("run", env=_as(env, os_login))
+    assert_one_clear_line(result, f"login '{os_login}' is disabled")
     assert result.returncode == 1
 
 
 def test_as_is_refused_for_a_colleagues_login(
-    engine: Engine, env: dict[str, str], clock: FixedClock
+    engine: Engine, env: dict[str, str], clock: FixedClock, os_login: str
 ) -> None:
-    _staff(engine, clock, ("rn.kim", Role.COORDINATOR), ("dr.lee", Role.PHYSICIAN))
-    result = run_cli("run", "--as", "dr.lee", env=_as(env, "rn.kim"))
-    assert_one_clear_line(result, "--as dr.lee refused", "nobody may work as another", "'rn.kim'")
+    _staff(engine, clock, (os_login, Role.COORDINATOR), ("dr.lee", Role.PHYSICIAN))
+    result = run_cli("run", "--as", "dr.lee", env=_as(env, os_login))
+    assert_one_clear_line(
+        result, "--as dr.lee refused", "nobody may work as another", f"'{os_login}'"
+    )
     assert result.returncode == 1
     assert _audit(engine) == []
 
 
 def test_demo_staff_are_not_for_everyone_on_real_data(
-    engine: Engine, env: dict[str, str], clock: FixedClock
+    engine: Engine, env: dict[str, str], clock: FixedClock, os_login: str
 ) -> None:
-    _staff(engine, clock, ("rn.kim", Role.COORDINATOR), ("demo-dr-kim", Role.PHYSICIAN))
+    _staff(engine, clock, (os_login, Role.COORDINATOR), ("demo-dr-kim", Role.PHYSICIAN))
     with transaction(make_session_factory(engine)) as session:
         add_patient(session, "K-1", procedure_at=clock.now(), created_at=clock.now())
-    result = run_cli("run", "--as", "demo-dr-kim", env=_as(env, "rn.kim"))
+    result = run_cli("run", "--as", "demo-dr-kim", env=_as(env, os_login))
     assert_one_clear_line(result, "--as demo-dr-kim refused")
 
 
@@ -108,27 +122,35 @@ def database(engine: Engine) -> Iterator[Database]:
 
 
 def test_not_even_an_admin_may_work_as_a_colleague(
-    engine: Engine, database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    database: Database,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    os_login: str,
 ) -> None:
     # Working as dr.lee would let an admin acknowledge pages and export records,
     # which their own role withholds.
-    _staff(engine, clock, ("it.boss", Role.ADMIN), ("dr.lee", Role.PHYSICIAN))
-    monkeypatch.setenv("LOGNAME", "it.boss")
+    _staff(engine, clock, (os_login, Role.ADMIN), ("dr.lee", Role.PHYSICIAN))
+    monkeypatch.setenv("LOGNAME", os_login)
     with pytest.raises(SignInRefused, match=r"--as dr\.lee refused"):
-        sign_in(database, "dr.lee", flag="--as", now=clock.now())
+        sign_in(Clinic(database, Settings(), clock), "dr.lee", flag="--as")
     assert _audit(engine) == []
-    assert sign_in(database, None, flag="--as", now=clock.now()).role is Role.ADMIN
+    assert sign_in(Clinic(database, Settings(), clock), None, flag="--as").role is Role.ADMIN
 
 
 def test_anyone_may_be_demo_staff_on_a_demo_database(
-    engine: Engine, database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    database: Database,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    os_login: str,
 ) -> None:
     _staff(engine, clock, ("demo-rn-park", Role.COORDINATOR))
-    monkeypatch.setenv("LOGNAME", "someone")
-    actor = sign_in(database, "demo-rn-park", flag="--as", now=clock.now())
+    monkeypatch.setenv("LOGNAME", os_login)  # someone not on the staff list
+    actor = sign_in(Clinic(database, Settings(), clock), "demo-rn-park", flag="--as")
     assert (actor.username, actor.role) == ("demo-rn-park", Role.COORDINATOR)
     with pytest.raises(SignInRefused, match="not on the clinic's staff list"):
-        sign_in(database, None, flag="--as", now=clock.now())
+        sign_in(Clinic(database, Settings(), clock), None, flag="--as")
 
 
 # --- aftercare staff ----------------------------------------------------------------
@@ -166,12 +188,17 @@ def _refused(result: Result, *needles: str) -> None:
 
 
 def test_an_admin_adds_lists_disables_and_changes_roles(
-    staff_cli: typer.Typer, engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    staff_cli: typer.Typer,
+    engine: Engine,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    os_login: str,
 ) -> None:
-    _staff(engine, clock, ("it.boss", Role.ADMIN))
+    boss = os_login  # the admin at the keyboard
+    _staff(engine, clock, (boss, Role.ADMIN))
 
     def run(*args: str) -> Result:
-        return _staff_cli(staff_cli, "it.boss", *args, monkeypatch=monkeypatch)
+        return _staff_cli(staff_cli, boss, *args, monkeypatch=monkeypatch)
 
     added = run(
         "add",
@@ -197,26 +224,33 @@ def test_an_admin_adds_lists_disables_and_changes_roles(
     assert listed.exit_code == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["login", "name", "role", "active", "tag"]
-    assert lines[1].split() == ["it.boss", "It.Boss", "admin", "yes"]
-    assert lines[2].split() == ["rn.choi", "Choi", "Eun-ji", "RN", "physician", "no", "rn-choi"]
+    listed_rows = {  # in login order
+        boss: [boss, boss.title(), "admin", "yes"],
+        "rn.choi": ["rn.choi", "Choi", "Eun-ji", "RN", "physician", "no", "rn-choi"],
+    }
+    assert [line.split() for line in lines[1:]] == [listed_rows[k] for k in sorted(listed_rows)]
     assert "example.com" not in listed.stdout and "+82" not in listed.stdout
     assert run("enable", "rn.choi").stdout.startswith("enabled rn.choi")
     assert [(actor, action) for actor, action, _ in _audit(engine)] == [
-        ("it.boss", "staff.add"),
-        ("it.boss", "staff.role"),
-        ("it.boss", "staff.disable"),
-        ("it.boss", "staff.enable"),
+        (boss, "staff.add"),
+        (boss, "staff.role"),
+        (boss, "staff.disable"),
+        (boss, "staff.enable"),
     ]
-    _refused(run("disable", "it.boss"), "it.boss is the last active admin")
+    _refused(run("disable", boss), f"{boss} is the last active admin")
     _refused(run("role", "nobody", "admin"), "no staff member with login 'nobody'")
     _refused(run("add", "rn.choi", "--name", "Again", "--role", "coordinator"), "already on")
 
 
 def test_staff_commands_refuse_everyone_else(
-    staff_cli: typer.Typer, engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    staff_cli: typer.Typer,
+    engine: Engine,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    os_login: str,
 ) -> None:
-    _staff(engine, clock, ("it.boss", Role.ADMIN), ("rn.kim", Role.COORDINATOR))
-    nurse = "rn.kim"
+    nurse = os_login  # a coordinator at the keyboard
+    _staff(engine, clock, ("it.boss", Role.ADMIN), (nurse, Role.COORDINATOR))
     _refused(
         _staff_cli(
             staff_cli, nurse, "add", "x", "--name", "X", "--role", "admin", monkeypatch=monkeypatch
@@ -234,10 +268,12 @@ def test_staff_commands_refuse_everyone_else(
     )
     # Any active staff member may list; strangers may not.
     assert _staff_cli(staff_cli, nurse, "list", monkeypatch=monkeypatch).exit_code == 0
+    _rename(engine, nurse, "rn.away")  # now the login at the keyboard is a stranger
     _refused(
-        _staff_cli(staff_cli, "ghost", "list", monkeypatch=monkeypatch),
-        "'ghost' is not on the clinic's staff list",
+        _staff_cli(staff_cli, nurse, "list", monkeypatch=monkeypatch),
+        f"'{nurse}' is not on the clinic's staff list",
     )
+    _rename(engine, "rn.away", nurse)
     # No --as here: an admin's power is not lent by a flag.
     borrowed = _staff_cli(
         staff_cli, nurse, "disable", "it.boss", "--as", "it.boss", monkeypatch=monkeypatch
@@ -258,7 +294,10 @@ def test_the_first_admin_of_an_empty_list(
     db_url: str,
     clock: FixedClock,
     monkeypatch: pytest.MonkeyPatch,
+    os_login: str,
 ) -> None:
+    # Whoever may name the first admin (root, or the owner of the SQLite file) is
+    # the login at the keyboard here; once an admin exists, that login is nobody special.
     from sqlalchemy.engine import make_url
 
     path = sqlite_path(make_url(db_url))
@@ -267,7 +306,7 @@ def test_the_first_admin_of_an_empty_list(
     _refused(
         _staff_cli(
             staff_cli,
-            "root",
+            os_login,
             "add",
             "rn.kim",
             "--name",
@@ -280,7 +319,7 @@ def test_the_first_admin_of_an_empty_list(
     )
     first = _staff_cli(
         staff_cli,
-        "whoever",
+        os_login,
         "add",
         "it.boss",
         "--name",
@@ -294,13 +333,13 @@ def test_the_first_admin_of_an_empty_list(
         return
     assert first.exit_code == 0, first.stderr
     assert first.stdout == "added first admin it.boss (IT Boss): admin, active\n"
-    assert [(a, action) for a, action, _ in _audit(engine)] == [("whoever", "staff.first_admin")]
+    assert [(a, action) for a, action, _ in _audit(engine)] == [(os_login, "staff.first_admin")]
     # From now on the admin adds staff; root is nobody special.
     clock.advance(timedelta(minutes=1))
     _refused(
         _staff_cli(
             staff_cli,
-            "root",
+            os_login,
             "add",
             "it.two",
             "--name",
@@ -309,7 +348,7 @@ def test_the_first_admin_of_an_empty_list(
             "admin",
             monkeypatch=monkeypatch,
         ),
-        "login 'root' is not on the clinic's staff list",
+        f"login '{os_login}' is not on the clinic's staff list",
     )
 
 
@@ -321,11 +360,11 @@ def test_a_non_root_user_cannot_claim_another_login_through_the_environment(
     # lives under /root. So the uid the OS reports is stood in for.)
     monkeypatch.setenv("LOGNAME", "dr.lee")
     monkeypatch.setenv("USER", "dr.lee")
-    monkeypatch.setattr(identity.os, "geteuid", lambda: 65534)
+    monkeypatch.setattr(os, "geteuid", lambda: 65534)
     assert identity.os_login() == pwd.getpwuid(65534).pw_name
-    monkeypatch.setattr(identity.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert identity.os_login() == "dr.lee"  # root may name a login; it can write the file anyway
-    monkeypatch.setattr(identity.os, "geteuid", lambda: 4242424)
+    monkeypatch.setattr(os, "geteuid", lambda: 4242424)
     with pytest.raises(SignInRefused, match="uid 4242424 has no account"):
         identity.os_login()
 

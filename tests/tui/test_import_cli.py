@@ -2,7 +2,7 @@
 
 The command runs in-process through its own `register` on a bare Typer app,
 with the real configuration loader, database and identity rules. The OS
-login is what getpass.getuser() reads (LOGNAME).
+login is the account the tests run as (the `os_login` fixture).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from db.audit import verify_chain
 from db.engine import make_session_factory, transaction
 from db.models import AuditEvent, Base, Patient, Touchpoint, TreatmentEpisode
 from tests.factories import add_patient, add_staff
-from tui.import_cli import register
+from tui.cli.import_ import register
 
 # A week ago in clinic time: in the past whatever day the suite runs.
 PROCEDURE = (datetime.now(UTC) - timedelta(days=7)).astimezone(ZoneInfo("Asia/Seoul"))
@@ -61,19 +61,21 @@ def cli(
     clock: FixedClock,
     cli_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    os_login: str,
 ) -> typer.Typer:
-    """The import command on the test database, run by the admin `it.admin`;
-    `rn.kim` (coordinator) and patient AC-0001 are there already."""
+    """The import command on the test database, run by an admin (the OS login the
+    tests run as); `rn.kim` (coordinator) and patient AC-0001 are there already."""
     for key in list(os.environ):
         if key.startswith("AFTERCARE_"):
             monkeypatch.delenv(key)
     for key in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         monkeypatch.setenv(key, cli_env[key])
     monkeypatch.setenv("AFTERCARE_DATABASE_URL", db_url)
-    monkeypatch.setenv("LOGNAME", "it.admin")
-    monkeypatch.setenv("USER", "it.admin")
+    # Only root's LOGNAME counts (tui.identity); this keeps root's login the same one.
+    monkeypatch.setenv("LOGNAME", os_login)
+    monkeypatch.setenv("USER", os_login)
     with transaction(make_session_factory(engine)) as session:
-        add_staff(session, "it.admin", Role.ADMIN, clock.now())
+        add_staff(session, os_login, Role.ADMIN, clock.now())
         add_staff(session, "rn.kim", Role.COORDINATOR, clock.now())
         add_patient(
             session,
@@ -186,7 +188,7 @@ def test_a_server_zone_a_mismatched_handle_and_an_old_procedure_are_refused(
 
 
 def test_a_good_file_imports_every_patient_in_one_audited_transaction(
-    cli: typer.Typer, engine: Engine, tmp_path: Path
+    cli: typer.Typer, engine: Engine, tmp_path: Path, os_login: str
 ) -> None:
     path = tmp_path / "patients.csv"
     rows = [
@@ -247,7 +249,7 @@ def test_a_good_file_imports_every_patient_in_one_audited_transaction(
         # The queue's cache of the next touchpoint is filled in, as for a hand-made episode.
         assert all(p.next_touchpoint_id is not None for p in patients.values())
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.actor == "it.admin").order_by(AuditEvent.id)
+            select(AuditEvent).where(AuditEvent.actor == os_login).order_by(AuditEvent.id)
         ).all()
         actions = [e.action for e in events]
         assert actions.count("patient.create") == 3
@@ -258,12 +260,16 @@ def test_a_good_file_imports_every_patient_in_one_audited_transaction(
 
 
 def test_a_coordinator_may_not_import(
-    cli: typer.Typer, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: typer.Typer, engine: Engine, tmp_path: Path, os_login: str
 ) -> None:
     path = tmp_path / "patients.csv"
     path.write_text(f"{HEADER}\n{line('AC-0301')}\n", encoding="utf-8")
-    monkeypatch.setenv("LOGNAME", "rn.kim")
-    monkeypatch.setenv("USER", "rn.kim")
+    from db.models import Staff
+
+    with transaction(make_session_factory(engine)) as session:  # the same login, a coordinator now
+        session.scalars(
+            select(Staff).where(Staff.username == os_login)
+        ).one().role = Role.COORDINATOR
     before = row_counts(engine)
     one_line_refusal(run_import(cli, path), "may not import patients", "admin")
     assert row_counts(engine) == before

@@ -1,6 +1,7 @@
 """`aftercare oncall` as an admin meets it, on SQLite and PostgreSQL.
 
-The acting person is the operating-system login (LOGNAME here). Times typed
+The acting person is the operating-system login: the account the tests run as
+stands in for the staff member a step names (tests.factories.at_the_keyboard). Times typed
 without an offset are clinic time (Asia/Seoul). Every refusal is one line on
 stderr with exit status 1, and writes nothing. Most cases run the command in
 process (typer's runner, like tests/tui/test_db_copy_cli.py) to stay fast; one
@@ -26,9 +27,9 @@ from typer.testing import CliRunner
 from core.domain import Role
 from db.engine import make_session_factory, transaction
 from db.models import OnCallShift
-from tests.factories import add_staff
+from tests.factories import add_staff, at_the_keyboard
 from tests.tui.test_cli import assert_one_clear_line
-from tui.oncall_cli import register
+from tui.cli.oncall import register
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -36,7 +37,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 # not register it yet, so the process test holds both before and after it is wired in.
 ENTRY = (
     "from tui.cli import app\n"
-    "from tui.oncall_cli import register\n"
+    "from tui.cli.oncall import register\n"
     "if 'oncall' not in {group.name for group in app.registered_groups}:\n"
     "    register(app)\n"
     "app(prog_name='aftercare')\n"
@@ -88,10 +89,11 @@ def env(
 
 
 def oncall(*args: str, env: Mapping[str, str], login: str) -> Ran:
-    """Run `aftercare oncall ARGS` in process as the OS login `login`."""
-    result = CliRunner().invoke(
-        _cli(), ["oncall", *args], env={"LOGNAME": login, "USER": login}, catch_exceptions=True
-    )
+    """Run `aftercare oncall ARGS` in process as staff member `login`."""
+    with at_the_keyboard(env["AFTERCARE_DATABASE_URL"], login) as me:
+        result = CliRunner().invoke(
+            _cli(), ["oncall", *args], env={"LOGNAME": me, "USER": me}, catch_exceptions=True
+        )
     # Anything but a clean exit would have been a traceback for the user.
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return Ran(result.exit_code, result.stdout, result.stderr)
@@ -100,15 +102,16 @@ def oncall(*args: str, env: Mapping[str, str], login: str) -> Ran:
 def oncall_process(
     *args: str, env: Mapping[str, str], login: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run `aftercare oncall ARGS` as a real process."""
-    return subprocess.run(
-        [sys.executable, "-c", ENTRY, "oncall", *args],
-        env={**env, "LOGNAME": login, "USER": login},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run `aftercare oncall ARGS` as a real process, as staff member `login`."""
+    with at_the_keyboard(env["AFTERCARE_DATABASE_URL"], login) as me:
+        return subprocess.run(
+            [sys.executable, "-c", ENTRY, "oncall", *args],
+            env={**env, "LOGNAME": me, "USER": me},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def _shifts(engine: Engine) -> list[tuple[int, datetime, datetime, bool]]:
@@ -221,7 +224,7 @@ def test_now_warns_when_the_on_call_physicians_tag_reaches_no_service(
 @pytest.mark.parametrize(
     ("login", "args", "needles"),
     [
-        ("nobody", ("now",), ("'nobody' is not an active staff member",)),
+        ("nobody", ("now",), ("'{os_login}' is not an active staff member",)),
         (
             "rn.kim",
             ("set", "dr.lee", "--from", "2099-01-01 09:00", "--to", "2099-01-02 09:00"),
@@ -252,10 +255,11 @@ def test_refusals_are_one_line_and_write_nothing(
     login: str,
     args: tuple[str, ...],
     needles: tuple[str, ...],
+    os_login: str,
 ) -> None:
     result = oncall(*args, env=env, login=login)
     assert result.returncode == 1
-    assert_one_clear_line(result, *needles)  # type: ignore[arg-type]
+    assert_one_clear_line(result, *(n.format(os_login=os_login) for n in needles))  # type: ignore[arg-type]
     assert result.stdout == ""
     assert _shifts(engine) == []
 
@@ -292,10 +296,10 @@ def test_help_says_times_are_clinic_time(env: dict[str, str]) -> None:
     assert "Asia/Seoul" in result.stdout and "offset" in result.stdout
 
 
-def test_a_real_process_answers_and_refuses_in_one_line(env: dict[str, str]) -> None:
+def test_a_real_process_answers_and_refuses_in_one_line(env: dict[str, str], os_login: str) -> None:
     who = oncall_process("now", env=env, login="rn.kim")
     assert who.returncode == 0, who.stderr
     assert who.stdout.startswith("nobody is on call now")
-    refused = oncall_process("now", env=env, login="stranger")
-    assert_one_clear_line(refused, "'stranger' is not an active staff member")
+    refused = oncall_process("now", env=env, login="stranger")  # the OS login, not on staff
+    assert_one_clear_line(refused, f"'{os_login}' is not an active staff member")
     assert refused.returncode == 1 and refused.stdout == ""

@@ -62,7 +62,7 @@ def _timeline_text(table: DataTable[Text]) -> list[str]:
 
 async def _open(app: AftercareApp, pilot: Pilot[None], patient_id: int) -> PatientScreen:
     await app.workers.wait_for_complete()
-    screen = PatientScreen(app.database, app.clock, patient_id)
+    screen = PatientScreen(patient_id)
     app.push_screen(screen)
     await pilot.pause()
     await app.workers.wait_for_complete()
@@ -285,7 +285,7 @@ def _snapshot_app(tmp_path: Path) -> tuple[AftercareApp, Callable[[Pilot[None]],
 
     async def open_patient(pilot: Pilot[None]) -> None:
         await pilot.app.workers.wait_for_complete()
-        screen = PatientScreen(app.database, clock, story.patient_id)
+        screen = PatientScreen(story.patient_id)
         await pilot.app.push_screen(screen)
         # Wait for the dossier itself, not for a worker that may not have started yet.
         for _ in range(100):

@@ -7,7 +7,7 @@ step, target tag, delivery status, attempts, the (masked) services tried and
 the last error. Failed deliveries are red, here and in the queue banner.
 
 `k` acknowledges (every further page and pending delivery stops) and `R`
-resolves after a confirmation; both write through `db.escalations` in a thread
+resolves after a confirmation; both call the app's `Clinic` in a thread
 worker, one transaction each, as the app's actor (a read-only login is
 refused). The screen stays live the way the queue does: a thread worker reads
 the change marker, and the alerts only when it moved (the dispatcher bumps it
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,13 +36,15 @@ from textual.widgets import Button, DataTable, Footer, Label, Static
 from core.domain import Disposition, EscalationStatus, NotificationStatus
 from core.dossier import DECISION_NOTE
 from core.escalation import DEFAULT_POLICIES
-from db.alerts import AlertView, NotificationView, open_alerts
-from db.escalations import acknowledge, dispatcher_active, resolve
+from db.alerts import AlertView, NotificationView
 from db.followup import Actor
 from tui.actions import FollowUpActions, FollowUpTarget
 from tui.live import LiveReading
 from tui.modals import HelpModal
 from tui.tables import cursor_key
+
+if TYPE_CHECKING:
+    from db.services import Clinic
 
 # Time alone ages "next step in 3m" and "raised 7m ago"; re-read at least this often.
 FULL_READ_EVERY = timedelta(seconds=30)
@@ -155,9 +157,10 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    def read_page(self, session: Session, now: datetime, marker: int) -> AlertsPage:
+    def read_page(self, clinic: Clinic, now: datetime, marker: int) -> AlertsPage:
         """The open alerts and who sends them (in a worker thread)."""
-        return AlertsPage(open_alerts(session, now), now, marker, dispatcher_active(session, now))
+        read = clinic.physician_alerts(now)
+        return AlertsPage(read.alerts, now, marker, read.dispatcher)
 
     def show_read_failure(self, reason: str) -> None:
         """The rows stay; the status line says why they may be stale."""
@@ -274,12 +277,12 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
             by = f" by {alert.acknowledged_by}" if alert.acknowledged_by else ""
             self.notify(f"E-{alert.id} is already acknowledged{by}.", markup=False)
             return
-        clock = self.aftercare.clock
-
-        def work(session: Session, who: Actor) -> None:
-            acknowledge(session, escalation_id=alert.id, actor=who, now=clock.now())
-
-        self._write(f"E-{alert.id} acknowledged: no further pages.", work, actor)
+        clinic = self.aftercare.clinic
+        self._write(
+            f"E-{alert.id} acknowledged: no further pages.",
+            lambda who: clinic.acknowledge_alert(who, alert.id),
+            actor,
+        )
 
     def action_resolve(self) -> None:
         """Close the highlighted alert, after a confirmation."""
@@ -287,14 +290,15 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
         if ready is None:
             return
         actor, alert = ready
-        clock = self.aftercare.clock
-
-        def work(session: Session, who: Actor) -> None:
-            resolve(session, escalation_id=alert.id, actor=who, now=clock.now())
+        clinic = self.aftercare.clinic
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._write(f"E-{alert.id} resolved.", work, actor)
+                self._write(
+                    f"E-{alert.id} resolved.",
+                    lambda who: clinic.resolve_alert(who, alert.id),
+                    actor,
+                )
 
         question = Text.assemble(
             "Resolve ",

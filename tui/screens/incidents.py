@@ -23,24 +23,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from core.domain import IncidentCategory, IncidentStatus, Seriousness
 from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, StatusFilter, words
 from core.incidents import ClockState, ReportClock, clinic_today
-from db import incidents as store
+from core.refusals import Refused
 from db.followup import Actor
+from db.incidents import Classification
+from db.services.incidents import LIST_LIMIT
 from tui.actions import FollowUpActions, FollowUpTarget
 from tui.incident_forms import (
     ClassifyModal,
@@ -54,6 +57,9 @@ from tui.incident_forms import (
     EntryModal,
 )
 from tui.live import LiveReading
+
+if TYPE_CHECKING:
+    from db.services import Clinic
 from tui.modals import HelpModal, TextPromptModal
 from tui.tables import cursor_key, reporting_routes
 
@@ -74,6 +80,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 _STATUS_CYCLE = (StatusFilter.OPEN, StatusFilter.CLOSED, StatusFilter.ALL)
 _CATEGORY_CYCLE: tuple[IncidentCategory | None, ...] = (None, *IncidentCategory)
+
+
+class ReadFailed(Message):
+    """A read a form needs failed; the reason is one line."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__()
 
 
 @dataclass(frozen=True)
@@ -145,14 +159,10 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
 
     # -- reading -----------------------------------------------------------
 
-    def read_page(self, session: Session, now: datetime, marker: int) -> IncidentPage:
+    def read_page(self, clinic: Clinic, now: datetime, marker: int) -> IncidentPage:
         """The filtered log and the highlighted incident's timeline (in a worker thread)."""
-        wanted, highlighted = self.wanted, self._detail_for
-        lines = store.list_incidents(session, wanted, clinic_today(now))
-        ids = [line.incident_id for line in lines]
-        target = highlighted if highlighted in ids else (ids[0] if ids else None)
-        detail = store.load_incident(session, target) if target is not None else None
-        return IncidentPage(lines, detail, now, marker)
+        read = clinic.incident_log(self.wanted, self._detail_for, now)
+        return IncidentPage(read.lines, read.detail, now, marker)
 
     def show_read_failure(self, reason: str) -> None:
         """The rows stay; the status line says why they may be stale."""
@@ -195,8 +205,8 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
             header.append(f"   {late} report{'s' if late != 1 else ''} late", style="bold red")
         if today_due:
             header.append(f"   {today_due} due today", style="bold red")
-        if len(page.lines) >= store.LIST_LIMIT:
-            header.append(f"   (first {store.LIST_LIMIT}: narrow the filter)", style="yellow")
+        if len(page.lines) >= LIST_LIMIT:
+            header.append(f"   (first {LIST_LIMIT}: narrow the filter)", style="yellow")
         self.query_one("#incidents-summary", Static).update(header)
         actor = self.aftercare.actor
         who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
@@ -317,54 +327,59 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
             return None
         return actor, detail
 
-    def _change(
-        self, actor: Actor, summary: str, change: Callable[[Session, Actor, datetime], None]
-    ) -> None:
-        clock = self.aftercare.clock
-
-        def work(session: Session, who: Actor) -> None:
-            change(session, who, clock.now())
-
-        self._write(summary, work, actor)
-
     def action_add_entry(self) -> None:
         """Append a note, a contact, or a correction to the timeline."""
         ready = self._ready_incident("add entries")
         if ready is None:
             return
         actor, detail = ready
+        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
 
         def save(form: EntryForm | None) -> None:
             if form is None:
                 return
-            self._change(
+            self._write(
+                f"#{incident_id}: {form.kind.label.lower()} added.",
+                lambda who: clinic.add_incident_entry(who, incident_id, form.kind, form.text),
                 actor,
-                f"#{detail.line.incident_id}: {form.kind.label.lower()} added.",
-                lambda s, who, now: store.add_entry(
-                    s,
-                    incident_id=detail.line.incident_id,
-                    kind=form.kind,
-                    text=form.text,
-                    actor=who,
-                    now=now,
-                ),
             )
 
         self.app.push_screen(EntryModal(_title(detail.line)), save)
+
+    class ProductsRead(Message):
+        """The suspect-product choices were read: the classify form can open."""
+
+        def __init__(
+            self, actor: Actor, detail: IncidentDetail, products: list[tuple[int | str, str]]
+        ) -> None:
+            self.actor = actor
+            self.detail = detail
+            self.products = products
+            super().__init__()
 
     def action_classify(self) -> None:
         """Seriousness, grade, category, causality, actions and suspect product."""
         ready = self._ready_incident("classify incidents")
         if ready is None:
             return
-        actor, detail = ready
+        # The form needs the product list: read it off the event loop, then open it.
+        self._read_products(*ready)
+
+    @work(thread=True, group="incident-products", exit_on_error=False)
+    def _read_products(self, actor: Actor, detail: IncidentDetail) -> None:
         try:
-            with self.aftercare.database.sessions() as session:
-                products = store.episode_products(session, detail.line.incident_id)
-        except Exception as exc:  # the form needs the product list; say why it cannot open
-            self.notify(f"Could not read the products: {exc}", severity="error", markup=False)
+            products = self.aftercare.clinic.suspect_product_choices(detail.line.incident_id)
+        except Exception as exc:  # the form cannot open without them: say why
+            reason = str(exc) if isinstance(exc, Refused) else f"could not read them ({exc})"
+            self.post_message(ReadFailed(f"Could not read the products: {reason}"))
             return
-        current = store.Classification(
+        self.post_message(self.ProductsRead(actor, detail, products))
+
+    @on(ProductsRead)
+    def _products_read(self, message: ProductsRead) -> None:
+        actor, detail = message.actor, message.detail
+        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
+        current = Classification(
             category=detail.line.category,
             seriousness=detail.line.seriousness,
             severity_grade=detail.line.severity_grade,
@@ -373,26 +388,23 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
             suspect_product_id=detail.suspect_product_id,
             outcome=detail.line.outcome,
         )
-        reporting = self.aftercare.settings.reporting_policy()
 
-        def save(form: store.Classification | None) -> None:
+        def save(form: Classification | None) -> None:
             if form is None:
                 return
-            self._change(
-                actor,
-                f"#{detail.line.incident_id} classified.",
-                lambda s, who, now: store.classify(
-                    s,
-                    incident_id=detail.line.incident_id,
-                    expected_version=detail.version,
-                    classification=form,
-                    actor=who,
-                    now=now,
-                    reporting=reporting,
+            self._write(
+                f"#{incident_id} classified.",
+                lambda who: clinic.classify_incident(
+                    who, incident_id, expected_version=detail.version, classification=form
                 ),
+                actor,
             )
 
-        self.app.push_screen(ClassifyModal(_title(detail.line), current, products), save)
+        self.app.push_screen(ClassifyModal(_title(detail.line), current, message.products), save)
+
+    @on(ReadFailed)
+    def _read_failed(self, message: ReadFailed) -> None:
+        self.notify(message.reason, severity="error", markup=False)
 
     def action_correct_dates(self) -> None:
         """Correct the onset date and day 0 with a reason; the clock follows day 0."""
@@ -400,25 +412,22 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         if ready is None:
             return
         actor, detail = ready
-        reporting = self.aftercare.settings.reporting_policy()
+        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
 
         def save(form: DateCorrection | None) -> None:
             if form is None:
                 return
-            self._change(
-                actor,
-                f"#{detail.line.incident_id}: dates corrected.",
-                lambda s, who, now: store.correct_dates(
-                    s,
-                    incident_id=detail.line.incident_id,
+            self._write(
+                f"#{incident_id}: dates corrected.",
+                lambda who: clinic.correct_incident_dates(
+                    who,
+                    incident_id,
                     expected_version=detail.version,
                     onset_date=form.onset,
                     learned_on=form.learned_on,
                     reason=form.reason,
-                    actor=who,
-                    now=now,
-                    reporting=reporting,
                 ),
+                actor,
             )
 
         self.app.push_screen(
@@ -436,7 +445,7 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         verb: str,
         what: str,
         title: Callable[[IncidentDetail], str],
-        record: Callable[[Session, IncidentDetail, DatedReference, Actor, datetime], None],
+        record: Callable[[Actor, IncidentDetail, DatedReference], None],
         replacing: Callable[[IncidentDetail], str | None] = lambda _: None,
     ) -> None:
         """Ask for a date and a reference, then record them on the highlighted incident."""
@@ -448,10 +457,10 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
 
         def save(form: DatedReference | None) -> None:
             if form is not None:
-                self._change(
-                    actor,
+                self._write(
                     f"#{detail.line.incident_id}: {what} recorded.",
-                    lambda s, who, now: record(s, detail, form, who, now),
+                    lambda who: record(who, detail, form),
+                    actor,
                 )
 
         self.app.push_screen(
@@ -467,18 +476,17 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
 
     def action_report(self) -> None:
         """Record the MFDS report as submitted: the clock stops."""
+        clinic = self.aftercare.clinic
         self._dated_reference(
             "record reports",
             "MFDS report",
             lambda d: f"MFDS report submitted for {_title(d.line)}",
-            lambda s, d, form, who, now: store.record_report(
-                s,
-                incident_id=d.line.incident_id,
+            lambda who, d, form: clinic.record_mfds_report(
+                who,
+                d.line.incident_id,
                 expected_version=d.version,
                 reported_on=form.on,
                 reference=form.reference,
-                actor=who,
-                now=now,
                 replacing_because=form.reason,
             ),
             replacing=lambda d: (
@@ -490,18 +498,17 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
 
     def action_khidi(self) -> None:
         """Record that the case was escalated to KHIDI."""
+        clinic = self.aftercare.clinic
         self._dated_reference(
             "record KHIDI escalations",
             "KHIDI escalation",
             lambda d: f"KHIDI escalation for {_title(d.line)}",
-            lambda s, d, form, who, now: store.record_khidi(
-                s,
-                incident_id=d.line.incident_id,
+            lambda who, d, form: clinic.record_khidi_escalation(
+                who,
+                d.line.incident_id,
                 expected_version=d.version,
                 escalated_on=form.on,
                 reference=form.reference,
-                actor=who,
-                now=now,
             ),
         )
 
@@ -511,22 +518,17 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         if ready is None:
             return
         actor, detail = ready
-        incident_id = detail.line.incident_id
+        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
         if detail.line.status is IncidentStatus.CLOSED:
 
             def reopen(reason: str | None) -> None:
                 if reason:
-                    self._change(
-                        actor,
+                    self._write(
                         f"#{incident_id} reopened.",
-                        lambda s, who, now: store.reopen(
-                            s,
-                            incident_id=incident_id,
-                            expected_version=detail.version,
-                            reason=reason,
-                            actor=who,
-                            now=now,
+                        lambda who: clinic.reopen_incident(
+                            who, incident_id, expected_version=detail.version, reason=reason
                         ),
+                        actor,
                     )
 
             self.app.push_screen(
@@ -537,18 +539,16 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         def close(form: CloseForm | None) -> None:
             if form is None:
                 return
-            self._change(
-                actor,
+            self._write(
                 f"#{incident_id} closed ({words(form.outcome)}).",
-                lambda s, who, now: store.close(
-                    s,
-                    incident_id=incident_id,
+                lambda who: clinic.close_incident(
+                    who,
+                    incident_id,
                     expected_version=detail.version,
                     outcome=form.outcome,
                     note=form.note,
-                    actor=who,
-                    now=now,
                 ),
+                actor,
             )
 
         warning = (

@@ -5,8 +5,9 @@ the static `oncall` tag). The table lists the shifts of the next 14 days in
 clinic time, with the gaps nobody covers between them. `n` sets a shift
 (a modal: physician login, from, to, note, and whether to take over
 overlapping time), `x` cancels the highlighted shift after a confirmation,
-`r` re-reads, `escape` goes back. Writes run in a thread worker through
-`db.oncall`, which refuses anyone but an admin. The screen re-reads when the
+`r` re-reads, `escape` goes back. Writes call the app's `Clinic` in a thread
+worker, the way every screen writes (`FollowUpActions._write`); it refuses
+anyone but an admin. The screen re-reads when the
 change marker moves and every minute (the current shift changes with time).
 """
 
@@ -14,29 +15,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from sqlalchemy.orm import Session
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
 from core.oncall import ONCALL, ShiftTimeError, parse_clinic_time, uncovered, window_label
-from db.engine import transaction
-from db.followup import FollowUpConflict
-from db.oncall import ShiftView, cancel_shift, current_shift, list_shifts, set_shift
+from core.refusals import Refused
+from db.followup import Actor
+from db.oncall import ShiftView
+from tui.actions import FollowUpActions, FollowUpTarget, FollowUpWritten
 from tui.live import LiveReading
 from tui.modals import HelpModal
 from tui.screens.alerts import ConfirmModal
 from tui.tables import cursor_key
 
 if TYPE_CHECKING:
-    from tui.app import AftercareApp
+    from db.services import Clinic
 
 DAYS_SHOWN = 14
 FULL_READ_EVERY = timedelta(seconds=60)
@@ -150,7 +150,7 @@ class NewShiftModal(ModalScreen[NewShift | None]):
         self.dismiss(None)
 
 
-class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
+class OnCallScreen(LiveReading[OnCallPage], FollowUpActions, Screen[None]):
     """Who is on call now and the next 14 days of shifts; admins set and cancel them."""
 
     BINDINGS = [
@@ -171,29 +171,10 @@ class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
     READ_GROUP = "oncall-read"
     WHAT = "the on-call schedule"
 
-    class Failed(Message):
-        """Reading or writing failed; the reason is one line."""
-
-        def __init__(self, reason: str) -> None:
-            self.reason = reason
-            super().__init__()
-
-    class Written(Message):
-        """A change was saved; the summary is for a notification."""
-
-        def __init__(self, summary: str) -> None:
-            self.summary = summary
-            super().__init__()
-
     def __init__(self) -> None:
         super().__init__()
         self.start_live()
         self._by_key: dict[str, ShiftView] = {}
-
-    @property
-    def aftercare(self) -> AftercareApp:
-        """The running app, typed."""
-        return cast("AftercareApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the on-call schedule…", id="oncall-now")
@@ -210,11 +191,10 @@ class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    def read_page(self, session: Session, now: datetime, marker: int) -> OnCallPage:
+    def read_page(self, clinic: Clinic, now: datetime, marker: int) -> OnCallPage:
         """Who is on call now and the shifts ahead (in a worker thread)."""
-        on_now = current_shift(session, now)
-        shifts = list_shifts(session, now, now + timedelta(days=DAYS_SHOWN))
-        return OnCallPage(on_now, shifts, now, marker)
+        read = clinic.on_call_schedule(DAYS_SHOWN, now)
+        return OnCallPage(read.now_shift, read.shifts, now, marker)
 
     def show_read_failure(self, reason: str) -> None:
         """The rows stay; the status line and a toast say why."""
@@ -224,15 +204,6 @@ class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
     def action_reload(self) -> None:
         """Re-read at once."""
         self.refresh_now()
-
-    @on(Failed)
-    def _failed(self, message: Failed) -> None:
-        self.show_read_failure(message.reason)
-
-    @on(Written)
-    def _written(self, message: Written) -> None:
-        self.notify(message.summary, markup=False)
-        self.action_reload()
 
     def show_page(self, page: OnCallPage) -> None:
         """Who is on call now, the shifts, and the status line."""
@@ -305,38 +276,31 @@ class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
         now = self.aftercare.clock.now()
         self.app.push_screen(NewShiftModal(self.aftercare.clinic_tz, now), save)
 
-    @work(thread=True, group="oncall-write")
     def _set(self, form: NewShift) -> None:
         actor = self.aftercare.actor
         assert actor is not None
-        tz = self.aftercare.clinic_tz
-        try:
-            with transaction(self.aftercare.database.sessions) as session:
-                done = set_shift(
-                    session,
-                    staff_login=form.login,
+        clinic, tz = self.aftercare.clinic, self.aftercare.clinic_tz
+
+        def put_on_call(who: Actor) -> FollowUpWritten:
+            try:
+                done = clinic.set_on_call_shift(
+                    who,
+                    form.login,
                     starts_at=form.starts_at,
                     ends_at=form.ends_at,
-                    actor=actor,
-                    now=self.aftercare.clock.now(),
                     note=form.note,
                     replace=form.replace,
-                    clinic_tz=tz,
                 )
-        except FollowUpConflict as exc:
-            self.post_message(self.Failed(f"Shift not set: {exc}"))
-            return
-        except Exception as exc:  # the database went away: say so, keep the app
-            self.post_message(self.Failed(f"Shift not set: {exc}"))
-            return
-        shift = done.shift
-        replaced = f"; {len(done.replaced)} other shift(s) gave way" if done.replaced else ""
-        self.post_message(
-            self.Written(
+            except Refused as exc:
+                raise Refused(f"Shift not set: {exc}") from exc
+            shift = done.shift
+            replaced = f"; {len(done.replaced)} other shift(s) gave way" if done.replaced else ""
+            return FollowUpWritten(
                 f"Shift #{shift.id}: {shift.login} on call "
                 f"{window_label(shift.starts_at, shift.ends_at, tz)}{replaced}."
             )
-        )
+
+        self._write("Shift set.", put_on_call, actor)
 
     def action_cancel_shift(self) -> None:
         """Cancel the highlighted shift, after a confirmation."""
@@ -357,23 +321,28 @@ class OnCallScreen(LiveReading[OnCallPage], Screen[None]):
 
         self.app.push_screen(ConfirmModal(question), answered)
 
-    @work(thread=True, group="oncall-write")
     def _cancel(self, shift_id: int, version: int) -> None:
         actor = self.aftercare.actor
         assert actor is not None
-        try:
-            with transaction(self.aftercare.database.sessions) as session:
-                cancel_shift(
-                    session,
-                    shift_id=shift_id,
-                    actor=actor,
-                    now=self.aftercare.clock.now(),
-                    expected_version=version,
-                )
-        except Exception as exc:  # a refusal (FollowUpConflict) or the database gone
-            self.post_message(self.Failed(f"Shift #{shift_id} not cancelled: {exc}"))
-            return
-        self.post_message(self.Written(f"Shift #{shift_id} cancelled."))
+        clinic = self.aftercare.clinic
+
+        def cancel(who: Actor) -> None:
+            try:
+                clinic.cancel_on_call_shift(who, shift_id, expected_version=version)
+            except Refused as exc:
+                raise Refused(f"Shift #{shift_id} not cancelled: {exc}") from exc
+
+        self._write(f"Shift #{shift_id} cancelled.", cancel, actor)
+
+    # -- FollowUpActions hooks -----------------------------------------------
+
+    def follow_up_target(self) -> FollowUpTarget | None:
+        """The schedule acts on shifts, not on a patient's touchpoint."""
+        return None
+
+    def after_follow_up(self) -> None:
+        """Our own write, or a refusal: show the schedule as it is now."""
+        self.refresh_now()
 
     # -- navigation ----------------------------------------------------------
 

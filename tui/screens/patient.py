@@ -1,14 +1,16 @@
 """One patient's dossier: who, where, whom to call, what was given, what happened.
 
-Read-only for now. The dossier is read in a thread worker and posted back as a
-message, like the queue. Top of the screen, always visible: the patient, their
-local time beside clinic time, and the emergency number for the country they
-are in now. Below, in one scrollable body: contact details, what is normal
-on the day it is now for the latest episode's protocol (read before any
-triage), the timeline (what has happened, most recent first, then the
-touchpoints still to come) and the treatment episodes with products, lots and
-the documentation checklist. The bottom line says who decides the latest
-triage's outcome.
+The dossier is read through the app's `Clinic` in a thread worker and posted
+back as a message, like the queue; every write (follow-up keys, triage, an
+incident by hand) is one Clinic use case run by `FollowUpActions._write`.
+
+Top of the screen, always visible: the patient, their local time beside
+clinic time, and the emergency number for the country they are in now.
+Below, in one scrollable body: contact details, what is normal on the day it
+is now for the latest episode's protocol (read before any triage), the
+timeline (what has happened, most recent first, then the touchpoints still to
+come) and the treatment episodes with products, lots and the documentation
+checklist. The bottom line says who decides the latest triage's outcome.
 
 Patient- and staff-written text (names, handles, notes, allergies, product
 names) is always put on screen as `rich.text.Text`, never parsed as markup.
@@ -23,7 +25,6 @@ from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,7 +36,6 @@ from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from core.addons import triage_addon_codes
-from core.clock import Clock
 from core.countries import country_name, emergency_contact
 from core.domain import Disposition
 from core.dossier import (
@@ -51,17 +51,13 @@ from core.dossier import (
     local_times,
     patient_zone,
 )
-from core.escalation import build_policies
 from core.incidents import clinic_today
+from core.refusals import Refused
 from core.schedules import CLINIC_TZ, days_after_procedure
 from core.triage import DECIDED_BY
 from core.triage.course import NormalCourse, normal_course
-from db.database import Database
-from db.dossier import load_dossier
-from db.errors import StorageError
 from db.followup import Actor
-from db.incidents import open_by_hand
-from db.triage import SavedTriage, record_triage
+from db.triage import SavedTriage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
 from tui.incident_forms import NewIncident, NewIncidentModal
@@ -197,10 +193,8 @@ class PatientScreen(FollowUpActions, Screen[None]):
             self.reason = reason
             super().__init__()
 
-    def __init__(self, database: Database, clock: Clock, patient_id: int) -> None:
+    def __init__(self, patient_id: int) -> None:
         super().__init__()
-        self._database = database
-        self._clock = clock
         self.patient_id = patient_id
         """Which patient this screen shows."""
         self.dossier: PatientDossier | None = None
@@ -276,11 +270,14 @@ class PatientScreen(FollowUpActions, Screen[None]):
             return
         identity, episode = self.dossier.identity, self.dossier.episodes[0]
         settings = self.aftercare.settings
+        clinic = self.aftercare.clinic
         context = TriageContext(
             patient_label=f"{identity.code} {identity.display_name}",
             day=max(
                 0,
-                days_after_procedure(episode.procedure_at, self._clock.now(), identity.timezone),
+                days_after_procedure(
+                    episode.procedure_at, self.aftercare.clock.now(), identity.timezone
+                ),
             ),
             country=identity.current_country,
             protocol=episode.protocol,
@@ -296,24 +293,19 @@ class PatientScreen(FollowUpActions, Screen[None]):
             if form is None:
                 return
 
-            def work(session: Session, who: Actor) -> FollowUpWritten:
-                saved = record_triage(
-                    session,
-                    patient_id=identity.patient_id,
+            def triage(who: Actor) -> FollowUpWritten:
+                saved = clinic.record_triage(
+                    who,
+                    identity.patient_id,
                     findings=form.findings,
                     outcome=form.outcome,
                     chosen=form.chosen,
                     override_reason=form.override_reason,
                     note=form.note,
-                    actor=who,
-                    now=self._clock.now(),
-                    include_patient_name=settings.alert_include_patient_name,
-                    policies=build_policies(settings.escalation_policies),
-                    reporting=settings.reporting_policy(),
                 )
                 return FollowUpWritten(saved_summary(saved, form.outcome.disposition))
 
-            self._write("Triage saved.", work, actor)
+            self._write("Triage saved.", triage, actor)
 
         self.app.push_screen(TriageModal(context), save)
 
@@ -329,30 +321,27 @@ class PatientScreen(FollowUpActions, Screen[None]):
         if self.dossier is None:
             return
         identity = self.dossier.identity
-        reporting = self.aftercare.settings.reporting_policy()
+        clinic = self.aftercare.clinic
 
         def save(form: NewIncident | None) -> None:
             if form is None:
                 return
 
-            def work(session: Session, who: Actor) -> FollowUpWritten:
-                incident_id = open_by_hand(
-                    session,
-                    patient_id=identity.patient_id,
+            def open_incident(who: Actor) -> FollowUpWritten:
+                incident_id = clinic.open_incident_by_hand(
+                    who,
+                    identity.patient_id,
                     category=form.category,
                     seriousness=form.seriousness,
                     onset_date=form.onset,
                     learned_on=form.learned_on,
                     description=form.description,
-                    actor=who,
-                    now=self._clock.now(),
-                    reporting=reporting,
                 )
                 return FollowUpWritten(f"Incident #{incident_id} opened; see the log (i).")
 
-            self._write("Incident opened.", work, actor)
+            self._write("Incident opened.", open_incident, actor)
 
-        today = clinic_today(self._clock.now())
+        today = clinic_today(self.aftercare.clock.now())
         label = f"{identity.code} {identity.display_name}"
         self.app.push_screen(NewIncidentModal(label, today), save)
 
@@ -386,11 +375,9 @@ class PatientScreen(FollowUpActions, Screen[None]):
     @work(thread=True, exclusive=True, group="patient-load")
     def _read_dossier(self) -> None:
         worker = get_current_worker()
-        now = self._clock.now()
         try:
-            with self._database.sessions() as session:
-                dossier = load_dossier(session, self.patient_id, now)
-        except StorageError as exc:
+            dossier = self.aftercare.clinic.patient_dossier(self.patient_id)
+        except Refused as exc:  # the database is unavailable: the Clinic says why
             self.post_message(self.LoadFailed(str(exc)))
             return
         except Exception as exc:  # a database gone for a moment must not kill the app
@@ -439,7 +426,7 @@ class PatientScreen(FollowUpActions, Screen[None]):
     def _show_times(self) -> None:
         if self.dossier is None:
             return
-        times = local_times(self._clock.now(), self.dossier.identity.timezone)
+        times = local_times(self.aftercare.clock.now(), self.dossier.identity.timezone)
         style = "" if times.patient_zone_known else "bold yellow"
         self.query_one("#patient-times", Static).update(
             Text.assemble((times.patient_label, style), "   ", times.clinic_label)

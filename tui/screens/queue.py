@@ -8,7 +8,7 @@ the page is re-read when it moved, when filters change, or every 30 s
 because time alone moves touchpoints from upcoming to due to overdue.
 
 Above the table, a red banner says when physician alert deliveries failed
-(`db.alerts.failed_deliveries`). It is read with the page, so it costs nothing
+(read with the page by `Clinic.queue_page`). It is read with the page, so it costs nothing
 on a quiet poll: a delivery outcome and an acknowledgement both move the marker.
 It stays on every coordinator's queue until someone acknowledges or resolves
 the escalations concerned (press `!` for the alerts screen).
@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,12 +31,14 @@ from textual.widgets.data_table import RowKey
 
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueFilter, QueueRow
-from db.alerts import FailedSummary, failed_deliveries
-from db.queue import count_queue, read_queue
+from db.alerts import FailedSummary
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
 from tui.live import LiveReading
 from tui.modals import HelpModal, TextPromptModal
 from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
+
+if TYPE_CHECKING:
+    from db.services import Clinic
 
 # Time alone changes bands and local clocks; re-read at least this often.
 FULL_READ_EVERY = timedelta(seconds=30)
@@ -158,13 +159,11 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
 
     # -- reading -----------------------------------------------------------
 
-    def read_page(self, session: Session, now: datetime, marker: int) -> QueuePage:
+    def read_page(self, clinic: Clinic, now: datetime, marker: int) -> QueuePage:
         """The top of the queue for the filters, the band counts, failed deliveries."""
         wanted = self.wanted
-        limit = self.aftercare.settings.queue_page_size
-        rows = read_queue(session, now, wanted, limit=limit)
-        counts = count_queue(session, now, wanted)
-        return QueuePage(rows, counts, now, marker, wanted, failed_deliveries(session))
+        read = clinic.queue_page(wanted, now)
+        return QueuePage(read.rows, read.counts, now, marker, wanted, read.failed)
 
     def page_outdated(self, page: QueuePage) -> bool:
         """Read for other filters than the ones now set."""

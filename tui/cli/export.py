@@ -11,27 +11,20 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from core.clock import SystemClock
-from core.config import ConfigError, Settings, load_config
 from core.domain import IncidentCategory
 from core.incident_log import IncidentFilter, StatusFilter
-from core.permissions import Action
-from db.database import Database, open_database
-from db.engine import parse_database_url
-from db.errors import StorageError, explain_operational_error
-from db.followup import FollowUpConflict, require
-from tui.identity import SignInRefused, sign_in
+from tui.cli.errors import fail, refusals
+from tui.cli.opening import open_clinic, settings, signed_in
 
 if TYPE_CHECKING:
     from core.exports.formats import ExportKind
-    from tui.exporting import RenderedExport
+    from db.services import Clinic
+    from db.services.exports import RenderedExport
 
 EXIT_NOT_EXPORTED = 1
 EXIT_CANNOT_READ = 2
@@ -48,12 +41,6 @@ LoginOption = Annotated[
         "(demo staff on a database without real patients only).",
     ),
 ]
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    # Same shape as tui.cli.fail, which this module cannot import: tui.cli imports it.
-    typer.echo(f"aftercare: {message}", err=True)
-    raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:
@@ -141,43 +128,33 @@ def incidents(
     audit trail. Exit status: 0 written, 1 output not writable, 2 configuration
     or database error.
     """
-    # Imported here, not at the top: `aftercare run` loads this module too, and
-    # the export libraries (FHIR models, PDF) cost start-up time and memory.
-    from tui.exporting import save_incidents_csv
-
     if not csv:
-        _fail("say --csv: CSV is the format of the incident log export", EXIT_NOT_EXPORTED)
+        fail("say --csv: CSV is the format of the incident log export", EXIT_NOT_EXPORTED)
     wanted = IncidentFilter(
         status=status,
         overdue_only=overdue,
         category=category,
         country=country.strip().upper() if country else None,
     )
-    settings = _settings()
-    database = _open(settings)
-    now = SystemClock().now()
+    clinic = open_clinic(settings(EXIT_CANNOT_READ), EXIT_CANNOT_READ)
     try:
-        actor = _exporter(database, login)
-        if output is None:
-            with tempfile.TemporaryDirectory() as folder:
-                scratch = Path(folder) / "incidents.csv"
-                # Audited with the file it was written to: standard output.
-                save_incidents_csv(
-                    database, wanted, scratch, actor=actor, now=now, destination="<stdout>"
-                )
-                sys.stdout.buffer.write(scratch.read_bytes())
-                sys.stdout.buffer.flush()
-            return
-        try:
-            count = save_incidents_csv(database, wanted, output, actor=actor, now=now)
-        except OSError as exc:
-            _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
+        exporter = _exporter(clinic, login)
+        with refusals(EXIT_NOT_EXPORTED, unavailable=EXIT_CANNOT_READ):
+            if output is None:
+                with tempfile.TemporaryDirectory() as folder:
+                    scratch = Path(folder) / "incidents.csv"
+                    # Audited with the file it was written to: standard output.
+                    clinic.save_incidents_csv(exporter, wanted, scratch, destination="<stdout>")
+                    sys.stdout.buffer.write(scratch.read_bytes())
+                    sys.stdout.buffer.flush()
+                return
+            try:
+                count = clinic.save_incidents_csv(exporter, wanted, output)
+            except OSError as exc:
+                fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
         typer.echo(f"wrote {output} ({count} incidents)")
-    except SQLAlchemyError as exc:
-        url = parse_database_url(settings.database_url)
-        _fail(str(explain_operational_error(exc, url)), EXIT_CANNOT_READ)
     finally:
-        database.close()
+        clinic.database.close()
 
 
 def _export(
@@ -188,76 +165,43 @@ def _export(
     *,
     default_to_file: bool,
 ) -> None:
-    from db.exports import find_patient
-    from tui.exporting import UnknownPatient, render_patient_export
-
-    settings = _settings()
-    database = _open(settings)
-    now = SystemClock().now()
+    clinic = open_clinic(settings(EXIT_CANNOT_READ), EXIT_CANNOT_READ)
     try:
-        actor = _exporter(database, login)  # first: refused people learn nothing
-        with database.sessions() as session:
-            patient_id = find_patient(session, reference)
+        exporter = _exporter(clinic, login)  # first: refused people learn nothing
+        # Unknown patient (also one removed between the look-up and the read): status 1.
+        with refusals(EXIT_NOT_EXPORTED, unavailable=EXIT_CANNOT_READ):
+            patient_id = clinic.patient_by_reference(reference)
             if patient_id is None:
-                _fail(f"no patient with code or id {reference!r}", EXIT_NOT_EXPORTED)
-        rendered = render_patient_export(database, patient_id, kind, settings=settings, now=now)
-        if output is None and default_to_file:
-            output = Path.cwd() / rendered.file_name
-        _deliver(database, rendered, output, actor=actor, now=now)
-    except UnknownPatient as exc:  # removed between the look-up and the read
-        _fail(str(exc), EXIT_NOT_EXPORTED)
-    except SQLAlchemyError as exc:
-        url = parse_database_url(settings.database_url)
-        _fail(str(explain_operational_error(exc, url)), EXIT_CANNOT_READ)
+                fail(f"no patient with code or id {reference!r}", EXIT_NOT_EXPORTED)
+            rendered = clinic.render_patient_export(patient_id, kind)
+            if output is None and default_to_file:
+                output = Path.cwd() / rendered.file_name
+            _deliver(clinic, rendered, output, login=exporter)
     finally:
-        database.close()
+        clinic.database.close()
 
 
-def _deliver(
-    database: Database,
-    rendered: RenderedExport,
-    output: Path | None,
-    *,
-    actor: str,
-    now: datetime,
-) -> None:
-    from tui.exporting import audit_disclosure, save_export
-
+def _deliver(clinic: Clinic, rendered: RenderedExport, output: Path | None, *, login: str) -> None:
     if output is None:
         # Audited first: a disclosure is recorded even if the reader stops reading.
-        audit_disclosure(database, rendered, actor=actor, now=now)
+        clinic.audit_disclosure(login, rendered)
         sys.stdout.buffer.write(rendered.content)
         sys.stdout.buffer.flush()
         return
     try:
-        written = save_export(database, rendered, output, actor=actor, now=now)
+        written = clinic.save_export(login, rendered, output)
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
+        fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
     typer.echo(f"wrote {written}")
 
 
-def _exporter(database: Database, login: str | None) -> str:
+def _exporter(clinic: Clinic, login: str | None) -> str:
     """The staff login the audit trail names: the OS user's, or --as when the OS
     user may work as that login (tui.identity), and only if its role may export.
     Anyone else is refused: an export discloses patients' records."""
-    try:
-        actor = sign_in(database, login, flag="--as", now=SystemClock().now())
-        with database.sessions() as session:
-            require(session, actor, Action.EXPORT)
-    except (SignInRefused, FollowUpConflict) as exc:
-        _fail(str(exc), EXIT_NOT_EXPORTED)
+    from core.permissions import Action
+
+    actor = signed_in(clinic, login, flag="--as", status=EXIT_NOT_EXPORTED)
+    with refusals(EXIT_NOT_EXPORTED, unavailable=EXIT_CANNOT_READ):
+        clinic.check_permission(actor, Action.EXPORT)
     return actor.username
-
-
-def _settings() -> Settings:
-    try:
-        return load_config().settings
-    except ConfigError as exc:
-        _fail(f"configuration error: {exc}", EXIT_CANNOT_READ)
-
-
-def _open(settings: Settings) -> Database:
-    try:
-        return open_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    except StorageError as exc:
-        _fail(str(exc), EXIT_CANNOT_READ)

@@ -11,24 +11,16 @@ PostgreSQL, configuration or database trouble.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from core.config import ConfigError, load_config
-from db.backup import backup_sqlite, pg_dump_command
-from db.engine import check_sqlite_location, parse_database_url, sqlite_path
-from db.errors import StorageError
+from tui.cli.errors import fail, refusals
+from tui.cli.opening import settings
 
 EXIT_REFUSED = 1
 EXIT_NOT_HERE = 2
 """PostgreSQL (pg_dump's job), or configuration or database trouble."""
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    # Same shape as tui.cli.fail, which this module cannot import: tui.cli imports it.
-    typer.echo(f"aftercare: {message}", err=True)
-    raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:
@@ -50,30 +42,14 @@ def backup(
     1 FILE exists (without --force) or cannot be written, 2 PostgreSQL or
     configuration or database trouble.
     """
-    try:
-        settings = load_config().settings
-        url = parse_database_url(settings.database_url)
-    except ConfigError as exc:
-        _fail(f"configuration error: {exc}", EXIT_NOT_HERE)
-    except StorageError as exc:
-        _fail(str(exc), EXIT_NOT_HERE)
-    source = sqlite_path(url)
-    if source is None:
-        _fail(
-            "the database is PostgreSQL, which pg_dump backs up (password from ~/.pgpass "
-            f"or PGPASSWORD): {pg_dump_command(url, file)}",
-            EXIT_NOT_HERE,
-        )
-    try:
-        check_sqlite_location(url, must_exist=True)
-    except StorageError as exc:
-        _fail(str(exc), EXIT_NOT_HERE)
-    try:
-        report = backup_sqlite(
-            source, file, replace=force, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-        )
-    except StorageError as exc:  # BackupExists too: the file is there and --force was not given
-        _fail(str(exc), EXIT_REFUSED)
+    from db.services.admin import AdminServices, BackupRefused
+
+    current = settings(EXIT_NOT_HERE)
+    with refusals(EXIT_NOT_HERE):
+        try:
+            report = AdminServices.back_up(current, file, replace=force)
+        except BackupRefused as exc:  # the copy was not written: refused, not trouble
+            fail(str(exc), EXIT_REFUSED)
     counts = ", ".join(f"{rows} {words}" for words, rows in report.counts.items())
     typer.echo(
         f"backup written to {report.path}: {_size(report.size_bytes)}, schema revision "

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from db.errors import StorageError
-from db.transfer import CopyMismatch, CopyReport, copy_database, describe_rows
+from tui.cli.errors import fail
 
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"aftercare: {message}", err=True)
-    return typer.Exit(1)
+if TYPE_CHECKING:
+    from db.transfer import CopyReport
 
 
 def _print_counts(report: CopyReport) -> None:
@@ -58,19 +55,27 @@ def register(app: typer.Typer) -> None:
         the apps and `aftercare dispatch` on the source first. Exit status 0
         copied, 1 refused or failed (the reason is on stderr).
         """
+        from db.errors import StorageError
+        from db.services.admin import AdminServices
+        from db.transfer import CopyMismatch
+
         shown_from, shown_to = _masked(source), _masked(target)
 
         def announce_replace(rows: dict[str, int]) -> None:
+            from db.transfer import describe_rows
+
             typer.echo(f"--force: replacing what {shown_to} holds: {describe_rows(rows)}")
 
         started = time.perf_counter()
         try:
-            report = copy_database(source, target, force=force, on_replace=announce_replace)
+            report = AdminServices.copy_database(
+                source, target, force=force, on_replace=announce_replace
+            )
         except CopyMismatch as exc:
             _print_counts(exc.report)
-            raise _fail(_masked(str(exc))) from exc
+            fail(_masked(str(exc)))
         except StorageError as exc:
-            raise _fail(_masked(str(exc))) from exc
+            fail(_masked(str(exc)))
         _print_counts(report)
         typer.echo(f"audit chain intact on the target: {report.audit.checked} events")
         typer.echo(f"copied {shown_from} -> {shown_to} in {time.perf_counter() - started:.1f} s")

@@ -12,23 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
-from typing import Annotated, NoReturn, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from core.clock import SystemClock
-from core.config import ConfigError, Settings, load_config
 from core.oncall import ONCALL, ShiftTimeError, parse_clinic_time, uncovered, window_label
-from db.database import Database, open_database
-from db.engine import parse_database_url, transaction
-from db.errors import StorageError, explain_operational_error
-from db.followup import Actor, FollowUpConflict, find_actor
-from db.oncall import ShiftView, cancel_shift, current_shift, list_shifts, set_shift
-from tui.identity import SignInRefused, os_login
-from tui.notify_cli import tag_warnings
+from tui.cli.errors import fail, refusals, warn
+from tui.cli.opening import open_clinic
+from tui.cli.opening import settings as load_settings
+
+if TYPE_CHECKING:
+    from db.followup import Actor
+    from db.oncall import ShiftView
+    from db.services import Clinic
 
 T = TypeVar("T")
 
@@ -48,42 +44,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(oncall_app, name="oncall")
 
 
-def _fail(message: str) -> NoReturn:
-    # Same shape as tui.cli.fail, which this module cannot import: cli imports this one.
-    typer.echo(f"aftercare: {message}", err=True)
-    raise typer.Exit(1)
+def _run(work: Callable[[Clinic, Actor, datetime, tzinfo], T], *, write: bool) -> T:
+    """Open the clinic, find the OS login's staff record and run `work` (its use cases)."""
+    from zoneinfo import ZoneInfo
 
+    from tui.identity import os_login
 
-def _run(work: Callable[[Session, Actor, datetime, tzinfo], T], *, write: bool) -> T:
-    """Open the database, find the OS login's staff record and run `work` in one transaction."""
-    try:
-        settings: Settings = load_config().settings
-    except ConfigError as exc:
-        _fail(f"configuration error: {exc}")
-    try:
+    settings = load_settings()
+    with refusals():
         login = os_login()
-    except SignInRefused as exc:
-        _fail(str(exc))
-    try:
-        database: Database = open_database(
-            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-        )
-    except StorageError as exc:
-        _fail(str(exc))
+    clinic = open_clinic(settings)
     clinic_tz = ZoneInfo(settings.clinic_timezone)
+    verb = "not changed" if write else "not read"
     try:
-        with transaction(database.sessions) as session:
-            actor = find_actor(session, login)
+        with refusals(saying=f"on-call schedule {verb}: "):
+            actor = clinic.active_staff(login)
             if actor is None:
-                _fail(f"operating-system login {login!r} is not an active staff member")
-            return work(session, actor, SystemClock().now(), clinic_tz)
-    except (FollowUpConflict, ShiftTimeError) as exc:
-        verb = "not changed" if write else "not read"
-        _fail(f"on-call schedule {verb}: {exc}")
-    except SQLAlchemyError as exc:
-        _fail(str(explain_operational_error(exc, parse_database_url(settings.database_url))))
+                fail(f"operating-system login {login!r} is not an active staff member")
+            try:
+                return work(clinic, actor, clinic.clock.now(), clinic_tz)
+            except ShiftTimeError as exc:
+                fail(f"on-call schedule {verb}: {exc}")
     finally:
-        database.close()
+        clinic.database.close()
 
 
 def _who(shift: ShiftView) -> str:
@@ -118,17 +101,14 @@ def set_command(
     Example: aftercare oncall set dr.lee --from "2026-11-23 09:00" --to "2026-11-24 09:00"
     """
 
-    def work(session: Session, actor: Actor, now: datetime, tz: tzinfo) -> list[str]:
-        done = set_shift(
-            session,
-            staff_login=login,
+    def work(clinic: Clinic, actor: Actor, now: datetime, tz: tzinfo) -> list[str]:
+        done = clinic.set_on_call_shift(
+            actor,
+            login,
             starts_at=parse_clinic_time(starts, tz),
             ends_at=parse_clinic_time(ends, tz),
-            actor=actor,
-            now=now,
             note=note,
             replace=replace,
-            clinic_tz=tz,
         )
         shift = done.shift
         lines = [
@@ -152,9 +132,9 @@ def list_command(
 ) -> None:
     """The shifts from now on (default 7 days), with the gaps nobody covers."""
 
-    def work(session: Session, actor: Actor, now: datetime, tz: tzinfo) -> list[str]:
+    def work(clinic: Clinic, actor: Actor, now: datetime, tz: tzinfo) -> list[str]:
         end = now + timedelta(days=days)
-        shifts = list_shifts(session, now, end)
+        shifts = clinic.on_call_shifts(now, end)
         lines = [f"on-call schedule {window_label(now, end, tz)}:"]
         rows: list[tuple[datetime, str]] = [
             (
@@ -179,10 +159,12 @@ def list_command(
 def now_command() -> None:
     """Who is on call right now, and which tag `oncall` pages go to."""
 
+    from tui.cli.notify import tag_warnings
+
     def work(
-        session: Session, actor: Actor, now: datetime, tz: tzinfo
+        clinic: Clinic, actor: Actor, now: datetime, tz: tzinfo
     ) -> tuple[str, ShiftView | None]:
-        shift = current_shift(session, now)
+        shift = clinic.on_call_schedule(0, now).now_shift
         if shift is None:
             return (
                 f"nobody is on call now: oncall pages go to the static Apprise tag {ONCALL!r}",
@@ -198,9 +180,9 @@ def now_command() -> None:
     typer.echo(text)
     if shift is not None and shift.notify_tag:
         # A tag no Apprise service carries: say so now, not when a page falls back.
-        apprise_config = load_config().settings.apprise_config
+        apprise_config = load_settings().apprise_config
         for warning in tag_warnings(apprise_config, [(shift.login, shift.notify_tag)]):
-            typer.echo(f"aftercare: warning: {warning}", err=True)
+            warn(warning)
 
 
 @oncall_app.command("cancel")
@@ -210,11 +192,11 @@ def cancel_command(
     """Cancel a shift that is not over yet (admins only)."""
     match = re.fullmatch(r"#?(\d+)", shift_id.strip())
     if match is None:
-        _fail(f"{shift_id!r} is not a shift number (expected e.g. 3 or #3)")
+        fail(f"{shift_id!r} is not a shift number (expected e.g. 3 or #3)")
     number = int(match.group(1))
 
-    def work(session: Session, actor: Actor, now: datetime, tz: tzinfo) -> str:
-        shift = cancel_shift(session, shift_id=number, actor=actor, now=now)
+    def work(clinic: Clinic, actor: Actor, now: datetime, tz: tzinfo) -> str:
+        shift = clinic.cancel_on_call_shift(actor, number)
         return (
             f"cancelled shift #{shift.id}: {_who(shift)} "
             f"{window_label(shift.starts_at, shift.ends_at, tz)}"

@@ -10,30 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from core.config import ConfigError, Settings, load_config
-from core.domain import Role
-from core.oncall import unreachable_tags
-from db.database import open_database
-from db.engine import parse_database_url
-from db.errors import StorageError, explain_operational_error
-from db.models import Staff
-from notifiers.apprise_setup import (
-    TEST_BODY,
-    TEST_TITLE,
-    LoadedApprise,
-    NotifyConfigError,
-    deliver,
-    describe_services,
-    load_apprise,
-    tags_to_services,
-)
-from notifiers.delivery import tag_reaches_service
+from tui.cli.errors import fail, warn
+
+if TYPE_CHECKING:
+    from notifiers.apprise_setup import LoadedApprise
 
 notify_app = typer.Typer(
     help="Check staff alert delivery (the Apprise config) and send test messages.",
@@ -46,31 +30,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(notify_app, name="notify")
 
 
-def _fail(message: str) -> NoReturn:
-    """One line on stderr, exit 1 (tui.cli.fail, which this module cannot import: cli
-    imports this module to register it)."""
-    typer.echo(f"aftercare: {message}", err=True)
-    raise typer.Exit(1)
-
-
 def _load() -> LoadedApprise:
     """Load settings and the Apprise file they name, failing with one clear line."""
-    try:
-        settings = load_config().settings
-    except ConfigError as exc:
-        _fail(f"configuration error: {exc}")
+    from notifiers.apprise_setup import NotifyConfigError, load_apprise
+    from tui.cli.opening import settings as load_settings
+
+    settings = load_settings()
     if not settings.apprise_config:
-        _fail(
+        fail(
             "apprise_config is not set: point it at the Apprise YAML file "
             "(AFTERCARE_APPRISE_CONFIG or apprise_config in the config file)"
         )
     try:
         loaded = load_apprise(Path(settings.apprise_config).expanduser())
     except NotifyConfigError as exc:
-        _fail(f"alert config error: {exc}")
+        fail(f"alert config error: {exc}")
     for warning in loaded.warnings:
         # stderr, so stdout stays the plain service listing.
-        typer.echo(f"aftercare: warning: {warning}", err=True)
+        warn(warning)
     return loaded
 
 
@@ -81,6 +58,10 @@ def tag_warnings(
     (loaded as the dispatcher loads it); none when no file is configured."""
     if not apprise_config:
         return []
+    from core.oncall import unreachable_tags
+    from notifiers.apprise_setup import NotifyConfigError, load_apprise
+    from notifiers.delivery import tag_reaches_service
+
     try:
         loaded = load_apprise(Path(apprise_config).expanduser(), strict=False)
     except NotifyConfigError as exc:
@@ -88,34 +69,35 @@ def tag_warnings(
     return unreachable_tags(physicians, lambda tag: tag_reaches_service(loaded, tag))
 
 
-def _active_physicians(settings: Settings) -> list[tuple[str, str | None]]:
-    """(login, notify tag) of every active physician; raises StorageError or SQLAlchemyError."""
+def _active_physicians() -> list[tuple[str, str | None]]:
+    """(login, notify tag) of every active physician; raises ConfigError, StorageError
+    or a Refused (the database not readable)."""
+    from core.clock import SystemClock
+    from core.config import load_config
+    from db.database import open_database
+    from db.services import Clinic
+
+    settings = load_config().settings
     database = open_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
-        with database.sessions() as session:
-            rows = session.execute(
-                select(Staff.username, Staff.notify_tag)
-                .where(Staff.active.is_(True), Staff.role == Role.PHYSICIAN)
-                .order_by(Staff.username)
-            ).all()
+        return Clinic(database, settings, SystemClock()).active_physician_tags()
     finally:
         database.close()
-    return [(login, tag) for login, tag in rows]
 
 
 def _check_staff_tags(loaded: LoadedApprise) -> None:
     """Say on stdout how many physicians' tags were checked (or why not), and warn on
     stderr, one line each, about those whose tag reaches no service. Never fails."""
-    reason: Exception | None = None
+    from core.config import ConfigError
+    from core.oncall import unreachable_tags
+    from core.refusals import Refused
+    from db.errors import StorageError
+    from notifiers.delivery import tag_reaches_service
+
     try:
-        settings = load_config().settings
-        physicians = _active_physicians(settings)
-    except (ConfigError, StorageError) as exc:
-        reason = exc
-    except SQLAlchemyError as exc:
-        reason = explain_operational_error(exc, parse_database_url(settings.database_url))
-    if reason is not None:
-        shown = " ".join(str(reason).split())
+        physicians = _active_physicians()
+    except (ConfigError, StorageError, Refused) as exc:
+        shown = " ".join(str(exc).split())
         typer.echo(f"physician tags: not checked (database not readable: {shown})")
         return
     warnings = unreachable_tags(physicians, lambda tag: tag_reaches_service(loaded, tag))
@@ -125,12 +107,14 @@ def _check_staff_tags(loaded: LoadedApprise) -> None:
         f"{len(warnings)} reaching no service"
     )
     for warning in warnings:
-        typer.echo(f"aftercare: warning: {warning}", err=True)
+        warn(warning)
 
 
 @notify_app.command("check")
 def check() -> None:
     """Validate the Apprise config: list every service (masked) and which tags reach it."""
+    from notifiers.apprise_setup import describe_services, tags_to_services
+
     loaded = _load()
     services = describe_services(loaded)
     typer.echo(f"alert config: {loaded.path}")
@@ -148,7 +132,7 @@ def check() -> None:
     _check_staff_tags(loaded)
     invalid = [line for line in services if not line.valid]
     if invalid:
-        _fail(f"{len(invalid)} service(s) cannot deliver: {invalid[0].masked_url}")
+        fail(f"{len(invalid)} service(s) cannot deliver: {invalid[0].masked_url}")
 
 
 @notify_app.command("test")
@@ -159,10 +143,12 @@ def send_test_message(
     ],
 ) -> None:
     """Send a test message to every service with TAG and report each one's result."""
+    from notifiers.apprise_setup import TEST_BODY, TEST_TITLE, deliver
+
     loaded = _load()
     outcome = deliver(loaded, tag, TEST_TITLE, TEST_BODY)
     if not outcome.matched:
-        _fail(f"no service has tag {tag!r}; nothing was sent (see `aftercare notify check`)")
+        fail(f"no service has tag {tag!r}; nothing was sent (see `aftercare notify check`)")
     for result in outcome.results:
         state = "ok" if result.ok else "FAILED"
         detail = f": {result.error}" if result.error else ""
@@ -173,5 +159,5 @@ def send_test_message(
     if not outcome.ok_all:
         failed = sum(1 for r in outcome.results if not r.ok)
         reason = outcome.error or f"{failed} of {len(outcome.results)} service(s) failed"
-        _fail(f"test notification to {tag!r} not delivered everywhere: {reason}")
+        fail(f"test notification to {tag!r} not delivered everywhere: {reason}")
     typer.echo(f"test notification delivered to {len(outcome.results)} service(s) for {tag!r}")

@@ -2,32 +2,26 @@
 
 Every failure a user can cause (bad config, bad database URL, unreachable
 server, old schema) ends in one line on stderr and a non-zero exit status,
-never a traceback.
+never a traceback (tui.cli.errors).
+
+Each command group lives in its own module here and acts through the clinic's
+services (db.services). Start-up is kept cheap: this package and the command
+modules import only typer and the small enums their options name, and each
+command imports what it works with (configuration, database, Textual, Apprise,
+the export libraries) when it runs, so `aftercare --help` and
+`aftercare triage` do not load what they never use.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from core.clock import SystemClock
-from core.config import ConfigError, LoadedConfig, describe, load_config
-from db.database import Database, initialise_database, open_database
-from db.errors import StorageError
-from tui.audit_cli import register as register_audit
-from tui.backup_cli import register as register_backup
-from tui.db_cli import register as register_db
-from tui.dispatch_cli import register as register_dispatch
-from tui.export_cli import register as register_export
-from tui.identity import SignInRefused, sign_in
-from tui.import_cli import register as register_import
-from tui.notify_cli import register as register_notify
-from tui.oncall_cli import register as register_oncall
-from tui.staff_cli import register as register_staff
-from tui.triage_cli import register as register_triage
+from tui.cli import audit, backup, db, dispatch, export, import_, notify, oncall, staff, triage
+from tui.cli.errors import EXIT_REFUSED, fail, refusal_status, refusals
+from tui.cli.opening import loaded_config, open_clinic, settings, signed_in
 
 app = typer.Typer(
     name="aftercare",
@@ -39,29 +33,16 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-register_triage(app)
-register_notify(app)
-register_dispatch(app)
-register_audit(app)
-register_oncall(app)
-register_db(app)
-register_staff(app)
-register_import(app)
-register_backup(app)
-register_export(app)
-
-
-def fail(message: str, status: int = 1) -> NoReturn:
-    """Print one line to stderr and exit."""
-    typer.echo(f"aftercare: {message}", err=True)
-    raise typer.Exit(status)
-
-
-def _config() -> LoadedConfig:
-    try:
-        return load_config()
-    except ConfigError as exc:
-        fail(f"configuration error: {exc}")
+triage.register(app)
+notify.register(app)
+dispatch.register(app)
+audit.register(app)
+oncall.register(app)
+db.register(app)
+staff.register(app)
+import_.register(app)
+backup.register(app)
+export.register(app)
 
 
 @app.callback(invoke_without_command=True)
@@ -90,24 +71,22 @@ def run(
     ] = False,
 ) -> None:
     """Open the coordinator workstation (the TUI) on the configured database."""
-    settings = _config().settings
-    database = _open(settings.database_url, settings.sqlite_busy_timeout_ms)
+    current = settings()
+    clinic = open_clinic(current)
     from tui.app import AftercareApp  # Textual loads only for the TUI, not for every command.
     from tui.terminal import NoTerminal, run_in_terminal
 
     try:
         try:
-            actor = sign_in(database, login, flag="--as", now=SystemClock().now())
-        except SignInRefused as exc:  # unknown, disabled, or may not work as LOGIN
+            actor = signed_in(clinic, login, flag="--as")
+            status = run_in_terminal(
+                AftercareApp(clinic.database, current, actor=actor, login=actor.username),
+                mouse=not no_mouse,
+            )
+        except NoTerminal as exc:
             fail(str(exc))
-        who = actor.username
-        status = run_in_terminal(
-            AftercareApp(database, settings, actor=actor, login=who), mouse=not no_mouse
-        )
-    except NoTerminal as exc:
-        fail(str(exc))
     finally:
-        database.close()
+        clinic.database.close()
     if status:
         raise typer.Exit(status)
 
@@ -115,13 +94,11 @@ def run(
 @app.command()
 def init() -> None:
     """Create the database, or upgrade it to this version's schema. Safe to repeat."""
-    settings = _config().settings
-    try:
-        before, after = initialise_database(
-            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-        )
-    except StorageError as exc:
-        fail(str(exc))
+    from db.services.admin import AdminServices
+
+    current = settings()
+    with refusals():
+        before, after = AdminServices.initialise_database(current)
     if before == after:
         typer.echo(f"database already at schema revision {after}; nothing to do")
     else:
@@ -144,32 +121,19 @@ def demo(
     Existing demo data is replaced. Refuses when the database holds real
     (non-demo) patients unless --force is given.
     """
-    from db.demo import load_demo
-    from db.queries import patient_count
-
-    settings = _config().settings
-    database = _open(settings.database_url, settings.sqlite_busy_timeout_ms)
+    clinic = open_clinic(settings())
     try:
-        if if_empty:
-            with database.sessions() as session:
-                existing = patient_count(session)
-            if existing:
-                typer.echo(f"database already holds {existing} patients; no demo data loaded")
-                return
-        started = time.perf_counter()
-        summary = load_demo(
-            database.engine,
-            patients=patients,
-            seed=seed,
-            now=SystemClock().now(),
-            force=force,
-            high_dose_glutathione_mg=settings.high_dose_glutathione_mg,
-        )
-        elapsed = time.perf_counter() - started
-    except StorageError as exc:
-        fail(str(exc))
+        with refusals():
+            if if_empty:
+                existing = clinic.patient_count()
+                if existing:
+                    typer.echo(f"database already holds {existing} patients; no demo data loaded")
+                    return
+            started = time.perf_counter()
+            summary = clinic.load_demo(patients=patients, seed=seed, force=force)
+            elapsed = time.perf_counter() - started
     finally:
-        database.close()
+        clinic.database.close()
     typer.echo(
         f"demo data: {summary.patients} patients, {summary.episodes} episodes, "
         f"{summary.touchpoints} touchpoints, {summary.contact_attempts} contact attempts, "
@@ -184,7 +148,7 @@ def schedules() -> None:
     from core.config import schedule_template_dirs
     from core.schedules import load_templates
 
-    loaded = _config()
+    loaded = loaded_config()
     folders = schedule_template_dirs(loaded)
     try:
         templates = load_templates(folders)
@@ -205,7 +169,9 @@ def schedules() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Print every setting, its effective value (secrets masked) and where it came from."""
-    loaded = _config()
+    from core.config import describe
+
+    loaded = loaded_config()
     typer.echo(f"config file: {loaded.path if loaded.path else '(none found; defaults)'}")
     rows = describe(loaded)
     width = max(len(key) for key, _, _ in rows)
@@ -213,18 +179,16 @@ def config_show() -> None:
         typer.echo(f"{key:<{width}}  {value}  [{source}]")
 
 
-def _open(url: str, busy_timeout_ms: int) -> Database:
-    try:
-        return open_database(url, busy_timeout_ms=busy_timeout_ms)
-    except StorageError as exc:
-        fail(str(exc))
-
-
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    The one place a refusal or storage failure no command caught (a database
+    that fails mid-command: gone, locked) still becomes one line and exit 1.
+    """
     try:
         app()
-    except StorageError as exc:
-        # A database that fails mid-command (gone, locked) still gets one line.
+    except Exception as exc:
+        if refusal_status(exc, refused=EXIT_REFUSED, unavailable=EXIT_REFUSED) is None:
+            raise
         typer.echo(f"aftercare: {exc}", err=True)
-        sys.exit(1)
+        raise SystemExit(EXIT_REFUSED) from None

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import re
-import signal
-import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from core.clock import SystemClock
-from core.config import ConfigError, load_config
-from core.escalation import build_policies
-from db.database import open_database
-from db.engine import transaction
-from db.errors import StorageError
-from db.escalations import acknowledge, resolve
-from db.followup import FollowUpConflict
-from tui.identity import SignInRefused, sign_in
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"aftercare: {message}", err=True)
-    return typer.Exit(1)
+from tui.cli.errors import fail, refusals, warn
+from tui.cli.opening import open_clinic, signed_in
+from tui.cli.opening import settings as load_settings
 
 
 def _escalation_id(text: str) -> int:
     match = re.fullmatch(r"[Ee]-?(\d+)|(\d+)", text.strip())
     if match is None:
-        raise _fail(f"{text!r} is not an escalation id (expected E-123)")
+        fail(f"{text!r} is not an escalation id (expected E-123)")
     return int(match.group(1) or match.group(2))
 
 
@@ -50,35 +36,36 @@ def register(app: typer.Typer) -> None:
         Run it as a service on the clinic server (see docs/deployment.md); only one
         dispatcher sends at a time, others wait for the lease.
         """
+        import signal
+        import threading
+        from datetime import timedelta
+
+        from core.escalation import build_policies
         from notifiers.apprise_setup import NotifyConfigError, load_apprise
         from notifiers.delivery import deliverer_for
         from notifiers.dispatcher import Dispatcher
 
-        try:
-            settings = load_config().settings
-        except ConfigError as exc:
-            raise _fail(f"configuration error: {exc}") from exc
+        settings = load_settings()
         if not settings.apprise_config:
-            raise _fail(
+            fail(
                 "apprise_config is not set: point it at the Apprise YAML file "
                 "(AFTERCARE_APPRISE_CONFIG or the config file)"
             )
         try:
             loaded = load_apprise(Path(settings.apprise_config), strict=False)
-            # A broken entry must not stop alerts to the valid ones: say so, keep going.
-            for warning in loaded.warnings:
-                typer.echo(f"aftercare: warning: {warning}", err=True)
-            deliver = deliverer_for(loaded)
-            database = open_database(
-                settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-            )
-        except (NotifyConfigError, StorageError) as exc:
-            raise _fail(str(exc)) from exc
+        except NotifyConfigError as exc:
+            fail(str(exc))
+        # A broken entry must not stop alerts to the valid ones: say so, keep going.
+        for warning in loaded.warnings:
+            warn(warning)
+        deliver = deliverer_for(loaded)
+        clinic = open_clinic(settings)
+        database = clinic.database
         lease = timedelta(seconds=lease_seconds)
         dispatcher = Dispatcher(
             database,
             deliver,
-            SystemClock(),
+            clinic.clock,
             lease=lease,
             row_lease=lease * 2,
             include_patient_name=settings.alert_include_patient_name,
@@ -105,25 +92,25 @@ def register(app: typer.Typer) -> None:
             database.close()
 
     def _act(which: str, escalation: str, by: str | None) -> None:
+        from core.config import ConfigError, load_config
+
         try:
             settings = load_config().settings
-            database = open_database(
-                settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-            )
-        except (ConfigError, StorageError) as exc:
-            raise _fail(str(exc)) from exc
-        escalation_id = _escalation_id(escalation)
+        except ConfigError as exc:  # said as it is, without "configuration error:"
+            fail(str(exc))
+        clinic = open_clinic(settings)
         try:
+            escalation_id = _escalation_id(escalation)
             # Who acts: the OS login, or --by when the OS login may act for them
             # (tui.identity); the role check itself is in db.escalations.
-            actor = sign_in(database, by, flag="--by", now=SystemClock().now())
-            with transaction(database.sessions) as session:
-                step = acknowledge if which == "acknowledged" else resolve
-                step(session, escalation_id=escalation_id, actor=actor, now=SystemClock().now())
-        except (FollowUpConflict, SignInRefused) as exc:
-            raise _fail(str(exc)) from exc
+            actor = signed_in(clinic, by, flag="--by")
+            with refusals():
+                if which == "acknowledged":
+                    clinic.acknowledge_alert(actor, escalation_id)
+                else:
+                    clinic.resolve_alert(actor, escalation_id)
         finally:
-            database.close()
+            clinic.database.close()
         typer.echo(f"E-{escalation_id} {which} by {actor.display_name}")
 
     @app.command()

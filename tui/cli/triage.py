@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from core.triage import TriageInputError, TriageOutcome, assess, parse_triage_input
+from tui.cli.errors import fail
+
+if TYPE_CHECKING:
+    from core.triage import TriageOutcome
 
 BAD_INPUT_STATUS = 2
 """Exit status for input the contract refuses."""
@@ -39,15 +42,18 @@ def triage(
     Example: echo '{"day": 9, "temperature_c": 37.1, "trend": "worsening",
     "symptoms": ["erythema", "warmth"], "country": "JP"}' | aftercare triage --json
     """
+    # Imported here: the rules and their input model are most of this command's start-up.
+    from core.triage import TriageInputError, assess, parse_triage_input
+
     raw = sys.stdin.buffer.read()
     try:
         findings = parse_triage_input(raw)
     except TriageInputError as exc:
-        _fail(f"bad triage input: {exc}", BAD_INPUT_STATUS)
+        fail(f"bad triage input: {exc}", BAD_INPUT_STATUS)
     try:
         outcome = assess(findings)
     except ValueError as exc:  # the installed rule table failed its own checks
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     if as_json:
         # ASCII-escaped so the output is valid on any terminal encoding.
         typer.echo(json.dumps(outcome.to_json()))
@@ -75,9 +81,3 @@ def summary_lines(outcome: TriageOutcome) -> list[str]:
         lines.append(f"  WARNING: {contact.warning}")
     lines.append(outcome.decided_by)
     return lines
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    # Same shape as tui.cli.fail, which this module cannot import: tui.cli imports it.
-    typer.echo(f"aftercare: {message}", err=True)
-    raise typer.Exit(status)
