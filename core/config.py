@@ -17,6 +17,7 @@ import json
 import os
 import re
 import tomllib
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from core.incidents import ReportingPolicy
 __all__ = [
     "CONFIG_ENV_VAR",
     "ENV_PREFIX",
+    "KEYMAP_IDS",
     "SYSTEM_CONFIG_PATH",
     "ConfigError",
     "LoadedConfig",
@@ -136,6 +138,166 @@ def _check_policy_keys(value: object) -> object:
     return value
 
 
+# The ids of the workstation's key bindings a `[keymap]` table may remap. The
+# keys themselves live with the screens (tui/); a test keeps this list equal to
+# theirs and the README's Keymap table, so an id in the file is checked when
+# the file is read, like every other setting.
+KEYMAP_IDS: Final = frozenset(
+    {
+        "app.alerts",
+        "app.incidents",
+        "app.oncall",
+        "followup.contact",
+        "followup.mark-done",
+        "followup.skip",
+        "followup.claim",
+        "followup.copy-message",
+        "queue.open",
+        "queue.search",
+        "queue.filter.mine",
+        "queue.filter.unassigned",
+        "queue.filter.overdue",
+        "queue.filter.severity",
+        "queue.filter.country",
+        "queue.filter.language",
+        "queue.filter.clear",
+        "queue.refresh",
+        "queue.help",
+        "queue.quit",
+        "patient.back",
+        "patient.reload",
+        "patient.triage",
+        "patient.new-incident",
+        "patient.export-summary",
+        "patient.export-fhir",
+        "patient.help",
+        "alerts.acknowledge",
+        "alerts.resolve",
+        "alerts.reload",
+        "alerts.back",
+        "alerts.help",
+        "oncall.new-shift",
+        "oncall.cancel-shift",
+        "oncall.reload",
+        "oncall.back",
+        "oncall.help",
+        "incidents.open-patient",
+        "incidents.add-entry",
+        "incidents.classify",
+        "incidents.correct-dates",
+        "incidents.record-report",
+        "incidents.record-khidi",
+        "incidents.close",
+        "incidents.export-csv",
+        "incidents.filter.status",
+        "incidents.filter.overdue",
+        "incidents.filter.category",
+        "incidents.filter.country",
+        "incidents.reload",
+        "incidents.back",
+        "incidents.help",
+        "form.cancel",
+        "triage.save",
+        "confirm.yes",
+        "confirm.no",
+        "help.close",
+    }
+)
+
+_KEY_MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+# Keys with a name of their own (Textual's names); a printable character may also be
+# written by its Unicode name, e.g. "question_mark" for "?".
+_NAMED_KEYS = frozenset(
+    {
+        "escape",
+        "enter",
+        "tab",
+        "space",
+        "backspace",
+        "delete",
+        "insert",
+        "home",
+        "end",
+        "pageup",
+        "pagedown",
+        "up",
+        "down",
+        "left",
+        "right",
+        "slash",
+        "backslash",
+        "at",
+        "minus",
+        "plus",
+        "underscore",
+        *(f"f{n}" for n in range(1, 25)),
+    }
+)
+
+
+def _key_problem(key: str) -> str | None:
+    """Why `key` is not a key Textual can bind ("ctrl+t", "f2", "?", "question_mark"), or None."""
+    if not key:
+        return "an empty key"
+    *modifiers, base = key.split("+")
+    if any(m not in _KEY_MODIFIERS for m in modifiers):
+        return f"{key!r} is not a key (modifiers are {', '.join(sorted(_KEY_MODIFIERS))})"
+    if not base:
+        return f"{key!r} is not a key: nothing after the '+' (write 'plus' for the + key)"
+    if len(base) == 1:
+        return None if base.isprintable() and not base.isspace() else f"{key!r} is not a key"
+    if base in _NAMED_KEYS:
+        return None
+    try:
+        character = unicodedata.lookup(base.replace("_", " ").upper())
+    except KeyError:
+        character = ""
+    if len(character) == 1 and character.isprintable() and not character.isspace():
+        return None
+    return f"{key!r} is not a key (e.g. 'ctrl+t', 'f2', 'escape', '?')"
+
+
+def _keymap_from_text(value: object) -> object:
+    # The environment carries the same table as JSON.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a JSON table of binding id to key(s) ({exc})") from None
+    return value
+
+
+def _check_keymap(value: object) -> object:
+    """Each entry names a binding id the workstation has and one or more well-formed keys.
+
+    A key list is a TOML array or a comma-separated string; it is kept as the
+    comma-separated string Textual's `App.set_keymap` takes.
+    """
+    if not isinstance(value, dict):
+        raise ValueError('expected a table of binding id = "key" (or ["key", ...])')
+    checked: dict[str, str] = {}
+    for binding_id, keys in value.items():
+        entry = f"entry {binding_id!r}"
+        if binding_id not in KEYMAP_IDS:
+            hint = _suggest(str(binding_id), sorted(KEYMAP_IDS))
+            raise ValueError(
+                f"{entry}: no key binding has this id{hint}; the README's Keymap table lists them"
+            )
+        if isinstance(keys, str):
+            listed = keys.split(",")
+        elif isinstance(keys, list) and keys and all(isinstance(k, str) for k in keys):
+            listed = keys
+        else:
+            raise ValueError(f'{entry}: expected a key such as "ctrl+t" or a list of keys')
+        listed = [k.strip() for k in listed]
+        for key in listed:
+            problem = _key_problem(key)
+            if problem:
+                raise ValueError(f"{entry}: {problem}")
+        checked[binding_id] = ",".join(listed)
+    return checked
+
+
 class Settings(BaseModel):
     """All aftercare settings, validated and immutable."""
 
@@ -206,6 +368,14 @@ class Settings(BaseModel):
     export_dir: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
         default=None,
         description="Folder the TUI writes exports to (default ~/aftercare-exports).",
+    )
+    keymap: Annotated[
+        dict[str, str] | None,
+        BeforeValidator(_check_keymap),
+        BeforeValidator(_keymap_from_text),
+    ] = Field(
+        default=None,
+        description="Key bindings remapped: binding id = key(s); see the README's Keymap table.",
     )
     report_days_life_threatening: int = Field(
         default=7,
@@ -356,6 +526,9 @@ def _format_error(field: str, value: object, source: str, error: Mapping[str, An
     # Our own validators phrase the expectation; drop pydantic's "Value error, " prefix.
     own = error["type"] == "value_error"
     reason = str(error["ctx"]["error"]) if own else str(error["msg"])
+    if field == "keymap":
+        # The reason names the entry; the whole table would only bury it.
+        return f"[keymap] (from {source}): {reason}"
     shown = repr(_display(field, value)) if isinstance(value, str) else _display(field, value)
     return f"{field} = {shown} (from {source}): {reason}"
 

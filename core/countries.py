@@ -20,16 +20,17 @@ services, with a warning to confirm the local number.
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Container
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core.data_tables import read_table
 
 FALLBACK_NUMBER = "112"
 """Shown for a country the table does not know: most mobile phones route 112 locally."""
@@ -155,6 +156,10 @@ class _CountryFile(BaseModel):
     reporting: list[_ReportingRow] = Field(default_factory=list)
 
 
+_AnyRow = TypeVar("_AnyRow", bound=_Row)
+_Entry = TypeVar("_Entry")
+
+
 @dataclass(frozen=True)
 class CountryTable:
     """The validated data file, indexed by country code."""
@@ -185,48 +190,54 @@ def parse_country_table(text: str, source: str) -> CountryTable:
     in the same table, or a "no route found" row whose words do not give the
     date it was looked for.
     """
-    try:
-        raw = _CountryFile.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"country table {source}: malformed TOML: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"country table {source}: {where}: {first['msg']}") from exc
+    raw = read_table(_CountryFile, text, f"country table {source}")
     for table, rows in (("emergency", raw.emergency), ("reporting", raw.reporting)):
         for index, checked in enumerate(rows):
             _check_source(checked, f"{table}.{index}", source)
     for index, route_row in enumerate(raw.reporting):
         _check_none_found(route_row, f"reporting.{index}", source)
-    emergency: dict[str, EmergencyContact] = {}
-    for row in raw.emergency:
-        for code in _checked_codes(row, emergency.keys(), "emergency", source):
-            emergency[code] = EmergencyContact(
-                country=code,
-                country_name=country_name(code),
-                number=row.number,
-                alternatives=tuple(row.alternatives),
-                known=True,
-                warning=None,
-                source=row.source,
-                last_verified=row.last_verified,
-                source_url=row.source_url,
-            )
-    reporting: dict[str, ReportingRoute] = {}
-    for route_row in raw.reporting:
-        for code in _checked_codes(route_row, reporting.keys(), "reporting", source):
-            reporting[code] = ReportingRoute(
-                country=code,
-                country_name=country_name(code),
-                authority=route_row.authority,
-                route=route_row.route,
-                phone=route_row.phone,
-                source=route_row.source,
-                last_verified=route_row.last_verified,
-                source_url=route_row.source_url,
-                none_found_as_of=route_row.none_found_as_of,
-            )
+    emergency = _by_country(raw.emergency, "emergency", source, _emergency_contact)
+    reporting = _by_country(raw.reporting, "reporting", source, _reporting_route)
     return CountryTable(emergency=emergency, reporting=reporting)
+
+
+def _by_country(
+    rows: Iterable[_AnyRow], table: str, source: str, entry: Callable[[_AnyRow, str], _Entry]
+) -> dict[str, _Entry]:
+    """One entry per country the rows list, after refusing unknown and repeated codes."""
+    found: dict[str, _Entry] = {}
+    for row in rows:
+        for code in _checked_codes(row, found.keys(), table, source):
+            found[code] = entry(row, code)
+    return found
+
+
+def _emergency_contact(row: _EmergencyRow, code: str) -> EmergencyContact:
+    return EmergencyContact(
+        country=code,
+        country_name=country_name(code),
+        number=row.number,
+        alternatives=tuple(row.alternatives),
+        known=True,
+        warning=None,
+        source=row.source,
+        last_verified=row.last_verified,
+        source_url=row.source_url,
+    )
+
+
+def _reporting_route(row: _ReportingRow, code: str) -> ReportingRoute:
+    return ReportingRoute(
+        country=code,
+        country_name=country_name(code),
+        authority=row.authority,
+        route=row.route,
+        phone=row.phone,
+        source=row.source,
+        last_verified=row.last_verified,
+        source_url=row.source_url,
+        none_found_as_of=row.none_found_as_of,
+    )
 
 
 @cache

@@ -200,11 +200,7 @@ class ReportClock:
         """The queue's narrow form: '5d', 'today', '3d late'; empty when nothing is owed."""
         if not self.owed or self.days_left is None:
             return ""
-        if self.days_left == 0:
-            return "today"
-        if self.days_left < 0:
-            return f"{-self.days_left}d late"
-        return f"{self.days_left}d"
+        return _countdown(self.days_left, today="today", late="{}d late", left="{}d")
 
     @property
     def label(self) -> str:
@@ -216,11 +212,17 @@ class ReportClock:
             )
         if self.days_left is None:
             return "no deadline"
-        if self.days_left == 0:
-            return "due today"
-        if self.days_left < 0:
-            return f"{-self.days_left}d over"
-        return f"{self.days_left}d left"
+        return _countdown(self.days_left, today="due today", late="{}d over", left="{}d left")
+
+
+def _countdown(days_left: int, *, today: str, late: str, left: str) -> str:
+    """Days to a due date in one of the two wordings (narrow queue, table cell);
+    `late` and `left` take the number of days."""
+    if days_left == 0:
+        return today
+    if days_left < 0:
+        return late.format(-days_left)
+    return left.format(days_left)
 
 
 def report_clock(due_on: date | None, reported_on: date | None, today: date) -> ReportClock:

@@ -12,12 +12,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, inspect, select
 from sqlalchemy.orm import Session
 
-from db.models import AuditEvent
+from db.models import AuditEvent, Base
 
 GENESIS = "0" * 64
 
@@ -73,22 +73,77 @@ def record(
     # Round-trip through JSON so what is hashed is exactly what is stored.
     before_json = json.loads(json.dumps(before, default=str)) if before is not None else None
     after_json = json.loads(json.dumps(after, default=str)) if after is not None else None
-    event = AuditEvent(
-        at=at_utc,
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=key,
-        before=before_json,
-        after=after_json,
-        prev_hash=prev or GENESIS,
-        hash=event_hash(
-            prev or GENESIS, at_utc, actor, action, entity, key, before_json, after_json
-        ),
-    )
+    event = AuditEvent(at=at_utc, actor=actor, action=action, entity=entity, entity_id=key)
+    event.before, event.after, event.prev_hash = before_json, after_json, prev or GENESIS
+    event.hash = _hash_of(event)
     session.add(event)
     session.flush()
     return event
+
+
+class Signed(Protocol):
+    """Whoever acts, as a signed-in staff member (`db.followup.Actor`) names them."""
+
+    @property
+    def username(self) -> str: ...
+
+
+def log(
+    session: Session,
+    at: datetime,
+    actor: Signed | str,
+    action: str,
+    about: Base | tuple[str, int | str | None],
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event about a stored row, in the caller's transaction.
+
+    The row names itself (its table and primary key), so an event can never
+    point at another kind of record than the one it is about. `about` is an
+    explicit (entity, id) pair for an event that is not about one loaded row:
+    one kept under an older entity name, or an export of many (id None).
+    The event is the one `record` stores for the same entity and id.
+    """
+    entity, entity_id = about if isinstance(about, tuple) else row_key(about)
+    return record(
+        session,
+        at=at,
+        actor=actor if isinstance(actor, str) else actor.username,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+
+
+def row_key(row: Base) -> tuple[str, int | str]:
+    """The table and primary key an audit event names a stored row by.
+
+    Raises ValueError for a row with no key yet: flush it first, or the event
+    would be about nothing.
+    """
+    key = inspect(row).mapper.primary_key_from_instance(row)
+    if len(key) != 1 or key[0] is None:
+        raise ValueError(f"audit event about a {row.__tablename__} row without a single key")
+    return str(row.__tablename__), key[0]
+
+
+def _hash_of(event: AuditEvent | Row[Any]) -> str:
+    """The hash an event's fields call for: the one it is stored with, and the
+    one it is checked against when the chain is verified."""
+    return event_hash(
+        event.prev_hash,
+        event.at,
+        event.actor,
+        event.action,
+        event.entity,
+        event.entity_id,
+        event.before,
+        event.after,
+    )
 
 
 @dataclass(frozen=True)
@@ -163,17 +218,7 @@ def verify_chain(session: Session, *, batch_size: int = VERIFY_BATCH) -> ChainRe
 
 def _content_problem(row: Row[Any]) -> ChainProblem | None:
     """An event whose stored hash does not cover its stored fields was edited."""
-    recomputed = event_hash(
-        row.prev_hash,
-        row.at,
-        row.actor,
-        row.action,
-        row.entity,
-        row.entity_id,
-        row.before,
-        row.after,
-    )
-    if recomputed == row.hash:
+    if _hash_of(row) == row.hash:
         return None
     return ChainProblem(row.id, f"audit event {row.id} was edited (its hash does not match it)")
 

@@ -13,8 +13,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from core.domain import NotificationStatus
 from core.dossier import (
@@ -32,7 +32,7 @@ from core.dossier import (
     needs_words,
     parse_addons,
 )
-from db.incidents import read_incidents
+from db.incidents import product_record, read_incidents
 from db.models import (
     ContactAttempt,
     Escalation,
@@ -54,7 +54,7 @@ def load_dossier(session: Session, patient_id: int, now: datetime) -> PatientDos
     triages = _triages(session, patient_id)
     timeline = build_timeline(
         now,
-        touchpoints=_touchpoints(session, patient_id),
+        touchpoints=[record for _, record in touchpoints_of(session, patient_id)],
         attempts=_attempts(session, patient_id),
         triages=triages,
         incidents=_incidents(session, patient_id),
@@ -101,10 +101,9 @@ def _identity(session: Session, patient_id: int) -> PatientIdentity | None:
 
 def _episodes(session: Session, patient_id: int) -> tuple[EpisodeRecord, ...]:
     rows = session.execute(
-        select(TreatmentEpisode, Staff.display_name)
-        .outerjoin(Staff, Staff.id == TreatmentEpisode.treating_physician_id)
-        .where(TreatmentEpisode.patient_id == patient_id)
-        .order_by(TreatmentEpisode.procedure_at.desc(), TreatmentEpisode.id.desc())
+        _with_staff_name(
+            TreatmentEpisode, TreatmentEpisode.treating_physician_id, patient_id
+        ).order_by(TreatmentEpisode.procedure_at.desc(), TreatmentEpisode.id.desc())
     ).all()
     products: dict[int, list[ProductRecord]] = defaultdict(list)
     for product in session.scalars(
@@ -113,16 +112,7 @@ def _episodes(session: Session, patient_id: int) -> tuple[EpisodeRecord, ...]:
         .where(TreatmentEpisode.patient_id == patient_id)
         .order_by(ProductGiven.id)
     ):
-        products[product.episode_id].append(
-            ProductRecord(
-                name=product.name,
-                mfds_reference=product.mfds_reference,
-                manufacturer=product.manufacturer,
-                lot_number=product.lot_number,
-                expiry_date=product.expiry_date,
-                dose=product.dose,
-            )
-        )
+        products[product.episode_id].append(product_record(product))
     return tuple(
         EpisodeRecord(
             episode_id=episode.id,
@@ -147,36 +137,35 @@ def _episodes(session: Session, patient_id: int) -> tuple[EpisodeRecord, ...]:
     )
 
 
-def _touchpoints(session: Session, patient_id: int) -> list[TouchpointRecord]:
-    rows = session.execute(
-        select(Touchpoint, Staff.display_name)
-        .outerjoin(Staff, Staff.id == Touchpoint.resolved_by_id)
-        .where(Touchpoint.patient_id == patient_id)
-    ).all()
+def touchpoints_of(session: Session, patient_id: int) -> list[tuple[int, TouchpointRecord]]:
+    """The patient's touchpoints with the episode each belongs to, in episode and
+    then schedule order; the dossier's timeline and the exports read the same rows."""
+    rows = _with_staff_name(Touchpoint, Touchpoint.resolved_by_id, patient_id).order_by(
+        Touchpoint.episode_id, Touchpoint.opens_at, Touchpoint.day, Touchpoint.id
+    )
     return [
-        TouchpointRecord(
-            touchpoint_id=tp.id,
-            template=tp.template,
-            day=tp.day,
-            due_date=tp.due_date,
-            opens_at=tp.opens_at,
-            closes_at=tp.closes_at,
-            ask=tp.ask,
-            resolution=tp.resolution,
-            resolved_at=tp.resolved_at,
-            resolved_by=resolved_by,
-            note=tp.note,
+        (
+            tp.episode_id,
+            TouchpointRecord(
+                touchpoint_id=tp.id,
+                template=tp.template,
+                day=tp.day,
+                due_date=tp.due_date,
+                opens_at=tp.opens_at,
+                closes_at=tp.closes_at,
+                ask=tp.ask,
+                resolution=tp.resolution,
+                resolved_at=tp.resolved_at,
+                resolved_by=resolved_by,
+                note=tp.note,
+            ),
         )
-        for tp, resolved_by in rows
+        for tp, resolved_by in session.execute(rows)
     ]
 
 
 def _attempts(session: Session, patient_id: int) -> list[AttemptRecord]:
-    rows = session.execute(
-        select(ContactAttempt, Staff.display_name)
-        .outerjoin(Staff, Staff.id == ContactAttempt.staff_id)
-        .where(ContactAttempt.patient_id == patient_id)
-    ).all()
+    rows = _with_staff_name(ContactAttempt, ContactAttempt.staff_id, patient_id)
     return [
         AttemptRecord(
             attempt_id=attempt.id,
@@ -186,16 +175,12 @@ def _attempts(session: Session, patient_id: int) -> list[AttemptRecord]:
             note=attempt.note,
             staff=staff,
         )
-        for attempt, staff in rows
+        for attempt, staff in session.execute(rows)
     ]
 
 
 def _triages(session: Session, patient_id: int) -> list[TriageRecord]:
-    rows = session.execute(
-        select(TriageAssessment, Staff.display_name)
-        .outerjoin(Staff, Staff.id == TriageAssessment.staff_id)
-        .where(TriageAssessment.patient_id == patient_id)
-    ).all()
+    rows = _with_staff_name(TriageAssessment, TriageAssessment.staff_id, patient_id)
     return [
         TriageRecord(
             triage_id=triage.id,
@@ -213,7 +198,7 @@ def _triages(session: Session, patient_id: int) -> list[TriageRecord]:
             labs=tuple(text for lab in _as_list(triage.labs) if (text := _lab_text(lab))),
             needs=needs_words(str(need) for need in _as_list(triage.needs)),
         )
-        for triage, staff in rows
+        for triage, staff in session.execute(rows)
     ]
 
 
@@ -239,11 +224,8 @@ def _incidents(session: Session, patient_id: int) -> list[IncidentRecord]:
 
 
 def _alerts(session: Session, patient_id: int) -> list[AlertRecord]:
-    acknowledger = aliased(Staff)
     escalations = session.execute(
-        select(Escalation, acknowledger.display_name)
-        .outerjoin(acknowledger, acknowledger.id == Escalation.acknowledged_by_id)
-        .where(Escalation.patient_id == patient_id)
+        _with_staff_name(Escalation, Escalation.acknowledged_by_id, patient_id)
     ).all()
     if not escalations:
         return []
@@ -280,6 +262,16 @@ def _alerts(session: Session, patient_id: int) -> list[AlertRecord]:
         )
         for escalation, acknowledged_by in escalations
     ]
+
+
+def _with_staff_name(entity: Any, staff_id: Any, patient_id: int) -> Select[Any]:
+    """The patient's rows of `entity`, each with the display name of the staff
+    member `staff_id` points at (None when no one)."""
+    return (
+        select(entity, Staff.display_name)
+        .outerjoin(Staff, Staff.id == staff_id)
+        .where(entity.patient_id == patient_id)
+    )
 
 
 def _product_words(name: str | None, mfds: str | None, lot: str | None) -> str | None:

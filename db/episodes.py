@@ -42,6 +42,10 @@ PRODUCT_FIELDS = frozenset(
     {"name", "mfds_reference", "manufacturer", "lot_number", "expiry_date", "dose", "exosome"}
 )
 
+# Audit events name an episode "episode", as they always have, not by its table
+# (treatment_episode): renaming it would split one episode's history in two.
+AUDITED_AS = "episode"
+
 
 def schedules_for(
     protocol: Protocol,
@@ -124,22 +128,15 @@ def create_episode(
             session.add(_touchpoint(episode, template.name, plan, zone))
     for name, plan in events:
         session.add(_touchpoint(episode, name, plan, zone))
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="episode.create",
-        entity="episode",
-        entity_id=episode.id,
-        after={
-            "patient": patient.id,
-            "procedure_at": procedure_at.isoformat(),
-            "protocol": protocol.value,
-            "schedule": episode.schedule_templates,
-            "products": len(products),
-            "added": [name for name, _ in events],
-        },
-    )
+    created = {
+        "patient": patient.id,
+        "procedure_at": procedure_at.isoformat(),
+        "protocol": protocol.value,
+        "schedule": episode.schedule_templates,
+        "products": len(products),
+        "added": [name for name, _ in events],
+    }
+    audit.log(session, now, actor, "episode.create", (AUDITED_AS, episode.id), after=created)
     refresh_next_touchpoint(session, patient.id)
     return episode
 
@@ -183,7 +180,7 @@ def move_procedure(
     if episode is None:
         raise FollowUpConflict(f"episode {episode_id} does not exist")
     if expected_version is not None and episode.version != expected_version:
-        change = last_change(session, "episode", episode_id, ["episode.move_procedure"])
+        change = last_change(session, AUDITED_AS, episode_id, ["episode.move_procedure"])
         raise FollowUpConflict(
             f"episode {episode_id} was {change.words if change else 'changed'} since you opened "
             f"it (procedure now {when(episode.procedure_at)}); nothing was saved"
@@ -213,16 +210,10 @@ def move_procedure(
             touchpoint.due_date = due
             touchpoint.version += 1
             moved += 1
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="episode.move_procedure",
-        entity="episode",
-        entity_id=episode.id,
-        before={"procedure_at": before.isoformat()},
-        after={"procedure_at": procedure_at.isoformat(), "touchpoints_moved": moved},
-    )
+    after = {"procedure_at": procedure_at.isoformat(), "touchpoints_moved": moved}
+    was = {"procedure_at": before.isoformat()}
+    about = (AUDITED_AS, episode.id)
+    audit.log(session, now, actor, "episode.move_procedure", about, before=was, after=after)
     refresh_next_touchpoint(session, patient.id)
     return moved
 

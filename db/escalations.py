@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, CursorResult, and_, bindparam, or_, select, update
+from sqlalchemy import JSON, ColumnElement, CursorResult, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.domain import Disposition, EscalationStatus, NotificationStatus
@@ -387,20 +387,50 @@ def queue_step(
     return len(targets)
 
 
-def acknowledge(session: Session, *, escalation_id: int, actor: Actor, now: datetime) -> None:
+def acknowledge(session: Session, now: datetime, actor: Actor, escalation_id: int) -> None:
     """Stop every further step and delivery of an escalation, in one transaction."""
     require(session, actor, Action.ACKNOWLEDGE_ALERT)
     mark_changed(session, now)
+    cancelled = _stop(
+        session,
+        escalation_id,
+        Escalation.status == EscalationStatus.OPEN,
+        status=EscalationStatus.ACKNOWLEDGED,
+        acknowledged_at=now,
+        acknowledged_by_id=actor.staff_id,
+    )
+    after = {"status": "acknowledged", "cancelled_notifications": cancelled}
+    about = ("escalation", escalation_id)
+    audit.log(
+        session, now, actor, "escalation.acknowledge", about, before={"status": "open"}, after=after
+    )
+
+
+def resolve(session: Session, now: datetime, actor: Actor, escalation_id: int) -> None:
+    """Close an escalation (acknowledged or still open)."""
+    require(session, actor, Action.RESOLVE_ALERT)
+    mark_changed(session, now)
+    _stop(
+        session,
+        escalation_id,
+        Escalation.status != EscalationStatus.RESOLVED,
+        status=EscalationStatus.RESOLVED,
+        resolved_at=now,
+    )
+    resolved = {"status": "resolved"}
+    audit.log(
+        session, now, actor, "escalation.resolve", ("escalation", escalation_id), after=resolved
+    )
+
+
+def _stop(session: Session, escalation_id: int, still: ColumnElement[bool], **values: Any) -> int:
+    """Set `values` on the escalation while `still` holds, and cancel its pending
+    deliveries so no further step pages anyone; the number cancelled. When the
+    escalation had moved on already, the refusal names who got there first."""
     stopped = session.execute(
         update(Escalation)
-        .where(Escalation.id == escalation_id, Escalation.status == EscalationStatus.OPEN)
-        .values(
-            status=EscalationStatus.ACKNOWLEDGED,
-            acknowledged_at=now,
-            acknowledged_by_id=actor.staff_id,
-            next_step_at=None,
-            version=Escalation.version + 1,
-        )
+        .where(Escalation.id == escalation_id, still)
+        .values(**values, next_step_at=None, version=Escalation.version + 1)
         .execution_options(synchronize_session=False)
     )
     if not _rows(stopped):
@@ -414,53 +444,7 @@ def acknowledge(session: Session, *, escalation_id: int, actor: Actor, now: date
         .values(status=NotificationStatus.CANCELLED, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="escalation.acknowledge",
-        entity="escalation",
-        entity_id=escalation_id,
-        before={"status": "open"},
-        after={"status": "acknowledged", "cancelled_notifications": _rows(cancelled)},
-    )
-
-
-def resolve(session: Session, *, escalation_id: int, actor: Actor, now: datetime) -> None:
-    """Close an escalation (acknowledged or still open)."""
-    require(session, actor, Action.RESOLVE_ALERT)
-    mark_changed(session, now)
-    closed = session.execute(
-        update(Escalation)
-        .where(Escalation.id == escalation_id, Escalation.status != EscalationStatus.RESOLVED)
-        .values(
-            status=EscalationStatus.RESOLVED,
-            resolved_at=now,
-            next_step_at=None,
-            version=Escalation.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if not _rows(closed):
-        raise _already_closed(session, escalation_id)
-    session.execute(
-        update(OutboxNotification)
-        .where(
-            OutboxNotification.escalation_id == escalation_id,
-            OutboxNotification.status == NotificationStatus.PENDING,
-        )
-        .values(status=NotificationStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="escalation.resolve",
-        entity="escalation",
-        entity_id=escalation_id,
-        after={"status": "resolved"},
-    )
+    return _rows(cancelled)
 
 
 def _already_closed(session: Session, escalation_id: int) -> FollowUpConflict:

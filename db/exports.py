@@ -19,15 +19,10 @@ from core.dossier import TouchpointRecord
 from core.exports.formats import AUDIT_ACTION, AUDIT_FORMAT, ExportKind
 from core.exports.records import IncidentDetail, PatientExport, PhysicianContact
 from db import audit
-from db.dossier import load_dossier
+from db.dossier import load_dossier, touchpoints_of
 from db.followup import mark_changed
 from db.incidents import read_incidents
-from db.models import (
-    Patient,
-    Staff,
-    Touchpoint,
-    TreatmentEpisode,
-)
+from db.models import Patient, Staff, TreatmentEpisode
 
 
 def find_patient(session: Session, reference: str) -> int | None:
@@ -59,47 +54,21 @@ def load_patient_export(session: Session, patient_id: int, now: datetime) -> Pat
 
 
 def record_export(
-    session: Session, *, patient_id: int, kind: ExportKind, actor: str, now: datetime
+    session: Session, now: datetime, actor: str, patient_id: int, *, kind: ExportKind
 ) -> None:
     """Append the audit event for disclosing a patient's record, in the caller's transaction."""
     # The change marker first: it serialises audit appends (see db.audit).
     mark_changed(session, now)
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action=AUDIT_ACTION[kind],
-        entity="patient",
-        entity_id=patient_id,
-        after={"format": AUDIT_FORMAT[kind]},
-    )
+    disclosed = {"format": AUDIT_FORMAT[kind]}
+    audit.log(session, now, actor, AUDIT_ACTION[kind], ("patient", patient_id), after=disclosed)
 
 
 def _touchpoints_by_episode(
     session: Session, patient_id: int
 ) -> dict[int, tuple[TouchpointRecord, ...]]:
     by_episode: dict[int, list[TouchpointRecord]] = defaultdict(list)
-    for tp, resolved_by in session.execute(
-        select(Touchpoint, Staff.display_name)
-        .outerjoin(Staff, Staff.id == Touchpoint.resolved_by_id)
-        .where(Touchpoint.patient_id == patient_id)
-        .order_by(Touchpoint.episode_id, Touchpoint.opens_at, Touchpoint.day, Touchpoint.id)
-    ):
-        by_episode[tp.episode_id].append(
-            TouchpointRecord(
-                touchpoint_id=tp.id,
-                template=tp.template,
-                day=tp.day,
-                due_date=tp.due_date,
-                opens_at=tp.opens_at,
-                closes_at=tp.closes_at,
-                ask=tp.ask,
-                resolution=tp.resolution,
-                resolved_at=tp.resolved_at,
-                resolved_by=resolved_by,
-                note=tp.note,
-            )
-        )
+    for episode_id, touchpoint in touchpoints_of(session, patient_id):
+        by_episode[episode_id].append(touchpoint)
     return {episode_id: tuple(tps) for episode_id, tps in by_episode.items()}
 
 

@@ -256,13 +256,13 @@ def count_failed_attempts(
 
 def record_contact_attempt(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     touchpoint_id: int,
+    *,
     channel: Channel,
     outcome: ContactOutcome,
     note: str | None,
-    actor: Actor,
-    now: datetime,
     unreachable_after: int,
     reply_window: timedelta = DEFAULT_REPLY_WINDOW,
 ) -> ContactLogged:
@@ -292,20 +292,8 @@ def record_contact_attempt(
     if outcome.heard_from_patient and (heard_before is None or heard_before < now):
         patient.last_heard_at = now
     session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="contact_attempt.add",
-        entity="contact_attempt",
-        entity_id=attempt.id,
-        after={
-            "touchpoint": touchpoint.id,
-            "channel": channel.value,
-            "outcome": outcome.value,
-            "note": note,
-        },
-    )
+    tried = {"touchpoint": touchpoint.id, "channel": channel.value, "outcome": outcome.value}
+    audit.log(session, now, actor, "contact_attempt.add", attempt, after=tried | {"note": note})
     failed = count_failed_attempts(
         _attempt_facts(session, patient.id),
         touchpoint_id=touchpoint.id,
@@ -319,20 +307,15 @@ def record_contact_attempt(
         touchpoint.resolved_by_id = actor.staff_id
         touchpoint.note = f"unreachable after {failed.words()}"
         touchpoint.version += 1
-        audit.record(
-            session,
-            at=now,
-            actor=actor.username,
-            action="touchpoint.unreachable",
-            entity="touchpoint",
-            entity_id=touchpoint.id,
-            before={"resolution": None},
-            after={
-                "resolution": "unreachable",
-                "unanswered_calls": failed.unanswered_calls,
-                "unanswered_messages": failed.unanswered_messages,
-                "reply_window_hours": failed.reply_window / timedelta(hours=1),
-            },
+        gave_up = {
+            "resolution": "unreachable",
+            "unanswered_calls": failed.unanswered_calls,
+            "unanswered_messages": failed.unanswered_messages,
+            "reply_window_hours": failed.reply_window / timedelta(hours=1),
+        }
+        was = {"resolution": None}
+        audit.log(
+            session, now, actor, "touchpoint.unreachable", touchpoint, before=was, after=gave_up
         )
         refresh_next_touchpoint(session, patient.id)
         moved = (
@@ -375,12 +358,12 @@ def _hours(window: timedelta) -> str:
 
 def resolve_touchpoint(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     touchpoint_id: int,
+    *,
     resolution: TouchpointResolution,
     note: str | None,
-    actor: Actor,
-    now: datetime,
 ) -> Touchpoint:
     """Mark a touchpoint done (note optional) or skipped (reason required)."""
     require(session, actor, Action.FOLLOW_UP)
@@ -393,21 +376,14 @@ def resolve_touchpoint(
     touchpoint.resolved_by_id = actor.staff_id
     touchpoint.note = (note or "").strip() or None
     touchpoint.version += 1
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action=f"touchpoint.{resolution.value}",
-        entity="touchpoint",
-        entity_id=touchpoint.id,
-        before={"resolution": None},
-        after={"resolution": resolution.value, "note": note},
-    )
+    after = {"resolution": resolution.value, "note": note}
+    action = f"touchpoint.{resolution.value}"
+    audit.log(session, now, actor, action, touchpoint, before={"resolution": None}, after=after)
     refresh_next_touchpoint(session, touchpoint.patient_id)
     return touchpoint
 
 
-def claim_patient(session: Session, *, patient_id: int, actor: Actor, now: datetime) -> None:
+def claim_patient(session: Session, now: datetime, actor: Actor, patient_id: int) -> None:
     """Assign the patient to the actor, only if nobody holds them (compare-and-set)."""
     require(session, actor, Action.FOLLOW_UP)
     mark_changed(session, now)
@@ -427,19 +403,13 @@ def claim_patient(session: Session, *, patient_id: int, actor: Actor, now: datet
             f"{staff_name(session, holder)} already holds this patient"
             f"{_claimed_when(session, patient_id)}; nothing was saved"
         )
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="patient.claim",
-        entity="patient",
-        entity_id=patient_id,
-        before={"assigned_to": None},
-        after={"assigned_to": actor.staff_id},
+    before, after = {"assigned_to": None}, {"assigned_to": actor.staff_id}
+    audit.log(
+        session, now, actor, "patient.claim", ("patient", patient_id), before=before, after=after
     )
 
 
-def release_patient(session: Session, *, patient_id: int, actor: Actor, now: datetime) -> None:
+def release_patient(session: Session, now: datetime, actor: Actor, patient_id: int) -> None:
     """Give the patient back to the unassigned pool, only if the actor holds them."""
     require(session, actor, Action.FOLLOW_UP)
     mark_changed(session, now)
@@ -463,15 +433,9 @@ def release_patient(session: Session, *, patient_id: int, actor: Actor, now: dat
         change = last_change(session, "patient", patient_id, ["patient.release"])
         by = f": {change.words}" if change else ""
         raise FollowUpConflict(f"nobody holds this patient{by}, so there is nothing to release")
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="patient.release",
-        entity="patient",
-        entity_id=patient_id,
-        before={"assigned_to": actor.staff_id},
-        after={"assigned_to": None},
+    before, after = {"assigned_to": actor.staff_id}, {"assigned_to": None}
+    audit.log(
+        session, now, actor, "patient.release", ("patient", patient_id), before=before, after=after
     )
 
 
@@ -494,7 +458,7 @@ def find_actor(session: Session, username: str) -> Actor | None:
 
 
 def aftercare_message(
-    session: Session, *, touchpoint_id: int, actor: Actor, clinic_name: str, now: datetime
+    session: Session, now: datetime, actor: Actor, touchpoint_id: int, *, clinic_name: str
 ) -> RenderedMessage:
     """The aftercare message for a touchpoint, in the patient's language.
 

@@ -219,7 +219,7 @@ def read_incidents(
                 report_reference=incident.report_reference,
                 khidi_reference=incident.khidi_reference,
                 suspect_product_id=incident.suspect_product_id,
-                suspect_product=_product_record(product) if product is not None else None,
+                suspect_product=product_record(product) if product is not None else None,
                 version=incident.version,
                 entries=tuple(entries[incident.id]),
             )
@@ -227,7 +227,8 @@ def read_incidents(
     return reads
 
 
-def _product_record(product: ProductGiven) -> ProductRecord:
+def product_record(product: ProductGiven) -> ProductRecord:
+    """A product given, as the dossier and the incident read show it."""
     return ProductRecord(
         name=product.name,
         mfds_reference=product.mfds_reference,
@@ -383,7 +384,13 @@ def _snapshot(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _locked(session: Session, incident_id: int, expected_version: int) -> Incident:
+def _locked(session: Session, incident_id: int, expected_version: int, now: datetime) -> Incident:
+    """The incident about to change, locked, still at the version its editor read.
+
+    The change marker is taken first: it serialises writers (see db.audit) and
+    tells every open queue that something changed.
+    """
+    mark_changed(session, now)
     incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
     if incident is None:
         raise MissingIncident(f"incident #{incident_id} no longer exists")
@@ -404,17 +411,28 @@ def _locked(session: Session, incident_id: int, expected_version: int) -> Incide
 _CHANGES = [action for action in ACTION_WORDS if action.startswith("incident.")]
 
 
+# Each change an incident's timeline records, and the audited action it is.
+_CHANGE_ACTION = {
+    EntryKind.CLASSIFIED: "incident.classify",
+    EntryKind.REPORTED: "incident.report",
+    EntryKind.KHIDI: "incident.khidi",
+    EntryKind.CLOSED: "incident.close",
+    EntryKind.DATES_CORRECTED: "incident.correct_dates",
+    EntryKind.REOPENED: "incident.reopen",
+}
+
+
 def _commit_change(
     session: Session,
     incident: Incident,
     before: dict[str, Any],
-    *,
-    action: str,
     kind: EntryKind,
     text: str,
     actor: Actor,
     now: datetime,
 ) -> None:
+    """Bump the version, append the timeline entry and audit what changed since `before`."""
+    action = _CHANGE_ACTION[kind]
     incident.version += 1
     session.add(
         IncidentEntry(
@@ -424,16 +442,9 @@ def _commit_change(
     session.flush()
     after = _snapshot(incident)
     changed = {key for key in after if before.get(key) != after[key]}
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action=action,
-        entity="incident",
-        entity_id=incident.id,
-        before={key: before[key] for key in sorted(changed)},
-        after={**{key: after[key] for key in sorted(changed)}, "entry": text},
-    )
+    was = {key: before[key] for key in sorted(changed)}
+    now_is = {**{key: after[key] for key in sorted(changed)}, "entry": text}
+    audit.log(session, now, actor, action, incident, before=was, after=now_is)
 
 
 def _required(text: str | None, what: str) -> str:
@@ -464,13 +475,7 @@ def _check_day(day: date, incident: Incident, now: datetime, what: str) -> None:
 
 
 def add_entry(
-    session: Session,
-    *,
-    incident_id: int,
-    kind: EntryKind,
-    text: str,
-    actor: Actor,
-    now: datetime,
+    session: Session, now: datetime, actor: Actor, incident_id: int, *, kind: EntryKind, text: str
 ) -> None:
     """Append a note, a contact with the patient or home physician, or a correction.
 
@@ -490,25 +495,18 @@ def add_entry(
     )
     session.add(entry)
     session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="incident.entry",
-        entity="incident",
-        entity_id=incident.id,
-        after={"entry": entry.id, "kind": kind.value, "text": body},
-    )
+    written = {"entry": entry.id, "kind": kind.value, "text": body}
+    audit.log(session, now, actor, "incident.entry", incident, after=written)
 
 
 def classify(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     incident_id: int,
+    *,
     expected_version: int,
     classification: Classification,
-    actor: Actor,
-    now: datetime,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> None:
     """Set category, seriousness, grade, outcome, causality, actions and suspect product.
@@ -523,8 +521,7 @@ def classify(
         grade = check_grade(classification.severity_grade)
     except ValueError as exc:
         raise FollowUpConflict(str(exc)) from None
-    mark_changed(session, now)
-    incident = _locked(session, incident_id, expected_version)
+    incident = _locked(session, incident_id, expected_version, now)
     if (
         classification.seriousness is Seriousness.NOT_ASSESSED
         and incident.seriousness is not Seriousness.NOT_ASSESSED
@@ -559,16 +556,7 @@ def classify(
     ]
     if not changes:
         raise FollowUpConflict("nothing changed; the classification is as it was")
-    _commit_change(
-        session,
-        incident,
-        before,
-        action="incident.classify",
-        kind=EntryKind.CLASSIFIED,
-        text="; ".join(changes),
-        actor=actor,
-        now=now,
-    )
+    _commit_change(session, incident, before, EntryKind.CLASSIFIED, "; ".join(changes), actor, now)
 
 
 def _said(session: Session, key: str, value: Any) -> str:
@@ -695,13 +683,13 @@ def _addon_product(session: Session, incident: Incident, code: str) -> int:
 
 def record_report(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     incident_id: int,
+    *,
     expected_version: int,
     reported_on: date,
     reference: str,
-    actor: Actor,
-    now: datetime,
     replacing_because: str | None = None,
 ) -> None:
     """Record the MFDS report as submitted; the reporting clock stops.
@@ -711,8 +699,7 @@ def record_report(
     """
     require(session, actor, Action.EDIT_INCIDENT)
     ref = _reference(reference, "the report's reference")
-    mark_changed(session, now)
-    incident = _locked(session, incident_id, expected_version)
+    incident = _locked(session, incident_id, expected_version, now)
     _check_day(reported_on, incident, now, "the report date")
     previous, previous_ref = incident.reported_on, incident.report_reference
     why = (replacing_because or "").strip()
@@ -730,63 +717,44 @@ def record_report(
             f" (replaces the earlier record of {previous:%Y-%m-%d}, reference {previous_ref}: "
             f"{why})"
         )
-    _commit_change(
-        session,
-        incident,
-        before,
-        action="incident.report",
-        kind=EntryKind.REPORTED,
-        text=text,
-        actor=actor,
-        now=now,
-    )
+    _commit_change(session, incident, before, EntryKind.REPORTED, text, actor, now)
 
 
 def record_khidi(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     incident_id: int,
+    *,
     expected_version: int,
     escalated_on: date,
     reference: str,
-    actor: Actor,
-    now: datetime,
 ) -> None:
     """Record that the case went to KHIDI (the medical-tourism dispute route)."""
     require(session, actor, Action.EDIT_INCIDENT)
     ref = _reference(reference, "the KHIDI reference")
-    mark_changed(session, now)
-    incident = _locked(session, incident_id, expected_version)
+    incident = _locked(session, incident_id, expected_version, now)
     _check_day(escalated_on, incident, now, "the KHIDI escalation date")
     before = _snapshot(incident)
     incident.khidi_escalated_on = escalated_on
     incident.khidi_reference = ref
-    _commit_change(
-        session,
-        incident,
-        before,
-        action="incident.khidi",
-        kind=EntryKind.KHIDI,
-        text=f"Escalated to KHIDI {escalated_on:%Y-%m-%d}, reference {ref}",
-        actor=actor,
-        now=now,
-    )
+    text = f"Escalated to KHIDI {escalated_on:%Y-%m-%d}, reference {ref}"
+    _commit_change(session, incident, before, EntryKind.KHIDI, text, actor, now)
 
 
 def close(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     incident_id: int,
+    *,
     expected_version: int,
     outcome: IncidentOutcome,
     note: str | None,
-    actor: Actor,
-    now: datetime,
 ) -> None:
     """Close with an outcome. An unsubmitted report stays owed and visible."""
     require(session, actor, Action.EDIT_INCIDENT)
-    mark_changed(session, now)
-    incident = _locked(session, incident_id, expected_version)
+    incident = _locked(session, incident_id, expected_version, now)
     if incident.status is IncidentStatus.CLOSED:
         raise FollowUpConflict(f"incident #{incident_id} is already closed")
     problem = disagreement(incident.seriousness, incident.severity_grade, outcome)
@@ -802,28 +770,19 @@ def close(
         text += f": {(note or '').strip()}"
     if incident.reported_on is None:
         text += " (MFDS report not yet recorded: it stays on the overdue list until it is)"
-    _commit_change(
-        session,
-        incident,
-        before,
-        action="incident.close",
-        kind=EntryKind.CLOSED,
-        text=text,
-        actor=actor,
-        now=now,
-    )
+    _commit_change(session, incident, before, EntryKind.CLOSED, text, actor, now)
 
 
 def correct_dates(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     incident_id: int,
+    *,
     expected_version: int,
     onset_date: date | None,
     learned_on: date,
     reason: str,
-    actor: Actor,
-    now: datetime,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> None:
     """Correct the onset date and day 0 (the day the clinic learned of the event).
@@ -834,8 +793,7 @@ def correct_dates(
     """
     require(session, actor, Action.EDIT_INCIDENT)
     why = _required(reason, "a reason for the correction")
-    mark_changed(session, now)
-    incident = _locked(session, incident_id, expected_version)
+    incident = _locked(session, incident_id, expected_version, now)
     today = clinic_today(now)
     if learned_on > today:
         raise FollowUpConflict(f"day 0 ({learned_on:%Y-%m-%d}) is in the future")
@@ -872,16 +830,8 @@ def correct_dates(
         )
         if before[key] != after[key]
     ]
-    _commit_change(
-        session,
-        incident,
-        before,
-        action="incident.correct_dates",
-        kind=EntryKind.DATES_CORRECTED,
-        text=f"{'; '.join(changes)}: {why}",
-        actor=actor,
-        now=now,
-    )
+    text = f"{'; '.join(changes)}: {why}"
+    _commit_change(session, incident, before, EntryKind.DATES_CORRECTED, text, actor, now)
 
 
 def _onset_day(session: Session, incident: Incident, onset: date | None) -> int | None:
@@ -918,44 +868,34 @@ def _physician_drops_a_downgrade(session: Session, incident: Incident, actor: Ac
 
 def reopen(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     incident_id: int,
+    *,
     expected_version: int,
     reason: str,
-    actor: Actor,
-    now: datetime,
 ) -> None:
     """Reopen a closed incident; the reason is required and kept."""
     require(session, actor, Action.EDIT_INCIDENT)
     why = _required(reason, "a reason to reopen")
-    mark_changed(session, now)
-    incident = _locked(session, incident_id, expected_version)
+    incident = _locked(session, incident_id, expected_version, now)
     if incident.status is IncidentStatus.OPEN:
         raise FollowUpConflict(f"incident #{incident_id} is open already")
     before = _snapshot(incident)
     incident.status = IncidentStatus.OPEN
-    _commit_change(
-        session,
-        incident,
-        before,
-        action="incident.reopen",
-        kind=EntryKind.REOPENED,
-        text=f"Reopened: {why}",
-        actor=actor,
-        now=now,
-    )
+    _commit_change(session, incident, before, EntryKind.REOPENED, f"Reopened: {why}", actor, now)
 
 
 def open_by_hand(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     patient_id: int,
+    *,
     category: IncidentCategory,
     seriousness: Seriousness,
     onset_date: date | None,
     description: str,
-    actor: Actor,
-    now: datetime,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
     learned_on: date | None = None,
 ) -> int:
@@ -1058,21 +998,14 @@ def open_incident(
             text=entry,
         )
     )
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="incident.open",
-        entity="incident",
-        entity_id=incident.id,
-        after={
-            "by_hand": triage_id is None,
-            "triage": triage_id,
-            "downgraded": downgraded,
-            **_snapshot(incident),
-            "entry": entry,
-        },
-    )
+    opened = {
+        "by_hand": triage_id is None,
+        "triage": triage_id,
+        "downgraded": downgraded,
+        **_snapshot(incident),
+        "entry": entry,
+    }
+    audit.log(session, now, actor, "incident.open", incident, after=opened)
     return incident.id
 
 

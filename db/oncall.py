@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.domain import Role
@@ -109,28 +109,35 @@ def _physician(session: Session, login: str) -> Staff:
 def _live_overlapping(
     session: Session, starts_at: datetime, ends_at: datetime
 ) -> list[tuple[OnCallShift, Staff]]:
+    # Locked: the shifts a new one replaces must not change until it is saved.
     rows = session.execute(
-        select(OnCallShift, Staff)
-        .join(Staff, Staff.id == OnCallShift.staff_id)
-        .where(
-            OnCallShift.cancelled_at.is_(None),
-            OnCallShift.starts_at < ends_at,
-            OnCallShift.ends_at > starts_at,
-        )
-        .order_by(OnCallShift.starts_at, OnCallShift.id)
-        .with_for_update(of=OnCallShift)
+        _live_shifts_within(starts_at, ends_at).with_for_update(of=OnCallShift)
     ).all()
     return [(shift, staff) for shift, staff in rows]
 
 
+def _live_shifts_within(start: datetime, end: datetime) -> Select[OnCallShift, Staff]:
+    """Live (not cancelled) shifts overlapping [start, end) and their physicians, earliest first."""
+    return (
+        select(OnCallShift, Staff)
+        .join(Staff, Staff.id == OnCallShift.staff_id)
+        .where(
+            OnCallShift.cancelled_at.is_(None),
+            OnCallShift.starts_at < end,
+            OnCallShift.ends_at > start,
+        )
+        .order_by(OnCallShift.starts_at, OnCallShift.id)
+    )
+
+
 def set_shift(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     staff_login: str,
+    *,
     starts_at: datetime,
     ends_at: datetime,
-    actor: Actor,
-    now: datetime,
     note: str | None = None,
     replace: bool = False,
     clinic_tz: tzinfo = CLINIC_TZ,
@@ -170,15 +177,8 @@ def set_shift(
     )
     session.add(shift)
     session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="oncall.set",
-        entity="oncall_shift",
-        entity_id=shift.id,
-        after=_snapshot(shift, staff.username) | {"replaced": [r.before.id for r in replaced]},
-    )
+    after = _snapshot(shift, staff.username) | {"replaced": [r.before.id for r in replaced]}
+    audit.log(session, now, actor, "oncall.set", shift, after=after)
     return ShiftSet(_view(shift, staff), tuple(replaced))
 
 
@@ -224,25 +224,17 @@ def _give_way(
     after = _snapshot(shift, staff.username)
     if tail is not None:
         after["remainder"] = {"id": tail.id, **_snapshot(tail, staff.username)}
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action=f"oncall.{'cancel' if outcome == 'cancelled' else 'shorten'}",
-        entity="oncall_shift",
-        entity_id=shift.id,
-        before=before,
-        after=after,
-    )
+    action = f"oncall.{'cancel' if outcome == 'cancelled' else 'shorten'}"
+    audit.log(session, now, actor, action, shift, before=before, after=after)
     return ReplacedShift(before_view, outcome)
 
 
 def cancel_shift(
     session: Session,
-    *,
-    shift_id: int,
-    actor: Actor,
     now: datetime,
+    actor: Actor,
+    shift_id: int,
+    *,
     expected_version: int | None = None,
 ) -> ShiftView:
     """Cancel a live shift that is not over yet; returns it as it was.
@@ -274,16 +266,8 @@ def cancel_shift(
     shift.cancelled_by = actor.username
     shift.version += 1
     session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="oncall.cancel",
-        entity="oncall_shift",
-        entity_id=shift.id,
-        before=before,
-        after=_snapshot(shift, staff.username),
-    )
+    after = _snapshot(shift, staff.username)
+    audit.log(session, now, actor, "oncall.cancel", shift, before=before, after=after)
     return view
 
 
@@ -320,14 +304,5 @@ def on_call_physician(session: Session, at: datetime) -> OnCallPhysician | None:
 
 def list_shifts(session: Session, start: datetime, end: datetime) -> list[ShiftView]:
     """Live shifts overlapping [start, end), earliest first."""
-    rows = session.execute(
-        select(OnCallShift, Staff)
-        .join(Staff, Staff.id == OnCallShift.staff_id)
-        .where(
-            OnCallShift.cancelled_at.is_(None),
-            OnCallShift.starts_at < end,
-            OnCallShift.ends_at > start,
-        )
-        .order_by(OnCallShift.starts_at, OnCallShift.id)
-    ).all()
+    rows = session.execute(_live_shifts_within(start, end)).all()
     return [_view(shift, staff) for shift, staff in rows]

@@ -48,11 +48,11 @@ def existing_codes(session: Session, codes: Iterable[str]) -> set[str]:
 
 def import_patients(
     session: Session,
+    now: datetime,
+    actor: Actor,
     rows: Sequence[PatientRow],
     *,
-    actor: Actor,
     templates: Mapping[str, ScheduleTemplate],
-    now: datetime,
     source: str,
     sha256: str,
 ) -> ImportSummary:
@@ -92,15 +92,8 @@ def import_patients(
         )
         session.add(patient)
         session.flush()
-        audit.record(
-            session,
-            at=now,
-            actor=actor.username,
-            action="patient.create",
-            entity="patient",
-            entity_id=patient.id,
-            after={"code": row.code, "source": source},
-        )
+        created = {"code": row.code, "source": source}
+        audit.log(session, now, actor, "patient.create", patient, after=created)
         create_episode(
             session,
             patient_id=patient.id,
@@ -113,13 +106,7 @@ def import_patients(
         )
         followed = schedules_for(row.protocol, row.schedule, templates)
         touchpoints += sum(len(template.touchpoints) for template in followed)
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="patient.import",
-        entity="patient",
-        entity_id=None,
-        after={"file": source, "sha256": sha256, "patients": len(rows)},
-    )
+    # About the whole file, so about no one patient.
+    imported = {"file": source, "sha256": sha256, "patients": len(rows)}
+    audit.log(session, now, actor, "patient.import", ("patient", None), after=imported)
     return ImportSummary(patients=len(rows), episodes=len(rows), touchpoints=touchpoints)

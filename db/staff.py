@@ -173,25 +173,16 @@ def _insert(session: Session, new: NewStaff, now: datetime) -> Staff:
     return staff
 
 
-def add_staff(session: Session, *, new: NewStaff, actor: Actor, now: datetime) -> StaffLine:
+def add_staff(session: Session, now: datetime, actor: Actor, new: NewStaff) -> StaffLine:
     """Add a staff member (an admin's job)."""
     require(session, actor, Action.MANAGE_STAFF)
     new = checked(new)
     mark_changed(session, now)
     staff = _insert(session, new, now)
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="staff.add",
-        entity="staff",
-        entity_id=staff.id,
-        after=_audited(staff),
-    )
-    return _line(staff)
+    return _audited_line(session, staff, "staff.add", by=actor.username, now=now, before=None)
 
 
-def add_first_admin(session: Session, *, new: NewStaff, by: str, now: datetime) -> StaffLine:
+def add_first_admin(session: Session, now: datetime, *, new: NewStaff, by: str) -> StaffLine:
     """Add the first admin of a staff list that has no active admin.
 
     The caller has checked who `by` is (core.permissions.may_add_first_admin:
@@ -208,87 +199,79 @@ def add_first_admin(session: Session, *, new: NewStaff, by: str, now: datetime) 
     staff = staff_by_login(session, new.username)
     if staff is None:
         staff = _insert(session, new, now)
-        before = None
-    else:
-        before = _audited(staff)
-        _compare_and_set(session, staff, role=Role.ADMIN, active=True)
-    audit.record(
-        session,
-        at=now,
-        actor=by,
-        action="staff.first_admin",
-        entity="staff",
-        entity_id=staff.id,
-        before=before,
-        after=_audited(staff),
+        return _audited_line(session, staff, "staff.first_admin", by=by, now=now, before=None)
+    return _change(
+        session, staff, "staff.first_admin", by=by, now=now, role=Role.ADMIN, active=True
     )
-    return _line(staff)
 
 
 def set_active(
     session: Session,
-    *,
-    username: str,
-    active: bool,
-    actor: Actor,
     now: datetime,
+    actor: Actor,
+    username: str,
+    *,
+    active: bool,
     expected_version: int | None = None,
 ) -> StaffLine:
     """Disable (or enable again) a login; a disabled login cannot sign in or act."""
     require(session, actor, Action.MANAGE_STAFF)
-    mark_changed(session, now)
-    staff = _current(session, username, expected_version)
+    staff = _current(session, username, expected_version, now)
     if staff.active == active:
         raise FollowUpConflict(f"{username} is already {'active' if active else 'disabled'}")
     if not active:
         _not_the_last_admin(session, staff, f"disable {username}")
-    before = _audited(staff)
-    _compare_and_set(session, staff, active=active)
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="staff.enable" if active else "staff.disable",
-        entity="staff",
-        entity_id=staff.id,
-        before=before,
-        after=_audited(staff),
-    )
-    return _line(staff)
+    action = "staff.enable" if active else "staff.disable"
+    return _change(session, staff, action, by=actor.username, now=now, active=active)
 
 
 def change_role(
     session: Session,
-    *,
-    username: str,
-    role: Role,
-    actor: Actor,
     now: datetime,
+    actor: Actor,
+    username: str,
+    *,
+    role: Role,
     expected_version: int | None = None,
 ) -> StaffLine:
     """Give a staff member another role."""
     require(session, actor, Action.MANAGE_STAFF)
-    mark_changed(session, now)
-    staff = _current(session, username, expected_version)
+    staff = _current(session, username, expected_version, now)
     if staff.role is role:
         raise FollowUpConflict(f"{username} is already {role.value}")
     _not_the_last_admin(session, staff, f"make {username} {_a(role)}")
+    return _change(session, staff, "staff.role", by=actor.username, now=now, role=role)
+
+
+def _change(
+    session: Session, staff: Staff, action: str, *, by: str, now: datetime, **values: Any
+) -> StaffLine:
+    """Set `values` on the staff row (compare-and-set) and audit it as `action`."""
     before = _audited(staff)
-    _compare_and_set(session, staff, role=role)
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="staff.role",
-        entity="staff",
-        entity_id=staff.id,
-        before=before,
-        after=_audited(staff),
-    )
+    _compare_and_set(session, staff, **values)
+    return _audited_line(session, staff, action, by=by, now=now, before=before)
+
+
+def _audited_line(
+    session: Session,
+    staff: Staff,
+    action: str,
+    *,
+    by: str,
+    now: datetime,
+    before: dict[str, Any] | None,
+) -> StaffLine:
+    """Audit what `staff` is now (and was `before`), without contact details; its list line."""
+    audit.log(session, now, by, action, staff, before=before, after=_audited(staff))
     return _line(staff)
 
 
-def _current(session: Session, username: str, expected_version: int | None) -> Staff:
+def _current(session: Session, username: str, expected_version: int | None, now: datetime) -> Staff:
+    """The staff row about to change, locked (and still at `expected_version` when given).
+
+    The change marker is taken first: it serialises writers (see db.audit).
+    """
+    mark_changed(session, now)
     staff = session.scalar(select(Staff).where(Staff.username == username).with_for_update())
     if staff is None:
         raise FollowUpConflict(f"there is no staff member with login {username!r}")

@@ -88,15 +88,15 @@ class SavedTriage:
 
 def record_triage(
     session: Session,
-    *,
+    now: datetime,
+    actor: Actor,
     patient_id: int,
+    *,
     findings: Findings,
     outcome: TriageOutcome,
     chosen: Disposition | None,
     override_reason: str | None,
     note: str | None,
-    actor: Actor,
-    now: datetime,
     policies: dict[Disposition, EscalationPolicy] | None = None,
     include_patient_name: bool = False,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
@@ -157,24 +157,20 @@ def record_triage(
     # physician's message below keep what was computed.
     set_latest_disposition(session, patient, final)
     session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="triage.record",
-        entity="triage",
-        entity_id=assessment.id,
-        after={
-            "patient": patient.id,
-            "computed": outcome.disposition.value,
-            "chosen": final.value,
-            "override_reason": reason or None,
-            "rules_version": outcome.rules_version,
-            "symptoms": assessment.symptoms,
-            "temperature_c": findings.temperature_c,
-            "labs": [lab["lab"] for lab in assessment.labs],
-        },
-    )
+    # Named "triage", as it always has been, not by its table (triage_assessment):
+    # renaming it would split the history of one assessment in two.
+    about = ("triage", assessment.id)
+    assessed = {
+        "patient": patient.id,
+        "computed": outcome.disposition.value,
+        "chosen": final.value,
+        "override_reason": reason or None,
+        "rules_version": outcome.rules_version,
+        "symptoms": assessment.symptoms,
+        "temperature_c": findings.temperature_c,
+        "labs": [lab["lab"] for lab in assessment.labs],
+    }
+    audit.log(session, now, actor, "triage.record", about, after=assessed)
     documented = triage_clock_disposition(outcome.disposition, final)
     incident_id = (
         _open_incident(session, assessment, outcome, documented, actor, now, reporting)
@@ -299,15 +295,8 @@ def _escalate(
         policy=policy,
         include_patient_name=include_patient_name,
     )
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="escalation.open",
-        entity="escalation",
-        entity_id=escalation.id,
-        after={"disposition": final.value, "step": 1, "notifications": queued},
-    )
+    paged = {"disposition": final.value, "step": 1, "notifications": queued}
+    audit.log(session, now, actor, "escalation.open", escalation, after=paged)
     return escalation.id, queued
 
 
@@ -384,21 +373,14 @@ def _add_recheck(
     )
     session.add(touchpoint)
     session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor.username,
-        action="touchpoint.add",
-        entity="touchpoint",
-        entity_id=touchpoint.id,
-        after={
-            "patient": patient.id,
-            "template": RECHECK_TEMPLATE,
-            "triage": assessment.id,
-            "day": day,
-            "due_date": window.due_date.isoformat(),
-        },
-    )
+    added = {
+        "patient": patient.id,
+        "template": RECHECK_TEMPLATE,
+        "triage": assessment.id,
+        "day": day,
+        "due_date": window.due_date.isoformat(),
+    }
+    audit.log(session, now, actor, "touchpoint.add", touchpoint, after=added)
     refresh_next_touchpoint(session, patient.id)
     return touchpoint.id
 

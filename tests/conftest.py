@@ -265,6 +265,28 @@ def os_login() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
+# A test whose outcome may depend on the account running it looks at that account or at
+# file permissions: who the product thinks is at the keyboard (root may name a login,
+# anyone else is their own), the first admin (root or the database file's owner), modes
+# and owners of the files it writes, folders it cannot write (root ignores permission
+# bits). CI runs the whole suite as an ordinary user and the modules that mention any of
+# these again as root. A module can also say so itself: `pytestmark = pytest.mark.account`.
+_ACCOUNT_WORDS = re.compile(
+    r"geteuid|getuid|getpwuid|st_mode|st_uid|umask|os\.access|unshare|\.stat\(\)"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `account` every test in a module that looks at who runs it (see above)."""
+    sensitive: dict[Path, bool] = {}
+    for item in items:
+        path = item.path
+        if path not in sensitive:
+            sensitive[path] = bool(_ACCOUNT_WORDS.search(path.read_text(encoding="utf-8")))
+        if sensitive[path]:
+            item.add_marker(pytest.mark.account)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say plainly how many database tests ran on each backend."""
     counts = {backend: {"passed": 0, "failed": 0, "skipped": 0} for backend in BACKENDS}

@@ -20,33 +20,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 
 from core.domain import Channel, ContactOutcome, TouchpointResolution
 from core.refusals import Refused
 from db.followup import Actor, ContactLogged
-from tui.modals import ContactAttemptForm, ContactAttemptModal, TextPromptModal
+from tui.keys import bind
+from tui.modals import (
+    ConfirmModal,
+    ContactAttemptForm,
+    ContactAttemptModal,
+    FormModal,
+    TextPromptModal,
+)
 
 if TYPE_CHECKING:
     from tui.app import AftercareApp
 
+Answer = TypeVar("Answer")
+Chosen = TypeVar("Chosen")
+
 FOLLOW_UP_BINDINGS = [
-    Binding("c", "contact", "Contact", tooltip="Log a contact attempt", id="followup.contact"),
-    Binding("d", "done", "Done", tooltip="Mark the next touchpoint done", id="followup.done"),
-    Binding(
-        "s", "skip", "Skip", tooltip="Skip the next touchpoint, with a reason", id="followup.skip"
-    ),
-    Binding("a", "claim", "Claim", tooltip="Claim or release the patient", id="followup.claim"),
-    Binding(
+    bind("followup.contact", "c", "contact", "Contact", "Log a contact attempt"),
+    bind("followup.mark-done", "d", "done", "Done", "Mark the next touchpoint done"),
+    bind("followup.skip", "s", "skip", "Skip", "Skip the next touchpoint, with a reason"),
+    bind("followup.claim", "a", "claim", "Claim", "Claim or release the patient"),
+    bind(
+        "followup.copy-message",
         "y",
         "copy_message",
         "Copy msg",
-        tooltip="Copy the aftercare message and log it as sent",
-        id="followup.copy",
+        "Copy the aftercare message and log it as sent",
     ),
 ]
 
@@ -125,18 +132,43 @@ class FollowUpActions:
     notify: Callable[..., None]
     run_worker: Callable[..., Any]
 
-    def _ready(self, needs_touchpoint: bool = True) -> tuple[Actor, FollowUpTarget] | None:
+    def acting(self, verb: str) -> Actor | None:
+        """The staff member at the keyboard, or None after saying a read-only login
+        cannot `verb` ("resolve alerts")."""
         actor = self.aftercare.actor
         if actor is None:
             self.notify(
-                f"Read-only: login {self.aftercare.login!r} is not an active staff member.",
+                f"Read-only: login {self.aftercare.login!r} cannot {verb}.",
                 severity="error",
+                markup=False,
             )
+        return actor
+
+    def signed_in_as(self) -> str:
+        """Who works at this screen, for its status line."""
+        actor = self.aftercare.actor
+        return actor.display_name if actor else f"{self.aftercare.login} (read-only)"
+
+    def acting_on(
+        self, verb: str, chosen: Chosen | None, missing: str
+    ) -> tuple[Actor, Chosen] | None:
+        """Who acts and on what (the patient, alert, incident under the cursor), or
+        None after saying which is missing: the login cannot `verb`, or `missing`."""
+        actor = self.acting(verb)
+        if actor is None:
             return None
-        target = self.follow_up_target()
-        if target is None:
-            self.notify("No patient selected.", severity="warning")
+        if chosen is None:
+            self.notify(missing, severity="warning", markup=False)
             return None
+        return actor, chosen
+
+    def _ready(self, needs_touchpoint: bool = True) -> tuple[Actor, FollowUpTarget] | None:
+        ready = self.acting_on(
+            "change a patient's follow-up", self.follow_up_target(), "No patient selected."
+        )
+        if ready is None:
+            return None
+        actor, target = ready
         if needs_touchpoint and target.touchpoint_id is None:
             self.notify("This patient has no open touchpoint.", severity="warning")
             return None
@@ -164,6 +196,40 @@ class FollowUpActions:
 
         self.run_worker(run, thread=True, group="follow-up-write", exit_on_error=False)
 
+    def _write_answer(
+        self,
+        form: FormModal[Answer],
+        describe: str | Callable[[Answer], str],
+        call: Callable[[Actor, Answer], object],
+        actor: Actor,
+    ) -> None:
+        """Open `form`; once it is saved, write the answer with `call(actor, answer)`.
+
+        Every change asked for in a form takes this one road, so cancelling
+        writes nothing anywhere and a saved form is always one Clinic use case
+        run by `_write`. `describe` is the toast, or makes it from the answer
+        when the words depend on what was entered.
+        """
+
+        def saved(answer: Answer | None) -> None:
+            if answer is None:  # cancelled: nothing to write
+                return
+            said = describe(answer) if callable(describe) else describe
+            self._write(said, lambda who: call(who, answer), actor)
+
+        self.aftercare.push_screen(form, saved)
+
+    def _write_if_confirmed(
+        self, question: Text, describe: str, call: Callable[[Actor], object], actor: Actor
+    ) -> None:
+        """Ask `question` (yes/no); only a yes writes, with `call(actor)` through `_write`."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write(describe, call, actor)
+
+        self.aftercare.push_screen(ConfirmModal(question), answered)
+
     def action_contact(self) -> None:
         """Log a contact attempt on the next touchpoint."""
         ready = self._ready()
@@ -172,27 +238,23 @@ class FollowUpActions:
         actor, target = ready
         clinic = self.aftercare.clinic
 
-        def save(form: ContactAttemptForm | None) -> None:
-            if form is None:
-                return
+        def log(who: Actor, form: ContactAttemptForm) -> FollowUpWritten:
+            logged = clinic.log_contact_attempt(
+                who,
+                target.touchpoint_id or 0,
+                channel=form.channel,
+                outcome=form.outcome,
+                note=form.note,
+            )
+            return _attempt_written(
+                f"Contact attempt logged: {OUTCOME_WORDS[form.outcome]}.", logged
+            )
 
-            def log(who: Actor) -> FollowUpWritten:
-                logged = clinic.log_contact_attempt(
-                    who,
-                    target.touchpoint_id or 0,
-                    channel=form.channel,
-                    outcome=form.outcome,
-                    note=form.note,
-                )
-                return _attempt_written(
-                    f"Contact attempt logged: {OUTCOME_WORDS[form.outcome]}.", logged
-                )
-
-            self._write("Contact attempt logged.", log, actor)
-
-        self.aftercare.push_screen(
+        self._write_answer(
             ContactAttemptModal(target.patient_label, target.touchpoint_label, target.channel),
-            save,
+            "Contact attempt logged.",
+            log,
+            actor,
         )
 
     def _resolve(self, resolution: TouchpointResolution, title: str, required: bool) -> None:
@@ -202,24 +264,17 @@ class FollowUpActions:
         actor, target = ready
         clinic = self.aftercare.clinic
 
-        def save(note: str | None) -> None:
-            if note is None:
-                return
-            self._write(
-                f"{target.touchpoint_label} marked {resolution.value}.",
-                lambda who: clinic.resolve_touchpoint(
-                    who, target.touchpoint_id or 0, resolution, note
-                ),
-                actor,
-            )
-
-        self.aftercare.push_screen(
+        self._write_answer(
             TextPromptModal(
                 f"{title}: {target.patient_label}, {target.touchpoint_label}",
                 "reason" if required else "note (optional)",
                 required=required,
             ),
-            save,
+            f"{target.touchpoint_label} marked {resolution.value}.",
+            lambda who, note: clinic.resolve_touchpoint(
+                who, target.touchpoint_id or 0, resolution, note
+            ),
+            actor,
         )
 
     def action_done(self) -> None:
@@ -278,8 +333,6 @@ class FollowUpActions:
 
     def on_aftercare_message_checked(self, message: AftercareMessageChecked) -> None:
         """Copy, or first ask when English goes to a patient who reads another language."""
-        from tui.screens.alerts import ConfirmModal  # the alerts screen imports this module
-
         if message.notice is None:
             self._copy_message(message.actor, message.target)
             return

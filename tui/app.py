@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from textual.app import App, SystemCommand
@@ -30,6 +31,7 @@ from db.followup import Actor
 from db.listen import ChangeListener, ListenerState
 from db.services import Clinic
 from notifiers.dispatcher import Dispatcher, default_owner
+from tui.keys import bind
 from tui.screens.alerts import AlertsScreen
 from tui.screens.incidents import IncidentLogScreen
 from tui.screens.oncall import OnCallScreen
@@ -48,31 +50,31 @@ class AftercareApp(App[None]):
 
     TITLE = "aftercare"
     CSS_PATH = "aftercare.tcss"
+    # Kept out of the footer: the queue's banner, the help and the palette name them.
     BINDINGS = [
-        Binding(
+        bind(
+            "app.alerts",
             "exclamation_mark",
             "open_alerts",
             "Alerts",
-            # Kept out of the footer: the queue's banner and help, and the palette, name it.
+            "Physician alerts: who was paged, delivery status, acknowledge",
             show=False,
-            tooltip="Physician alerts: who was paged, delivery status, acknowledge",
-            id="app.alerts",
         ),
-        Binding(
+        bind(
+            "app.incidents",
             "i",
             "open_incidents",
             "Incidents",
+            "Incident log: adverse events, MFDS report clocks, timelines",
             show=False,
-            tooltip="Incident log: adverse events, MFDS report clocks, timelines",
-            id="app.incidents",
         ),
-        Binding(
+        bind(
+            "app.oncall",
             "O",
             "open_oncall",
             "On-call",
+            "On-call schedule: who receives oncall pages; admins set shifts",
             show=False,
-            tooltip="On-call schedule: who receives oncall pages; admins set shifts",
-            id="app.oncall",
         ),
     ]
 
@@ -110,6 +112,9 @@ class AftercareApp(App[None]):
         self.change_listener: ChangeListener | None = None
         """On PostgreSQL, wakes the current screen when anyone commits a change."""
         self._live_updates_paused = False
+        if settings.keymap:
+            # Ids and keys were checked when the config file was read (core.config).
+            self.set_keymap(settings.keymap)
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
@@ -274,7 +279,7 @@ class AftercareApp(App[None]):
             return
         self.push_screen(OnCallScreen())
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers every action of the current screen, not only the app's."""
         yield from super().get_system_commands(screen)
         if not isinstance(screen, AlertsScreen):

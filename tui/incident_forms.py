@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Vertical
+from textual.widgets import Button, Input, Label, Select
 
 from core.domain import IncidentCategory, IncidentOutcome, Seriousness
 from core.incident_log import HAND_WRITTEN, SEVERITY_GRADES, EntryKind, disagreement, words
 from db.incidents import Classification
+from tui.modals import FormModal
 
 # WHO-UMC causality categories: the vocabulary physicians already use.
 CAUSALITY = (
@@ -52,36 +51,32 @@ _GRADE_LABELS = {
 }
 
 
-Result = TypeVar("Result")
-
-
-class _Form(ModalScreen[Result | None]):
-    """Shared shape: a title, fields, an error line, Save and Cancel."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def buttons(self) -> ComposeResult:
-        yield Static("", id="error", classes="error")
-        with Horizontal(classes="buttons"):
-            yield Button("Save", variant="primary", id="save")
-            yield Button("Cancel", id="cancel")
-
-    def refuse(self, message: str) -> None:
-        """Say what is wrong; the form stays open with what was typed."""
-        self.query_one("#error", Static).update(Text(message, style="bold red"))
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
-
-
 def parse_day(text: str, what: str) -> date:
     """A YYYY-MM-DD date, or ValueError naming the field."""
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{what}: expected a date like 2026-11-22, got {text!r}") from None
+
+
+def check_dates(onset_text: str, learned_text: str, today: date) -> tuple[date | None, date]:
+    """The onset date (None when left empty) and day 0, or ValueError saying what is wrong:
+    neither in the future, and the clinic cannot learn of an event before it began."""
+    onset = parse_day(onset_text, "Onset") if onset_text.strip() else None
+    if onset is not None and onset > today:
+        raise ValueError(f"Onset: {onset:%Y-%m-%d} is in the future.")
+    learned = parse_day(learned_text, "Day 0")
+    if learned > today:
+        raise ValueError(f"Day 0: {learned:%Y-%m-%d} is in the future.")
+    if onset is not None and learned < onset:
+        raise ValueError(f"Day 0: {learned:%Y-%m-%d} is before the onset ({onset:%Y-%m-%d}).")
+    return onset, learned
+
+
+def _read_dates(form: FormModal[Any], today: date) -> tuple[date | None, date]:
+    """`check_dates` on the form's #onset and #learned fields."""
+    onset = form.query_one("#onset", Input).value
+    return check_dates(onset, form.query_one("#learned", Input).value, today)
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ class EntryForm:
     text: str
 
 
-class EntryModal(_Form[EntryForm]):
+class EntryModal(FormModal[EntryForm]):
     """Append a note, a contact with the patient or home physician, or a correction."""
 
     def __init__(self, title: str) -> None:
@@ -123,7 +118,7 @@ class EntryModal(_Form[EntryForm]):
         self.dismiss(EntryForm(kind, text))
 
 
-class ClassifyModal(_Form[Classification]):
+class ClassifyModal(FormModal[Classification]):
     """Category, seriousness (ICH E2A), grade (CTCAE), outcome, causality, actions and
     the suspect product, chosen from every product and add-on of the episode."""
 
@@ -241,7 +236,7 @@ class DateCorrection:
     reason: str
 
 
-class DateCorrectionModal(_Form[DateCorrection]):
+class DateCorrectionModal(FormModal[DateCorrection]):
     """Correct the onset date and day 0 (the reporting clock follows day 0)."""
 
     def __init__(self, title: str, today: date, onset: date | None, learned_on: date) -> None:
@@ -273,23 +268,10 @@ class DateCorrectionModal(_Form[DateCorrection]):
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
     def _save(self) -> None:
-        onset_text = self.query_one("#onset", Input).value.strip()
-        onset = None
         try:
-            if onset_text:
-                onset = parse_day(onset_text, "Onset")
-            learned = parse_day(self.query_one("#learned", Input).value, "Day 0")
+            onset, learned = _read_dates(self, self._today)
         except ValueError as exc:
             self.refuse(str(exc))
-            return
-        if onset is not None and onset > self._today:
-            self.refuse(f"Onset: {onset:%Y-%m-%d} is in the future.")
-            return
-        if learned > self._today:
-            self.refuse(f"Day 0: {learned:%Y-%m-%d} is in the future.")
-            return
-        if onset is not None and learned < onset:
-            self.refuse(f"Day 0: {learned:%Y-%m-%d} is before the onset ({onset:%Y-%m-%d}).")
             return
         if (onset, learned) == (self._onset, self._learned_on):
             self.refuse("Nothing changed: correct the onset date or day 0.")
@@ -311,7 +293,7 @@ class DatedReference:
     """Why an earlier record is replaced (asked only when there is one)."""
 
 
-class DatedReferenceModal(_Form[DatedReference]):
+class DatedReferenceModal(FormModal[DatedReference]):
     """Ask for the day something was done and its reference number.
 
     The day must lie between day 0 (`earliest`) and today; with `replacing`,
@@ -386,7 +368,7 @@ class CloseForm:
     note: str
 
 
-class CloseModal(_Form[CloseForm]):
+class CloseModal(FormModal[CloseForm]):
     """Close an incident with its outcome."""
 
     def __init__(self, title: str, warning: str | None) -> None:
@@ -428,7 +410,7 @@ class NewIncident:
     description: str
 
 
-class NewIncidentModal(_Form[NewIncident]):
+class NewIncidentModal(FormModal[NewIncident]):
     """Open an incident by hand: a home physician's call, a hospital's letter."""
 
     def __init__(self, patient: str, today: date) -> None:
@@ -474,27 +456,10 @@ class NewIncidentModal(_Form[NewIncident]):
         if not isinstance(seriousness, Seriousness):
             self.refuse("Choose the seriousness: it decides the reporting deadline.")
             return
-        onset_text = self.query_one("#onset", Input).value.strip()
-        onset = None
-        if onset_text:
-            try:
-                onset = parse_day(onset_text, "Onset")
-            except ValueError as exc:
-                self.refuse(str(exc))
-                return
-            if onset > self._today:
-                self.refuse(f"Onset: {onset:%Y-%m-%d} is in the future.")
-                return
         try:
-            learned = parse_day(self.query_one("#learned", Input).value, "Day 0")
+            onset, learned = _read_dates(self, self._today)
         except ValueError as exc:
             self.refuse(str(exc))
-            return
-        if learned > self._today:
-            self.refuse(f"Day 0: {learned:%Y-%m-%d} is in the future.")
-            return
-        if onset is not None and learned < onset:
-            self.refuse(f"Day 0: {learned:%Y-%m-%d} is before the onset ({onset:%Y-%m-%d}).")
             return
         description = self.query_one("#description", Input).value.strip()
         if not description:

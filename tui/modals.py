@@ -1,18 +1,20 @@
-"""Small modal forms that return a typed result (None when cancelled)."""
+"""Small modal forms that return a typed result (None when cancelled), and the
+one yes/no question every screen asks before an action that cannot be undone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from core.domain import Channel, ContactOutcome
+from tui.keys import bind
 
 _OUTCOME_LABELS = {
     ContactOutcome.REACHED: "Reached the patient",
@@ -21,6 +23,37 @@ _OUTCOME_LABELS = {
     ContactOutcome.PHOTO_RECEIVED: "Photo received",
     ContactOutcome.CALL_LATER: "Patient asked to call later",
 }
+
+Result = TypeVar("Result")
+
+
+class FormModal(ModalScreen[Result | None]):
+    """Shared shape of a form: fields, an error line, an OK (Save) and a Cancel button.
+
+    A form never closes on bad input: `refuse` names what is wrong and keeps
+    everything typed so far.
+    """
+
+    BINDINGS = [bind("form.cancel", "escape", "cancel", "Cancel", "Close without saving")]
+
+    def buttons(
+        self, ok: str = "Save", ok_id: str = "save", *, errors: bool = True
+    ) -> ComposeResult:
+        """The error line (unless the form cannot go wrong) and the two buttons, last."""
+        if errors:
+            yield Static("", id="error", classes="error")
+        with Horizontal(classes="buttons"):
+            yield Button(ok, variant="primary", id=ok_id)
+            yield Button("Cancel", id="cancel")
+
+    def refuse(self, message: str) -> None:
+        """Say what is wrong; the form stays open with what was typed."""
+        self.query_one("#error", Static).update(Text(message, style="bold red"))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without saving."""
+        self.dismiss(None)
 
 
 @dataclass(frozen=True)
@@ -32,10 +65,8 @@ class ContactAttemptForm:
     note: str
 
 
-class ContactAttemptModal(ModalScreen[ContactAttemptForm | None]):
+class ContactAttemptModal(FormModal[ContactAttemptForm]):
     """Log a contact attempt: channel, outcome, note."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, patient: str, touchpoint: str, channel: Channel) -> None:
         super().__init__()
@@ -59,9 +90,7 @@ class ContactAttemptModal(ModalScreen[ContactAttemptForm | None]):
                 id="outcome",
             )
             yield Input(placeholder="Note (optional)", id="note")
-            with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+            yield from self.buttons(errors=False)
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#note")
@@ -71,16 +100,9 @@ class ContactAttemptModal(ModalScreen[ContactAttemptForm | None]):
         assert isinstance(channel, Channel) and isinstance(outcome, ContactOutcome)
         self.dismiss(ContactAttemptForm(channel, outcome, self.query_one("#note", Input).value))
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
 
-
-class TextPromptModal(ModalScreen[str | None]):
+class TextPromptModal(FormModal[str]):
     """Ask for one line of text; `required` refuses an empty answer with a message."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
         self, title: str, placeholder: str = "", *, required: bool = False, value: str = ""
@@ -95,10 +117,7 @@ class TextPromptModal(ModalScreen[str | None]):
         with Vertical(classes="form"):
             yield Label(Text(self._title))
             yield Input(value=self._value, placeholder=self._placeholder, id="answer")
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+            yield from self.buttons("OK", "ok")
 
     @on(Button.Pressed, "#ok")
     @on(Input.Submitted, "#answer")
@@ -109,32 +128,34 @@ class TextPromptModal(ModalScreen[str | None]):
             return
         self.dismiss(answer)
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without an answer."""
-        self.dismiss(None)
 
+class ConfirmModal(ModalScreen[bool]):
+    """Ask yes or no; `y` confirms, `n`/escape cancels, and "No" has the focus."""
 
-class HelpModal(ModalScreen[None]):
-    """Every key of the screen underneath, with what it does."""
+    BINDINGS = [
+        bind("confirm.no", "escape,n", "answer(False)", "No", "Answer no: nothing is done"),
+        bind("confirm.yes", "y", "answer(True)", "Yes", "Answer yes"),
+    ]
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
-
-    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+    def __init__(self, question: Text) -> None:
         super().__init__()
-        self._title = title
-        self._keys = keys
+        self._question = question
 
     def compose(self) -> ComposeResult:
-        lines = Text(f"{self._title}\n\n", style="bold")
-        width = max((len(k) for k, _ in self._keys), default=0)
-        for key, description in self._keys:
-            lines.append(f"  {key:<{width}}  ", style="bold cyan")
-            lines.append(f"{description}\n")
-        lines.append("\nctrl+p opens the command palette with every action.", style="dim")
-        with Vertical(classes="form help"):
-            yield Static(lines, id="help-text")
+        with Vertical(classes="form"):
+            yield Label(self._question)
+            with Horizontal(classes="buttons"):
+                yield Button("Yes", variant="error", id="yes")
+                yield Button("No", id="no")
 
-    def action_close(self) -> None:
-        """Back to the screen."""
-        self.dismiss(None)
+    def on_mount(self) -> None:
+        # Focus "No": an accidental enter must not close an alert or cancel a shift.
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(yes)

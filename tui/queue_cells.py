@@ -6,9 +6,10 @@ from datetime import datetime
 
 from rich.text import Text
 
-from core.domain import Channel, Disposition
+from core.domain import Channel
 from core.incidents import ClockState, clinic_today, report_clock
 from core.queue import QueueCategory, QueueRow, due_phrase, humanise
+from tui.styles import REPORT_SOON_DAYS, Palette
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("priority", "Priority"),
@@ -23,14 +24,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("channel", "Channel"),
     ("assigned", "Assigned"),
 )
-
-DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold #ffffff on #d70000",
-    Disposition.URGENT: "bold red",
-    Disposition.REVIEW: "yellow",
-    Disposition.MONITOR: "cyan",
-    Disposition.EXPECTED: "green",
-}
 
 TEMPLATE_LABEL = {
     "standard": "std",
@@ -51,12 +44,6 @@ TEMPLATE_WORDS = {
 """Templates whose stored name does not read as words, where there is room (the timeline)."""
 
 _CHANNEL_LABEL = {Channel.KAKAOTALK: "kakao"}
-_BAND_STYLE = {
-    QueueCategory.ALERT: "bold #ffffff on #d70000",
-    QueueCategory.OVERDUE: "bold red",
-    QueueCategory.DUE: "yellow",
-    QueueCategory.UPCOMING: "dim",
-}
 
 
 def clip(text: str, width: int) -> str:
@@ -64,16 +51,16 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def row_cells(row: QueueRow, now: datetime, quiet_days: int) -> tuple[Text, ...]:
+def row_cells(row: QueueRow, now: datetime, quiet_days: int, palette: Palette) -> tuple[Text, ...]:
     """The cells of one row. Names go in as Text, so patient-written markup shows literally."""
     band = row.category(now)
     if row.alert_disposition is not None:
         priority = Text(
-            f"ALERT {row.alert_disposition.value}", style=_BAND_STYLE[QueueCategory.ALERT]
+            f"ALERT {row.alert_disposition.value}", style=palette.band(QueueCategory.ALERT)
         )
     elif row.latest_disposition is not None:
         priority = Text(
-            row.latest_disposition.value, style=DISPOSITION_STYLE[row.latest_disposition]
+            row.latest_disposition.value, style=palette.disposition(row.latest_disposition)
         )
     else:
         priority = Text("—", style="dim")
@@ -98,7 +85,7 @@ def row_cells(row: QueueRow, now: datetime, quiet_days: int) -> tuple[Text, ...]
         Text(f"{row.local_now(now):%a %H:%M}"),
         Text(str(days) if days is not None else "—"),
         Text(touchpoint),
-        Text(due_phrase(row, now), style=_BAND_STYLE[band] if band is not None else ""),
+        Text(due_phrase(row, now), style=palette.band(band) if band is not None else ""),
         report_cell(row, now),
         last,
         Text(_CHANNEL_LABEL.get(row.channel, row.channel.value)),
@@ -109,10 +96,6 @@ def row_cells(row: QueueRow, now: datetime, quiet_days: int) -> tuple[Text, ...]
     )
 
 
-# How close a report deadline must be before the queue shouts about it.
-_REPORT_SOON_DAYS = 3
-
-
 def report_cell(row: QueueRow, now: datetime) -> Text:
     """Days left on the patient's most urgent MFDS report still owed, if any."""
     if row.report_due_on is None:
@@ -120,7 +103,7 @@ def report_cell(row: QueueRow, now: datetime) -> Text:
     clock = report_clock(row.report_due_on, None, clinic_today(now))
     if clock.state in (ClockState.OVERDUE, ClockState.DUE_TODAY):
         style = "bold red"
-    elif clock.days_left is not None and clock.days_left <= _REPORT_SOON_DAYS:
+    elif clock.days_left is not None and clock.days_left <= REPORT_SOON_DAYS:
         style = "yellow"
     else:
         style = ""

@@ -16,6 +16,31 @@ def cursor_key(table: DataTable[Text]) -> str | None:
     return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
 
+def show_rows(
+    table: DataTable[Text],
+    columns: tuple[tuple[str, str], ...],
+    rows: list[tuple[str, tuple[Text, ...]]],
+) -> None:
+    """Show `rows` (key, cells), keeping the cursor on the row it was on.
+
+    The same rows in the same order are updated cell by cell (no flicker, no
+    jump); anything else rewrites the table.
+    """
+    kept = cursor_key(table)
+    wanted = [key for key, _ in rows]
+    if [row.key.value for row in table.ordered_rows] == wanted:
+        for key, cells in rows:
+            for (column, _), cell in zip(columns, cells, strict=True):
+                if table.get_cell(key, column) != cell:
+                    table.update_cell(key, column, cell)
+        return
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if kept is not None and kept in wanted:
+        table.move_cursor(row=wanted.index(kept), animate=False)
+
+
 def reporting_routes(current_country: str, home_country: str) -> Group:
     """Where an adverse event is reported: the country the patient is in, and home if different."""
     countries = [current_country]

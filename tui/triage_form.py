@@ -18,9 +18,7 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.domain import Disposition, Protocol, Trend
@@ -37,7 +35,9 @@ from core.triage import (
 from core.triage.course import PROTOCOL_WORDS, NormalCourse, normal_course
 from core.triage.groups import BODY_SYSTEMS
 from core.triage.outcome import PROTOCOL_NOT_RECORDED, TREND_NOT_RECORDED
-from tui.queue_cells import DISPOSITION_STYLE
+from tui.keys import bind
+from tui.modals import FormModal
+from tui.styles import STYLE_CLASSES, ClinicStyles
 
 _ASKED_FOR_BELOW = frozenset({TREND_NOT_RECORDED, PROTOCOL_NOT_RECORDED})
 
@@ -69,7 +69,7 @@ class TriageFormResult:
     note: str
 
 
-class TriageModal(ModalScreen[TriageFormResult | None]):
+class TriageModal(ClinicStyles, FormModal[TriageFormResult]):
     """Record a triage for one patient."""
 
     DEFAULT_CSS = """
@@ -86,10 +86,9 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
     }
     """
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save triage"),
-    ]
+    COMPONENT_CLASSES = STYLE_CLASSES
+    # escape cancels, as in every form (FormModal).
+    BINDINGS = [bind("triage.save", "ctrl+s", "save", "Save triage", "Save the triage")]
 
     def __init__(self, context: TriageContext) -> None:
         super().__init__()
@@ -132,10 +131,7 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
             )
             yield Input(placeholder="Reason for choosing another outcome", id="override-reason")
             yield Static("", id="override-warning")
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Save triage", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+            yield from self.buttons("Save triage")
 
     def on_mount(self) -> None:
         self.query_one("#protocol", Select).display = self._triage.protocol is None
@@ -211,7 +207,9 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
             return
         findings, outcome = assessed
         text = Text("Outcome: ", style="bold")
-        text.append(outcome.disposition.value.upper(), style=DISPOSITION_STYLE[outcome.disposition])
+        text.append(
+            outcome.disposition.value.upper(), style=self.palette.disposition(outcome.disposition)
+        )
         text.append(f"  {outcome.action}\n")
         for reason in outcome.reasons:
             # A missing input is said once, in the line that asks for it (below).
@@ -289,11 +287,6 @@ class TriageModal(ModalScreen[TriageFormResult | None]):
         self.query_one("#error", Static).update(Text(message))
         self.notify(message, severity="warning")
         field.focus()
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
 
 
 def missing_inputs(findings: Findings, outcome: TriageOutcome) -> str | None:

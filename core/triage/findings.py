@@ -27,7 +27,8 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, NoReturn
+from enum import StrEnum
+from typing import Annotated, Any, Final, NoReturn, TypeVar
 
 import pycountry
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -54,6 +55,9 @@ class TriageInputError(ValueError):
         """Where the problem is: 'day', 'symptoms[1]', or 'input' for the whole input."""
         self.message = message
         """What is wrong with it, without the field name."""
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 def _refuse(message: str) -> NoReturn:
@@ -100,12 +104,17 @@ def _temperature(value: object) -> float | None:
     return float(value)
 
 
-def _trend(value: object) -> Trend | None:
-    if value is None or isinstance(value, Trend):
+def _one_of(kind: type[_Choice], value: object) -> _Choice | None:
+    """A stored code of `kind` (a trend, a protocol), or None; any other value is refused."""
+    if value is None or isinstance(value, kind):
         return value
-    if isinstance(value, str) and value in Trend._value2member_map_:
-        return Trend(value)
-    _refuse(f"must be one of {', '.join(Trend)} (got {value!r})")
+    if isinstance(value, str) and value in kind._value2member_map_:
+        return kind(value)
+    _refuse(f"must be one of {', '.join(kind)} (got {value!r})")
+
+
+def _trend(value: object) -> Trend | None:
+    return _one_of(Trend, value)
 
 
 def _list(value: object, what: str) -> object:
@@ -144,11 +153,7 @@ def _country(value: object) -> str | None:
 
 
 def _protocol(value: object) -> Protocol | None:
-    if value is None or isinstance(value, Protocol):
-        return value
-    if isinstance(value, str) and value in Protocol._value2member_map_:
-        return Protocol(value)
-    _refuse(f"must be one of {', '.join(Protocol)} (got {value!r})")
+    return _one_of(Protocol, value)
 
 
 def _addons(value: object) -> object:

@@ -15,7 +15,6 @@ temperature in its band is reported too. Rows may be limited to protocols.
 from __future__ import annotations
 
 import string
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,10 +27,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
 
+from core.data_tables import read_table
 from core.domain import Disposition, IncidentCategory, Protocol, Trend
 from core.triage.vocabulary import SYMPTOM_CODES, in_vocabulary_order
 
@@ -294,14 +293,7 @@ def parse_rule_table(text: str, source: str, version: str = RULES_VERSION) -> Ru
     or placeholder, a repeated id, or a vocabulary symptom that some day and
     trend leave uncovered by every row.
     """
-    try:
-        raw = _RuleFile.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"triage rules {source}: malformed TOML: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"triage rules {source}: {where}: {first['msg']}") from exc
+    raw = read_table(_RuleFile, text, f"triage rules {source}")
     rules = tuple(_rule(row, source) for row in raw.rule)
     labs = tuple(_lab(row, source) for row in raw.lab)
     _refuse_repeated_ids([r.id for r in rules], "rule", source)

@@ -119,13 +119,11 @@ class AdminServices(ServiceBase):
     def add_first_admin(self, new: NewStaff, *, by: str) -> StaffLine:
         """Add the first admin of a list without one; `by` is the OS login the caller
         checked may do so (root or the database file's owner)."""
-        now = self.clock.now()
-        return self._write(lambda session: add_first_admin(session, new=new, by=by, now=now))
+        return self._apply(add_first_admin, new=new, by=by)
 
     def add_staff(self, actor: Actor, new: NewStaff) -> StaffLine:
         """Add a staff member (admins)."""
-        now = self.clock.now()
-        return self._write(lambda session: add_staff(session, new=new, actor=actor, now=now))
+        return self._apply(add_staff, actor, new)
 
     def staff_list(self) -> list[StaffLine]:
         """Everyone on the staff list, in login order."""
@@ -133,21 +131,15 @@ class AdminServices(ServiceBase):
 
     def set_staff_active(self, actor: Actor, login: str, *, active: bool) -> StaffLine:
         """Disable a login, or enable it again (admins); never the last admin."""
-        now = self.clock.now()
-        return self._write(
-            lambda session: set_active(session, username=login, active=active, actor=actor, now=now)
-        )
+        return self._apply(set_active, actor, login, active=active)
 
     def change_staff_role(self, actor: Actor, login: str, role: Role) -> StaffLine:
         """Give a staff member another role (admins); the last admin keeps theirs."""
-        now = self.clock.now()
-        return self._write(
-            lambda session: change_role(session, username=login, role=role, actor=actor, now=now)
-        )
+        return self._apply(change_role, actor, login, role=role)
 
     def active_staff(self, login: str) -> Actor | None:
         """The active staff member with this login, if any."""
-        return self._read(lambda session: find_actor(session, login))
+        return self._read(find_actor, login)
 
     def active_physician_tags(self) -> list[tuple[str, str | None]]:
         """(login, notify tag) of every active physician, in login order."""
@@ -170,13 +162,13 @@ class AdminServices(ServiceBase):
 
         Asked before a command reads anything, so a refused person learns nothing.
         """
-        self._read(lambda session: require(session, actor, action))
+        self._read(require, actor, action)
 
     def patient_by_reference(self, reference: str) -> int | None:
         """The id of the patient with this code (AC-000123) or numeric id, if any."""
         from db.exports import find_patient
 
-        return self._read(lambda session: find_patient(session, reference))
+        return self._read(find_patient, reference)
 
     # --- patient import -------------------------------------------------------------
 
@@ -185,7 +177,7 @@ class AdminServices(ServiceBase):
         from db.patient_import import existing_codes
 
         wanted = list(codes)
-        return self._read(lambda session: existing_codes(session, wanted))
+        return self._read(existing_codes, wanted)
 
     def import_patients(
         self,
@@ -199,17 +191,8 @@ class AdminServices(ServiceBase):
         """Add every checked row's patient and episode in one audited transaction (admins)."""
         from db.patient_import import import_patients
 
-        now = self.clock.now()
-        return self._write(
-            lambda session: import_patients(
-                session,
-                rows,
-                actor=actor,
-                templates=templates,
-                now=now,
-                source=source,
-                sha256=sha256,
-            )
+        return self._apply(
+            import_patients, actor, rows, templates=templates, source=source, sha256=sha256
         )
 
     # --- the audit trail --------------------------------------------------------------

@@ -47,23 +47,13 @@ class AlertServices(ServiceBase):
 
         Refused, naming who, when someone acknowledged or resolved it first.
         """
-        now = self.clock.now()
-        self._write(
-            lambda session: escalations.acknowledge(
-                session, escalation_id=escalation_id, actor=actor, now=now
-            )
-        )
+        self._apply(escalations.acknowledge, actor, escalation_id)
 
     def resolve_alert(self, actor: Actor, escalation_id: int) -> None:
         """Close an alert (acknowledged or still open); pending deliveries are cancelled."""
-        now = self.clock.now()
-        self._write(
-            lambda session: escalations.resolve(
-                session, escalation_id=escalation_id, actor=actor, now=now
-            )
-        )
+        self._apply(escalations.resolve, actor, escalation_id)
 
     def dispatcher_holder(self) -> str | None:
         """Who holds a live dispatcher lease, if anyone (the TUI sends alerts itself when
         nobody does)."""
-        return self._read(lambda session: escalations.dispatcher_active(session, self.clock.now()))
+        return self._read(escalations.dispatcher_active, self.clock.now())

@@ -4,7 +4,8 @@ one way to run a use case in one transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from db.engine import transaction
 from db.errors import StorageError, explain_operational_error
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ServiceBase:
@@ -28,15 +30,40 @@ class ServiceBase:
         self.settings = settings
         self.clock = clock
 
-    def _write(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one transaction: all of it is committed, or none.
+    def _apply(
+        self,
+        change: Callable[Concatenate[Session, datetime, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Apply one change at the clock's time: `change(session, now, *args, **kwargs)`
+        in one transaction (see `_write`).
+
+        Every change function in `db` takes the session and the time first and
+        then (actor, what it acts on, *, details), so a use case that only
+        forwards to one is a single call, its arguments checked by mypy against
+        the change function's own signature.
+        """
+        now = self.clock.now()
+        return self._write(change, now, *args, **kwargs)
+
+    def _write(
+        self,
+        work: Callable[Concatenate[Session, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `work(session, *args, **kwargs)` in one transaction: all of it is
+        committed, or none.
 
         Every failure a person can meet comes out as a `Refused` (or a
         subclass) with one sentence; nothing is half-written.
         """
         try:
             with transaction(self.database.sessions) as session:
-                return work(session)
+                return work(session, *args, **kwargs)
         except Refused:
             raise
         except NotPermitted as exc:
@@ -48,11 +75,18 @@ class ServiceBase:
                 f"{explain_operational_error(exc, self.database.engine.url)}; nothing was saved"
             ) from exc
 
-    def _read(self, work: Callable[[Session], T]) -> T:
-        """Run a read in its own short session; storage failures become `Unavailable`."""
+    def _read(
+        self,
+        work: Callable[Concatenate[Session, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `work(session, *args, **kwargs)` in its own short session; storage
+        failures become `Unavailable`."""
         try:
             with self.database.sessions() as session:
-                return work(session)
+                return work(session, *args, **kwargs)
         except StorageError as exc:
             raise Unavailable(str(exc)) from exc
         except DBAPIError as exc:

@@ -82,8 +82,7 @@ class ExportServices(ServiceBase):
         from core.exports.records import ClinicContact
         from db.exports import load_patient_export
 
-        now = self.clock.now()
-        export = self._read(lambda session: load_patient_export(session, patient_id, now))
+        export = self._read(load_patient_export, patient_id, self.clock.now())
         if export is None:
             raise UnknownPatient(f"no patient with id {patient_id}")
         content = render_export(kind, export, ClinicContact.from_settings(self.settings))
@@ -93,12 +92,7 @@ class ExportServices(ServiceBase):
         """Record the export in the audit trail; call before handing the bytes out."""
         from db.exports import record_export  # first use: see render_patient_export
 
-        now = self.clock.now()
-        self._write(
-            lambda session: record_export(
-                session, patient_id=rendered.patient_id, kind=rendered.kind, actor=login, now=now
-            )
-        )
+        self._apply(record_export, login, rendered.patient_id, kind=rendered.kind)
 
     def save_export(self, login: str, rendered: RenderedExport, path: Path) -> Path:
         """Write `rendered` to `path` (replacing any file there) and audit it; returns `path`.
@@ -111,9 +105,7 @@ class ExportServices(ServiceBase):
         made: list[Path] = []
 
         def disclose(session: Session) -> None:
-            record_export(
-                session, patient_id=rendered.patient_id, kind=rendered.kind, actor=login, now=now
-            )
+            record_export(session, now, login, rendered.patient_id, kind=rendered.kind)
             made.append(_write_private(path, rendered.content))
 
         _commit_then_rename(lambda: self._write(disclose), made, path)
@@ -141,7 +133,7 @@ class ExportServices(ServiceBase):
         Refused unless the actor's role may export now (not at sign-in). When a
         later kind fails the error names the files already written.
         """
-        self._read(lambda session: require(session, actor, Action.EXPORT))
+        self._read(require, actor, Action.EXPORT)
         paths: list[Path] = []
         for kind in kinds:
             try:
@@ -171,18 +163,14 @@ class ExportServices(ServiceBase):
         def disclose(session: Session) -> None:
             records = export_incidents(session, wanted, today)
             mark_changed(session, now)
-            audit.record(
-                session,
-                at=now,
-                actor=login,
-                action="export.incidents_csv",
-                entity="incident",
-                entity_id=None,
-                after={
-                    "filter": wanted.describe(),
-                    "rows": len(records),
-                    "file": destination or str(path),
-                },
+            # About many incidents, so about no one row.
+            disclosed = {
+                "filter": wanted.describe(),
+                "rows": len(records),
+                "file": destination or str(path),
+            }
+            audit.log(
+                session, now, login, "export.incidents_csv", ("incident", None), after=disclosed
             )
             counted.append(len(records))
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -196,7 +184,7 @@ class ExportServices(ServiceBase):
 
         Refused unless the actor's role may export now.
         """
-        self._read(lambda session: require(session, actor, Action.EXPORT))
+        self._read(require, actor, Action.EXPORT)
         now = self.clock.now()
         stamp = f"{now.astimezone(ZoneInfo(self.settings.clinic_timezone)):%Y%m%d-%H%M%S}"
         path = self.settings.export_folder() / f"incidents-{stamp}.csv"

@@ -78,21 +78,17 @@ class FollowUpServices(ServiceBase):
 
     def patient_dossier(self, patient_id: int) -> PatientDossier | None:
         """Everything the clinic knows about one patient now; None if there is no such patient."""
-        now = self.clock.now()
-        return self._read(lambda session: load_dossier(session, patient_id, now))
+        return self._read(load_dossier, patient_id, self.clock.now())
 
     def aftercare_message(self, actor: Actor, touchpoint_id: int) -> RenderedMessage:
         """The aftercare message for a touchpoint, read but not logged (the coordinator
         may still decline a message in English)."""
-        now = self.clock.now()
         return self._read(
-            lambda session: followup.aftercare_message(
-                session,
-                touchpoint_id=touchpoint_id,
-                actor=actor,
-                clinic_name=self.settings.clinic_name,
-                now=now,
-            )
+            followup.aftercare_message,
+            self.clock.now(),
+            actor,
+            touchpoint_id,
+            clinic_name=self.settings.clinic_name,
         )
 
     # -- writes --------------------------------------------------------------
@@ -108,19 +104,15 @@ class FollowUpServices(ServiceBase):
     ) -> ContactLogged:
         """Log one contact attempt; it may close the touchpoint as unreachable (the
         clinic's `unreachable_after_attempts` and `reply_window_hours`)."""
-        now = self.clock.now()
-        return self._write(
-            lambda session: followup.record_contact_attempt(
-                session,
-                touchpoint_id=touchpoint_id,
-                channel=channel,
-                outcome=outcome,
-                note=note,
-                actor=actor,
-                now=now,
-                unreachable_after=self.settings.unreachable_after_attempts,
-                reply_window=self._reply_window(),
-            )
+        return self._apply(
+            followup.record_contact_attempt,
+            actor,
+            touchpoint_id,
+            channel=channel,
+            outcome=outcome,
+            note=note,
+            unreachable_after=self.settings.unreachable_after_attempts,
+            reply_window=self._reply_window(),
         )
 
     def resolve_touchpoint(
@@ -131,37 +123,17 @@ class FollowUpServices(ServiceBase):
         note: str | None,
     ) -> None:
         """Mark a touchpoint done (note optional) or skipped (reason required)."""
-        now = self.clock.now()
-        self._write(
-            lambda session: _nothing(
-                followup.resolve_touchpoint(
-                    session,
-                    touchpoint_id=touchpoint_id,
-                    resolution=resolution,
-                    note=note,
-                    actor=actor,
-                    now=now,
-                )
-            )
+        self._apply(
+            followup.resolve_touchpoint, actor, touchpoint_id, resolution=resolution, note=note
         )
 
     def claim_patient(self, actor: Actor, patient_id: int) -> None:
         """Take the patient, only if nobody holds them."""
-        now = self.clock.now()
-        self._write(
-            lambda session: followup.claim_patient(
-                session, patient_id=patient_id, actor=actor, now=now
-            )
-        )
+        self._apply(followup.claim_patient, actor, patient_id)
 
     def release_patient(self, actor: Actor, patient_id: int) -> None:
         """Give the patient back to the unassigned pool, only if the actor holds them."""
-        now = self.clock.now()
-        self._write(
-            lambda session: followup.release_patient(
-                session, patient_id=patient_id, actor=actor, now=now
-            )
-        )
+        self._apply(followup.release_patient, actor, patient_id)
 
     def send_aftercare_message(
         self, actor: Actor, touchpoint_id: int, channel: Channel
@@ -175,20 +147,16 @@ class FollowUpServices(ServiceBase):
 
         def send(session: Session) -> MessageSent:
             message = followup.aftercare_message(
-                session,
-                touchpoint_id=touchpoint_id,
-                actor=actor,
-                clinic_name=self.settings.clinic_name,
-                now=now,
+                session, now, actor, touchpoint_id, clinic_name=self.settings.clinic_name
             )
             logged = followup.record_contact_attempt(
                 session,
-                touchpoint_id=touchpoint_id,
+                now,
+                actor,
+                touchpoint_id,
                 channel=channel,
                 outcome=ContactOutcome.MESSAGE_SENT,
                 note=f"aftercare message in {language_name(message.language)}",
-                actor=actor,
-                now=now,
                 unreachable_after=self.settings.unreachable_after_attempts,
                 reply_window=self._reply_window(),
             )
@@ -209,23 +177,19 @@ class FollowUpServices(ServiceBase):
     ) -> SavedTriage:
         """Save a triage and everything its outcome requires (incident, physician
         alert, re-check), under the clinic's escalation and reporting policies."""
-        now = self.clock.now()
         settings = self.settings
-        return self._write(
-            lambda session: triage.record_triage(
-                session,
-                patient_id=patient_id,
-                findings=findings,
-                outcome=outcome,
-                chosen=chosen,
-                override_reason=override_reason,
-                note=note,
-                actor=actor,
-                now=now,
-                include_patient_name=settings.alert_include_patient_name,
-                policies=build_policies(settings.escalation_policies),
-                reporting=settings.reporting_policy(),
-            )
+        return self._apply(
+            triage.record_triage,
+            actor,
+            patient_id,
+            findings=findings,
+            outcome=outcome,
+            chosen=chosen,
+            override_reason=override_reason,
+            note=note,
+            include_patient_name=settings.alert_include_patient_name,
+            policies=build_policies(settings.escalation_policies),
+            reporting=settings.reporting_policy(),
         )
 
     def open_incident_by_hand(
@@ -241,27 +205,17 @@ class FollowUpServices(ServiceBase):
     ) -> int:
         """Open an incident not raised by a triage (a home physician's call, a letter);
         returns its number. `learned_on` is day 0 of the reporting clock."""
-        now = self.clock.now()
-        reporting = self.settings.reporting_policy()
-        return self._write(
-            lambda session: incidents.open_by_hand(
-                session,
-                patient_id=patient_id,
-                category=category,
-                seriousness=seriousness,
-                onset_date=onset_date,
-                learned_on=learned_on,
-                description=description,
-                actor=actor,
-                now=now,
-                reporting=reporting,
-            )
+        return self._apply(
+            incidents.open_by_hand,
+            actor,
+            patient_id,
+            category=category,
+            seriousness=seriousness,
+            onset_date=onset_date,
+            learned_on=learned_on,
+            description=description,
+            reporting=self.settings.reporting_policy(),
         )
 
     def _reply_window(self) -> timedelta:
         return timedelta(hours=self.settings.reply_window_hours)
-
-
-def _nothing(_: object) -> None:
-    # The stored row stays inside its session; the screen needs nothing back.
-    return None

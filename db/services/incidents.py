@@ -52,14 +52,14 @@ class IncidentServices(ServiceBase):
 
     def incident(self, incident_id: int) -> IncidentDetail:
         """One incident with its timeline; `NotFound` when there is no such incident."""
-        detail = self._read(lambda session: store.load_incident(session, incident_id))
+        detail = self._read(store.load_incident, incident_id)
         if detail is None:
             raise NotFound(f"incident #{incident_id} no longer exists")
         return detail
 
     def suspect_product_choices(self, incident_id: int) -> list[tuple[int | str, str]]:
         """What the classify form offers as suspect product (`db.incidents.episode_products`)."""
-        return self._read(lambda session: store.episode_products(session, incident_id))
+        return self._read(store.episode_products, incident_id)
 
     # -- changes ---------------------------------------------------------------
 
@@ -67,12 +67,7 @@ class IncidentServices(ServiceBase):
         self, actor: Actor, incident_id: int, kind: EntryKind, text: str
     ) -> None:
         """Append a note, a contact or a correction to the incident's timeline."""
-        now = self.clock.now()
-        self._write(
-            lambda session: store.add_entry(
-                session, incident_id=incident_id, kind=kind, text=text, actor=actor, now=now
-            )
-        )
+        self._apply(store.add_entry, actor, incident_id, kind=kind, text=text)
 
     def classify_incident(
         self,
@@ -83,17 +78,13 @@ class IncidentServices(ServiceBase):
         classification: store.Classification,
     ) -> None:
         """A physician's classification; `StaleEdit` names who changed it since it was read."""
-        now, reporting = self.clock.now(), self.settings.reporting_policy()
-        self._write(
-            lambda session: store.classify(
-                session,
-                incident_id=incident_id,
-                expected_version=expected_version,
-                classification=classification,
-                actor=actor,
-                now=now,
-                reporting=reporting,
-            )
+        self._apply(
+            store.classify,
+            actor,
+            incident_id,
+            expected_version=expected_version,
+            classification=classification,
+            reporting=self.settings.reporting_policy(),
         )
 
     def correct_incident_dates(
@@ -107,19 +98,15 @@ class IncidentServices(ServiceBase):
         reason: str,
     ) -> None:
         """Correct the onset date and day 0, with a reason; the clock follows day 0."""
-        now, reporting = self.clock.now(), self.settings.reporting_policy()
-        self._write(
-            lambda session: store.correct_dates(
-                session,
-                incident_id=incident_id,
-                expected_version=expected_version,
-                onset_date=onset_date,
-                learned_on=learned_on,
-                reason=reason,
-                actor=actor,
-                now=now,
-                reporting=reporting,
-            )
+        self._apply(
+            store.correct_dates,
+            actor,
+            incident_id,
+            expected_version=expected_version,
+            onset_date=onset_date,
+            learned_on=learned_on,
+            reason=reason,
+            reporting=self.settings.reporting_policy(),
         )
 
     def record_mfds_report(
@@ -133,18 +120,14 @@ class IncidentServices(ServiceBase):
         replacing_because: str | None = None,
     ) -> None:
         """Record the MFDS report as submitted; the reporting clock stops."""
-        now = self.clock.now()
-        self._write(
-            lambda session: store.record_report(
-                session,
-                incident_id=incident_id,
-                expected_version=expected_version,
-                reported_on=reported_on,
-                reference=reference,
-                actor=actor,
-                now=now,
-                replacing_because=replacing_because,
-            )
+        self._apply(
+            store.record_report,
+            actor,
+            incident_id,
+            expected_version=expected_version,
+            reported_on=reported_on,
+            reference=reference,
+            replacing_because=replacing_because,
         )
 
     def record_khidi_escalation(
@@ -157,17 +140,13 @@ class IncidentServices(ServiceBase):
         reference: str,
     ) -> None:
         """Record that the case went to KHIDI."""
-        now = self.clock.now()
-        self._write(
-            lambda session: store.record_khidi(
-                session,
-                incident_id=incident_id,
-                expected_version=expected_version,
-                escalated_on=escalated_on,
-                reference=reference,
-                actor=actor,
-                now=now,
-            )
+        self._apply(
+            store.record_khidi,
+            actor,
+            incident_id,
+            expected_version=expected_version,
+            escalated_on=escalated_on,
+            reference=reference,
         )
 
     def close_incident(
@@ -180,31 +159,19 @@ class IncidentServices(ServiceBase):
         note: str | None,
     ) -> None:
         """Close with an outcome; an unsubmitted report stays owed."""
-        now = self.clock.now()
-        self._write(
-            lambda session: store.close(
-                session,
-                incident_id=incident_id,
-                expected_version=expected_version,
-                outcome=outcome,
-                note=note,
-                actor=actor,
-                now=now,
-            )
+        self._apply(
+            store.close,
+            actor,
+            incident_id,
+            expected_version=expected_version,
+            outcome=outcome,
+            note=note,
         )
 
     def reopen_incident(
         self, actor: Actor, incident_id: int, *, expected_version: int, reason: str
     ) -> None:
         """Reopen a closed incident, with a reason."""
-        now = self.clock.now()
-        self._write(
-            lambda session: store.reopen(
-                session,
-                incident_id=incident_id,
-                expected_version=expected_version,
-                reason=reason,
-                actor=actor,
-                now=now,
-            )
+        self._apply(
+            store.reopen, actor, incident_id, expected_version=expected_version, reason=reason
         )

@@ -43,7 +43,7 @@ class OnCallServices(ServiceBase):
 
     def on_call_shifts(self, start: datetime, end: datetime) -> list[ShiftView]:
         """Live shifts overlapping [start, end), earliest first."""
-        return self._read(lambda session: oncall.list_shifts(session, start, end))
+        return self._read(oncall.list_shifts, start, end)
 
     def set_on_call_shift(
         self,
@@ -60,19 +60,15 @@ class OnCallServices(ServiceBase):
         An overlap is refused naming the shift in the way, unless `replace`:
         then the new shift takes over exactly the overlapped time.
         """
-        now, zone = self.clock.now(), ZoneInfo(self.settings.clinic_timezone)
-        return self._write(
-            lambda session: oncall.set_shift(
-                session,
-                staff_login=staff_login,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                actor=actor,
-                now=now,
-                note=note,
-                replace=replace,
-                clinic_tz=zone,
-            )
+        return self._apply(
+            oncall.set_shift,
+            actor,
+            staff_login,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            note=note,
+            replace=replace,
+            clinic_tz=ZoneInfo(self.settings.clinic_timezone),
         )
 
     def cancel_on_call_shift(
@@ -80,13 +76,4 @@ class OnCallServices(ServiceBase):
     ) -> ShiftView:
         """Cancel a live shift not over yet; returns it as it was. With
         `expected_version`, a shift changed since it was read is refused."""
-        now = self.clock.now()
-        return self._write(
-            lambda session: oncall.cancel_shift(
-                session,
-                shift_id=shift_id,
-                actor=actor,
-                now=now,
-                expected_version=expected_version,
-            )
-        )
+        return self._apply(oncall.cancel_shift, actor, shift_id, expected_version=expected_version)

@@ -4,6 +4,7 @@ missing inputs and lab suggestions, never their stored codes."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from core.domain import (
     Disposition,
@@ -29,8 +30,8 @@ from tests.conftest import TEST_NOW
 NOW = TEST_NOW
 
 
-def _triage(**changes: object) -> TriageRecord:
-    values: dict[str, object] = {
+def _triage(**changes: Any) -> TriageRecord:
+    values: dict[str, Any] = {
         "triage_id": 4,
         "assessed_at": NOW - timedelta(hours=1),
         "day": 5,
@@ -45,7 +46,7 @@ def _triage(**changes: object) -> TriageRecord:
         "staff": "Kim RN",
     }
     values.update(changes)
-    return TriageRecord(**values)  # type: ignore[arg-type]
+    return TriageRecord(**values)
 
 
 def test_symptoms_read_as_words_and_unknown_codes_lose_their_underscores() -> None:

@@ -15,6 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.medication import Medication
 from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
@@ -28,6 +29,7 @@ from core.exports.fhir import (
 from core.exports.formats import render_export
 from core.exports.labels import DISPOSITION_EXPLANATIONS
 from core.exports.records import PatientExport
+from tests.bundles import resource_type
 from tests.core.test_exports_summary import CLINIC, LAB_TEXT, sample_export
 
 
@@ -39,10 +41,18 @@ def _resources(bundle: Bundle, kind: type[Any]) -> list[Any]:
     return [e.resource for e in bundle.entry or [] if isinstance(e.resource, kind)]
 
 
+def _name_reference_and_lot(
+    medication: Medication,
+) -> tuple[str | None, tuple[str | None, str | None]]:
+    assert medication.code is not None and medication.identifier
+    assert medication.batch is not None
+    return medication.code.text, (medication.identifier[0].value, medication.batch.lotNumber)
+
+
 def test_bundle_reparses_with_every_resource_type() -> None:
     bundle = _parsed(sample_export())
     assert bundle.type == "collection"
-    kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
+    kinds = Counter(resource_type(e) for e in bundle.entry or [])
     assert kinds == {
         "Patient": 1,
         "Procedure": 1,
@@ -62,7 +72,7 @@ def test_counts_follow_episodes_and_incidents() -> None:
         dossier=replace(export.dossier, episodes=(second_episode, *export.episodes)),
         incidents=(*export.incidents, second_incident),
     )
-    kinds = Counter(e.resource.get_resource_type() for e in _parsed(bigger).entry or [])
+    kinds = Counter(resource_type(e) for e in _parsed(bigger).entry or [])
     assert kinds == {
         "Patient": 1,
         "Procedure": 2,
@@ -79,7 +89,7 @@ def test_procedure_carries_products_with_mfds_reference_and_lot() -> None:
     assert procedure.code.text == "Exosome IV"
     medications = {m.id: m for m in procedure.contained or [] if isinstance(m, Medication)}
     assert [r.reference for r in procedure.usedReference] == [f"#{i}" for i in medications]
-    lots = {m.code.text: (m.identifier[0].value, m.batch.lotNumber) for m in medications.values()}
+    lots = dict(_name_reference_and_lot(m) for m in medications.values())
     assert lots == {
         "ExoRene IV exosome concentrate": ("MFDS-2024-98765", "LOT-EXO-4417"),
         "Glutathione injection": ("MFDS-2020-31337", "GTH-0042"),
@@ -237,4 +247,5 @@ def test_no_meddra_codes_and_non_latin_names_survive() -> None:
     text = render_export("fhir", export, CLINIC).decode("utf-8")
     assert "meddra" not in text.lower()
     patient = next(e.resource for e in Bundle.model_validate_json(text).entry or [])
+    assert isinstance(patient, Patient) and patient.name
     assert patient.name[0].family == "田中"

@@ -37,7 +37,7 @@ from core.dossier import (
 )
 from core.exports.document import Bullet, BulletList, Document, Heading, Paragraph, Table
 from core.exports.document import to_markdown as document_markdown
-from core.exports.formats import export_file_name, render_export
+from core.exports.formats import ExportKind, export_file_name, render_export
 from core.exports.records import (
     CONTACT_NOT_CONFIGURED,
     ClinicContact,
@@ -359,8 +359,8 @@ def test_markdown_lists_and_tables_escape_their_separators() -> None:
         ("田中", "fhir", "patient-fhir.json"),
     ],
 )
-def test_export_file_names_never_become_paths(code: str, kind: str, name: str) -> None:
-    assert export_file_name(kind, code) == name  # type: ignore[arg-type]
+def test_export_file_names_never_become_paths(code: str, kind: ExportKind, name: str) -> None:
+    assert export_file_name(kind, code) == name
 
 
 def test_lab_suggestions_are_under_their_triage_as_suggestions_not_orders() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.domain import Channel, Disposition
 from core.queue import QueueCategory, QueueRow, due_phrase
@@ -10,7 +11,7 @@ from core.queue import QueueCategory, QueueRow, due_phrase
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 
 
-def _row(**changes: object) -> QueueRow:
+def _row(**changes: Any) -> QueueRow:
     base = QueueRow(
         patient_id=1,
         patient_code="P-1",

@@ -349,6 +349,7 @@ class Writer:
             new_version = session.scalar(
                 select(TreatmentEpisode.version).where(TreatmentEpisode.id == episode_id)
             )
+            assert new_version is not None
             assert new_version == version + 1
             # A move shifts every open touchpoint of the episode; resolved ones stay.
             moved = session.execute(
@@ -458,6 +459,7 @@ class Writer:
         def work(session: Session, now: datetime) -> Accepted:
             sets = change(session, now)
             version = session.scalar(select(Incident.version).where(Incident.id == incident.id))
+            assert version is not None
             assert version == incident.version + 1
             accepted = Accepted(
                 "",
@@ -474,7 +476,7 @@ class Writer:
 
     def classify(self, patient_id: int) -> None:
         incident = self.some_incident(patient_id)
-        sets = {
+        sets: dict[str, Any] = {
             "seriousness": self.rng.choice(
                 [
                     Seriousness.NON_SERIOUS,
@@ -781,8 +783,11 @@ def _check_appends(session: Session, accepted: list[Accepted]) -> None:
 
 def _check_audit(session: Session, accepted: list[Accepted], setup_audit: int) -> None:
     """One audit event per accepted change, by its writer; none for a refused one."""
-    expected = Counter((a.writer, action, key) for a in accepted for action, key in a.audit)
-    stored = Counter(
+    # The schema lets an audit event name no row; every expected one names its row.
+    expected: Counter[tuple[str, str, str | None]] = Counter(
+        (a.writer, action, key) for a in accepted for action, key in a.audit
+    )
+    stored: Counter[tuple[str, str, str | None]] = Counter(
         (actor, action, key)
         for actor, action, key in session.execute(
             select(AuditEvent.actor, AuditEvent.action, AuditEvent.entity_id).where(
@@ -793,7 +798,7 @@ def _check_audit(session: Session, accepted: list[Accepted], setup_audit: int) -
     assert stored == expected, (stored - expected, expected - stored)
 
 
-_VERSIONED = {
+_VERSIONED: dict[str, type[Patient | Touchpoint | Incident | Escalation | TreatmentEpisode]] = {
     "patient": Patient,
     "touchpoint": Touchpoint,
     "incident": Incident,

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.adverseevent import AdverseEvent
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.medication import Medication
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
@@ -44,6 +45,7 @@ from db.models import (
     TreatmentEpisode,
     TriageAssessment,
 )
+from tests.bundles import resource_type
 from tests.conftest import TEST_NOW
 from tests.factories import add_patient, add_staff, add_triaged_patient
 from tui.exporting import (
@@ -234,7 +236,7 @@ def test_write_patient_export_writes_the_file_and_audits_it(
                 )
             ).one()
         bundle = Bundle.model_validate_json(content)
-        kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
+        kinds = Counter(resource_type(e) for e in bundle.entry or [])
         assert kinds == {
             "Patient": 1,
             "Procedure": 1,
@@ -243,9 +245,14 @@ def test_write_patient_export_writes_the_file_and_audits_it(
             "AdverseEvent": 1,
             **({"ServiceRequest": len(labs)} if labs else {}),
         }
-        (event,) = [e.resource for e in bundle.entry or [] if isinstance(e.resource, AdverseEvent)]
-        assert event.contained[0].batch.lotNumber == EXOSOME_LOT
-        assert event.seriousness.text == SERIOUSNESS_LABELS[seriousness]
+        (adverse,) = [
+            e.resource for e in bundle.entry or [] if isinstance(e.resource, AdverseEvent)
+        ]
+        assert adverse.contained and adverse.seriousness is not None
+        suspect = adverse.contained[0]
+        assert isinstance(suspect, Medication) and suspect.batch is not None
+        assert suspect.batch.lotNumber == EXOSOME_LOT
+        assert adverse.seriousness.text == SERIOUSNESS_LABELS[seriousness]
     else:
         text = _pdf_text(content) if kind == "pdf" else content.decode("utf-8")
         for needle in (
@@ -319,10 +326,12 @@ def test_an_unassessed_incident_and_stored_labs_reach_the_patient_exports(
     if kind == "fhir":
         bundle = Bundle.model_validate_json(text)
         (event,) = [e.resource for e in bundle.entry or [] if isinstance(e.resource, AdverseEvent)]
+        assert event.seriousness is not None
         assert event.seriousness.coding is None
         (proposal,) = [
             e.resource for e in bundle.entry or [] if isinstance(e.resource, ServiceRequest)
         ]
+        assert proposal.code is not None
         assert (proposal.intent, proposal.code.text) == ("proposal", LAB_TEXT)
     else:
         assert f"Lab suggestions for the home physician (not orders): {LAB_TEXT}." in text
@@ -340,7 +349,7 @@ def test_a_triage_stored_before_labs_were_kept_still_exports(
         assert f"Triage day 2 by {treated.nurse}" in text
     else:
         bundle = Bundle.model_validate_json(text)
-        kinds = Counter(e.resource.get_resource_type() for e in bundle.entry or [])
+        kinds = Counter(resource_type(e) for e in bundle.entry or [])
         assert (kinds["Observation"], kinds["ServiceRequest"]) == (1, 0)
 
 

@@ -4,6 +4,7 @@ optimistic lock, the filters, and the CSV records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.clock import FixedClock
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Role, Seriousness
 from core.incident_log import EntryKind, IncidentFilter, StatusFilter
-from core.incidents import ClockState, ReportingPolicy, clinic_today
+from core.incidents import DEFAULT_REPORTING, ClockState, ReportingPolicy, clinic_today
 from core.triage import assess, parse_triage_input
 from db import incidents as store
 from db.audit import verify_chain
@@ -81,7 +82,7 @@ def _triaged(
         note=None,
         actor=actor,
         now=now,
-        **({"reporting": reporting} if reporting else {}),
+        reporting=reporting or DEFAULT_REPORTING,
     )
     assert saved.incident_id is not None
     return saved.incident_id
@@ -321,7 +322,8 @@ def test_close_keeps_an_unfiled_report_overdue_and_reopen_needs_a_reason(clinic:
     incident = _get(clinic, incident_id)
     assert (incident.status, incident.outcome) == (IncidentStatus.CLOSED, IncidentOutcome.RESOLVED)
     assert "stays on the overdue list" in _entries(clinic, incident_id)[-1][1]
-    late = incident.report_due_on + timedelta(days=1)  # type: ignore[operator]
+    assert incident.report_due_on is not None
+    late = incident.report_due_on + timedelta(days=1)
     with make_session_factory(clinic.engine)() as session:
         overdue = store.list_incidents(
             session, IncidentFilter(status=StatusFilter.ALL, overdue_only=True), late
@@ -446,7 +448,8 @@ def test_open_by_hand_and_export_records(clinic: Clinic) -> None:
 def test_every_change_is_audited_and_the_chain_holds(clinic: Clinic) -> None:
     with clinic.session() as session:
         incident_id = _triaged(session, "P-1", REVIEW, clinic.nurse, clinic.now)
-    steps = [
+    # Each step takes the session and the version it expects to change.
+    steps: list[Callable[[Session, int], object]] = [
         lambda s, v: store.add_entry(
             s,
             incident_id=incident_id,

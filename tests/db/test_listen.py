@@ -81,7 +81,9 @@ def test_a_commit_wakes_the_listener_within_a_second(
         assert not wakes.wait(0.5), "woken by a rolled-back write"
     finally:
         listener.stop()
-    assert listener.state is ListenerState.STOPPED
+    # Read afresh, typed wide: the checker would keep the LISTENING of the assert above.
+    state: ListenerState = listener.state
+    assert state is ListenerState.STOPPED
     # Stopping closed the dedicated connection: its server process goes away.
     deadline = time.monotonic() + 2
     while _server_process_alive(engine, pid):

@@ -71,3 +71,7 @@ def test_require_head_names_the_fix(db_url: str) -> None:
         migrate.require_head(engine)
     finally:
         engine.dispose()
+
+
+def test_the_head_named_for_the_quick_check_is_alembics_head() -> None:
+    assert migrate.head_revision() == migrate.HEAD

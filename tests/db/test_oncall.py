@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,7 +14,7 @@ from core.clock import FixedClock
 from core.domain import Role
 from db.engine import make_session_factory, transaction
 from db.followup import Actor, FollowUpConflict
-from db.models import AuditEvent, ChangeMarker, OnCallShift
+from db.models import AuditEvent, ChangeMarker, OnCallShift, Staff
 from db.oncall import (
     ShiftSet,
     cancel_shift,
@@ -38,16 +39,16 @@ class Clinic:
     def t0(self) -> datetime:
         return self.clock.now()
 
-    def set(self, login: str, start: timedelta, end: timedelta, **kw: object) -> ShiftSet:
+    def set(self, login: str, start: timedelta, end: timedelta, **kw: Any) -> ShiftSet:
         with transaction(make_session_factory(self.engine)) as session:
             return set_shift(
                 session,
                 staff_login=login,
                 starts_at=self.t0 + start,
                 ends_at=self.t0 + end,
-                actor=kw.pop("actor", self.admin),  # type: ignore[arg-type]
+                actor=kw.pop("actor", self.admin),
                 now=self.clock.now(),
-                **kw,  # type: ignore[arg-type]
+                **kw,
             )
 
     def on_call_at(self, offset: timedelta) -> str | None:
@@ -67,8 +68,8 @@ class Clinic:
             return session.scalar(select(func.count()).select_from(what)) or 0
 
 
-def _actor(staff: object) -> Actor:
-    return Actor(staff.id, staff.username, staff.display_name)  # type: ignore[attr-defined]
+def _actor(staff: Staff) -> Actor:
+    return Actor(staff.id, staff.username, staff.display_name)
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from core.clock import FixedClock
 from core.domain import Disposition, EscalationStatus, NotificationStatus, Role
@@ -76,14 +77,14 @@ def _emergency(
 
 
 def _dispatcher(
-    engine: Engine, clock: FixedClock, apprise_file: Path, **options: object
+    engine: Engine, clock: FixedClock, apprise_file: Path, **options: Any
 ) -> Dispatcher:
     return Dispatcher(
         Database(engine, make_session_factory(engine)),
         apprise_deliverer(apprise_file),
         clock,
         **options,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _rows(engine: Engine) -> list[OutboxNotification]:
@@ -253,7 +254,7 @@ def test_two_dispatchers_never_send_the_same_row(
         # The per-row lease on its own: two owners claiming at once get disjoint rows.
         with transaction(make_session_factory(engine)) as session:
             session.execute(
-                OutboxNotification.__table__.update().values(
+                update(OutboxNotification).values(
                     status=NotificationStatus.PENDING, next_attempt_at=clock.now()
                 )
             )

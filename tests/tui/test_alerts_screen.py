@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -29,7 +30,8 @@ from db.models import DispatcherLease, Escalation, OutboxNotification
 from tests.factories import add_staff, add_triaged_patient
 from tests.notifiers.receivers import HttpReceiver
 from tui.app import AftercareApp
-from tui.screens.alerts import AlertsScreen, ConfirmModal
+from tui.modals import ConfirmModal
+from tui.screens.alerts import AlertsScreen
 from tui.screens.patient import PatientScreen
 from tui.screens.queue import QueueScreen
 
@@ -84,12 +86,12 @@ def _app(
     read_only: bool = False,
     run_dispatcher: bool = False,
     actor: Actor | None = None,
-    **settings: object,
+    **settings: Any,
 ) -> AftercareApp:
     who = actor or clinic.nurse
     return AftercareApp(
         clinic.database,
-        Settings(database_url="sqlite:///unused.db", **settings),  # type: ignore[arg-type]
+        Settings(database_url="sqlite:///unused.db", **settings),
         clinic.clock,
         actor=None if read_only else who,
         login="guest" if read_only else who.username,
@@ -265,19 +267,22 @@ async def test_a_coordinator_is_refused_with_the_reason(clinic: Clinic) -> None:
         await _open_alerts(pilot)
         await pilot.press("k")
         await settle(pilot)
+        # Read each refusal right after its key: a toast expires after a few seconds,
+        # and a loaded machine can take that long between two steps.
+        assert "A coordinator may not acknowledge a physician alert; that needs a physician." in (
+            _notes(app)
+        )
         await pilot.press("R")
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
+        assert "A coordinator may not resolve a physician alert; that needs a physician." in (
+            _notes(app)
+        )
         escalation = _escalation(clinic)
         assert escalation.status is EscalationStatus.OPEN
         assert escalation.acknowledged_by_id is None
         assert {r.status for r in _outbox(clinic)} == {NotificationStatus.PENDING}
-        notes = _notes(app)
-        assert (
-            "A coordinator may not acknowledge a physician alert; that needs a physician." in notes
-        )
-        assert "A coordinator may not resolve a physician alert; that needs a physician." in notes
 
 
 async def test_read_only_login_cannot_acknowledge_or_resolve(clinic: Clinic) -> None:
@@ -339,9 +344,9 @@ def apprise_file(tmp_path: Path, receiver: HttpReceiver) -> Path:
     return path
 
 
-async def _until(pilot: Pilot[None], done: object, seconds: float = 8.0) -> None:
+async def _until(pilot: Pilot[None], done: Callable[[], bool], seconds: float = 8.0) -> None:
     deadline = time.monotonic() + seconds
-    while not done() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not done() and time.monotonic() < deadline:
         await pilot.pause(0.05)
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from sqlalchemy import inspect
@@ -35,7 +36,17 @@ def run_cli(
     )
 
 
-def assert_one_clear_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+class Finished(Protocol):
+    """A finished command, run as a process or in process: its exit status and errors."""
+
+    @property
+    def returncode(self) -> int: ...
+
+    @property
+    def stderr(self) -> str: ...
+
+
+def assert_one_clear_line(result: Finished, *needles: str) -> None:
     assert result.returncode != 0, result
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -26,6 +27,7 @@ from core.incidents import report_clock
 from core.schedules import CLINIC_TZ
 from db.engine import make_session_factory, transaction
 from db.models import AuditEvent, Incident
+from tests.bundles import resource_type
 from tests.db.test_exports import (
     EXOSOME_LOT,
     EXOSOME_MFDS,
@@ -92,7 +94,7 @@ def _set_role(engine: Engine, login: str, role: Role | None) -> None:
             staff.role = role
 
 
-def _audit(engine: Engine) -> list[tuple[str, str, str | None, object]]:
+def _audit(engine: Engine) -> list[tuple[str, str, str | None, dict[str, Any] | None]]:
     with make_session_factory(engine)() as session:
         return [
             (e.actor, e.action, e.entity_id, e.after)
@@ -159,7 +161,7 @@ def test_fhir_to_a_file_as_another_staff_member(
     result = _aftercare("export", "fhir", treated.code, "-o", str(target), env=env)
     assert result.returncode == 0, result.stderr
     bundle = Bundle.model_validate_json(target.read_bytes())
-    kinds = sorted(e.resource.get_resource_type() for e in bundle.entry or [])
+    kinds = sorted(resource_type(e) for e in bundle.entry or [])
     # The triage is an Observation; its lab suggestions, if the rules made any,
     # are ServiceRequests (proposals) beside it.
     assert [k for k in kinds if k != "ServiceRequest"] == [
@@ -263,7 +265,7 @@ def test_incidents_csv_to_stdout_and_to_a_file_with_filters(
     assert result.stdout.strip() == f"wrote {out} (0 incidents)"
     assert out.read_text(encoding="utf-8").splitlines() == [",".join(CSV_COLUMNS)]
     audited = [entry for entry in _audit(engine) if entry[1] == "export.incidents_csv"]
-    assert [(actor, after["rows"]) for actor, _, _, after in audited] == [  # type: ignore[index]
+    assert [(actor, after["rows"] if after else None) for actor, _, _, after in audited] == [
         (os_login, 1),
         (os_login, 0),
     ]

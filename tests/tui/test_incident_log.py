@@ -7,12 +7,14 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import Engine, select
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static
 
 from core.clock import FixedClock
@@ -67,12 +69,12 @@ def clinic(engine: Engine, clock: FixedClock) -> Clinic:
 
 
 def _app(
-    clinic: Clinic, *, read_only: bool = False, actor: Actor | None = None, **settings: object
+    clinic: Clinic, *, read_only: bool = False, actor: Actor | None = None, **settings: Any
 ) -> AftercareApp:
     who = actor or clinic.nurse
     return AftercareApp(
         clinic.database,
-        Settings(database_url="sqlite:///unused.db", **settings),  # type: ignore[arg-type]
+        Settings(database_url="sqlite:///unused.db", **settings),
         clinic.clock,
         actor=None if read_only else who,
         login="guest" if read_only else who.username,
@@ -96,7 +98,7 @@ def _column(screen: QueueScreen | IncidentLogScreen, table_id: str, key: str) ->
     return [table.get_cell(row.key, key).plain for row in table.ordered_rows]
 
 
-def _text(screen: IncidentLogScreen, selector: str) -> str:
+def _text(screen: Widget, selector: str) -> str:
     console = Console(width=200, file=io.StringIO(), color_system=None)
     with console.capture() as captured:
         console.print(screen.query_one(selector, Static).content)
@@ -121,8 +123,8 @@ async def test_recording_the_report_changes_days_left_in_the_log_and_on_the_queu
     app = _app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
         queue = app.screen
-        assert isinstance(queue, QueueScreen)
         # A review triage, not yet assessed, learned today: 30 days to the periodic report.
         assert _column(queue, "#queue-table", "report") == ["30d"]
         screen = await _open_log(pilot)
@@ -140,14 +142,14 @@ async def test_recording_the_report_changes_days_left_in_the_log_and_on_the_queu
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DatedReferenceModal)
-        assert "expected a date like" in _text(app.screen, "#error")  # type: ignore[arg-type]
+        assert "expected a date like" in _text(app.screen, "#error")
         assert app.screen.query_one("#reference", Input).value == "MFDS-2026-0042"
         day_0 = clinic_today(clinic.clock.now())
         app.screen.query_one("#day", Input).value = (day_0 - timedelta(days=1)).isoformat()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DatedReferenceModal)
-        assert "before day 0" in _text(app.screen, "#error")  # type: ignore[arg-type]
+        assert "before day 0" in _text(app.screen, "#error")
         app.screen.query_one("#day", Input).value = day_0.isoformat()
         await pilot.press("enter")
         await settle(pilot)
@@ -200,7 +202,7 @@ async def test_grade_5_without_death_is_refused_in_the_form(clinic: Clinic) -> N
         assert app.screen is form
         # The refusal names both fields that disagree.
         assert "Severity grade and seriousness disagree: grade 5 is death" in _text(
-            form,  # type: ignore[arg-type]
+            form,
             "#error",
         )
     with clinic.database.sessions() as session:
@@ -306,7 +308,7 @@ async def test_n_on_the_patient_screen_opens_an_incident_by_hand(clinic: Clinic)
         assert isinstance(form, NewIncidentModal)
         await pilot.click("#save")
         await pilot.pause()
-        assert "Choose a category" in _text(form, "#error")  # type: ignore[arg-type]
+        assert "Choose a category" in _text(form, "#error")
         form.query_one("#category", Select).value = IncidentCategory.INFECTION
         form.query_one("#seriousness", Select).value = Seriousness.LIFE_THREATENING
         form.query_one("#onset", Input).value = "yesterday"
@@ -316,7 +318,7 @@ async def test_n_on_the_patient_screen_opens_an_incident_by_hand(clinic: Clinic)
         form.query_one("#description", Input).focus()
         await pilot.press("enter")
         await pilot.pause()
-        assert "Onset: expected a date like" in _text(form, "#error")  # type: ignore[arg-type]
+        assert "Onset: expected a date like" in _text(form, "#error")
         form.query_one("#onset", Input).value = ""
         await pilot.press("enter")
         await settle(pilot)
@@ -384,7 +386,7 @@ async def test_d_corrects_day_0_with_a_reason_and_the_clock_follows(clinic: Clin
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is form
-        assert "Say why" in _text(form, "#error")  # type: ignore[arg-type]
+        assert "Say why" in _text(form, "#error")
         form.query_one("#onset", Input).value = (today - timedelta(days=4)).isoformat()
         await pilot.press(*"patient wrote 3 days ago", "enter")
         await settle(pilot)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input
 
 from core.clock import FixedClock
@@ -29,8 +30,8 @@ def _cell(app: AftercareApp, code: str, column: str) -> str:
     table = app.screen.query_one("#queue-table", DataTable)
     col = table.get_column_index("patient")
     for row in range(table.row_count):
-        if table.get_cell_at((row, col)).plain.startswith(code + " "):
-            return str(table.get_cell_at((row, table.get_column_index(column))).plain)
+        if table.get_cell_at(Coordinate(row, col)).plain.startswith(code + " "):
+            return str(table.get_cell_at(Coordinate(row, table.get_column_index(column))).plain)
     return ""
 
 
@@ -74,7 +75,8 @@ async def test_done_in_one_reaches_the_other_through_notify(
 
             table_one = first.screen.query_one("#queue-table", DataTable)
             codes = [
-                table_one.get_cell_at((r, 1)).plain.split()[0] for r in range(table_one.row_count)
+                table_one.get_cell_at(Coordinate(r, 1)).plain.split()[0]
+                for r in range(table_one.row_count)
             ]
             table_one.move_cursor(row=codes.index(target))
             await one.press("d")

@@ -259,7 +259,7 @@ def test_refusals_are_one_line_and_write_nothing(
 ) -> None:
     result = oncall(*args, env=env, login=login)
     assert result.returncode == 1
-    assert_one_clear_line(result, *(n.format(os_login=os_login) for n in needles))  # type: ignore[arg-type]
+    assert_one_clear_line(result, *(n.format(os_login=os_login) for n in needles))
     assert result.stdout == ""
     assert _shifts(engine) == []
 
@@ -280,7 +280,7 @@ def test_an_overlap_names_the_shift_and_replace_takes_it_over(
     assert first.returncode == 0, first.stderr
     window = ("--from", "2099-01-01 21:00", "--to", "2099-01-02 21:00")
     refused = oncall("set", "dr.kim", *window, env=env, login="it.admin")
-    assert_one_clear_line(refused, "dr.lee is already on call", "(shift #1)")  # type: ignore[arg-type]
+    assert_one_clear_line(refused, "dr.lee is already on call", "(shift #1)")
     assert len(_shifts(engine)) == 1
     replaced = oncall("set", "dr.kim", *window, "--replace", env=env, login="it.admin")
     assert replaced.returncode == 0, replaced.stderr

@@ -15,6 +15,7 @@ from db.database import Database
 from db.engine import make_session_factory
 from db.followup import find_actor
 from db.models import AuditEvent
+from tests.bundles import resource_type
 from tests.db.test_exports import EXOSOME_LOT, add_exported_patient
 from tui.app import AftercareApp
 
@@ -67,7 +68,7 @@ async def test_e_and_f_write_the_summary_pdf_and_fhir_and_audit_each(
     )
     assert EXOSOME_LOT in pdf_text
     bundle = Bundle.model_validate_json((folder / f"{patient.code}-fhir.json").read_bytes())
-    kinds = sorted({entry.resource.get_resource_type() for entry in bundle.entry or []})
+    kinds = sorted({resource_type(entry) for entry in bundle.entry or []})
     # The triage is an Observation; lab suggestions, if any, are ServiceRequests.
     assert [k for k in kinds if k != "ServiceRequest"] == [
         "AdverseEvent",

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import Engine
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input
 
 from core.clock import FixedClock
@@ -23,15 +24,17 @@ def _cell(app: AftercareApp, code: str, column: str) -> str:
     table = app.screen.query_one("#queue-table", DataTable)
     col = table.get_column_index("patient")
     for row in range(table.row_count):
-        if table.get_cell_at((row, col)).plain.startswith(code + " "):
-            return str(table.get_cell_at((row, table.get_column_index(column))).plain)
+        if table.get_cell_at(Coordinate(row, col)).plain.startswith(code + " "):
+            return str(table.get_cell_at(Coordinate(row, table.get_column_index(column))).plain)
     return ""
 
 
 def _cursor_code(app: AftercareApp) -> str:
     table = app.screen.query_one("#queue-table", DataTable)
     row = table.cursor_coordinate.row
-    return str(table.get_cell_at((row, table.get_column_index("patient"))).plain.split()[0])
+    return str(
+        table.get_cell_at(Coordinate(row, table.get_column_index("patient"))).plain.split()[0]
+    )
 
 
 async def test_done_in_one_reaches_the_other(
@@ -74,7 +77,8 @@ async def test_done_in_one_reaches_the_other(
 
             table_one = first.screen.query_one("#queue-table", DataTable)
             codes_one = [
-                table_one.get_cell_at((r, 1)).plain.split()[0] for r in range(table_one.row_count)
+                table_one.get_cell_at(Coordinate(r, 1)).plain.split()[0]
+                for r in range(table_one.row_count)
             ]
             table_one.move_cursor(row=codes_one.index(target))
             await one.press("d")

@@ -5,11 +5,12 @@ server, old schema) ends in one line on stderr and a non-zero exit status,
 never a traceback (tui.cli.errors).
 
 Each command group lives in its own module here and acts through the clinic's
-services (db.services). Start-up is kept cheap: this package and the command
-modules import only typer and the small enums their options name, and each
-command imports what it works with (configuration, database, Textual, Apprise,
-the export libraries) when it runs, so `aftercare --help` and
-`aftercare triage` do not load what they never use.
+services (db.services). Start-up is kept cheap: the group imports a command's
+module only when that command runs (tui.cli.lazy; `--help` loads them all to
+list them), the command modules import only typer and the small enums their
+options name, and each command imports what it works with (configuration,
+database, Textual, Apprise, the export libraries) when it runs, so
+`aftercare --help` and `aftercare triage` do not load what they never use.
 """
 
 from __future__ import annotations
@@ -19,9 +20,31 @@ from typing import Annotated
 
 import typer
 
-from tui.cli import audit, backup, db, dispatch, export, import_, notify, oncall, staff, triage
 from tui.cli.errors import EXIT_REFUSED, fail, refusal_status, refusals
+from tui.cli.lazy import lazy_group
 from tui.cli.opening import loaded_config, open_clinic, settings, signed_in
+
+COMMANDS: dict[str, str | None] = {
+    "triage": "triage",
+    "dispatch": "dispatch",
+    "ack": "dispatch",
+    "resolve": "dispatch",
+    "backup": "backup",
+    "run": None,
+    "init": None,
+    "demo": None,
+    "schedules": None,
+    "config": None,
+    "notify": "notify",
+    "audit": "audit",
+    "oncall": "oncall",
+    "db": "db",
+    "staff": "staff",
+    "import": "import_",
+    "export": "export",
+}
+"""Every command, in the order `aftercare --help` lists them, and the module under
+tui/cli/ whose `register(app)` adds it (None: defined in this module)."""
 
 app = typer.Typer(
     name="aftercare",
@@ -30,19 +53,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # The commands of the other modules are built with the same two settings.
+    cls=lazy_group(COMMANDS, pretty_exceptions_enable=False, rich_markup_mode=None),
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-triage.register(app)
-notify.register(app)
-dispatch.register(app)
-audit.register(app)
-oncall.register(app)
-db.register(app)
-staff.register(app)
-import_.register(app)
-backup.register(app)
-export.register(app)
 
 
 @app.callback(invoke_without_command=True)

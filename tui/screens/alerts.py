@@ -27,35 +27,22 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Static
 
-from core.domain import Disposition, EscalationStatus, NotificationStatus
+from core.domain import EscalationStatus, NotificationStatus
 from core.dossier import DECISION_NOTE
 from core.escalation import DEFAULT_POLICIES
 from db.alerts import AlertView, NotificationView
 from db.followup import Actor
-from tui.actions import FollowUpActions, FollowUpTarget
-from tui.live import LiveReading
-from tui.modals import HelpModal
-from tui.tables import cursor_key
+from tui.keys import bind, screen_keys
+from tui.screens.common import LiveTableScreen
+from tui.styles import Palette
 
 if TYPE_CHECKING:
     from db.services import Clinic
 
 # Time alone ages "next step in 3m" and "raised 7m ago"; re-read at least this often.
 FULL_READ_EVERY = timedelta(seconds=30)
-
-_DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold #ffffff on #d70000",
-    Disposition.URGENT: "bold red",
-    Disposition.REVIEW: "yellow",
-    Disposition.MONITOR: "cyan",
-    Disposition.EXPECTED: "green",
-}
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("alert", "Alert"),
@@ -77,83 +64,34 @@ class AlertsPage:
     dispatcher: str | None
 
 
-class ConfirmModal(ModalScreen[bool]):
-    """Ask yes or no; `y`/enter confirms, `n`/escape cancels."""
-
-    BINDINGS = [
-        Binding("escape,n", "answer(False)", "No"),
-        Binding("y", "answer(True)", "Yes"),
-    ]
-
-    def __init__(self, question: Text) -> None:
-        super().__init__()
-        self._question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form"):
-            yield Label(self._question)
-            with Horizontal(classes="buttons"):
-                yield Button("Yes", variant="error", id="yes")
-                yield Button("No", id="no")
-
-    def on_mount(self) -> None:
-        # Focus "No": an accidental enter must not close an alert.
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, yes: bool) -> None:
-        """Close with the answer."""
-        self.dismiss(yes)
-
-
-class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
+class AlertsScreen(LiveTableScreen[AlertsPage, AlertView]):
     """Open and acknowledged physician escalations, live."""
 
     BINDINGS = [
-        Binding(
+        bind(
+            "alerts.acknowledge",
             "k",
             "acknowledge",
             "Acknowledge",
-            tooltip="Acknowledge the highlighted alert: every further page stops",
-            id="alerts.acknowledge",
+            "Acknowledge the highlighted alert: every further page stops",
         ),
-        Binding(
+        bind(
+            "alerts.resolve",
             "R",
             "resolve",
             "Resolve",
-            tooltip="Resolve (close) the highlighted alert, after a confirmation",
-            id="alerts.resolve",
+            "Resolve (close) the highlighted alert, after a confirmation",
         ),
-        Binding("r", "reload", "Reload", tooltip="Read the alerts now", id="alerts.reload"),
-        Binding("escape", "back", "Back", tooltip="Back to the previous screen", id="alerts.back"),
-        Binding("question_mark", "help", "Help", tooltip="Every key", id="alerts.help"),
+        *screen_keys("alerts", reload="Read the alerts now"),
     ]
 
+    HELP_TITLE = "Physician alerts"
     FULL_READ_EVERY = FULL_READ_EVERY
     READ_GROUP = "alerts-read"
     WHAT = "the alerts"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.start_live()
-        self._by_key: dict[str, AlertView] = {}
-
-    def compose(self) -> ComposeResult:
-        yield Static("Loading physician alerts…", id="alerts-summary")
-        table: DataTable[Text] = DataTable(id="alerts-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
-        with VerticalScroll(id="alerts-detail"):
-            yield Static("", id="alerts-detail-text")
-        yield Static("", id="alerts-status")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.poll()
+    NAME = "alerts"
+    LOADING = "Loading physician alerts…"
+    COLUMNS = COLUMNS
 
     # -- reading -----------------------------------------------------------
 
@@ -162,37 +100,18 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
         read = clinic.physician_alerts(now)
         return AlertsPage(read.alerts, now, marker, read.dispatcher)
 
-    def show_read_failure(self, reason: str) -> None:
-        """The rows stay; the status line says why they may be stale."""
-        self.query_one("#alerts-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
-
     def show_page(self, page: AlertsPage) -> None:
         """Rows, summary and the highlighted alert's deliveries."""
-        self._apply(page)
+        tz, palette = self.aftercare.clinic_tz, self.palette
+        self.show_rows(
+            {str(alert.id): alert for alert in page.alerts},
+            [
+                (str(alert.id), _row_cells(alert, page.read_at, tz, palette))
+                for alert in page.alerts
+            ],
+        )
         self._show_summary(page)
         self._show_detail()
-
-    def _apply(self, page: AlertsPage) -> None:
-        """Rewrite the rows, keeping the cursor on the alert it was on."""
-        table: DataTable[Text] = self.query_one("#alerts-table", DataTable)
-        kept = cursor_key(table)
-        tz = self.aftercare.clinic_tz
-        wanted = [str(alert.id) for alert in page.alerts]
-        self._by_key = {str(alert.id): alert for alert in page.alerts}
-        if [row.key.value for row in table.ordered_rows] == wanted:
-            # Same alerts in the same order: update cells in place (no flicker, no jump).
-            for alert in page.alerts:
-                for (column, _), cell in zip(
-                    COLUMNS, _row_cells(alert, page.read_at, tz), strict=True
-                ):
-                    if table.get_cell(str(alert.id), column) != cell:
-                        table.update_cell(str(alert.id), column, cell)
-            return
-        table.clear()
-        for alert in page.alerts:
-            table.add_row(*_row_cells(alert, page.read_at, tz), key=str(alert.id))
-        if kept is not None and kept in self._by_key:
-            table.move_cursor(row=wanted.index(kept), animate=False)
 
     def _show_summary(self, page: AlertsPage) -> None:
         opened = sum(1 for a in page.alerts if a.status is EscalationStatus.OPEN)
@@ -205,12 +124,13 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
         if failing:
             header.append(
                 f"   ✗ {failing} failed deliver{'y' if failing == 1 else 'ies'}",
-                style="bold #ffffff on #d70000",
+                style=self.palette.alarm,
             )
         self.query_one("#alerts-summary", Static).update(header)
-        actor = self.aftercare.actor
-        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
-        status = Text(f"{who} · read {page.read_at.astimezone(self.aftercare.clinic_tz):%H:%M:%S} ")
+        status = Text(
+            f"{self.signed_in_as()} · read "
+            f"{page.read_at.astimezone(self.aftercare.clinic_tz):%H:%M:%S} "
+        )
         if page.dispatcher is None:
             status.append("· no dispatcher is sending alerts", style="bold red")
         elif page.dispatcher == self.aftercare.dispatcher_owner:
@@ -218,7 +138,7 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
         else:
             status.append("· alerts sent by ")
             status.append(page.dispatcher)
-        self.query_one("#alerts-status", Static).update(status)
+        self.show_status(status)
 
     @on(DataTable.RowHighlighted, "#alerts-table")
     def _highlighted(self) -> None:
@@ -234,38 +154,12 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
                 else Text("")
             )
             return
-        pane.update(_detail(alert, self.page.read_at, self.aftercare.clinic_tz))
+        pane.update(_detail(alert, self.page.read_at, self.aftercare.clinic_tz, self.palette))
 
-    # -- the highlighted alert ---------------------------------------------
-
-    def highlighted(self) -> AlertView | None:
-        """The alert under the cursor."""
-        table: DataTable[Text] = self.query_one("#alerts-table", DataTable)
-        key = cursor_key(table)
-        return self._by_key.get(key) if key is not None else None
-
-    def follow_up_target(self) -> FollowUpTarget | None:
-        """Alerts act on escalations, not on a patient's touchpoint."""
-        return None
-
-    def after_follow_up(self) -> None:
-        """Our own write: show it at once rather than at the next poll."""
-        self.refresh_now()
+    # -- changes -------------------------------------------------------------
 
     def _writer(self, verb: str) -> tuple[Actor, AlertView] | None:
-        actor = self.aftercare.actor
-        if actor is None:
-            self.notify(
-                f"Read-only: login {self.aftercare.login!r} cannot {verb} alerts.",
-                severity="error",
-                markup=False,
-            )
-            return None
-        alert = self.highlighted()
-        if alert is None:
-            self.notify("No alert selected.", severity="warning")
-            return None
-        return actor, alert
+        return self.acting_on(f"{verb} alerts", self.highlighted(), "No alert selected.")
 
     def action_acknowledge(self) -> None:
         """Acknowledge the highlighted alert: further steps and pending deliveries stop."""
@@ -292,14 +186,6 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
         actor, alert = ready
         clinic = self.aftercare.clinic
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._write(
-                    f"E-{alert.id} resolved.",
-                    lambda who: clinic.resolve_alert(who, alert.id),
-                    actor,
-                )
-
         question = Text.assemble(
             "Resolve ",
             (f"E-{alert.id}", "bold"),
@@ -307,24 +193,12 @@ class AlertsScreen(LiveReading[AlertsPage], FollowUpActions, Screen[None]):
             (f"{alert.patient_code} {alert.patient_name}", "bold"),
             "?\nIt leaves every queue; pending deliveries are cancelled.",
         )
-        self.app.push_screen(ConfirmModal(question), confirmed)
-
-    def action_reload(self) -> None:
-        """Read the alerts now."""
-        self.refresh_now()
-
-    def action_back(self) -> None:
-        """Return to the screen underneath."""
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        """Every key of this screen."""
-        keys = [
-            ({"question_mark": "?"}.get(b.key, b.key), b.tooltip or b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-        ]
-        self.app.push_screen(HelpModal("Physician alerts", keys))
+        self._write_if_confirmed(
+            question,
+            f"E-{alert.id} resolved.",
+            lambda who: clinic.resolve_alert(who, alert.id),
+            actor,
+        )
 
 
 def _ago(then: datetime, now: datetime) -> str:
@@ -365,9 +239,9 @@ def _delivery(n: NotificationView, tz: tzinfo) -> Text:
     return Text("… queued", style="yellow")
 
 
-def _row_cells(alert: AlertView, now: datetime, tz: tzinfo) -> tuple[Text, ...]:
+def _row_cells(alert: AlertView, now: datetime, tz: tzinfo, palette: Palette) -> tuple[Text, ...]:
     label = Text(f"E-{alert.id} ", style="bold")
-    label.append(alert.disposition.value.upper(), style=_DISPOSITION_STYLE[alert.disposition])
+    label.append(alert.disposition.value.upper(), style=palette.disposition(alert.disposition))
     patient = Text(f"{alert.patient_code} ", style="bold")
     patient.append(alert.patient_name)
     if alert.status is EscalationStatus.OPEN:
@@ -398,11 +272,11 @@ def _row_cells(alert: AlertView, now: datetime, tz: tzinfo) -> tuple[Text, ...]:
     return label, patient, state, step, deliveries, raised
 
 
-def _detail(alert: AlertView, now: datetime, tz: tzinfo) -> RenderableType:
+def _detail(alert: AlertView, now: datetime, tz: tzinfo, palette: Palette) -> RenderableType:
     """Every notification of one alert: who was paged when, over what, and how it went."""
     head = Text.assemble(
         (f"E-{alert.id} ", "bold"),
-        (alert.disposition.value.upper(), _DISPOSITION_STYLE[alert.disposition]),
+        (alert.disposition.value.upper(), palette.disposition(alert.disposition)),
         "  ",
         (alert.patient_code, "bold"),
         " ",

@@ -30,38 +30,32 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
-from core.domain import IncidentCategory, IncidentStatus, Seriousness
+from core.domain import IncidentCategory, IncidentStatus
 from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, StatusFilter, words
 from core.incidents import ClockState, ReportClock, clinic_today
 from core.refusals import Refused
 from db.followup import Actor
 from db.incidents import Classification
 from db.services.incidents import LIST_LIMIT
-from tui.actions import FollowUpActions, FollowUpTarget
 from tui.incident_forms import (
     ClassifyModal,
-    CloseForm,
     CloseModal,
-    DateCorrection,
     DateCorrectionModal,
     DatedReference,
     DatedReferenceModal,
-    EntryForm,
     EntryModal,
 )
-from tui.live import LiveReading
+from tui.keys import bind, screen_keys
+from tui.modals import TextPromptModal
+from tui.screens.common import LiveTableScreen, ReadFailed
+from tui.styles import Palette
+from tui.tables import reporting_routes
 
 if TYPE_CHECKING:
     from db.services import Clinic
-from tui.modals import HelpModal, TextPromptModal
-from tui.tables import cursor_key, reporting_routes
 
 # Days left turn over at midnight; re-read at least this often even when nothing changed.
 FULL_READ_EVERY = timedelta(seconds=60)
@@ -82,14 +76,6 @@ _STATUS_CYCLE = (StatusFilter.OPEN, StatusFilter.CLOSED, StatusFilter.ALL)
 _CATEGORY_CYCLE: tuple[IncidentCategory | None, ...] = (None, *IncidentCategory)
 
 
-class ReadFailed(Message):
-    """A read a form needs failed; the reason is one line."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__()
-
-
 @dataclass(frozen=True)
 class IncidentPage:
     """One read: the lines, the highlighted incident's detail, when, the marker seen."""
@@ -100,62 +86,114 @@ class IncidentPage:
     marker: int
 
 
-def clock_text(clock: ReportClock) -> Text:
+def clock_text(clock: ReportClock, palette: Palette) -> Text:
     """The clock as a coloured cell: red when due today or late."""
-    style = {
-        ClockState.OVERDUE: "bold #ffffff on #d70000",
-        ClockState.DUE_TODAY: "bold red",
-        ClockState.REPORTED: "green",
-        ClockState.NO_DEADLINE: "dim",
-    }.get(clock.state, "yellow" if (clock.days_left or 99) <= 3 else "")
-    return Text(clock.label, style=style)
+    return Text(clock.label, style=palette.clock(clock))
 
 
-class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]):
+class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
     """Adverse events with their reporting clocks, live."""
 
     BINDINGS = [
-        Binding("enter", "open_patient", "Patient", tooltip="Open the incident's patient"),
-        Binding("e", "add_entry", "Entry", tooltip="Add a note or contact to the timeline"),
-        Binding("s", "classify", "Classify", tooltip="Set seriousness, grade, causality, product"),
-        Binding("d", "correct_dates", "Dates", tooltip="Correct the onset date and day 0"),
-        Binding("p", "report", "Report", tooltip="Record the MFDS report: date and reference"),
-        Binding("k", "khidi", "KHIDI", tooltip="Record a KHIDI escalation: date and reference"),
-        Binding("x", "close", "Close", tooltip="Close with an outcome, or reopen a closed one"),
-        Binding("o", "cycle_status", "Status", tooltip="Show open, closed or all incidents"),
-        Binding("v", "toggle_overdue", "Overdue", tooltip="Only incidents whose report is late"),
-        Binding("g", "cycle_category", "Category", tooltip="Filter by category (cycles)"),
-        Binding("w", "country", "Country", tooltip="Filter by the patient's current country"),
-        Binding("X", "export_csv", "CSV", tooltip="Write the listed incidents to a CSV file"),
-        Binding("r", "reload", "Reload", tooltip="Read the incident log now"),
-        Binding("escape", "back", "Back", tooltip="Back to the previous screen"),
-        Binding("question_mark", "help", "Help", tooltip="Every key"),
+        bind(
+            "incidents.open-patient",
+            "enter",
+            "open_patient",
+            "Patient",
+            "Open the incident's patient",
+        ),
+        bind(
+            "incidents.add-entry",
+            "e",
+            "add_entry",
+            "Entry",
+            "Add a note or contact to the timeline",
+        ),
+        bind(
+            "incidents.classify",
+            "s",
+            "classify",
+            "Classify",
+            "Set seriousness, grade, causality, product",
+        ),
+        bind(
+            "incidents.correct-dates",
+            "d",
+            "correct_dates",
+            "Dates",
+            "Correct the onset date and day 0",
+        ),
+        bind(
+            "incidents.record-report",
+            "p",
+            "report",
+            "Report",
+            "Record the MFDS report: date and reference",
+        ),
+        bind(
+            "incidents.record-khidi",
+            "k",
+            "khidi",
+            "KHIDI",
+            "Record a KHIDI escalation: date and reference",
+        ),
+        bind(
+            "incidents.close",
+            "x",
+            "close",
+            "Close",
+            "Close with an outcome, or reopen a closed one",
+        ),
+        bind(
+            "incidents.filter.status",
+            "o",
+            "cycle_status",
+            "Status",
+            "Show open, closed or all incidents",
+        ),
+        bind(
+            "incidents.filter.overdue",
+            "v",
+            "toggle_overdue",
+            "Overdue",
+            "Only incidents whose report is late",
+        ),
+        bind(
+            "incidents.filter.category",
+            "g",
+            "cycle_category",
+            "Category",
+            "Filter by category (cycles)",
+        ),
+        bind(
+            "incidents.filter.country",
+            "w",
+            "country",
+            "Country",
+            "Filter by the patient's current country",
+        ),
+        bind(
+            "incidents.export-csv",
+            "X",
+            "export_csv",
+            "CSV",
+            "Write the listed incidents to a CSV file",
+        ),
+        *screen_keys("incidents", reload="Read the incident log now"),
     ]
 
+    HELP_TITLE = "Incident log"
     FULL_READ_EVERY = FULL_READ_EVERY
     READ_GROUP = "incidents-read"
     WHAT = "the incident log"
+    NAME = "incidents"
+    LOADING = "Loading the incident log…"
+    COLUMNS = COLUMNS
 
     def __init__(self, wanted: IncidentFilter | None = None) -> None:
         super().__init__()
         self.wanted = wanted or IncidentFilter()
-        self.start_live()
-        self._by_key: dict[str, IncidentLine] = {}
         self._detail_for: int | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static("Loading the incident log…", id="incidents-summary")
-        table: DataTable[Text] = DataTable(id="incidents-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
-        with VerticalScroll(id="incidents-detail"):
-            yield Static("", id="incidents-detail-text")
-        yield Static("", id="incidents-status")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.poll()
 
     # -- reading -----------------------------------------------------------
 
@@ -164,34 +202,15 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         read = clinic.incident_log(self.wanted, self._detail_for, now)
         return IncidentPage(read.lines, read.detail, now, marker)
 
-    def show_read_failure(self, reason: str) -> None:
-        """The rows stay; the status line says why they may be stale."""
-        self.query_one("#incidents-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
-
     def show_page(self, page: IncidentPage) -> None:
         """Rows, summary and the highlighted incident."""
-        self._apply(page)
+        today, palette = clinic_today(page.read_at), self.palette
+        self.show_rows(
+            {str(line.incident_id): line for line in page.lines},
+            [(str(line.incident_id), _cells(line, today, palette)) for line in page.lines],
+        )
         self._show_summary(page)
         self._show_detail()
-
-    def _apply(self, page: IncidentPage) -> None:
-        """Rewrite the rows, keeping the cursor on the incident it was on."""
-        table: DataTable[Text] = self.query_one("#incidents-table", DataTable)
-        kept = cursor_key(table)
-        today = clinic_today(page.read_at)
-        wanted = [str(line.incident_id) for line in page.lines]
-        self._by_key = {str(line.incident_id): line for line in page.lines}
-        if [row.key.value for row in table.ordered_rows] == wanted:
-            for line in page.lines:
-                for (column, _), cell in zip(COLUMNS, _cells(line, today), strict=True):
-                    if table.get_cell(str(line.incident_id), column) != cell:
-                        table.update_cell(str(line.incident_id), column, cell)
-            return
-        table.clear()
-        for line in page.lines:
-            table.add_row(*_cells(line, today), key=str(line.incident_id))
-        if kept is not None and kept in self._by_key:
-            table.move_cursor(row=wanted.index(kept), animate=False)
 
     def _show_summary(self, page: IncidentPage) -> None:
         today = clinic_today(page.read_at)
@@ -208,11 +227,12 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         if len(page.lines) >= LIST_LIMIT:
             header.append(f"   (first {LIST_LIMIT}: narrow the filter)", style="yellow")
         self.query_one("#incidents-summary", Static).update(header)
-        actor = self.aftercare.actor
-        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
         tz = self.aftercare.clinic_tz
-        self.query_one("#incidents-status", Static).update(
-            Text(f"{who} · read {page.read_at.astimezone(tz):%H:%M:%S} · today {today:%d %b} KST")
+        self.show_status(
+            Text(
+                f"{self.signed_in_as()} · read {page.read_at.astimezone(tz):%H:%M:%S} "
+                f"· today {today:%d %b} KST"
+            )
         )
 
     @on(DataTable.RowHighlighted, "#incidents-table")
@@ -244,13 +264,7 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         if page.detail is None or page.detail.line.incident_id != line.incident_id:
             pane.update(Text("Reading the timeline…", style="dim"))
             return
-        pane.update(_detail(page.detail, page.read_at, self.aftercare.clinic_tz))
-
-    def highlighted(self) -> IncidentLine | None:
-        """The incident under the cursor."""
-        table: DataTable[Text] = self.query_one("#incidents-table", DataTable)
-        key = cursor_key(table)
-        return self._by_key.get(key) if key is not None else None
+        pane.update(_detail(page.detail, page.read_at, self.aftercare.clinic_tz, self.palette))
 
     def current_detail(self) -> IncidentDetail | None:
         """The highlighted incident as last read (with the version changes name)."""
@@ -258,16 +272,6 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         if line is None or page is None or page.detail is None:
             return None
         return page.detail if page.detail.line.incident_id == line.incident_id else None
-
-    # -- FollowUpActions hooks -----------------------------------------------
-
-    def follow_up_target(self) -> FollowUpTarget | None:
-        """The incident log acts on incidents, not on a touchpoint."""
-        return None
-
-    def after_follow_up(self) -> None:
-        """Our own write: show it at once."""
-        self.refresh_now()
 
     # -- filters -----------------------------------------------------------
 
@@ -313,19 +317,11 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
     # -- changes -------------------------------------------------------------
 
     def _ready_incident(self, verb: str) -> tuple[Actor, IncidentDetail] | None:
-        actor = self.aftercare.actor
-        if actor is None:
-            self.notify(
-                f"Read-only: login {self.aftercare.login!r} cannot {verb}.",
-                severity="error",
-                markup=False,
-            )
-            return None
-        detail = self.current_detail()
-        if detail is None:
-            self.notify("No incident selected (or its timeline is still loading).")
-            return None
-        return actor, detail
+        return self.acting_on(
+            verb,
+            self.current_detail(),
+            "No incident selected (or its timeline is still loading).",
+        )
 
     def action_add_entry(self) -> None:
         """Append a note, a contact, or a correction to the timeline."""
@@ -335,16 +331,12 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         actor, detail = ready
         clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
 
-        def save(form: EntryForm | None) -> None:
-            if form is None:
-                return
-            self._write(
-                f"#{incident_id}: {form.kind.label.lower()} added.",
-                lambda who: clinic.add_incident_entry(who, incident_id, form.kind, form.text),
-                actor,
-            )
-
-        self.app.push_screen(EntryModal(_title(detail.line)), save)
+        self._write_answer(
+            EntryModal(_title(detail.line)),
+            lambda form: f"#{incident_id}: {form.kind.label.lower()} added.",
+            lambda who, form: clinic.add_incident_entry(who, incident_id, form.kind, form.text),
+            actor,
+        )
 
     class ProductsRead(Message):
         """The suspect-product choices were read: the classify form can open."""
@@ -389,18 +381,14 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
             outcome=detail.line.outcome,
         )
 
-        def save(form: Classification | None) -> None:
-            if form is None:
-                return
-            self._write(
-                f"#{incident_id} classified.",
-                lambda who: clinic.classify_incident(
-                    who, incident_id, expected_version=detail.version, classification=form
-                ),
-                actor,
-            )
-
-        self.app.push_screen(ClassifyModal(_title(detail.line), current, message.products), save)
+        self._write_answer(
+            ClassifyModal(_title(detail.line), current, message.products),
+            f"#{incident_id} classified.",
+            lambda who, form: clinic.classify_incident(
+                who, incident_id, expected_version=detail.version, classification=form
+            ),
+            actor,
+        )
 
     @on(ReadFailed)
     def _read_failed(self, message: ReadFailed) -> None:
@@ -414,30 +402,23 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         actor, detail = ready
         clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
 
-        def save(form: DateCorrection | None) -> None:
-            if form is None:
-                return
-            self._write(
-                f"#{incident_id}: dates corrected.",
-                lambda who: clinic.correct_incident_dates(
-                    who,
-                    incident_id,
-                    expected_version=detail.version,
-                    onset_date=form.onset,
-                    learned_on=form.learned_on,
-                    reason=form.reason,
-                ),
-                actor,
-            )
-
-        self.app.push_screen(
+        self._write_answer(
             DateCorrectionModal(
                 _title(detail.line),
                 clinic_today(self.aftercare.clock.now()),
                 detail.onset_date,
                 detail.line.learned_on,
             ),
-            save,
+            f"#{incident_id}: dates corrected.",
+            lambda who, form: clinic.correct_incident_dates(
+                who,
+                incident_id,
+                expected_version=detail.version,
+                onset_date=form.onset,
+                learned_on=form.learned_on,
+                reason=form.reason,
+            ),
+            actor,
         )
 
     def _dated_reference(
@@ -455,15 +436,7 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         actor, detail = ready
         today = clinic_today(self.aftercare.clock.now())
 
-        def save(form: DatedReference | None) -> None:
-            if form is not None:
-                self._write(
-                    f"#{detail.line.incident_id}: {what} recorded.",
-                    lambda who: record(who, detail, form),
-                    actor,
-                )
-
-        self.app.push_screen(
+        self._write_answer(
             DatedReferenceModal(
                 title(detail),
                 today,
@@ -471,7 +444,9 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
                 earliest=detail.line.learned_on,
                 replacing=replacing(detail),
             ),
-            save,
+            f"#{detail.line.incident_id}: {what} recorded.",
+            lambda who, form: record(who, detail, form),
+            actor,
         )
 
     def action_report(self) -> None:
@@ -520,43 +495,34 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         actor, detail = ready
         clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
         if detail.line.status is IncidentStatus.CLOSED:
-
-            def reopen(reason: str | None) -> None:
-                if reason:
-                    self._write(
-                        f"#{incident_id} reopened.",
-                        lambda who: clinic.reopen_incident(
-                            who, incident_id, expected_version=detail.version, reason=reason
-                        ),
-                        actor,
-                    )
-
-            self.app.push_screen(
-                TextPromptModal(f"Reopen {_title(detail.line)}: why?", required=True), reopen
-            )
-            return
-
-        def close(form: CloseForm | None) -> None:
-            if form is None:
-                return
-            self._write(
-                f"#{incident_id} closed ({words(form.outcome)}).",
-                lambda who: clinic.close_incident(
-                    who,
-                    incident_id,
-                    expected_version=detail.version,
-                    outcome=form.outcome,
-                    note=form.note,
+            # The prompt refuses an empty reason, so a saved answer always says why.
+            self._write_answer(
+                TextPromptModal(f"Reopen {_title(detail.line)}: why?", required=True),
+                f"#{incident_id} reopened.",
+                lambda who, reason: clinic.reopen_incident(
+                    who, incident_id, expected_version=detail.version, reason=reason
                 ),
                 actor,
             )
+            return
 
         warning = (
             "The MFDS report is not recorded yet: it stays on the overdue list until it is."
             if detail.line.reported_on is None
             else None
         )
-        self.app.push_screen(CloseModal(_title(detail.line), warning), close)
+        self._write_answer(
+            CloseModal(_title(detail.line), warning),
+            lambda form: f"#{incident_id} closed ({words(form.outcome)}).",
+            lambda who, form: clinic.close_incident(
+                who,
+                incident_id,
+                expected_version=detail.version,
+                outcome=form.outcome,
+                note=form.note,
+            ),
+            actor,
+        )
 
     def action_export_csv(self) -> None:
         """Write the incidents this filter lists to a CSV file."""
@@ -577,54 +543,28 @@ class IncidentLogScreen(LiveReading[IncidentPage], FollowUpActions, Screen[None]
         if line is not None:
             self.aftercare.open_patient(line.patient_id)
 
-    def action_reload(self) -> None:
-        """Read the log now."""
-        self.refresh_now()
-
-    def action_back(self) -> None:
-        """Return to the screen underneath."""
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        """Every key of this screen."""
-        keys = [
-            ({"question_mark": "?"}.get(b.key, b.key), b.tooltip or b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-        ]
-        self.app.push_screen(HelpModal("Incident log", keys))
-
 
 def _title(line: IncidentLine) -> str:
     return f"#{line.incident_id} ({line.patient_code} {line.patient_name})"
 
 
-_SERIOUS_STYLE = {
-    # Not assessed is work for a physician, not a verdict: flagged, not alarming.
-    Seriousness.NOT_ASSESSED: "bold yellow",
-    Seriousness.NON_SERIOUS: "",
-    Seriousness.DEATH: "bold #ffffff on #d70000",
-    Seriousness.LIFE_THREATENING: "bold #ffffff on #d70000",
-}
-
-
-def _cells(line: IncidentLine, today: date) -> tuple[Text, ...]:
+def _cells(line: IncidentLine, today: date, palette: Palette) -> tuple[Text, ...]:
     clock = line.clock(today)
     due = line.report_due_on
     return (
         Text(f"#{line.incident_id}", style="bold"),
-        clock_text(clock),
+        clock_text(clock, palette),
         Text(f"{due:%d %b}" if due else "—", style="" if clock.owed else "dim"),
         Text(f"{line.patient_code} {line.patient_name}"[:24]),
         Text(line.country),
         Text(words(line.category)[:18]),
-        Text(words(line.seriousness), style=_SERIOUS_STYLE.get(line.seriousness, "bold red")),
+        Text(words(line.seriousness), style=palette.seriousness(line.seriousness)),
         Text(str(line.severity_grade) if line.severity_grade else "—"),
         Text(line.status.value, style="" if line.status is IncidentStatus.OPEN else "dim"),
     )
 
 
-def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo) -> RenderableType:
+def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo, palette: Palette) -> RenderableType:
     """The highlighted incident: facts, clocks, routes, then the timeline."""
     line = detail.line
     today = clinic_today(now)
@@ -652,7 +592,7 @@ def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo) -> RenderableType
     facts.add_row("Onset", onset)
     facts.add_row("Day 0", f"{line.learned_on:%d %b %Y} (the clinic learned of it)")
     report = Text()
-    report.append_text(clock_text(clock))
+    report.append_text(clock_text(clock, palette))
     if line.report_due_on:
         report.append(f"  due {line.report_due_on:%d %b %Y}")
     if line.reported_on:

@@ -20,20 +20,17 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from core.oncall import ONCALL, ShiftTimeError, parse_clinic_time, uncovered, window_label
 from core.refusals import Refused
 from db.followup import Actor
 from db.oncall import ShiftView
-from tui.actions import FollowUpActions, FollowUpTarget, FollowUpWritten
-from tui.live import LiveReading
-from tui.modals import HelpModal
-from tui.screens.alerts import ConfirmModal
-from tui.tables import cursor_key
+from tui.actions import FollowUpWritten
+from tui.keys import bind, screen_keys
+from tui.modals import FormModal
+from tui.screens.common import LiveTableScreen
 
 if TYPE_CHECKING:
     from db.services import Clinic
@@ -71,10 +68,9 @@ class NewShift:
     replace: bool
 
 
-class NewShiftModal(ModalScreen[NewShift | None]):
+class NewShiftModal(FormModal[NewShift]):
     """Set a shift: physician login, from, to (clinic time), note, replace overlaps."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
     # The app's `.form` look without its blank line under every field (the app's
     # stylesheet would outrank this one), so form and buttons fit 80x24.
     DEFAULT_CSS = """
@@ -116,23 +112,20 @@ class NewShiftModal(ModalScreen[NewShift | None]):
                 yield Label("Note")
                 yield Input(placeholder="optional", id="note")
             yield Checkbox("Take over overlapping time from other shifts", id="replace")
-            yield Static("", id="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+            yield from self.buttons()
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
     def _save(self) -> None:
         login = self.query_one("#login", Input).value.strip()
         if not login:
-            self.query_one("#error", Static).update("Who is on call? Enter a physician's login.")
+            self.refuse("Who is on call? Enter a physician's login.")
             return
         try:
             starts_at = parse_clinic_time(self.query_one("#from", Input).value, self._tz)
             ends_at = parse_clinic_time(self.query_one("#to", Input).value, self._tz)
         except ShiftTimeError as exc:
-            self.query_one("#error", Static).update(Text(str(exc)))
+            self.refuse(str(exc))
             return
         self.dismiss(
             NewShift(
@@ -144,50 +137,36 @@ class NewShiftModal(ModalScreen[NewShift | None]):
             )
         )
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
 
-
-class OnCallScreen(LiveReading[OnCallPage], FollowUpActions, Screen[None]):
+class OnCallScreen(LiveTableScreen[OnCallPage, ShiftView]):
     """Who is on call now and the next 14 days of shifts; admins set and cancel them."""
 
     BINDINGS = [
-        Binding("n", "new_shift", "New shift", tooltip="Put a physician on call", id="oncall.new"),
-        Binding(
+        bind("oncall.new-shift", "n", "new_shift", "New shift", "Put a physician on call"),
+        bind(
+            "oncall.cancel-shift",
             "x",
             "cancel_shift",
             "Cancel shift",
-            tooltip="Cancel the highlighted shift, after a confirmation",
-            id="oncall.cancel",
+            "Cancel the highlighted shift, after a confirmation",
         ),
-        Binding("r", "reload", "Reload", tooltip="Read the schedule now", id="oncall.reload"),
-        Binding("escape", "back", "Back", tooltip="Back to the previous screen", id="oncall.back"),
-        Binding("question_mark", "help", "Help", tooltip="Every key", id="oncall.help"),
+        *screen_keys("oncall", reload="Read the schedule now"),
     ]
 
+    HELP_TITLE = "On-call schedule"
     FULL_READ_EVERY = FULL_READ_EVERY
     READ_GROUP = "oncall-read"
     WHAT = "the on-call schedule"
+    NAME = "oncall"
+    LOADING = "Loading the on-call schedule…"
+    COLUMNS = COLUMNS
+    DETAIL = False
+    SUMMARY = "now"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.start_live()
-        self._by_key: dict[str, ShiftView] = {}
-
-    def compose(self) -> ComposeResult:
-        yield Static("Loading the on-call schedule…", id="oncall-now")
-        table: DataTable[Text] = DataTable(id="oncall-table", cursor_type="row")
+    def column_label(self, label: str) -> str:
+        """Times are in the clinic's zone; the heading names it."""
         zone = f"{self.aftercare.clock.now().astimezone(self.aftercare.clinic_tz):%Z}"
-        for key, label in COLUMNS:
-            table.add_column(label.format(zone=zone), key=key)
-        yield table
-        yield Static("", id="oncall-status")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.poll()
+        return label.format(zone=zone)
 
     # -- reading -----------------------------------------------------------
 
@@ -198,90 +177,53 @@ class OnCallScreen(LiveReading[OnCallPage], FollowUpActions, Screen[None]):
 
     def show_read_failure(self, reason: str) -> None:
         """The rows stay; the status line and a toast say why."""
-        self.query_one("#oncall-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
+        super().show_read_failure(reason)
         self.notify(reason, severity="error", markup=False)
-
-    def action_reload(self) -> None:
-        """Re-read at once."""
-        self.refresh_now()
 
     def show_page(self, page: OnCallPage) -> None:
         """Who is on call now, the shifts, and the status line."""
         tz = self.aftercare.clinic_tz
         self.query_one("#oncall-now", Static).update(_now_line(page, tz))
         self._fill(page, tz)
-        actor = self.aftercare.actor
-        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
-        self.query_one("#oncall-status", Static).update(
-            Text(f"{who} · read {page.read_at.astimezone(tz):%H:%M:%S} · next {DAYS_SHOWN} days")
+        self.show_status(
+            Text(
+                f"{self.signed_in_as()} · read {page.read_at.astimezone(tz):%H:%M:%S} "
+                f"· next {DAYS_SHOWN} days"
+            )
         )
 
     def _fill(self, page: OnCallPage, tz: tzinfo) -> None:
-        table: DataTable[Text] = self.query_one("#oncall-table", DataTable)
-        kept = cursor_key(table)
         end = page.read_at + timedelta(days=DAYS_SHOWN)
-        rows: list[tuple[datetime, str, list[Text]]] = [
+        rows: list[tuple[datetime, str, tuple[Text, ...]]] = [
             (s.starts_at, str(s.id), _shift_cells(s, tz)) for s in page.shifts
         ]
         for a, b in uncovered(((s.starts_at, s.ends_at) for s in page.shifts), page.read_at, end):
-            gap = Text("nobody on call", style="bold red")
-            rows.append(
-                (
-                    a,
-                    f"gap-{a.isoformat()}",
-                    [
-                        Text("—"),
-                        Text(window_label(a, b, tz, zone=False)),
-                        gap,
-                        Text(f"static {ONCALL!r}", style="red"),
-                        Text(""),
-                    ],
-                )
+            gap = (
+                Text("—"),
+                Text(window_label(a, b, tz, zone=False)),
+                Text("nobody on call", style="bold red"),
+                Text(f"static {ONCALL!r}", style="red"),
+                Text(""),
             )
+            rows.append((a, f"gap-{a.isoformat()}", gap))
         rows.sort(key=lambda row: row[0])
-        self._by_key = {str(s.id): s for s in page.shifts}
-        table.clear()
-        for _, key, cells in rows:
-            table.add_row(*cells, key=key)
-        keys = [key for _, key, _ in rows]
-        if kept in keys:
-            table.move_cursor(row=keys.index(kept), animate=False)
-
-    def highlighted(self) -> ShiftView | None:
-        """The shift under the cursor (None on a gap or an empty table)."""
-        key = cursor_key(self.query_one("#oncall-table", DataTable))
-        return self._by_key.get(key) if key is not None else None
+        self.show_rows(
+            {str(s.id): s for s in page.shifts}, [(key, cells) for _, key, cells in rows]
+        )
 
     # -- changes -------------------------------------------------------------
 
-    def _can_write(self) -> bool:
-        if self.aftercare.actor is None:
-            self.notify(
-                f"Read-only: login {self.aftercare.login!r} cannot change the on-call schedule.",
-                severity="error",
-                markup=False,
-            )
-            return False
-        return True
+    # What a read-only login is told it cannot do here.
+    _CHANGES = "change the on-call schedule"
 
     def action_new_shift(self) -> None:
         """Put a physician on call."""
-        if not self._can_write():
+        actor = self.acting(self._CHANGES)
+        if actor is None:
             return
-
-        def save(form: NewShift | None) -> None:
-            if form is not None:
-                self._set(form)
-
-        now = self.aftercare.clock.now()
-        self.app.push_screen(NewShiftModal(self.aftercare.clinic_tz, now), save)
-
-    def _set(self, form: NewShift) -> None:
-        actor = self.aftercare.actor
-        assert actor is not None
         clinic, tz = self.aftercare.clinic, self.aftercare.clinic_tz
 
-        def put_on_call(who: Actor) -> FollowUpWritten:
+        def put_on_call(who: Actor, form: NewShift) -> FollowUpWritten:
             try:
                 done = clinic.set_on_call_shift(
                     who,
@@ -300,30 +242,16 @@ class OnCallScreen(LiveReading[OnCallPage], FollowUpActions, Screen[None]):
                 f"{window_label(shift.starts_at, shift.ends_at, tz)}{replaced}."
             )
 
-        self._write("Shift set.", put_on_call, actor)
+        now = self.aftercare.clock.now()
+        self._write_answer(NewShiftModal(tz, now), "Shift set.", put_on_call, actor)
 
     def action_cancel_shift(self) -> None:
         """Cancel the highlighted shift, after a confirmation."""
-        if not self._can_write():
+        ready = self.acting_on(self._CHANGES, self.highlighted(), "No shift selected.")
+        if ready is None:
             return
-        shift = self.highlighted()
-        if shift is None:
-            self.notify("No shift selected.", severity="warning")
-            return
-        question = Text(
-            f"Cancel shift #{shift.id}: {shift.login}, "
-            f"{window_label(shift.starts_at, shift.ends_at, self.aftercare.clinic_tz)}?"
-        )
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._cancel(shift.id, shift.version)
-
-        self.app.push_screen(ConfirmModal(question), answered)
-
-    def _cancel(self, shift_id: int, version: int) -> None:
-        actor = self.aftercare.actor
-        assert actor is not None
+        actor, shift = ready
+        shift_id, version = shift.id, shift.version
         clinic = self.aftercare.clinic
 
         def cancel(who: Actor) -> None:
@@ -332,30 +260,11 @@ class OnCallScreen(LiveReading[OnCallPage], FollowUpActions, Screen[None]):
             except Refused as exc:
                 raise Refused(f"Shift #{shift_id} not cancelled: {exc}") from exc
 
-        self._write(f"Shift #{shift_id} cancelled.", cancel, actor)
-
-    # -- FollowUpActions hooks -----------------------------------------------
-
-    def follow_up_target(self) -> FollowUpTarget | None:
-        """The schedule acts on shifts, not on a patient's touchpoint."""
-        return None
-
-    def after_follow_up(self) -> None:
-        """Our own write, or a refusal: show the schedule as it is now."""
-        self.refresh_now()
-
-    # -- navigation ----------------------------------------------------------
-
-    def action_back(self) -> None:
-        """Back to the previous screen."""
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        """Every key of this screen."""
-        keys = [
-            (b.key, b.tooltip or b.description) for b in self.BINDINGS if isinstance(b, Binding)
-        ]
-        self.app.push_screen(HelpModal("On-call schedule", keys))
+        question = Text(
+            f"Cancel shift #{shift_id}: {shift.login}, "
+            f"{window_label(shift.starts_at, shift.ends_at, self.aftercare.clinic_tz)}?"
+        )
+        self._write_if_confirmed(question, f"Shift #{shift_id} cancelled.", cancel, actor)
 
 
 def _now_line(page: OnCallPage, tz: tzinfo) -> Text:
@@ -375,8 +284,8 @@ def _now_line(page: OnCallPage, tz: tzinfo) -> Text:
     return line
 
 
-def _shift_cells(shift: ShiftView, tz: tzinfo) -> list[Text]:
-    return [
+def _shift_cells(shift: ShiftView, tz: tzinfo) -> tuple[Text, ...]:
+    return (
         Text(f"#{shift.id}"),
         Text(window_label(shift.starts_at, shift.ends_at, tz, zone=False)),
         Text(f"{shift.display_name} ({shift.login})"),
@@ -385,4 +294,4 @@ def _shift_cells(shift: ShiftView, tz: tzinfo) -> list[Text]:
             style="" if shift.notify_tag else "yellow",
         ),
         Text(shift.note or ""),
-    ]
+    )

@@ -27,10 +27,8 @@ from rich.table import Table
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
@@ -58,21 +56,15 @@ from core.triage import DECIDED_BY
 from core.triage.course import NormalCourse, normal_course
 from db.followup import Actor
 from db.triage import SavedTriage
-from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget, FollowUpWritten
+from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
 from tui.incident_forms import NewIncident, NewIncidentModal
-from tui.modals import HelpModal
+from tui.keys import bind
 from tui.queue_cells import TEMPLATE_WORDS
+from tui.screens.common import ClinicScreen, ReadFailed
+from tui.styles import Palette
 from tui.tables import reporting_routes
 from tui.triage_form import TriageContext, TriageFormResult, TriageModal, course_text
-
-_DISPOSITION_STYLE = {
-    Disposition.EMERGENCY: "bold #ffffff on #d70000",
-    Disposition.URGENT: "bold red",
-    Disposition.REVIEW: "yellow",
-    Disposition.MONITOR: "cyan",
-    Disposition.EXPECTED: "green",
-}
 
 # Timeline states worth a colour; anything else is shown plain.
 _STATE_STYLE = {
@@ -87,8 +79,8 @@ _STATE_STYLE = {
     "acknowledged": "green",
     "resolved": "green",
     "closed": "green",
-    **{d.value: style for d, style in _DISPOSITION_STYLE.items()},
 }
+_DISPOSITIONS = {d.value: d for d in Disposition}
 
 _WHEN_WIDTH = 16  # "22 Nov 15:00 KST"
 _ENTRY_WIDTH = 12  # "acknowledged"
@@ -100,7 +92,7 @@ _LOADING = "Loading the patient…"
 _NOTHING = "—"
 
 
-class PatientScreen(FollowUpActions, Screen[None]):
+class PatientScreen(ClinicScreen):
     """Everything the clinic knows about one patient, for the coordinator on the case."""
 
     DEFAULT_CSS = """
@@ -149,48 +141,41 @@ class PatientScreen(FollowUpActions, Screen[None]):
     """
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="patient.back", tooltip="Back to the queue"),
-        Binding("r", "reload", "Reload", id="patient.reload", tooltip="Read the patient again"),
-        Binding(
-            "t", "triage", "Triage", tooltip="Triage what the patient reports", id="patient.triage"
-        ),
-        Binding(
+        bind("patient.back", "escape", "back", "Back", "Back to the queue"),
+        bind("patient.reload", "r", "reload", "Reload", "Read the patient again"),
+        bind("patient.triage", "t", "triage", "Triage", "Triage what the patient reports"),
+        bind(
+            "patient.new-incident",
             "n",
             "new_incident",
             "Incident",
-            tooltip="Open an incident by hand (a home physician's call, a letter)",
-            id="patient.incident",
+            "Open an incident by hand (a home physician's call, a letter)",
         ),
-        Binding(
+        bind(
+            "patient.export-summary",
             "e",
             "export_summary",
             "Summary",
-            tooltip="Write the home-physician summary (Markdown and PDF) to the export folder",
-            id="patient.export_summary",
+            "Write the home-physician summary (Markdown and PDF) to the export folder",
         ),
-        Binding(
+        bind(
+            "patient.export-fhir",
             "f",
             "export_fhir",
             "FHIR",
-            tooltip="Write the FHIR R4 bundle (JSON) to the export folder",
-            id="patient.export_fhir",
+            "Write the FHIR R4 bundle (JSON) to the export folder",
         ),
         *FOLLOW_UP_BINDINGS,
-        Binding("question_mark", "help", "Help", tooltip="Every key", id="patient.help"),
+        bind("patient.help", "question_mark", "help", "Help", "Every key of this screen"),
     ]
+
+    HELP_TITLE = "Patient"
 
     class Loaded(Message):
         """A thread worker finished reading the dossier (None: no such patient)."""
 
         def __init__(self, dossier: PatientDossier | None) -> None:
             self.dossier = dossier
-            super().__init__()
-
-    class LoadFailed(Message):
-        """Reading the dossier failed; the reason is one line for the status bar."""
-
-        def __init__(self, reason: str) -> None:
-            self.reason = reason
             super().__init__()
 
     def __init__(self, patient_id: int) -> None:
@@ -258,12 +243,8 @@ class PatientScreen(FollowUpActions, Screen[None]):
 
     def action_triage(self) -> None:
         """Open the triage form; saving writes the assessment, incident and alert at once."""
-        actor = self.aftercare.actor
+        actor = self.acting("record a triage")
         if actor is None:
-            self.notify(
-                f"Read-only: login {self.aftercare.login!r} cannot record a triage.",
-                severity="error",
-            )
             return
         if self.dossier is None or not self.dossier.episodes:
             self.notify("This patient has no treatment episode to triage.", severity="warning")
@@ -289,61 +270,43 @@ class PatientScreen(FollowUpActions, Screen[None]):
             language=identity.language,
         )
 
-        def save(form: TriageFormResult | None) -> None:
-            if form is None:
-                return
+        def triage(who: Actor, form: TriageFormResult) -> FollowUpWritten:
+            saved = clinic.record_triage(
+                who,
+                identity.patient_id,
+                findings=form.findings,
+                outcome=form.outcome,
+                chosen=form.chosen,
+                override_reason=form.override_reason,
+                note=form.note,
+            )
+            return FollowUpWritten(saved_summary(saved, form.outcome.disposition))
 
-            def triage(who: Actor) -> FollowUpWritten:
-                saved = clinic.record_triage(
-                    who,
-                    identity.patient_id,
-                    findings=form.findings,
-                    outcome=form.outcome,
-                    chosen=form.chosen,
-                    override_reason=form.override_reason,
-                    note=form.note,
-                )
-                return FollowUpWritten(saved_summary(saved, form.outcome.disposition))
-
-            self._write("Triage saved.", triage, actor)
-
-        self.app.push_screen(TriageModal(context), save)
+        self._write_answer(TriageModal(context), "Triage saved.", triage, actor)
 
     def action_new_incident(self) -> None:
         """Open an incident by hand; its clock starts today (day 0)."""
-        actor = self.aftercare.actor
-        if actor is None:
-            self.notify(
-                f"Read-only: login {self.aftercare.login!r} cannot open an incident.",
-                severity="error",
-            )
-            return
-        if self.dossier is None:
+        actor = self.acting("open an incident")
+        if actor is None or self.dossier is None:
             return
         identity = self.dossier.identity
         clinic = self.aftercare.clinic
 
-        def save(form: NewIncident | None) -> None:
-            if form is None:
-                return
-
-            def open_incident(who: Actor) -> FollowUpWritten:
-                incident_id = clinic.open_incident_by_hand(
-                    who,
-                    identity.patient_id,
-                    category=form.category,
-                    seriousness=form.seriousness,
-                    onset_date=form.onset,
-                    learned_on=form.learned_on,
-                    description=form.description,
-                )
-                return FollowUpWritten(f"Incident #{incident_id} opened; see the log (i).")
-
-            self._write("Incident opened.", open_incident, actor)
+        def open_incident(who: Actor, form: NewIncident) -> FollowUpWritten:
+            incident_id = clinic.open_incident_by_hand(
+                who,
+                identity.patient_id,
+                category=form.category,
+                seriousness=form.seriousness,
+                onset_date=form.onset,
+                learned_on=form.learned_on,
+                description=form.description,
+            )
+            return FollowUpWritten(f"Incident #{incident_id} opened; see the log (i).")
 
         today = clinic_today(self.aftercare.clock.now())
         label = f"{identity.code} {identity.display_name}"
-        self.app.push_screen(NewIncidentModal(label, today), save)
+        self._write_answer(NewIncidentModal(label, today), "Incident opened.", open_incident, actor)
 
     def action_export_summary(self) -> None:
         """The English summary for the home physician, as Markdown and as PDF."""
@@ -359,29 +322,16 @@ class PatientScreen(FollowUpActions, Screen[None]):
         """Show the write at once."""
         self.reload()
 
-    def action_help(self) -> None:
-        """Every key of this screen."""
-        keys = [
-            ({"question_mark": "?"}.get(b.key, b.key), b.tooltip or b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-        ]
-        self.app.push_screen(HelpModal("Patient", keys))
-
-    def action_back(self) -> None:
-        """Return to the screen underneath (the queue)."""
-        self.app.pop_screen()
-
     @work(thread=True, exclusive=True, group="patient-load")
     def _read_dossier(self) -> None:
         worker = get_current_worker()
         try:
             dossier = self.aftercare.clinic.patient_dossier(self.patient_id)
         except Refused as exc:  # the database is unavailable: the Clinic says why
-            self.post_message(self.LoadFailed(str(exc)))
+            self.post_message(ReadFailed(str(exc)))
             return
         except Exception as exc:  # a database gone for a moment must not kill the app
-            self.post_message(self.LoadFailed(f"could not read the patient: {exc}"))
+            self.post_message(ReadFailed(f"could not read the patient: {exc}"))
             return
         if not worker.is_cancelled:
             self.post_message(self.Loaded(dossier))
@@ -398,9 +348,9 @@ class PatientScreen(FollowUpActions, Screen[None]):
         self.dossier = dossier
         identity = dossier.identity
         with self.app.batch_update():
-            self.query_one("#patient-banner", Static).update(_banner(identity))
+            self.query_one("#patient-banner", Static).update(_banner(identity, self.palette))
             self._show_times()
-            self.query_one("#patient-emergency", Static).update(_emergency(identity))
+            self.query_one("#patient-emergency", Static).update(_emergency(identity, self.palette))
             self.query_one("#patient-identity", Static).update(_identity(dossier))
             self.query_one("#patient-course", Static).update(_course(dossier))
             self.query_one("#patient-reporting", Static).update(_reporting(identity))
@@ -409,8 +359,8 @@ class PatientScreen(FollowUpActions, Screen[None]):
             self.query_one("#patient-status", Static).update(_who_decides(identity))
             self._show_problem(None)
 
-    @on(LoadFailed)
-    def _show_failure(self, message: LoadFailed) -> None:
+    @on(ReadFailed)
+    def _show_failure(self, message: ReadFailed) -> None:
         # Keep what is shown: stale but visible beats empty.
         self._show_problem(message.reason)
 
@@ -447,11 +397,11 @@ class PatientScreen(FollowUpActions, Screen[None]):
             if table.row_count
             else None
         )
-        zone = patient_zone(self.dossier.identity.timezone)
+        zone, palette = patient_zone(self.dossier.identity.timezone), self.palette
         rows = _most_recent_first(self.dossier.timeline, self.dossier.read_at)
         table.clear()
         for entry in rows:
-            table.add_row(*_timeline_cells(entry, zone), height=None, key=entry.key)
+            table.add_row(*_timeline_cells(entry, zone, palette), height=None, key=entry.key)
         keys = [entry.key for entry in rows]
         if kept in keys:
             table.move_cursor(row=keys.index(kept), animate=False)
@@ -472,10 +422,10 @@ def _most_recent_first(timeline: tuple[TimelineEntry, ...], now: datetime) -> li
     return [*reversed(happened), *upcoming]
 
 
-def _banner(identity: PatientIdentity) -> Text:
+def _banner(identity: PatientIdentity, palette: Palette) -> Text:
     disposition = identity.latest_disposition
     latest = (
-        Text(disposition.value, style=_DISPOSITION_STYLE[disposition])
+        Text(disposition.value, style=palette.disposition(disposition))
         if disposition
         else Text("not triaged", style="dim")
     )
@@ -490,14 +440,14 @@ def _banner(identity: PatientIdentity) -> Text:
     )
 
 
-def _emergency(identity: PatientIdentity) -> Group:
+def _emergency(identity: PatientIdentity, palette: Palette) -> Group:
     contact = emergency_contact(identity.current_country)
     verified = f"  table verified {contact.last_verified:%d %b %Y}" if contact.last_verified else ""
     lines: list[RenderableType] = [
         Text.assemble(
             ("Emergency", "bold"),
             f" (now in {contact.country_name}): call ",
-            (f" {contact.numbers_text} ", "bold #ffffff on #d70000"),
+            (f" {contact.numbers_text} ", palette.alarm),
             (verified, "dim"),
         )
     ]
@@ -543,15 +493,17 @@ def _identity(dossier: PatientDossier) -> Group:
     return Group(*lines)
 
 
-def _timeline_cells(entry: TimelineEntry, zone: ZoneInfo | None) -> tuple[Text, Text, Text]:
+def _timeline_cells(
+    entry: TimelineEntry, zone: ZoneInfo | None, palette: Palette
+) -> tuple[Text, Text, Text]:
     clinic = entry.at.astimezone(CLINIC_TZ)
     local = entry.at.astimezone(zone) if zone is not None else None
     local_label = f"{local:%a %H:%M} {local.tzname()}" if local else "local unknown"
     when = Text(f"{clinic:%d %b %H:%M} KST\n{local_label}")
     state = entry.state or ""
-    kind = Text.assemble(
-        (entry.kind.value, "bold"), "\n", (state.replace("_", " "), _STATE_STYLE.get(state, ""))
-    )
+    disposition = _DISPOSITIONS.get(state)
+    style = palette.disposition(disposition) if disposition else _STATE_STYLE.get(state, "")
+    kind = Text.assemble((entry.kind.value, "bold"), "\n", (state.replace("_", " "), style))
     title = entry.title
     if entry.kind is TimelineKind.TOUCHPOINT:
         # Templates added by events have names, not words ("triage-recheck").

@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.widgets.data_table import RowKey
 
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueFilter, QueueRow
 from db.alerts import FailedSummary
-from tui.actions import FOLLOW_UP_BINDINGS, FollowUpActions, FollowUpTarget
+from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget
+from tui.keys import bind
 from tui.live import LiveReading
-from tui.modals import HelpModal, TextPromptModal
+from tui.modals import TextPromptModal
 from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
+from tui.screens.common import ClinicScreen
+from tui.tables import cursor_key
 
 if TYPE_CHECKING:
     from db.services import Clinic
@@ -63,74 +63,61 @@ class QueuePage:
     """Physician alert deliveries that failed and nobody has looked at yet."""
 
 
-class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
+class QueueScreen(LiveReading[QueuePage], ClinicScreen):
     """The coordinator's queue."""
 
     BINDINGS = [
-        Binding("enter", "open_patient", "Open", tooltip="Open the patient", id="queue.open"),
+        bind("queue.open", "enter", "open_patient", "Open", "Open the patient"),
         *FOLLOW_UP_BINDINGS,
-        Binding("slash", "search", "Search", tooltip="Search code or name", id="queue.search"),
-        Binding("m", "filter_mine", "Mine", tooltip="Only my patients", id="queue.mine"),
-        Binding(
+        bind("queue.search", "slash", "search", "Search", "Search code or name"),
+        bind("queue.filter.mine", "m", "filter_mine", "Mine", "Only my patients"),
+        bind(
+            "queue.filter.unassigned",
             "u",
             "filter_unassigned",
             "Unassigned",
+            "Only unassigned patients",
             show=False,
-            tooltip="Only unassigned patients",
-            id="queue.unassigned",
         ),
-        Binding(
+        bind(
+            "queue.filter.overdue",
             "o",
             "filter_overdue",
             "Overdue",
+            "Only overdue touchpoints",
             show=False,
-            tooltip="Only overdue touchpoints",
-            id="queue.overdue",
         ),
-        Binding(
+        bind(
+            "queue.filter.severity",
             "v",
             "filter_severity",
             "Severity",
+            "Cycle minimum triage severity",
             show=False,
-            tooltip="Cycle minimum triage severity",
-            id="queue.severity",
         ),
-        Binding(
+        bind(
+            "queue.filter.country",
             "g",
             "filter_country",
             "Country",
+            "Filter by the country the patient is in",
             show=False,
-            tooltip="Filter by the country the patient is in",
-            id="queue.country",
         ),
-        Binding(
+        bind(
+            "queue.filter.language",
             "l",
             "filter_language",
             "Language",
+            "Filter by language",
             show=False,
-            tooltip="Filter by language",
-            id="queue.language",
         ),
-        Binding(
-            "x",
-            "clear_filters",
-            "Clear",
-            show=False,
-            tooltip="Clear every filter",
-            id="queue.clear",
-        ),
-        Binding(
-            "r",
-            "refresh_queue",
-            "Refresh",
-            show=False,
-            tooltip="Read the queue now",
-            id="queue.refresh",
-        ),
-        Binding("question_mark", "help", "Help", tooltip="Every key", id="queue.help"),
-        Binding("q", "app.quit", "Quit", id="app.quit"),
+        bind("queue.filter.clear", "x", "clear_filters", "Clear", "Clear every filter", show=False),
+        bind("queue.refresh", "r", "refresh_queue", "Refresh", "Read the queue now", show=False),
+        bind("queue.help", "question_mark", "help", "Help", "Every key of this screen"),
+        bind("queue.quit", "q", "app.quit", "Quit", "Leave the workstation"),
     ]
 
+    HELP_TITLE = "Follow-up queue"
     FULL_READ_EVERY = FULL_READ_EVERY
     READ_GROUP = "queue-read"
     WHAT = "the queue"
@@ -187,9 +174,9 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
     def _apply(self, page: QueuePage) -> None:
         """Update the table by difference so the cursor stays on its patient."""
         table: DataTable[Text] = self.query_one("#queue-table", DataTable)
-        quiet = self.aftercare.settings.quiet_channel_days
+        quiet, palette = self.aftercare.settings.quiet_channel_days, self.palette
         wanted_keys = [str(r.patient_id) for r in page.rows]
-        cursor_key = self._cursor_key(table)
+        kept = cursor_key(table)
         scroll = table.scroll_offset
         with self.aftercare.batch_update():
             keep = set(wanted_keys)
@@ -197,7 +184,7 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
                 table.remove_row(gone)
             for row in page.rows:
                 key = str(row.patient_id)
-                cells = row_cells(row, page.read_at, quiet)
+                cells = row_cells(row, page.read_at, quiet, palette)
                 if key in table.rows:
                     for (column, _), cell in zip(COLUMNS, cells, strict=True):
                         if table.get_cell(key, column) != cell:
@@ -209,22 +196,15 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
             if current != wanted_keys:
                 rank = {code: i for i, code in enumerate(r.patient_code for r in page.rows)}
                 table.sort("patient", key=lambda cell: rank[cell.plain.split(" ", 1)[0]])
-            if cursor_key is not None and cursor_key in table.rows:
-                table.move_cursor(row=table.get_row_index(cursor_key), animate=False, scroll=False)
+            if kept is not None and kept in table.rows:
+                table.move_cursor(row=table.get_row_index(kept), animate=False, scroll=False)
             table.scroll_to(scroll.x, scroll.y, animate=False)
-
-    @staticmethod
-    def _cursor_key(table: DataTable[Text]) -> str | None:
-        if table.row_count == 0:
-            return None
-        row_key: RowKey = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return row_key.value
 
     def _show_counts(self, page: QueuePage) -> None:
         counts = page.counts
         header = Text()
         if counts.alerts:
-            header.append(f" ALERTS {counts.alerts} ", style="bold #ffffff on #d70000")
+            header.append(f" ALERTS {counts.alerts} ", style=self.palette.alarm)
             header.append("  ")
         header.append("Overdue ", style="bold").append(str(counts.overdue), style="bold red")
         header.append("   Due ", style="bold").append(str(counts.due), style="bold yellow")
@@ -234,11 +214,10 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
         if described:
             header.append(f"   filter: {described}", style="italic cyan")
         self.query_one("#queue-counts", Static).update(header)
-        actor = self.aftercare.actor
-        who = actor.display_name if actor else f"{self.aftercare.login} (read-only)"
         self.query_one("#queue-status", Static).update(
             Text(
-                f"{who} · read {page.read_at.astimezone(self.aftercare.clinic_tz):%H:%M:%S} "
+                f"{self.signed_in_as()} · read "
+                f"{page.read_at.astimezone(self.aftercare.clinic_tz):%H:%M:%S} "
                 "clinic time (KST) · decisions: the treating physician or local emergency services"
             )
         )
@@ -261,7 +240,7 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
     def highlighted(self) -> QueueRow | None:
         """The row under the cursor."""
         table: DataTable[Text] = self.query_one("#queue-table", DataTable)
-        key = self._cursor_key(table)
+        key = cursor_key(table)
         return self._rows_by_key.get(key) if key is not None else None
 
     def follow_up_target(self) -> FollowUpTarget | None:
@@ -357,23 +336,3 @@ class QueueScreen(LiveReading[QueuePage], FollowUpActions, Screen[None]):
     def action_refresh_queue(self) -> None:
         """Read the queue now."""
         self.refresh_now()
-
-    def action_help(self) -> None:
-        """Show every key of this screen."""
-        keys = [
-            (b.key if b.key != "question_mark" else "?", b.tooltip or b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-        ]
-        keys = [("/" if k == "slash" else k, d) for k, d in keys]
-        # An app-level key, so it is not in this screen's BINDINGS.
-        keys.append(("!", "Physician alerts: who was paged, deliveries, acknowledge"))
-        self.aftercare.push_screen(HelpModal("Follow-up queue", keys))
-
-
-def _upper(text: str) -> str:
-    return text.strip().upper()
-
-
-def _lower(text: str) -> str:
-    return text.strip().lower()
