@@ -41,6 +41,7 @@ from bench.support import (  # noqa: E402
     wait_for,
 )
 from core.clock import SystemClock  # noqa: E402
+from core.commands import TriageEntry  # noqa: E402
 from core.domain import NotificationStatus, Role  # noqa: E402
 from core.triage import assess, parse_triage_input  # noqa: E402
 from db import migrate  # noqa: E402
@@ -79,11 +80,7 @@ def _triage(database: Database, actor: Actor, code: str) -> None:
         record_triage(
             session,
             patient_id=patient.id,
-            findings=FINDINGS,
-            outcome=assess(FINDINGS),
-            chosen=None,
-            override_reason=None,
-            note=None,
+            entry=TriageEntry(FINDINGS, assess(FINDINGS)),
             actor=actor,
             now=now,
         )

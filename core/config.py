@@ -19,7 +19,7 @@ import re
 import tomllib
 import unicodedata
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -117,14 +117,19 @@ class EscalationPolicySetting(BaseModel):
 _POLICY_KEYS = ("review", "urgent", "emergency")
 
 
-def _policies_from_text(value: object) -> object:
-    # The environment carries the same tables as JSON.
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ValueError(f"expected JSON tables of policies ({exc})") from None
-    return value
+def _json_from_text(expected: str) -> Callable[[object], object]:
+    """A validator reading `expected` from JSON text: the environment carries as
+    JSON the same tables the TOML file does."""
+
+    def parse(value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"expected {expected} ({exc})") from None
+        return value
+
+    return parse
 
 
 def _check_policy_keys(value: object) -> object:
@@ -257,16 +262,6 @@ def _key_problem(key: str) -> str | None:
     return f"{key!r} is not a key (e.g. 'ctrl+t', 'f2', 'escape', '?')"
 
 
-def _keymap_from_text(value: object) -> object:
-    # The environment carries the same table as JSON.
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ValueError(f"expected a JSON table of binding id to key(s) ({exc})") from None
-    return value
-
-
 def _check_keymap(value: object) -> object:
     """Each entry names a binding id the workstation has and one or more well-formed keys.
 
@@ -360,7 +355,7 @@ class Settings(BaseModel):
     escalation_policies: Annotated[
         dict[str, EscalationPolicySetting] | None,
         BeforeValidator(_check_policy_keys),
-        BeforeValidator(_policies_from_text),
+        BeforeValidator(_json_from_text("JSON tables of policies")),
     ] = Field(
         default=None,
         description="Per-disposition escalation steps overriding the built-in defaults.",
@@ -372,7 +367,7 @@ class Settings(BaseModel):
     keymap: Annotated[
         dict[str, str] | None,
         BeforeValidator(_check_keymap),
-        BeforeValidator(_keymap_from_text),
+        BeforeValidator(_json_from_text("a JSON table of binding id to key(s)")),
     ] = Field(
         default=None,
         description="Key bindings remapped: binding id = key(s); see the README's Keymap table.",

@@ -237,31 +237,6 @@ class TimelineItem:
 
 
 @dataclass(frozen=True)
-class IncidentDetail:
-    """Everything the incident screen shows, read at one instant."""
-
-    line: IncidentLine
-    home_country: str
-    onset_date: date | None
-    onset_day: int | None
-    suspect_product: str | None
-    """Name, MFDS reference and lot, as one phrase."""
-    suspect_product_id: int | None
-    causality: str | None
-    actions_taken: str | None
-    report_reference: str | None
-    khidi_reference: str | None
-    triage_id: int | None
-    version: int
-    """Optimistic lock: a change made from this reading names this version."""
-    timeline: tuple[TimelineItem, ...]
-    """Oldest first."""
-    downgraded: str | None = None
-    """When the triage that opened it was overridden down: computed and chosen
-    disposition with the coordinator's reason, in words."""
-
-
-@dataclass(frozen=True)
 class IncidentExport:
     """One incident as a line of the CSV a regulatory officer works from."""
 
@@ -270,10 +245,27 @@ class IncidentExport:
     onset_date: date | None
     onset_day: int | None
     suspect_product: str | None
+    """Name, MFDS reference and lot, as one phrase."""
     causality: str | None
     actions_taken: str | None
     report_reference: str | None
     khidi_reference: str | None
+
+
+@dataclass(frozen=True)
+class IncidentDetail(IncidentExport):
+    """Everything the incident screen shows, read at one instant: the export
+    line, and what the screen needs to change the incident."""
+
+    suspect_product_id: int | None
+    triage_id: int | None
+    version: int
+    """Optimistic lock: a change made from this reading names this version."""
+    timeline: tuple[TimelineItem, ...]
+    """Oldest first."""
+    downgraded: str | None = None
+    """When the triage that opened it was overridden down: computed and chosen
+    disposition with the coordinator's reason, in words."""
 
 
 CSV_COLUMNS = (

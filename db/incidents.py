@@ -245,21 +245,28 @@ def load_incident(session: Session, incident_id: int) -> IncidentDetail | None:
     if not found:
         return None
     (read,) = found
+    return _detail(session, read, read.line, with_timeline=True)
+
+
+def _detail(
+    session: Session, read: IncidentRead, line: IncidentLine, *, with_timeline: bool
+) -> IncidentDetail:
+    """An incident as the screen shows it; without its timeline, as the CSV exports it."""
     return IncidentDetail(
-        line=read.line,
+        line=line,
         home_country=read.home_country,
         onset_date=read.onset_date,
         onset_day=read.onset_day,
         suspect_product=product_words(read.suspect_product),
-        suspect_product_id=read.suspect_product_id,
         causality=read.causality,
         actions_taken=read.actions_taken,
         report_reference=read.report_reference,
         khidi_reference=read.khidi_reference,
+        suspect_product_id=read.suspect_product_id,
         triage_id=read.triage_id,
         version=read.version,
-        timeline=tuple(_timeline(session, read)),
-        downgraded=downgraded_words(session, read),
+        timeline=tuple(_timeline(session, read)) if with_timeline else (),
+        downgraded=downgraded_words(session, read) if with_timeline else None,
     )
 
 
@@ -358,6 +365,19 @@ class Classification:
     suspect_addon: str | None = None
     """An add-on of the incident's episode with no product row yet (an
     `episode_products` choice); it wins over `suspect_product_id`."""
+
+
+def current_classification(detail: IncidentDetail) -> Classification:
+    """The grading as it stands: where a physician's new grading starts from."""
+    return Classification(
+        category=detail.line.category,
+        seriousness=detail.line.seriousness,
+        severity_grade=detail.line.severity_grade,
+        causality=detail.causality,
+        actions_taken=detail.actions_taken,
+        suspect_product_id=detail.suspect_product_id,
+        outcome=detail.line.outcome,
+    )
 
 
 def _snapshot(incident: Incident) -> dict[str, Any]:
@@ -1021,15 +1041,6 @@ def export_incidents(session: Session, wanted: IncidentFilter, today: date) -> l
         for read in read_incidents(
             session, incident_ids=ids[start : start + 500], with_entries=False
         ):
-            extra[read.line.incident_id] = IncidentExport(
-                line=lines[read.line.incident_id],
-                home_country=read.home_country,
-                onset_date=read.onset_date,
-                onset_day=read.onset_day,
-                suspect_product=product_words(read.suspect_product),
-                causality=read.causality,
-                actions_taken=read.actions_taken,
-                report_reference=read.report_reference,
-                khidi_reference=read.khidi_reference,
-            )
+            line = lines[read.line.incident_id]
+            extra[line.incident_id] = _detail(session, read, line, with_timeline=False)
     return [extra[incident_id] for incident_id in ids]

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from core.commands import NewShift
 from core.domain import Role
 from core.oncall import (
     OnCallPhysician,
@@ -134,28 +135,26 @@ def set_shift(
     session: Session,
     now: datetime,
     actor: Actor,
-    staff_login: str,
+    wanted: NewShift,
     *,
-    starts_at: datetime,
-    ends_at: datetime,
-    note: str | None = None,
-    replace: bool = False,
     clinic_tz: tzinfo = CLINIC_TZ,
 ) -> ShiftSet:
-    """Put a physician on call for [starts_at, ends_at), in the caller's transaction.
+    """Put a physician on call for `wanted`'s [starts_at, ends_at), in the caller's
+    transaction.
 
     Raises FollowUpConflict (one sentence) for a non-admin actor, a login that
     is not an active physician, a bad window, or an overlap when not `replace`.
     """
     require(session, actor, Action.MANAGE_ONCALL)
     mark_changed(session, now)
+    starts_at, ends_at = wanted.starts_at, wanted.ends_at
     try:
         check_shift_window(starts_at, ends_at, now)
     except ShiftTimeError as exc:
         raise FollowUpConflict(str(exc)) from None
-    staff = _physician(session, staff_login)
+    staff = _physician(session, wanted.login)
     in_the_way = _live_overlapping(session, starts_at, ends_at)
-    if in_the_way and not replace:
+    if in_the_way and not wanted.replace:
         shift, other = in_the_way[0]
         more = f" and {len(in_the_way) - 1} more" if len(in_the_way) > 1 else ""
         raise FollowUpConflict(
@@ -171,7 +170,7 @@ def set_shift(
         staff_id=staff.id,
         starts_at=starts_at,
         ends_at=ends_at,
-        note=note or None,
+        note=wanted.note or None,
         created_at=now,
         created_by=actor.username,
     )

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.commands import TriageEntry
 from core.domain import (
     Disposition,
     EscalationStatus,
@@ -37,7 +38,7 @@ from core.escalation import (
 from core.incidents import DEFAULT_REPORTING, ReportingPolicy, triage_clock_disposition
 from core.permissions import Action
 from core.schedules import CLINIC_TZ, event_touchpoint_window, procedure_local_date
-from core.triage import Findings, TriageOutcome
+from core.triage import TriageOutcome
 from db import audit
 from db.escalations import queue_step
 from db.followup import (
@@ -91,12 +92,8 @@ def record_triage(
     now: datetime,
     actor: Actor,
     patient_id: int,
+    entry: TriageEntry,
     *,
-    findings: Findings,
-    outcome: TriageOutcome,
-    chosen: Disposition | None,
-    override_reason: str | None,
-    note: str | None,
     policies: dict[Disposition, EscalationPolicy] | None = None,
     include_patient_name: bool = False,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
@@ -107,12 +104,13 @@ def record_triage(
     missing trend or protocol): the form asks for it first.
     """
     require(session, actor, Action.TRIAGE)
+    findings, outcome = entry.findings, entry.outcome
     if outcome.needs:
         raise FollowUpConflict(
             "; ".join(_NEEDS_WORDS.get(need, f"{need} not recorded") for need in outcome.needs)
         )
-    final = chosen or outcome.disposition
-    reason = (override_reason or "").strip()
+    final = entry.chosen or outcome.disposition
+    reason = (entry.override_reason or "").strip()
     if final is not outcome.disposition and not reason:
         raise FollowUpConflict(
             f"choosing {final.value} instead of the computed {outcome.disposition.value} "
@@ -145,7 +143,7 @@ def record_triage(
         override_reason=reason or None,
         reasons=[{"rule": r.rule, "text": r.text} for r in outcome.reasons],
         rules_version=outcome.rules_version,
-        note=(note or "").strip() or None,
+        note=(entry.note or "").strip() or None,
         staff_id=actor.staff_id,
         labs=[{"lab": lab.lab, "text": lab.text} for lab in outcome.labs],
         needs=list(outcome.needs),

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.commands import TriageEntry
 from core.domain import Channel, Disposition, Protocol, Role
 from core.escalation import EscalationPolicy
 from core.schedules import builtin_templates, touchpoint_window
@@ -124,11 +125,7 @@ def add_triaged_patient(
     return record_triage(
         session,
         patient_id=created.id,
-        findings=parsed,
-        outcome=assess(parsed),
-        chosen=chosen,
-        override_reason=override_reason,
-        note=None,
+        entry=TriageEntry(parsed, assess(parsed), chosen, override_reason),
         actor=actor,
         now=now,
         policies=policies,

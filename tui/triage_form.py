@@ -21,6 +21,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from core.commands import TriageEntry
 from core.domain import Disposition, Protocol, Trend
 from core.messages import emergency_script, fallback_notice, language_name
 from core.triage import (
@@ -58,18 +59,7 @@ class TriageContext:
     """The patient's language tag: an emergency script is shown in it and in English."""
 
 
-@dataclass(frozen=True)
-class TriageFormResult:
-    """A completed form: the findings, their outcome, and the coordinator's choice."""
-
-    findings: Findings
-    outcome: TriageOutcome
-    chosen: Disposition | None
-    override_reason: str
-    note: str
-
-
-class TriageModal(ClinicStyles, FormModal[TriageFormResult]):
+class TriageModal(ClinicStyles, FormModal[TriageEntry]):
     """Record a triage for one patient."""
 
     DEFAULT_CSS = """
@@ -272,7 +262,7 @@ class TriageModal(ClinicStyles, FormModal[TriageFormResult]):
             self.query_one("#override-reason", Input).focus()
             return
         self.dismiss(
-            TriageFormResult(
+            TriageEntry(
                 findings=findings,
                 outcome=outcome,
                 chosen=chosen if chosen is not outcome.disposition else None,

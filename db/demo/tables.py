@@ -13,21 +13,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Table
 
-from db.models import (
-    Base,
-    ChangeMarker,
-    ContactAttempt,
-    Escalation,
-    Incident,
-    IncidentEntry,
-    OutboxNotification,
-    Patient,
-    ProductGiven,
-    Staff,
-    Touchpoint,
-    TreatmentEpisode,
-    TriageAssessment,
-)
+from db import models
 
 
 class PatientRow(NamedTuple):
@@ -215,24 +201,24 @@ class OutboxRow(NamedTuple):
     created_at: Any
 
 
-def table_of(model: type[Base]) -> Table:
+def table_of(model: type[models.Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
 
 
-STAFF_T = table_of(Staff)
-PATIENT_T = table_of(Patient)
-EPISODE_T = table_of(TreatmentEpisode)
-PRODUCT_T = table_of(ProductGiven)
-TOUCHPOINT_T = table_of(Touchpoint)
-ATTEMPT_T = table_of(ContactAttempt)
-TRIAGE_T = table_of(TriageAssessment)
-INCIDENT_T = table_of(Incident)
-ENTRY_T = table_of(IncidentEntry)
-ESCALATION_T = table_of(Escalation)
-OUTBOX_T = table_of(OutboxNotification)
-MARKER_T = table_of(ChangeMarker)
+STAFF_T = table_of(models.Staff)
+PATIENT_T = table_of(models.Patient)
+EPISODE_T = table_of(models.TreatmentEpisode)
+PRODUCT_T = table_of(models.ProductGiven)
+TOUCHPOINT_T = table_of(models.Touchpoint)
+ATTEMPT_T = table_of(models.ContactAttempt)
+TRIAGE_T = table_of(models.TriageAssessment)
+INCIDENT_T = table_of(models.Incident)
+ENTRY_T = table_of(models.IncidentEntry)
+ESCALATION_T = table_of(models.Escalation)
+OUTBOX_T = table_of(models.OutboxNotification)
+MARKER_T = table_of(models.ChangeMarker)
 
 # Insert order respects foreign keys. Columns are written by name, so a new
 # nullable column elsewhere in the model does not break the demo.

@@ -4,23 +4,20 @@ messages, triage, the queue page and the patient's record."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from core.commands import NewIncident, TriageEntry
 from core.domain import (
     Channel,
     ContactOutcome,
-    Disposition,
-    IncidentCategory,
-    Seriousness,
     TouchpointResolution,
 )
 from core.dossier import PatientDossier
 from core.escalation import build_policies
 from core.messages import RenderedMessage, language_name
 from core.queue import QueueCounts, QueueFilter, QueueRow
-from core.triage import Findings, TriageOutcome
 from db import followup, incidents, triage
 from db.alerts import FailedSummary, failed_deliveries
 from db.dossier import load_dossier
@@ -164,17 +161,7 @@ class FollowUpServices(ServiceBase):
 
         return self._write(send)
 
-    def record_triage(
-        self,
-        actor: Actor,
-        patient_id: int,
-        *,
-        findings: Findings,
-        outcome: TriageOutcome,
-        chosen: Disposition | None,
-        override_reason: str | None,
-        note: str | None,
-    ) -> SavedTriage:
+    def record_triage(self, actor: Actor, patient_id: int, entry: TriageEntry) -> SavedTriage:
         """Save a triage and everything its outcome requires (incident, physician
         alert, re-check), under the clinic's escalation and reporting policies."""
         settings = self.settings
@@ -182,38 +169,24 @@ class FollowUpServices(ServiceBase):
             triage.record_triage,
             actor,
             patient_id,
-            findings=findings,
-            outcome=outcome,
-            chosen=chosen,
-            override_reason=override_reason,
-            note=note,
+            entry,
             include_patient_name=settings.alert_include_patient_name,
             policies=build_policies(settings.escalation_policies),
             reporting=settings.reporting_policy(),
         )
 
-    def open_incident_by_hand(
-        self,
-        actor: Actor,
-        patient_id: int,
-        *,
-        category: IncidentCategory,
-        seriousness: Seriousness,
-        onset_date: date | None,
-        learned_on: date | None,
-        description: str,
-    ) -> int:
+    def open_incident_by_hand(self, actor: Actor, patient_id: int, incident: NewIncident) -> int:
         """Open an incident not raised by a triage (a home physician's call, a letter);
-        returns its number. `learned_on` is day 0 of the reporting clock."""
+        returns its number. `incident.learned_on` is day 0 of the reporting clock."""
         return self._apply(
             incidents.open_by_hand,
             actor,
             patient_id,
-            category=category,
-            seriousness=seriousness,
-            onset_date=onset_date,
-            learned_on=learned_on,
-            description=description,
+            category=incident.category,
+            seriousness=incident.seriousness,
+            onset_date=incident.onset_date,
+            learned_on=incident.learned_on,
+            description=incident.description,
             reporting=self.settings.reporting_policy(),
         )
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from core.commands import NewShift
 from db import oncall
 from db.followup import Actor
 from db.oncall import ShiftSet, ShiftView
@@ -45,31 +46,14 @@ class OnCallServices(ServiceBase):
         """Live shifts overlapping [start, end), earliest first."""
         return self._read(oncall.list_shifts, start, end)
 
-    def set_on_call_shift(
-        self,
-        actor: Actor,
-        staff_login: str,
-        *,
-        starts_at: datetime,
-        ends_at: datetime,
-        note: str | None = None,
-        replace: bool = False,
-    ) -> ShiftSet:
+    def set_on_call_shift(self, actor: Actor, shift: NewShift) -> ShiftSet:
         """Put a physician on call for [starts_at, ends_at); admins only.
 
-        An overlap is refused naming the shift in the way, unless `replace`:
+        An overlap is refused naming the shift in the way, unless `shift.replace`:
         then the new shift takes over exactly the overlapped time.
         """
-        return self._apply(
-            oncall.set_shift,
-            actor,
-            staff_login,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            note=note,
-            replace=replace,
-            clinic_tz=ZoneInfo(self.settings.clinic_timezone),
-        )
+        clinic_tz = ZoneInfo(self.settings.clinic_timezone)
+        return self._apply(oncall.set_shift, actor, shift, clinic_tz=clinic_tz)
 
     def cancel_on_call_shift(
         self, actor: Actor, shift_id: int, *, expected_version: int | None = None

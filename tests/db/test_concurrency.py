@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from core.commands import TriageEntry
 from core.domain import (
     Channel,
     ContactOutcome,
@@ -378,11 +379,7 @@ class Writer:
             saved = record_triage(
                 session,
                 patient_id=patient_id,
-                findings=parsed,
-                outcome=assess(parsed),
-                chosen=None,
-                override_reason=None,
-                note=None,
+                entry=TriageEntry(parsed, assess(parsed)),
                 actor=self.actor,
                 now=now,
             )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
+from core.commands import TriageEntry
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Role, Seriousness
 from core.incident_log import EntryKind, IncidentFilter, StatusFilter
 from core.incidents import DEFAULT_REPORTING, ClockState, ReportingPolicy, clinic_today
@@ -75,11 +76,7 @@ def _triaged(
     saved = record_triage(
         session,
         patient_id=patient.id,
-        findings=parsed,
-        outcome=assess(parsed),
-        chosen=None,
-        override_reason=None,
-        note=None,
+        entry=TriageEntry(parsed, assess(parsed)),
         actor=actor,
         now=now,
         reporting=reporting or DEFAULT_REPORTING,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from core.clock import FixedClock
+from core.commands import NewShift
 from core.domain import Role
 from db.engine import make_session_factory, transaction
 from db.followup import Actor, FollowUpConflict
@@ -39,17 +39,19 @@ class Clinic:
     def t0(self) -> datetime:
         return self.clock.now()
 
-    def set(self, login: str, start: timedelta, end: timedelta, **kw: Any) -> ShiftSet:
+    def set(
+        self,
+        login: str,
+        start: timedelta,
+        end: timedelta,
+        *,
+        note: str | None = None,
+        replace: bool = False,
+        actor: Actor | None = None,
+    ) -> ShiftSet:
+        wanted = NewShift(login, self.t0 + start, self.t0 + end, note, replace)
         with transaction(make_session_factory(self.engine)) as session:
-            return set_shift(
-                session,
-                staff_login=login,
-                starts_at=self.t0 + start,
-                ends_at=self.t0 + end,
-                actor=kw.pop("actor", self.admin),
-                now=self.clock.now(),
-                **kw,
-            )
+            return set_shift(session, self.clock.now(), actor or self.admin, wanted)
 
     def on_call_at(self, offset: timedelta) -> str | None:
         with make_session_factory(self.engine)() as session:

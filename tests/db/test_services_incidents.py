@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from core.clock import FixedClock
+from core.commands import NewIncident, NewShift
 from core.config import Settings
 from core.domain import IncidentCategory, Role, Seriousness
 from core.refusals import NotFound, Refused, StaleEdit
@@ -134,11 +135,13 @@ def test_opening_by_triage_and_by_hand_audit_the_same_shape(opened: Opened) -> N
     by_hand = clinic.open_incident_by_hand(
         opened.nurse,
         opened.patient_id,
-        category=IncidentCategory.INFECTION,
-        seriousness=Seriousness.NON_SERIOUS,
-        onset_date=None,
-        learned_on=None,
-        description="The home physician called: redness at the injection site.",
+        NewIncident(
+            category=IncidentCategory.INFECTION,
+            seriousness=Seriousness.NON_SERIOUS,
+            onset_date=None,
+            learned_on=None,
+            description="The home physician called: redness at the injection site.",
+        ),
     )
     with make_session_factory(clinic.database.engine)() as session:
         events = {
@@ -162,11 +165,11 @@ def test_an_on_call_overlap_is_refused_through_the_clinic(opened: Opened, engine
         admin = add_staff(session, "it.admin", Role.ADMIN, now)
         actor = Actor(admin.id, admin.username, admin.display_name, Role.ADMIN)
     done = clinic.set_on_call_shift(
-        actor, "dr.lee", starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=9)
+        actor, NewShift("dr.lee", now + timedelta(hours=1), now + timedelta(hours=9))
     )
     with pytest.raises(Refused, match=r"dr\.lee is already on call"):
         clinic.set_on_call_shift(
-            actor, "dr.park", starts_at=now + timedelta(hours=2), ends_at=now + timedelta(hours=3)
+            actor, NewShift("dr.park", now + timedelta(hours=2), now + timedelta(hours=3))
         )
     schedule = clinic.on_call_schedule(14)
     assert [s.id for s in schedule.shifts] == [done.shift.id]

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
+from core.commands import TriageEntry
 from core.domain import (
     Disposition,
     EscalationStatus,
@@ -196,11 +197,7 @@ def test_the_suspect_product_is_chosen_from_every_product_and_add_on(clinic: Cli
         saved = record_triage(
             session,
             patient_id=patient.id,
-            findings=parsed,
-            outcome=assess(parsed),
-            chosen=None,
-            override_reason=None,
-            note=None,
+            entry=TriageEntry(parsed, assess(parsed)),
             actor=clinic.nurse,
             now=clinic.now,
         )

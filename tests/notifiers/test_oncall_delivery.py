@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from core.clock import FixedClock
+from core.commands import NewShift
 from core.domain import Disposition, NotificationStatus, Role
 from core.escalation import EscalationPolicy, EscalationStep
 from core.oncall import OnCallPhysician, PageRoute, fall_back, route_page, unreachable_tags
@@ -54,15 +55,9 @@ class Clinic:
 
     def on_call(self, login: str, start: timedelta, end: timedelta, replace: bool = False) -> None:
         with transaction(make_session_factory(self.engine)) as session:
-            set_shift(
-                session,
-                staff_login=login,
-                starts_at=self.clock.now() + start,
-                ends_at=self.clock.now() + end,
-                actor=self.admin,
-                now=self.clock.now(),
-                replace=replace,
-            )
+            now = self.clock.now()
+            wanted = NewShift(login, now + start, now + end, replace=replace)
+            set_shift(session, now, self.admin, wanted)
 
     def raise_emergency(self) -> int:
         with transaction(make_session_factory(self.engine)) as session:

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from core.clock import FixedClock
+from core.commands import NewShift
 from core.config import Settings
 from core.domain import Role
 from db.database import Database
@@ -49,14 +50,7 @@ def clinic(engine: Engine, clock: FixedClock) -> Clinic:
         add_staff(session, "dr.lee", Role.PHYSICIAN, now).notify_tag = "dr-lee"
         add_staff(session, "dr.kim", Role.PHYSICIAN, now).notify_tag = "dr-kim"
         admin_actor = Actor(admin.id, admin.username, admin.display_name, Role.ADMIN)
-        set_shift(
-            session,
-            staff_login="dr.kim",
-            starts_at=now - H,
-            ends_at=now + 5 * H,
-            actor=admin_actor,
-            now=now,
-        )
+        set_shift(session, now, admin_actor, NewShift("dr.kim", now - H, now + 5 * H))
         nurse_actor = Actor(nurse.id, nurse.username, nurse.display_name)
     return Clinic(Database(engine, make_session_factory(engine)), clock, admin_actor, nurse_actor)
 

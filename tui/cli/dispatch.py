@@ -12,6 +12,12 @@ from tui.cli.errors import fail, refusals, warn
 from tui.cli.opening import open_clinic, signed_in
 from tui.cli.opening import settings as load_settings
 
+EscalationArgument = Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Staff login of who acts (default: yours)."),
+]
+
 
 def _escalation_id(text: str) -> int:
     match = re.fullmatch(r"[Ee]-?(\d+)|(\d+)", text.strip())
@@ -114,23 +120,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"E-{escalation_id} {which} by {actor.display_name}")
 
     @app.command()
-    def ack(
-        escalation: Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")],
-        by: Annotated[
-            str | None,
-            typer.Option("--by", help="Staff login of who acknowledges (default: yours)."),
-        ] = None,
-    ) -> None:
+    def ack(escalation: EscalationArgument, by: ByOption = None) -> None:
         """Acknowledge an alert (physicians): every further step and delivery stops at once."""
         _act("acknowledged", escalation, by)
 
     @app.command("resolve")
-    def resolve_command(
-        escalation: Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")],
-        by: Annotated[
-            str | None,
-            typer.Option("--by", help="Staff login of who resolves (default: yours)."),
-        ] = None,
-    ) -> None:
+    def resolve_command(escalation: EscalationArgument, by: ByOption = None) -> None:
         """Close an alert (physicians)."""
         _act("resolved", escalation, by)

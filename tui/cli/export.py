@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from core.exports.formats import ExportKind
     from db.services import Clinic
     from db.services.exports import RenderedExport
+
+Written = TypeVar("Written")
 
 EXIT_NOT_EXPORTED = 1
 EXIT_CANNOT_READ = 2
@@ -145,13 +148,9 @@ def incidents(
                     scratch = Path(folder) / "incidents.csv"
                     # Audited with the file it was written to: standard output.
                     clinic.save_incidents_csv(exporter, wanted, scratch, destination="<stdout>")
-                    sys.stdout.buffer.write(scratch.read_bytes())
-                    sys.stdout.buffer.flush()
+                    _to_stdout(scratch.read_bytes())
                 return
-            try:
-                count = clinic.save_incidents_csv(exporter, wanted, output)
-            except OSError as exc:
-                fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
+            count = _written(output, lambda: clinic.save_incidents_csv(exporter, wanted, output))
         typer.echo(f"wrote {output} ({count} incidents)")
     finally:
         clinic.database.close()
@@ -185,14 +184,22 @@ def _deliver(clinic: Clinic, rendered: RenderedExport, output: Path | None, *, l
     if output is None:
         # Audited first: a disclosure is recorded even if the reader stops reading.
         clinic.audit_disclosure(login, rendered)
-        sys.stdout.buffer.write(rendered.content)
-        sys.stdout.buffer.flush()
+        _to_stdout(rendered.content)
         return
+    typer.echo(f"wrote {_written(output, lambda: clinic.save_export(login, rendered, output))}")
+
+
+def _to_stdout(content: bytes) -> None:
+    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.flush()
+
+
+def _written(output: Path, save: Callable[[], Written]) -> Written:
+    """What `save` returns, or status 1 when the output file cannot be written."""
     try:
-        written = clinic.save_export(login, rendered, output)
+        return save()
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
-    typer.echo(f"wrote {written}")
 
 
 def _exporter(clinic: Clinic, login: str | None) -> str:

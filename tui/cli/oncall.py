@@ -102,14 +102,12 @@ def set_command(
     """
 
     def work(clinic: Clinic, actor: Actor, now: datetime, tz: tzinfo) -> list[str]:
-        done = clinic.set_on_call_shift(
-            actor,
-            login,
-            starts_at=parse_clinic_time(starts, tz),
-            ends_at=parse_clinic_time(ends, tz),
-            note=note,
-            replace=replace,
+        from core.commands import NewShift
+
+        wanted = NewShift(
+            login, parse_clinic_time(starts, tz), parse_clinic_time(ends, tz), note, replace
         )
+        done = clinic.set_on_call_shift(actor, wanted)
         shift = done.shift
         lines = [
             f"shift #{shift.id}: {_who(shift)} on call "

@@ -6,11 +6,13 @@ and `escape` back. `LiveTableScreen`: a live screen over the queue with one
 table of records (alerts, incidents, shifts), a status line and, for some, a
 pane showing the highlighted record; it acts on records, not on a patient's
 touchpoint, and re-reads after its own writes. `ReadFailed`: a screen's own
-read off the event loop (a dossier, a form's choices) failed.
+read off the event loop (a dossier, a form's choices) failed. `next_in`: the
+next choice of a filter key that cycles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
@@ -27,6 +29,12 @@ from tui.styles import STYLE_CLASSES, ClinicStyles
 from tui.tables import cursor_key, show_rows
 
 RecordT = TypeVar("RecordT")
+ChoiceT = TypeVar("ChoiceT")
+
+
+def next_in(cycle: Sequence[ChoiceT], current: ChoiceT) -> ChoiceT:
+    """The choice after `current` in a filter key's cycle, the first again after the last."""
+    return cycle[(cycle.index(current) + 1) % len(cycle)]
 
 
 class ReadFailed(Message):

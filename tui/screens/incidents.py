@@ -38,7 +38,7 @@ from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, Stat
 from core.incidents import ClockState, ReportClock, clinic_today
 from core.refusals import Refused
 from db.followup import Actor
-from db.incidents import Classification
+from db.incidents import current_classification
 from db.services.incidents import LIST_LIMIT
 from tui.incident_forms import (
     ClassifyModal,
@@ -50,7 +50,7 @@ from tui.incident_forms import (
 )
 from tui.keys import bind, screen_keys
 from tui.modals import TextPromptModal
-from tui.screens.common import LiveTableScreen, ReadFailed
+from tui.screens.common import LiveTableScreen, ReadFailed, next_in
 from tui.styles import Palette
 from tui.tables import reporting_routes
 
@@ -281,8 +281,7 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
     def action_cycle_status(self) -> None:
         """Open, then closed, then all incidents."""
-        at = _STATUS_CYCLE.index(self.wanted.status)
-        self._refilter(replace(self.wanted, status=_STATUS_CYCLE[(at + 1) % len(_STATUS_CYCLE)]))
+        self._refilter(replace(self.wanted, status=next_in(_STATUS_CYCLE, self.wanted.status)))
 
     def action_toggle_overdue(self) -> None:
         """Only incidents whose report is past due and not submitted."""
@@ -290,9 +289,8 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
     def action_cycle_category(self) -> None:
         """Every category in turn, then all again."""
-        at = _CATEGORY_CYCLE.index(self.wanted.category)
-        nxt = _CATEGORY_CYCLE[(at + 1) % len(_CATEGORY_CYCLE)]
-        self._refilter(replace(self.wanted, category=nxt))
+        category = next_in(_CATEGORY_CYCLE, self.wanted.category)
+        self._refilter(replace(self.wanted, category=category))
 
     def action_country(self) -> None:
         """Ask for a two-letter country code; empty shows every country."""
@@ -371,18 +369,8 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
     def _products_read(self, message: ProductsRead) -> None:
         actor, detail = message.actor, message.detail
         clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
-        current = Classification(
-            category=detail.line.category,
-            seriousness=detail.line.seriousness,
-            severity_grade=detail.line.severity_grade,
-            causality=detail.causality,
-            actions_taken=detail.actions_taken,
-            suspect_product_id=detail.suspect_product_id,
-            outcome=detail.line.outcome,
-        )
-
         self._write_answer(
-            ClassifyModal(_title(detail.line), current, message.products),
+            ClassifyModal(_title(detail.line), current_classification(detail), message.products),
             f"#{incident_id} classified.",
             lambda who, form: clinic.classify_incident(
                 who, incident_id, expected_version=detail.version, classification=form
@@ -532,11 +520,8 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
     # -- navigation ----------------------------------------------------------
 
+    # The table takes enter for itself: selecting a row opens its patient too.
     @on(DataTable.RowSelected, "#incidents-table")
-    def _selected(self) -> None:
-        # The table takes enter for itself; selecting a row opens its patient.
-        self.action_open_patient()
-
     def action_open_patient(self) -> None:
         """The highlighted incident's patient screen."""
         line = self.highlighted()

@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from core.commands import NewShift
 from core.oncall import ONCALL, ShiftTimeError, parse_clinic_time, uncovered, window_label
 from core.refusals import Refused
 from db.followup import Actor
@@ -55,17 +56,6 @@ class OnCallPage:
     shifts: list[ShiftView]
     read_at: datetime
     marker: int
-
-
-@dataclass(frozen=True)
-class NewShift:
-    """What the admin entered in the new-shift form."""
-
-    login: str
-    starts_at: datetime
-    ends_at: datetime
-    note: str
-    replace: bool
 
 
 class NewShiftModal(FormModal[NewShift]):
@@ -223,16 +213,9 @@ class OnCallScreen(LiveTableScreen[OnCallPage, ShiftView]):
             return
         clinic, tz = self.aftercare.clinic, self.aftercare.clinic_tz
 
-        def put_on_call(who: Actor, form: NewShift) -> FollowUpWritten:
+        def put_on_call(who: Actor, wanted: NewShift) -> FollowUpWritten:
             try:
-                done = clinic.set_on_call_shift(
-                    who,
-                    form.login,
-                    starts_at=form.starts_at,
-                    ends_at=form.ends_at,
-                    note=form.note,
-                    replace=form.replace,
-                )
+                done = clinic.set_on_call_shift(who, wanted)
             except Refused as exc:
                 raise Refused(f"Shift not set: {exc}") from exc
             shift = done.shift

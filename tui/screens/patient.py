@@ -34,6 +34,7 @@ from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from core.addons import triage_addon_codes
+from core.commands import NewIncident, TriageEntry
 from core.countries import country_name, emergency_contact
 from core.domain import Disposition
 from core.dossier import (
@@ -58,13 +59,14 @@ from db.followup import Actor
 from db.triage import SavedTriage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
-from tui.incident_forms import NewIncident, NewIncidentModal
+from tui.incident_forms import NewIncident as NewIncidentForm
+from tui.incident_forms import NewIncidentModal
 from tui.keys import bind
 from tui.queue_cells import TEMPLATE_WORDS
 from tui.screens.common import ClinicScreen, ReadFailed
 from tui.styles import Palette
 from tui.tables import reporting_routes
-from tui.triage_form import TriageContext, TriageFormResult, TriageModal, course_text
+from tui.triage_form import TriageContext, TriageModal, course_text
 
 # Timeline states worth a colour; anything else is shown plain.
 _STATE_STYLE = {
@@ -270,17 +272,9 @@ class PatientScreen(ClinicScreen):
             language=identity.language,
         )
 
-        def triage(who: Actor, form: TriageFormResult) -> FollowUpWritten:
-            saved = clinic.record_triage(
-                who,
-                identity.patient_id,
-                findings=form.findings,
-                outcome=form.outcome,
-                chosen=form.chosen,
-                override_reason=form.override_reason,
-                note=form.note,
-            )
-            return FollowUpWritten(saved_summary(saved, form.outcome.disposition))
+        def triage(who: Actor, entry: TriageEntry) -> FollowUpWritten:
+            saved = clinic.record_triage(who, identity.patient_id, entry)
+            return FollowUpWritten(saved_summary(saved, entry.outcome.disposition))
 
         self._write_answer(TriageModal(context), "Triage saved.", triage, actor)
 
@@ -292,16 +286,12 @@ class PatientScreen(ClinicScreen):
         identity = self.dossier.identity
         clinic = self.aftercare.clinic
 
-        def open_incident(who: Actor, form: NewIncident) -> FollowUpWritten:
-            incident_id = clinic.open_incident_by_hand(
-                who,
-                identity.patient_id,
-                category=form.category,
-                seriousness=form.seriousness,
-                onset_date=form.onset,
-                learned_on=form.learned_on,
-                description=form.description,
+        def open_incident(who: Actor, form: NewIncidentForm) -> FollowUpWritten:
+            # The form's value in the shape the Clinic takes (until the form builds it).
+            incident = NewIncident(
+                form.category, form.seriousness, form.onset, form.learned_on, form.description
             )
+            incident_id = clinic.open_incident_by_hand(who, identity.patient_id, incident)
             return FollowUpWritten(f"Incident #{incident_id} opened; see the log (i).")
 
         today = clinic_today(self.aftercare.clock.now())

@@ -34,7 +34,7 @@ from tui.keys import bind
 from tui.live import LiveReading
 from tui.modals import TextPromptModal
 from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
-from tui.screens.common import ClinicScreen
+from tui.screens.common import ClinicScreen, next_in
 from tui.tables import cursor_key
 
 if TYPE_CHECKING:
@@ -262,15 +262,13 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         """Our own write: show it at once rather than at the next poll."""
         self.refresh_now()
 
+    # The table takes enter for itself: selecting a row opens the patient too.
+    @on(DataTable.RowSelected, "#queue-table")
     def action_open_patient(self) -> None:
         """Open the highlighted patient's screen."""
         row = self.highlighted()
         if row is not None:
             self.aftercare.open_patient(row.patient_id)
-
-    @on(DataTable.RowSelected, "#queue-table")
-    def _row_selected(self) -> None:
-        self.action_open_patient()
 
     # -- filters -----------------------------------------------------------
 
@@ -297,9 +295,8 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
 
     def action_filter_severity(self) -> None:
         """Cycle the minimum latest-triage severity: all, monitor+, review+, urgent+."""
-        step = _SEVERITY_STEPS.index(self.wanted.min_severity)
-        nxt = _SEVERITY_STEPS[(step + 1) % len(_SEVERITY_STEPS)]
-        self._set_filter(replace(self.wanted, min_severity=nxt))
+        least = next_in(_SEVERITY_STEPS, self.wanted.min_severity)
+        self._set_filter(replace(self.wanted, min_severity=least))
 
     def _prompt(
         self, title: str, placeholder: str, field: str, transform: Callable[[str], str] = str.strip
