@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from core.domain import Disposition, IncidentCategory, Seriousness
+from core.domain import Disposition, IncidentCategory, IncidentOutcome, Seriousness
 from core.triage import Findings, TriageOutcome
 
 
@@ -37,6 +37,50 @@ class NewIncident:
     learned_on: date | None
     """Day 0 of the reporting clock: the day the clinic first heard of it (None: today)."""
     description: str
+
+
+def dates_problem(onset_date: date | None, learned_on: date, today: date) -> str | None:
+    """What is wrong with an incident's onset date and day 0, or None.
+
+    Neither lies in the future, and the clinic cannot learn of an event before
+    it began. Forms say it before saving; `db` checks it again on the write.
+    """
+    if learned_on > today:
+        return f"day 0 ({learned_on:%Y-%m-%d}) is in the future"
+    if onset_date is not None and onset_date > today:
+        return f"the onset ({onset_date:%Y-%m-%d}) is in the future"
+    if onset_date is not None and learned_on < onset_date:
+        return f"day 0 ({learned_on:%Y-%m-%d}) is before the onset ({onset_date:%Y-%m-%d})"
+    return None
+
+
+@dataclass(frozen=True)
+class DateCorrection:
+    """An incident's corrected onset date and day 0, with the reason the timeline keeps."""
+
+    onset_date: date | None
+    learned_on: date
+    """Day 0: the reporting clock follows it."""
+    reason: str
+
+
+@dataclass(frozen=True)
+class DatedReference:
+    """The day something was done and its reference: a submitted MFDS report or a
+    KHIDI escalation."""
+
+    on: date
+    reference: str
+    replacing_because: str | None = None
+    """Why an earlier record is replaced; required only when there is one."""
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How an incident ended: its outcome and an optional closing note."""
+
+    outcome: IncidentOutcome
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from core.commands import Closing, DateCorrection, DatedReference, NewIncident, dates_problem
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
 from core.dossier import IncidentNote, ProductRecord, parse_addons
 from core.incident_log import (
@@ -706,11 +707,9 @@ def record_report(
     now: datetime,
     actor: Actor,
     incident_id: int,
+    report: DatedReference,
     *,
     expected_version: int,
-    reported_on: date,
-    reference: str,
-    replacing_because: str | None = None,
 ) -> None:
     """Record the MFDS report as submitted; the reporting clock stops.
 
@@ -718,11 +717,12 @@ def record_report(
     which the timeline keeps with the earlier record.
     """
     require(session, actor, Action.EDIT_INCIDENT)
-    ref = _reference(reference, "the report's reference")
+    ref = _reference(report.reference, "the report's reference")
     incident = _locked(session, incident_id, expected_version, now)
+    reported_on = report.on
     _check_day(reported_on, incident, now, "the report date")
     previous, previous_ref = incident.reported_on, incident.report_reference
-    why = (replacing_because or "").strip()
+    why = (report.replacing_because or "").strip()
     if previous is not None and not why:
         raise FollowUpConflict(
             f"a report is already recorded ({previous:%Y-%m-%d}, reference {previous_ref}); "
@@ -745,15 +745,15 @@ def record_khidi(
     now: datetime,
     actor: Actor,
     incident_id: int,
+    escalation: DatedReference,
     *,
     expected_version: int,
-    escalated_on: date,
-    reference: str,
 ) -> None:
     """Record that the case went to KHIDI (the medical-tourism dispute route)."""
     require(session, actor, Action.EDIT_INCIDENT)
-    ref = _reference(reference, "the KHIDI reference")
+    ref = _reference(escalation.reference, "the KHIDI reference")
     incident = _locked(session, incident_id, expected_version, now)
+    escalated_on = escalation.on
     _check_day(escalated_on, incident, now, "the KHIDI escalation date")
     before = _snapshot(incident)
     incident.khidi_escalated_on = escalated_on
@@ -767,13 +767,13 @@ def close(
     now: datetime,
     actor: Actor,
     incident_id: int,
+    closing: Closing,
     *,
     expected_version: int,
-    outcome: IncidentOutcome,
-    note: str | None,
 ) -> None:
     """Close with an outcome. An unsubmitted report stays owed and visible."""
     require(session, actor, Action.EDIT_INCIDENT)
+    outcome, note = closing.outcome, (closing.note or "").strip()
     incident = _locked(session, incident_id, expected_version, now)
     if incident.status is IncidentStatus.CLOSED:
         raise FollowUpConflict(f"incident #{incident_id} is already closed")
@@ -786,8 +786,8 @@ def close(
     incident.status = IncidentStatus.CLOSED
     incident.outcome = outcome
     text = f"Closed, outcome {words(outcome)}"
-    if (note or "").strip():
-        text += f": {(note or '').strip()}"
+    if note:
+        text += f": {note}"
     if incident.reported_on is None:
         text += " (MFDS report not yet recorded: it stays on the overdue list until it is)"
     _commit_change(session, incident, before, EntryKind.CLOSED, text, actor, now)
@@ -798,11 +798,9 @@ def correct_dates(
     now: datetime,
     actor: Actor,
     incident_id: int,
+    correction: DateCorrection,
     *,
     expected_version: int,
-    onset_date: date | None,
-    learned_on: date,
-    reason: str,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
 ) -> None:
     """Correct the onset date and day 0 (the day the clinic learned of the event).
@@ -812,17 +810,12 @@ def correct_dates(
     passed never moves later.
     """
     require(session, actor, Action.EDIT_INCIDENT)
-    why = _required(reason, "a reason for the correction")
+    why = _required(correction.reason, "a reason for the correction")
+    onset_date, learned_on = correction.onset_date, correction.learned_on
     incident = _locked(session, incident_id, expected_version, now)
-    today = clinic_today(now)
-    if learned_on > today:
-        raise FollowUpConflict(f"day 0 ({learned_on:%Y-%m-%d}) is in the future")
-    if onset_date is not None and onset_date > today:
-        raise FollowUpConflict(f"the onset ({onset_date:%Y-%m-%d}) is in the future")
-    if onset_date is not None and learned_on < onset_date:
-        raise FollowUpConflict(
-            f"day 0 ({learned_on:%Y-%m-%d}) is before the onset ({onset_date:%Y-%m-%d})"
-        )
+    problem = dates_problem(onset_date, learned_on, clinic_today(now))
+    if problem:
+        raise FollowUpConflict(problem)
     for recorded, what in (
         (incident.reported_on, "the MFDS report"),
         (incident.khidi_escalated_on, "the KHIDI escalation"),
@@ -911,35 +904,27 @@ def open_by_hand(
     now: datetime,
     actor: Actor,
     patient_id: int,
+    incident: NewIncident,
     *,
-    category: IncidentCategory,
-    seriousness: Seriousness,
-    onset_date: date | None,
-    description: str,
     reporting: ReportingPolicy = DEFAULT_REPORTING,
-    learned_on: date | None = None,
 ) -> int:
     """Open an incident not raised by a triage (a call from a home physician, say).
 
-    `learned_on` is day 0 of the reporting clock: the day the clinic first
-    heard of the event (default today), which may be before it is entered.
+    `incident.learned_on` is day 0 of the reporting clock: the day the clinic
+    first heard of the event (default today), which may be before it is entered.
     """
     require(session, actor, Action.OPEN_INCIDENT)
-    text = _required(description, "a description of what happened")
+    text = _required(incident.description, "a description of what happened")
+    onset_date, seriousness = incident.onset_date, incident.seriousness
     mark_changed(session, now)
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise FollowUpConflict(f"patient {patient_id} no longer exists")
     today = clinic_today(now)
-    learned = learned_on or today
-    if learned > today:
-        raise FollowUpConflict(f"day 0 ({learned:%Y-%m-%d}) is in the future")
-    if onset_date is not None and onset_date > today:
-        raise FollowUpConflict(f"onset {onset_date:%Y-%m-%d} is in the future")
-    if onset_date is not None and learned < onset_date:
-        raise FollowUpConflict(
-            f"day 0 ({learned:%Y-%m-%d}) is before the onset ({onset_date:%Y-%m-%d})"
-        )
+    learned = incident.learned_on or today
+    problem = dates_problem(onset_date, learned, today)
+    if problem:
+        raise FollowUpConflict(problem)
     episode = session.scalar(
         select(TreatmentEpisode)
         .where(TreatmentEpisode.patient_id == patient_id)
@@ -954,7 +939,7 @@ def open_by_hand(
         patient_id=patient_id,
         episode_id=episode.id if episode else None,
         triage_id=None,
-        category=category,
+        category=incident.category,
         seriousness=seriousness,
         onset_date=onset_date,
         onset_day=onset_day,

@@ -13,9 +13,9 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.widgets import Button, Input, Label, Select
 
+from core.commands import Closing, DateCorrection, DatedReference, NewIncident, dates_problem
 from core.domain import IncidentCategory, IncidentOutcome, Seriousness
 from core.incident_log import HAND_WRITTEN, SEVERITY_GRADES, EntryKind, disagreement, words
 from db.incidents import Classification
@@ -63,13 +63,10 @@ def check_dates(onset_text: str, learned_text: str, today: date) -> tuple[date |
     """The onset date (None when left empty) and day 0, or ValueError saying what is wrong:
     neither in the future, and the clinic cannot learn of an event before it began."""
     onset = parse_day(onset_text, "Onset") if onset_text.strip() else None
-    if onset is not None and onset > today:
-        raise ValueError(f"Onset: {onset:%Y-%m-%d} is in the future.")
     learned = parse_day(learned_text, "Day 0")
-    if learned > today:
-        raise ValueError(f"Day 0: {learned:%Y-%m-%d} is in the future.")
-    if onset is not None and learned < onset:
-        raise ValueError(f"Day 0: {learned:%Y-%m-%d} is before the onset ({onset:%Y-%m-%d}).")
+    problem = dates_problem(onset, learned, today)
+    if problem:
+        raise ValueError(f"{problem[0].upper()}{problem[1:]}.")
     return onset, learned
 
 
@@ -91,20 +88,16 @@ class EntryModal(FormModal[EntryForm]):
     """Append a note, a contact with the patient or home physician, or a correction."""
 
     def __init__(self, title: str) -> None:
-        super().__init__()
-        self._title = title
+        super().__init__(f"Add to the timeline of {title}")
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form"):
-            yield Label(Text(f"Add to the timeline of {self._title}"))
-            yield Select(
-                [(kind.label, kind) for kind in HAND_WRITTEN],
-                value=EntryKind.NOTE,
-                allow_blank=False,
-                id="kind",
-            )
-            yield Input(placeholder="What happened, who said what", id="text")
-            yield from self.buttons()
+    def fields(self) -> ComposeResult:
+        yield Select(
+            [(kind.label, kind) for kind in HAND_WRITTEN],
+            value=EntryKind.NOTE,
+            allow_blank=False,
+            id="kind",
+        )
+        yield Input(placeholder="What happened, who said what", id="text")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#text")
@@ -122,18 +115,19 @@ class ClassifyModal(FormModal[Classification]):
     """Category, seriousness (ICH E2A), grade (CTCAE), outcome, causality, actions and
     the suspect product, chosen from every product and add-on of the episode."""
 
+    FORM_CLASSES = "form wide"
+
     def __init__(
         self,
         title: str,
         current: Classification,
         products: list[tuple[int | str, str]],
     ) -> None:
-        super().__init__()
-        self._title = title
+        super().__init__(f"Classify {title}")
         self._current = current
         self._products = products
 
-    def compose(self) -> ComposeResult:
+    def fields(self) -> ComposeResult:
         now = self._current
         # "Not yet assessed" is where a triage incident starts; once a physician has
         # assessed it, it is not offered again.
@@ -142,56 +136,53 @@ class ClassifyModal(FormModal[Classification]):
             for s, label in _SERIOUSNESS_LABELS.items()
             if s is not Seriousness.NOT_ASSESSED or now.seriousness is Seriousness.NOT_ASSESSED
         ]
-        with Vertical(classes="form wide"):
-            yield Label(Text(f"Classify {self._title}"))
-            yield Select(
-                [(words(c).capitalize(), c) for c in IncidentCategory],
-                value=now.category,
-                allow_blank=False,
-                id="category",
-            )
-            yield Select(seriousness, value=now.seriousness, allow_blank=False, id="seriousness")
-            yield Select(
-                [(f"Grade {label}", g) for g, label in _GRADE_LABELS.items()],
-                value=now.severity_grade if now.severity_grade is not None else Select.NULL,
-                prompt="Grade (not yet graded)",
-                id="grade",
-            )
-            yield Select(
-                [(f"Outcome: {words(o)}", o) for o in IncidentOutcome],
-                value=now.outcome or IncidentOutcome.UNKNOWN,
-                allow_blank=False,
-                id="outcome",
-            )
-            # A value recorded in other words (older data, an import) stays choosable,
-            # so saving another change never erases it.
-            causalities = list(CAUSALITY)
-            if now.causality and now.causality not in causalities:
-                causalities.insert(0, now.causality)
-            yield Select(
-                [(f"Causality: {c}", c) for c in causalities],
-                value=now.causality if now.causality else Select.NULL,
-                prompt="Causality (not assessed)",
-                id="causality",
-            )
-            # Nothing is preselected: allergic reactions trace more often to the
-            # add-ons than to the exosome, so the physician chooses.
-            yield Select(
-                [(label, key) for key, label in self._products],
-                value=(
-                    now.suspect_product_id
-                    if now.suspect_product_id in {p for p, _ in self._products}
-                    else Select.NULL
-                ),
-                prompt="Suspect product (not chosen yet)",
-                id="product",
-            )
-            yield Input(
-                value=now.actions_taken or "",
-                placeholder="Actions taken (antihistamine, referral, ...)",
-                id="actions",
-            )
-            yield from self.buttons()
+        yield Select(
+            [(words(c).capitalize(), c) for c in IncidentCategory],
+            value=now.category,
+            allow_blank=False,
+            id="category",
+        )
+        yield Select(seriousness, value=now.seriousness, allow_blank=False, id="seriousness")
+        yield Select(
+            [(f"Grade {label}", g) for g, label in _GRADE_LABELS.items()],
+            value=now.severity_grade if now.severity_grade is not None else Select.NULL,
+            prompt="Grade (not yet graded)",
+            id="grade",
+        )
+        yield Select(
+            [(f"Outcome: {words(o)}", o) for o in IncidentOutcome],
+            value=now.outcome or IncidentOutcome.UNKNOWN,
+            allow_blank=False,
+            id="outcome",
+        )
+        # A value recorded in other words (older data, an import) stays choosable,
+        # so saving another change never erases it.
+        causalities = list(CAUSALITY)
+        if now.causality and now.causality not in causalities:
+            causalities.insert(0, now.causality)
+        yield Select(
+            [(f"Causality: {c}", c) for c in causalities],
+            value=now.causality if now.causality else Select.NULL,
+            prompt="Causality (not assessed)",
+            id="causality",
+        )
+        # Nothing is preselected: allergic reactions trace more often to the
+        # add-ons than to the exosome, so the physician chooses.
+        yield Select(
+            [(label, key) for key, label in self._products],
+            value=(
+                now.suspect_product_id
+                if now.suspect_product_id in {p for p, _ in self._products}
+                else Select.NULL
+            ),
+            prompt="Suspect product (not chosen yet)",
+            id="product",
+        )
+        yield Input(
+            value=now.actions_taken or "",
+            placeholder="Actions taken (antihistamine, referral, ...)",
+            id="actions",
+        )
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#actions")
@@ -227,43 +218,28 @@ class ClassifyModal(FormModal[Classification]):
         )
 
 
-@dataclass(frozen=True)
-class DateCorrection:
-    """Corrected onset date and day 0, with the reason the timeline keeps."""
-
-    onset: date | None
-    learned_on: date
-    reason: str
-
-
 class DateCorrectionModal(FormModal[DateCorrection]):
     """Correct the onset date and day 0 (the reporting clock follows day 0)."""
 
+    FORM_CLASSES = "form wide"
+    AUTO_FOCUS = "#onset"
+
     def __init__(self, title: str, today: date, onset: date | None, learned_on: date) -> None:
-        super().__init__()
-        self._title = title
+        super().__init__(f"Correct the dates of {title}")
         self._today = today
         self._onset = onset
         self._learned_on = learned_on
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form wide"):
-            yield Label(Text(f"Correct the dates of {self._title}"))
-            yield Label(Text("Onset date (empty if unknown)"))
-            yield Input(
-                value=self._onset.isoformat() if self._onset else "",
-                placeholder="YYYY-MM-DD",
-                id="onset",
-            )
-            yield Label(Text("Day 0: the day the clinic learned of it (the clock counts from it)"))
-            yield Input(value=self._learned_on.isoformat(), placeholder="YYYY-MM-DD", id="learned")
-            yield Input(
-                placeholder="Why the dates are corrected (kept on the timeline)", id="reason"
-            )
-            yield from self.buttons()
-
-    def on_mount(self) -> None:
-        self.query_one("#onset", Input).focus()
+    def fields(self) -> ComposeResult:
+        yield Label(Text("Onset date (empty if unknown)"))
+        yield Input(
+            value=self._onset.isoformat() if self._onset else "",
+            placeholder="YYYY-MM-DD",
+            id="onset",
+        )
+        yield Label(Text("Day 0: the day the clinic learned of it (the clock counts from it)"))
+        yield Input(value=self._learned_on.isoformat(), placeholder="YYYY-MM-DD", id="learned")
+        yield Input(placeholder="Why the dates are corrected (kept on the timeline)", id="reason")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
@@ -283,22 +259,15 @@ class DateCorrectionModal(FormModal[DateCorrection]):
         self.dismiss(DateCorrection(onset, learned, reason))
 
 
-@dataclass(frozen=True)
-class DatedReference:
-    """A date and a reference: a submitted report or a KHIDI escalation."""
-
-    on: date
-    reference: str
-    reason: str | None = None
-    """Why an earlier record is replaced (asked only when there is one)."""
-
-
 class DatedReferenceModal(FormModal[DatedReference]):
     """Ask for the day something was done and its reference number.
 
     The day must lie between day 0 (`earliest`) and today; with `replacing`,
     an earlier record exists and a reason to replace it is required.
     """
+
+    AUTO_FOCUS = "#reference"
+    """The day is usually today: the reference is what is typed."""
 
     def __init__(
         self,
@@ -309,26 +278,19 @@ class DatedReferenceModal(FormModal[DatedReference]):
         earliest: date,
         replacing: str | None = None,
     ) -> None:
-        super().__init__()
-        self._title = title
+        super().__init__(title)
         self._today = today
         self._what = what
         self._earliest = earliest
         self._replacing = replacing
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form"):
-            yield Label(Text(self._title))
-            if self._replacing:
-                yield Label(Text(f"Already recorded: {self._replacing}", style="bold yellow"))
-            yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="day")
-            yield Input(placeholder=f"{self._what} reference", id="reference")
-            if self._replacing:
-                yield Input(placeholder="Why the earlier record is replaced", id="reason")
-            yield from self.buttons()
-
-    def on_mount(self) -> None:
-        self.query_one("#reference", Input).focus()
+    def fields(self) -> ComposeResult:
+        if self._replacing:
+            yield Label(Text(f"Already recorded: {self._replacing}", style="bold yellow"))
+        yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="day")
+        yield Input(placeholder=f"{self._what} reference", id="reference")
+        if self._replacing:
+            yield Input(placeholder="Why the earlier record is replaced", id="reason")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
@@ -357,37 +319,25 @@ class DatedReferenceModal(FormModal[DatedReference]):
             if not reason:
                 self.refuse("Say why the earlier record is replaced; the timeline keeps both.")
                 return
-        self.dismiss(DatedReference(day, reference, reason))
+        self.dismiss(DatedReference(day, reference, replacing_because=reason))
 
 
-@dataclass(frozen=True)
-class CloseForm:
-    """How an incident ended."""
-
-    outcome: IncidentOutcome
-    note: str
-
-
-class CloseModal(FormModal[CloseForm]):
+class CloseModal(FormModal[Closing]):
     """Close an incident with its outcome."""
 
     def __init__(self, title: str, warning: str | None) -> None:
-        super().__init__()
-        self._title = title
+        super().__init__(f"Close {title}")
         self._warning = warning
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form"):
-            yield Label(Text(f"Close {self._title}"))
-            if self._warning:
-                yield Label(Text(self._warning, style="bold yellow"))
-            yield Select(
-                [(words(o).capitalize(), o) for o in IncidentOutcome],
-                prompt="Outcome",
-                id="outcome",
-            )
-            yield Input(placeholder="Closing note (optional)", id="note")
-            yield from self.buttons()
+    def fields(self) -> ComposeResult:
+        if self._warning:
+            yield Label(Text(self._warning, style="bold yellow"))
+        yield Select(
+            [(words(o).capitalize(), o) for o in IncidentOutcome],
+            prompt="Outcome",
+            id="outcome",
+        )
+        yield Input(placeholder="Closing note (optional)", id="note")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#note")
@@ -396,54 +346,41 @@ class CloseModal(FormModal[CloseForm]):
         if not isinstance(outcome, IncidentOutcome):
             self.refuse("Choose the outcome the incident is closed with.")
             return
-        self.dismiss(CloseForm(outcome, self.query_one("#note", Input).value.strip()))
-
-
-@dataclass(frozen=True)
-class NewIncident:
-    """An incident opened by hand (not from a triage)."""
-
-    category: IncidentCategory
-    seriousness: Seriousness
-    onset: date | None
-    learned_on: date
-    description: str
+        self.dismiss(Closing(outcome, self.query_one("#note", Input).value.strip()))
 
 
 class NewIncidentModal(FormModal[NewIncident]):
     """Open an incident by hand: a home physician's call, a hospital's letter."""
 
+    FORM_CLASSES = "form wide"
+
     def __init__(self, patient: str, today: date) -> None:
-        super().__init__()
-        self._patient = patient
+        super().__init__(f"New incident for {patient}")
         self._today = today
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form wide"):
-            yield Label(Text(f"New incident for {self._patient}"))
-            yield Select(
-                [(words(c).capitalize(), c) for c in IncidentCategory],
-                prompt="Category",
-                id="category",
-            )
-            yield Select(
-                [
-                    (
-                        label
-                        if s is not Seriousness.NOT_ASSESSED
-                        else f"{label} (7-day clock until a physician classifies it)",
-                        s,
-                    )
-                    for s, label in _SERIOUSNESS_LABELS.items()
-                ],
-                prompt="Seriousness (sets the MFDS clock)",
-                id="seriousness",
-            )
-            yield Input(placeholder="Onset date YYYY-MM-DD (empty if unknown)", id="onset")
-            yield Label(Text("Day 0: the day the clinic learned of it (starts the clock)"))
-            yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="learned")
-            yield Input(placeholder="What happened, and who told the clinic", id="description")
-            yield from self.buttons()
+    def fields(self) -> ComposeResult:
+        yield Select(
+            [(words(c).capitalize(), c) for c in IncidentCategory],
+            prompt="Category",
+            id="category",
+        )
+        yield Select(
+            [
+                (
+                    label
+                    if s is not Seriousness.NOT_ASSESSED
+                    else f"{label} (7-day clock until a physician classifies it)",
+                    s,
+                )
+                for s, label in _SERIOUSNESS_LABELS.items()
+            ],
+            prompt="Seriousness (sets the MFDS clock)",
+            id="seriousness",
+        )
+        yield Input(placeholder="Onset date YYYY-MM-DD (empty if unknown)", id="onset")
+        yield Label(Text("Day 0: the day the clinic learned of it (starts the clock)"))
+        yield Input(value=self._today.isoformat(), placeholder="YYYY-MM-DD", id="learned")
+        yield Input(placeholder="What happened, and who told the clinic", id="description")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)

@@ -28,13 +28,38 @@ Result = TypeVar("Result")
 
 
 class FormModal(ModalScreen[Result | None]):
-    """Shared shape of a form: fields, an error line, an OK (Save) and a Cancel button.
+    """Shared shape of a form: a heading, fields, an error line, an OK (Save) and a
+    Cancel button.
 
-    A form never closes on bad input: `refuse` names what is wrong and keeps
+    A form gives its heading to `__init__` and yields its own fields from
+    `fields`; `compose` puts them between the heading and the buttons. (A form
+    laid out otherwise overrides `compose` and still uses `buttons`.) A form
+    never closes on bad input: `refuse` names what is wrong and keeps
     everything typed so far.
     """
 
     BINDINGS = [bind("form.cancel", "escape", "cancel", "Cancel", "Close without saving")]
+
+    FORM_CLASSES = "form"
+    """The frame's classes: "form wide" for long fields."""
+    OK_BUTTON = ("Save", "save")
+    """The OK button's label and id."""
+    ERROR_LINE = True
+    """False for a form whose every choice is valid: no line for an error."""
+
+    def __init__(self, heading: str = "") -> None:
+        super().__init__()
+        self._heading = heading
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes=self.FORM_CLASSES):
+            yield Label(Text(self._heading))
+            yield from self.fields()
+            yield from self.buttons(*self.OK_BUTTON, errors=self.ERROR_LINE)
+
+    def fields(self) -> ComposeResult:
+        """The form's own fields, under its heading."""
+        return iter(())
 
     def buttons(
         self, ok: str = "Save", ok_id: str = "save", *, errors: bool = True
@@ -68,29 +93,26 @@ class ContactAttemptForm:
 class ContactAttemptModal(FormModal[ContactAttemptForm]):
     """Log a contact attempt: channel, outcome, note."""
 
+    ERROR_LINE = False
+
     def __init__(self, patient: str, touchpoint: str, channel: Channel) -> None:
-        super().__init__()
-        self._patient = patient
-        self._touchpoint = touchpoint
+        super().__init__(f"Contact attempt: {patient}, {touchpoint}")
         self._channel = channel
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form"):
-            yield Label(Text(f"Contact attempt: {self._patient}, {self._touchpoint}"))
-            yield Select(
-                [(c.value, c) for c in Channel],
-                value=self._channel,
-                allow_blank=False,
-                id="channel",
-            )
-            yield Select(
-                [(label, o) for o, label in _OUTCOME_LABELS.items()],
-                value=ContactOutcome.REACHED,
-                allow_blank=False,
-                id="outcome",
-            )
-            yield Input(placeholder="Note (optional)", id="note")
-            yield from self.buttons(errors=False)
+    def fields(self) -> ComposeResult:
+        yield Select(
+            [(c.value, c) for c in Channel],
+            value=self._channel,
+            allow_blank=False,
+            id="channel",
+        )
+        yield Select(
+            [(label, o) for o, label in _OUTCOME_LABELS.items()],
+            value=ContactOutcome.REACHED,
+            allow_blank=False,
+            id="outcome",
+        )
+        yield Input(placeholder="Note (optional)", id="note")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#note")
@@ -104,20 +126,18 @@ class ContactAttemptModal(FormModal[ContactAttemptForm]):
 class TextPromptModal(FormModal[str]):
     """Ask for one line of text; `required` refuses an empty answer with a message."""
 
+    OK_BUTTON = ("OK", "ok")
+
     def __init__(
         self, title: str, placeholder: str = "", *, required: bool = False, value: str = ""
     ) -> None:
-        super().__init__()
-        self._title = title
+        super().__init__(title)
         self._placeholder = placeholder
         self._required = required
         self._value = value
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form"):
-            yield Label(Text(self._title))
-            yield Input(value=self._value, placeholder=self._placeholder, id="answer")
-            yield from self.buttons("OK", "ok")
+    def fields(self) -> ComposeResult:
+        yield Input(value=self._value, placeholder=self._placeholder, id="answer")
 
     @on(Button.Pressed, "#ok")
     @on(Input.Submitted, "#answer")

@@ -41,7 +41,7 @@ class ServiceBase:
         in one transaction (see `_write`).
 
         Every change function in `db` takes the session and the time first and
-        then (actor, what it acts on, *, details), so a use case that only
+        then (actor, what it acts on, the form's value if any, *, details), so a use case that only
         forwards to one is a single call, its arguments checked by mypy against
         the change function's own signature.
         """

@@ -182,11 +182,7 @@ class FollowUpServices(ServiceBase):
             incidents.open_by_hand,
             actor,
             patient_id,
-            category=incident.category,
-            seriousness=incident.seriousness,
-            onset_date=incident.onset_date,
-            learned_on=incident.learned_on,
-            description=incident.description,
+            incident,
             reporting=self.settings.reporting_policy(),
         )
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from core.domain import IncidentOutcome
+from core.commands import Closing, DateCorrection, DatedReference
 from core.incident_log import EntryKind, IncidentDetail, IncidentFilter, IncidentLine
 from core.incidents import clinic_today
 from core.refusals import NotFound
@@ -73,9 +73,9 @@ class IncidentServices(ServiceBase):
         self,
         actor: Actor,
         incident_id: int,
+        classification: store.Classification,
         *,
         expected_version: int,
-        classification: store.Classification,
     ) -> None:
         """A physician's classification; `StaleEdit` names who changed it since it was read."""
         self._apply(
@@ -88,88 +88,42 @@ class IncidentServices(ServiceBase):
         )
 
     def correct_incident_dates(
-        self,
-        actor: Actor,
-        incident_id: int,
-        *,
-        expected_version: int,
-        onset_date: date | None,
-        learned_on: date,
-        reason: str,
+        self, actor: Actor, incident_id: int, correction: DateCorrection, *, expected_version: int
     ) -> None:
         """Correct the onset date and day 0, with a reason; the clock follows day 0."""
         self._apply(
             store.correct_dates,
             actor,
             incident_id,
+            correction,
             expected_version=expected_version,
-            onset_date=onset_date,
-            learned_on=learned_on,
-            reason=reason,
             reporting=self.settings.reporting_policy(),
         )
 
     def record_mfds_report(
-        self,
-        actor: Actor,
-        incident_id: int,
-        *,
-        expected_version: int,
-        reported_on: date,
-        reference: str,
-        replacing_because: str | None = None,
+        self, actor: Actor, incident_id: int, report: DatedReference, *, expected_version: int
     ) -> None:
         """Record the MFDS report as submitted; the reporting clock stops."""
         self._apply(
-            store.record_report,
-            actor,
-            incident_id,
-            expected_version=expected_version,
-            reported_on=reported_on,
-            reference=reference,
-            replacing_because=replacing_because,
+            store.record_report, actor, incident_id, report, expected_version=expected_version
         )
 
     def record_khidi_escalation(
-        self,
-        actor: Actor,
-        incident_id: int,
-        *,
-        expected_version: int,
-        escalated_on: date,
-        reference: str,
+        self, actor: Actor, incident_id: int, escalation: DatedReference, *, expected_version: int
     ) -> None:
         """Record that the case went to KHIDI."""
         self._apply(
-            store.record_khidi,
-            actor,
-            incident_id,
-            expected_version=expected_version,
-            escalated_on=escalated_on,
-            reference=reference,
+            store.record_khidi, actor, incident_id, escalation, expected_version=expected_version
         )
 
     def close_incident(
-        self,
-        actor: Actor,
-        incident_id: int,
-        *,
-        expected_version: int,
-        outcome: IncidentOutcome,
-        note: str | None,
+        self, actor: Actor, incident_id: int, closing: Closing, *, expected_version: int
     ) -> None:
         """Close with an outcome; an unsubmitted report stays owed."""
-        self._apply(
-            store.close,
-            actor,
-            incident_id,
-            expected_version=expected_version,
-            outcome=outcome,
-            note=note,
-        )
+        self._apply(store.close, actor, incident_id, closing, expected_version=expected_version)
 
     def reopen_incident(
-        self, actor: Actor, incident_id: int, *, expected_version: int, reason: str
+        self, actor: Actor, incident_id: int, reason: str, *, expected_version: int
     ) -> None:
         """Reopen a closed incident, with a reason."""
         self._apply(

@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.commands import TriageEntry
+from core.commands import Closing, DatedReference, TriageEntry
 from core.domain import (
     Channel,
     ContactOutcome,
@@ -513,11 +513,11 @@ class Writer:
                 session,
                 incident_id=incident.id,
                 expected_version=incident.version,
-                reported_on=clinic_today(now),
-                reference=reference,
+                report=DatedReference(
+                    clinic_today(now), reference, replacing_because="the reference was mistyped"
+                ),
                 actor=self.actor,
                 now=now,
-                replacing_because="the reference was mistyped",
             )
             return {"report_reference": reference}
 
@@ -532,8 +532,7 @@ class Writer:
                     session,
                     incident_id=incident.id,
                     expected_version=incident.version,
-                    outcome=IncidentOutcome.RESOLVED,
-                    note=self.unique(),
+                    closing=Closing(IncidentOutcome.RESOLVED, self.unique()),
                     actor=self.actor,
                     now=now,
                 )

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
-from core.commands import TriageEntry
+from core.commands import Closing, DatedReference, NewIncident, TriageEntry
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Role, Seriousness
 from core.incident_log import EntryKind, IncidentFilter, StatusFilter
 from core.incidents import DEFAULT_REPORTING, ClockState, ReportingPolicy, clinic_today
@@ -200,8 +200,7 @@ def test_a_stale_version_is_refused_and_nothing_is_written(clinic: Clinic) -> No
             session,
             incident_id=incident_id,
             expected_version=1,
-            escalated_on=clinic_today(clinic.now),
-            reference="KHIDI-77",
+            escalation=DatedReference(clinic_today(clinic.now), "KHIDI-77"),
             actor=clinic.doctor,
             now=clinic.now,
         )
@@ -214,8 +213,7 @@ def test_a_stale_version_is_refused_and_nothing_is_written(clinic: Clinic) -> No
             session,
             incident_id=incident_id,
             expected_version=1,  # read before the KHIDI change
-            reported_on=clinic_today(clinic.now),
-            reference="MFDS-1",
+            report=DatedReference(clinic_today(clinic.now), "MFDS-1"),
             actor=clinic.nurse,
             now=clinic.now,
         )
@@ -235,8 +233,7 @@ def test_recording_the_report_stops_the_clock_and_checks_the_date(clinic: Clinic
                 session,
                 incident_id=incident_id,
                 expected_version=_get(clinic, incident_id).version,
-                reported_on=day,
-                reference=reference,
+                report=DatedReference(day, reference),
                 actor=clinic.nurse,
                 now=clinic.now,
             )
@@ -311,8 +308,7 @@ def test_close_keeps_an_unfiled_report_overdue_and_reopen_needs_a_reason(clinic:
             session,
             incident_id=incident_id,
             expected_version=1,
-            outcome=IncidentOutcome.RESOLVED,
-            note="Swelling gone",
+            closing=Closing(IncidentOutcome.RESOLVED, "Swelling gone"),
             actor=clinic.doctor,
             now=clinic.now,
         )
@@ -335,8 +331,7 @@ def test_close_keeps_an_unfiled_report_overdue_and_reopen_needs_a_reason(clinic:
             session,
             incident_id=incident_id,
             expected_version=2,
-            outcome=IncidentOutcome.RESOLVED,
-            note=None,
+            closing=Closing(IncidentOutcome.RESOLVED),
             actor=clinic.doctor,
             now=clinic.now,
         )
@@ -375,8 +370,7 @@ def test_filters_in_sql_agree_with_the_core_rule(clinic: Clinic) -> None:
             session,
             incident_id=ids[2],
             expected_version=1,
-            outcome=IncidentOutcome.UNKNOWN,
-            note=None,
+            closing=Closing(IncidentOutcome.UNKNOWN),
             actor=clinic.nurse,
             now=clinic.now,
         )
@@ -413,10 +407,13 @@ def test_open_by_hand_and_export_records(clinic: Clinic) -> None:
         by_hand = store.open_by_hand(
             session,
             patient_id=patient_id,
-            category=IncidentCategory.INFECTION,
-            seriousness=Seriousness.LIFE_THREATENING,
-            onset_date=clinic_today(clinic.now) - timedelta(days=1),
-            description="Home physician reports cellulitis, admitted",
+            incident=NewIncident(
+                category=IncidentCategory.INFECTION,
+                seriousness=Seriousness.LIFE_THREATENING,
+                onset_date=clinic_today(clinic.now) - timedelta(days=1),
+                learned_on=None,
+                description="Home physician reports cellulitis, admitted",
+            ),
             actor=clinic.nurse,
             now=clinic.now,
         )
@@ -424,8 +421,7 @@ def test_open_by_hand_and_export_records(clinic: Clinic) -> None:
             session,
             incident_id=by_hand,
             expected_version=1,
-            reported_on=clinic_today(clinic.now),
-            reference="MFDS-URGENT-9",
+            report=DatedReference(clinic_today(clinic.now), "MFDS-URGENT-9"),
             actor=clinic.nurse,
             now=clinic.now,
         )
@@ -459,8 +455,7 @@ def test_every_change_is_audited_and_the_chain_holds(clinic: Clinic) -> None:
             s,
             incident_id=incident_id,
             expected_version=v,
-            escalated_on=clinic_today(clinic.now),
-            reference="K-1",
+            escalation=DatedReference(clinic_today(clinic.now), "K-1"),
             actor=clinic.nurse,
             now=clinic.now,
         ),
@@ -468,8 +463,7 @@ def test_every_change_is_audited_and_the_chain_holds(clinic: Clinic) -> None:
             s,
             incident_id=incident_id,
             expected_version=v,
-            reported_on=clinic_today(clinic.now),
-            reference="R-1",
+            report=DatedReference(clinic_today(clinic.now), "R-1"),
             actor=clinic.nurse,
             now=clinic.now,
         ),
@@ -477,8 +471,7 @@ def test_every_change_is_audited_and_the_chain_holds(clinic: Clinic) -> None:
             s,
             incident_id=incident_id,
             expected_version=v,
-            outcome=IncidentOutcome.RESOLVED,
-            note=None,
+            closing=Closing(IncidentOutcome.RESOLVED),
             actor=clinic.nurse,
             now=clinic.now,
         ),
@@ -516,8 +509,7 @@ def test_a_missing_incident_is_a_clear_conflict(clinic: Clinic) -> None:
             session,
             incident_id=999,
             expected_version=1,
-            outcome=IncidentOutcome.RESOLVED,
-            note=None,
+            closing=Closing(IncidentOutcome.RESOLVED),
             actor=clinic.nurse,
             now=clinic.now,
         )
@@ -569,8 +561,7 @@ def test_a_fatal_outcome_needs_seriousness_death(clinic: Clinic) -> None:
             s,
             incident_id=incident_id,
             expected_version=1,
-            outcome=IncidentOutcome.FATAL,
-            note=None,
+            closing=Closing(IncidentOutcome.FATAL),
             actor=clinic.doctor,
             now=clinic.now,
         )
@@ -588,11 +579,9 @@ def test_replacing_a_recorded_report_needs_a_reason_and_keeps_both(clinic: Clini
                 session,
                 incident_id=incident_id,
                 expected_version=version,
-                reported_on=today,
-                reference=reference,
+                report=DatedReference(today, reference, replacing_because=reason),
                 actor=clinic.nurse,
                 now=clinic.now,
-                replacing_because=reason,
             )
 
     report("MFDS-1", 1)
@@ -614,11 +603,9 @@ def test_by_hand_day_0_may_be_earlier_but_not_before_onset_or_future(clinic: Cli
             return store.open_by_hand(
                 session,
                 patient_id=patient_id,
-                category=IncidentCategory.OTHER,
-                seriousness=Seriousness.DEATH,
-                onset_date=onset,
-                learned_on=learned,
-                description="Relative called",
+                incident=NewIncident(
+                    IncidentCategory.OTHER, Seriousness.DEATH, onset, learned, "Relative called"
+                ),
                 actor=clinic.nurse,
                 now=clinic.now,
             )

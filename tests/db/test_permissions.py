@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
+from core.commands import NewIncident
 from core.domain import (
     Channel,
     ContactOutcome,
@@ -180,10 +181,13 @@ def _open_by_hand(actor: Actor, clinic: Clinic) -> Callable[[Session, datetime],
     return lambda session, now: incidents.open_by_hand(
         session,
         patient_id=clinic.patient_id,
-        category=IncidentCategory.OTHER,
-        seriousness=Seriousness.NON_SERIOUS,
-        onset_date=None,
-        description="A letter from the home physician.",
+        incident=NewIncident(
+            category=IncidentCategory.OTHER,
+            seriousness=Seriousness.NON_SERIOUS,
+            onset_date=None,
+            learned_on=None,
+            description="A letter from the home physician.",
+        ),
         actor=actor,
         now=now,
     )

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
-from core.commands import TriageEntry
+from core.commands import Closing, DateCorrection, TriageEntry
 from core.domain import (
     Disposition,
     EscalationStatus,
@@ -285,8 +285,7 @@ def test_agreeing_fields_are_accepted_and_closing_checks_them_too(clinic: Clinic
             session,
             incident_id=saved.incident_id,
             expected_version=2,
-            outcome=IncidentOutcome.FATAL,
-            note=None,
+            closing=Closing(IncidentOutcome.FATAL),
             actor=clinic.doctor,
             now=clinic.now,
         )
@@ -311,8 +310,7 @@ def test_agreeing_fields_are_accepted_and_closing_checks_them_too(clinic: Clinic
             session,
             incident_id=saved.incident_id,
             expected_version=3,
-            outcome=IncidentOutcome.RESOLVED,
-            note=None,
+            closing=Closing(IncidentOutcome.RESOLVED),
             actor=clinic.doctor,
             now=clinic.now,
         )
@@ -337,9 +335,7 @@ def test_onset_and_day_0_are_corrected_with_a_reason_and_the_clock_follows(
                 session,
                 incident_id=incident_id,
                 expected_version=_incident(clinic, incident_id).version,
-                onset_date=onset,
-                learned_on=learned,
-                reason=reason,
+                correction=DateCorrection(onset, learned, reason),
                 actor=clinic.nurse,
                 now=at or clinic.now,
             )
@@ -438,8 +434,7 @@ def test_overriding_down_from_urgent_still_documents_and_tells_the_physician_onc
             session,
             incident_id=saved.incident_id,
             expected_version=1,
-            outcome=IncidentOutcome.RESOLVED,
-            note=None,
+            closing=Closing(IncidentOutcome.RESOLVED),
             actor=clinic.nurse,
             now=clinic.now,
         )
@@ -448,8 +443,7 @@ def test_overriding_down_from_urgent_still_documents_and_tells_the_physician_onc
             session,
             incident_id=saved.incident_id,
             expected_version=1,
-            outcome=IncidentOutcome.RESOLVED,
-            note="Reviewed the photos: healing",
+            closing=Closing(IncidentOutcome.RESOLVED, "Reviewed the photos: healing"),
             actor=clinic.doctor,
             now=clinic.now,
         )

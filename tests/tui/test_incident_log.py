@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static
 
 from core.clock import FixedClock
+from core.commands import DatedReference
 from core.config import Settings
 from core.domain import IncidentCategory, Role, Seriousness
 from core.incidents import clinic_today
@@ -222,8 +223,7 @@ async def test_a_colleagues_change_in_between_is_refused_and_shown(clinic: Clini
                 session,
                 incident_id=clinic.incident_id,
                 expected_version=1,
-                escalated_on=clinic_today(clinic.clock.now()),
-                reference="KHIDI-5",
+                escalation=DatedReference(clinic_today(clinic.clock.now()), "KHIDI-5"),
                 actor=clinic.doctor,
                 now=clinic.clock.now(),
             )

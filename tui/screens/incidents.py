@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -33,6 +33,7 @@ from textual import on, work
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from core.commands import DatedReference
 from core.domain import IncidentCategory, IncidentStatus
 from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, StatusFilter, words
 from core.incidents import ClockState, ReportClock, clinic_today
@@ -44,18 +45,39 @@ from tui.incident_forms import (
     ClassifyModal,
     CloseModal,
     DateCorrectionModal,
-    DatedReference,
     DatedReferenceModal,
     EntryModal,
 )
 from tui.keys import bind, screen_keys
-from tui.modals import TextPromptModal
+from tui.modals import FormModal, TextPromptModal
 from tui.screens.common import LiveTableScreen, ReadFailed, next_in
 from tui.styles import Palette
 from tui.tables import reporting_routes
 
 if TYPE_CHECKING:
     from db.services import Clinic
+
+Answer = TypeVar("Answer")
+Taken = TypeVar("Taken", contravariant=True)
+
+
+class IncidentChange(Protocol[Taken]):
+    """A Clinic change to one incident made with a form's answer, from a version read."""
+
+    def __call__(
+        self, actor: Actor, incident_id: int, answer: Taken, /, *, expected_version: int
+    ) -> object: ...
+
+
+def _from_version_read(
+    change: IncidentChange[Answer],
+) -> Callable[[Actor, IncidentDetail, Answer], object]:
+    """`change` made from the version of the incident the form was filled in against:
+    if someone changed it since, the change is refused naming who."""
+    return lambda who, detail, answer: change(
+        who, detail.line.incident_id, answer, expected_version=detail.version
+    )
+
 
 # Days left turn over at midnight; re-read at least this often even when nothing changed.
 FULL_READ_EVERY = timedelta(seconds=60)
@@ -321,19 +343,48 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
             "No incident selected (or its timeline is still loading).",
         )
 
+    def _ask(
+        self,
+        verb: str,
+        form: Callable[[IncidentDetail], FormModal[Answer]],
+        describe: Callable[[int, Answer], str],
+        change: Callable[[Actor, IncidentDetail, Answer], object],
+    ) -> None:
+        """Open `form` for the highlighted incident; once saved, make `change` with
+        the answer (see `_ask_on`)."""
+        ready = self._ready_incident(verb)
+        if ready is not None:
+            actor, detail = ready
+            self._ask_on(actor, detail, form(detail), describe, change)
+
+    def _ask_on(
+        self,
+        actor: Actor,
+        detail: IncidentDetail,
+        form: FormModal[Answer],
+        describe: Callable[[int, Answer], str],
+        change: Callable[[Actor, IncidentDetail, Answer], object],
+    ) -> None:
+        """Open `form`; once saved, make `change` with its answer on `detail`'s
+        incident; `describe` words the toast from the incident's number and the answer."""
+        incident_id = detail.line.incident_id
+        self._write_answer(
+            form,
+            lambda answer: describe(incident_id, answer),
+            lambda who, answer: change(who, detail, answer),
+            actor,
+        )
+
     def action_add_entry(self) -> None:
         """Append a note, a contact, or a correction to the timeline."""
-        ready = self._ready_incident("add entries")
-        if ready is None:
-            return
-        actor, detail = ready
-        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
-
-        self._write_answer(
-            EntryModal(_title(detail.line)),
-            lambda form: f"#{incident_id}: {form.kind.label.lower()} added.",
-            lambda who, form: clinic.add_incident_entry(who, incident_id, form.kind, form.text),
-            actor,
+        clinic = self.aftercare.clinic
+        self._ask(
+            "add entries",
+            lambda d: EntryModal(_title(d.line)),
+            lambda n, form: f"#{n}: {form.kind.label.lower()} added.",
+            lambda who, d, form: clinic.add_incident_entry(
+                who, d.line.incident_id, form.kind, form.text
+            ),
         )
 
     class ProductsRead(Message):
@@ -367,15 +418,13 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
     @on(ProductsRead)
     def _products_read(self, message: ProductsRead) -> None:
-        actor, detail = message.actor, message.detail
-        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
-        self._write_answer(
+        detail = message.detail
+        self._ask_on(
+            message.actor,
+            detail,
             ClassifyModal(_title(detail.line), current_classification(detail), message.products),
-            f"#{incident_id} classified.",
-            lambda who, form: clinic.classify_incident(
-                who, incident_id, expected_version=detail.version, classification=form
-            ),
-            actor,
+            lambda n, _: f"#{n} classified.",
+            _from_version_read(self.aftercare.clinic.classify_incident),
         )
 
     @on(ReadFailed)
@@ -384,29 +433,12 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
     def action_correct_dates(self) -> None:
         """Correct the onset date and day 0 with a reason; the clock follows day 0."""
-        ready = self._ready_incident("correct incident dates")
-        if ready is None:
-            return
-        actor, detail = ready
-        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
-
-        self._write_answer(
-            DateCorrectionModal(
-                _title(detail.line),
-                clinic_today(self.aftercare.clock.now()),
-                detail.onset_date,
-                detail.line.learned_on,
-            ),
-            f"#{incident_id}: dates corrected.",
-            lambda who, form: clinic.correct_incident_dates(
-                who,
-                incident_id,
-                expected_version=detail.version,
-                onset_date=form.onset,
-                learned_on=form.learned_on,
-                reason=form.reason,
-            ),
-            actor,
+        today = clinic_today(self.aftercare.clock.now())
+        self._ask(
+            "correct incident dates",
+            lambda d: DateCorrectionModal(_title(d.line), today, d.onset_date, d.line.learned_on),
+            lambda n, _: f"#{n}: dates corrected.",
+            _from_version_read(self.aftercare.clinic.correct_incident_dates),
         )
 
     def _dated_reference(
@@ -414,44 +446,27 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
         verb: str,
         what: str,
         title: Callable[[IncidentDetail], str],
-        record: Callable[[Actor, IncidentDetail, DatedReference], None],
+        record: IncidentChange[DatedReference],
         replacing: Callable[[IncidentDetail], str | None] = lambda _: None,
     ) -> None:
         """Ask for a date and a reference, then record them on the highlighted incident."""
-        ready = self._ready_incident(verb)
-        if ready is None:
-            return
-        actor, detail = ready
         today = clinic_today(self.aftercare.clock.now())
-
-        self._write_answer(
-            DatedReferenceModal(
-                title(detail),
-                today,
-                what,
-                earliest=detail.line.learned_on,
-                replacing=replacing(detail),
+        self._ask(
+            verb,
+            lambda d: DatedReferenceModal(
+                title(d), today, what, earliest=d.line.learned_on, replacing=replacing(d)
             ),
-            f"#{detail.line.incident_id}: {what} recorded.",
-            lambda who, form: record(who, detail, form),
-            actor,
+            lambda n, _: f"#{n}: {what} recorded.",
+            _from_version_read(record),
         )
 
     def action_report(self) -> None:
         """Record the MFDS report as submitted: the clock stops."""
-        clinic = self.aftercare.clinic
         self._dated_reference(
             "record reports",
             "MFDS report",
             lambda d: f"MFDS report submitted for {_title(d.line)}",
-            lambda who, d, form: clinic.record_mfds_report(
-                who,
-                d.line.incident_id,
-                expected_version=d.version,
-                reported_on=form.on,
-                reference=form.reference,
-                replacing_because=form.reason,
-            ),
+            self.aftercare.clinic.record_mfds_report,
             replacing=lambda d: (
                 f"{d.line.reported_on:%Y-%m-%d}, reference {d.report_reference}"
                 if d.line.reported_on
@@ -461,18 +476,11 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
     def action_khidi(self) -> None:
         """Record that the case was escalated to KHIDI."""
-        clinic = self.aftercare.clinic
         self._dated_reference(
             "record KHIDI escalations",
             "KHIDI escalation",
             lambda d: f"KHIDI escalation for {_title(d.line)}",
-            lambda who, d, form: clinic.record_khidi_escalation(
-                who,
-                d.line.incident_id,
-                expected_version=d.version,
-                escalated_on=form.on,
-                reference=form.reference,
-            ),
+            self.aftercare.clinic.record_khidi_escalation,
         )
 
     def action_close(self) -> None:
@@ -481,16 +489,15 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
         if ready is None:
             return
         actor, detail = ready
-        clinic, incident_id = self.aftercare.clinic, detail.line.incident_id
+        clinic, title = self.aftercare.clinic, _title(detail.line)
         if detail.line.status is IncidentStatus.CLOSED:
             # The prompt refuses an empty reason, so a saved answer always says why.
-            self._write_answer(
-                TextPromptModal(f"Reopen {_title(detail.line)}: why?", required=True),
-                f"#{incident_id} reopened.",
-                lambda who, reason: clinic.reopen_incident(
-                    who, incident_id, expected_version=detail.version, reason=reason
-                ),
+            self._ask_on(
                 actor,
+                detail,
+                TextPromptModal(f"Reopen {title}: why?", required=True),
+                lambda n, _: f"#{n} reopened.",
+                _from_version_read(clinic.reopen_incident),
             )
             return
 
@@ -499,17 +506,12 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
             if detail.line.reported_on is None
             else None
         )
-        self._write_answer(
-            CloseModal(_title(detail.line), warning),
-            lambda form: f"#{incident_id} closed ({words(form.outcome)}).",
-            lambda who, form: clinic.close_incident(
-                who,
-                incident_id,
-                expected_version=detail.version,
-                outcome=form.outcome,
-                note=form.note,
-            ),
+        self._ask_on(
             actor,
+            detail,
+            CloseModal(title, warning),
+            lambda n, form: f"#{n} closed ({words(form.outcome)}).",
+            _from_version_read(clinic.close_incident),
         )
 
     def action_export_csv(self) -> None:

@@ -59,7 +59,6 @@ from db.followup import Actor
 from db.triage import SavedTriage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
-from tui.incident_forms import NewIncident as NewIncidentForm
 from tui.incident_forms import NewIncidentModal
 from tui.keys import bind
 from tui.queue_cells import TEMPLATE_WORDS
@@ -286,11 +285,7 @@ class PatientScreen(ClinicScreen):
         identity = self.dossier.identity
         clinic = self.aftercare.clinic
 
-        def open_incident(who: Actor, form: NewIncidentForm) -> FollowUpWritten:
-            # The form's value in the shape the Clinic takes (until the form builds it).
-            incident = NewIncident(
-                form.category, form.seriousness, form.onset, form.learned_on, form.description
-            )
+        def open_incident(who: Actor, incident: NewIncident) -> FollowUpWritten:
             incident_id = clinic.open_incident_by_hand(who, identity.patient_id, incident)
             return FollowUpWritten(f"Incident #{incident_id} opened; see the log (i).")
 
