@@ -95,3 +95,34 @@ class NewShift:
     note: str | None = None
     replace: bool = False
     """Take over overlapping time from other shifts instead of being refused."""
+
+
+@dataclass(frozen=True)
+class PatientMove:
+    """Where the patient is now: a country and its time zone, changed together."""
+
+    country: str
+    """ISO 3166-1 two-letter code (TH)."""
+    timezone: str | None = None
+    """An IANA zone of that country; None: the country's only zone (refused when it has several)."""
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """How the clinic reaches the patient, on the channel they chose."""
+
+    channel_handle: str
+    """The messenger handle (or number, or address) of the patient's channel."""
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where the patient is now and how to reach them: what the "Where is the patient
+    now" form shows and saves. The values the form was opened with travel too, so a
+    save compares exactly these fields with the stored ones (a claim does not
+    make it stale; someone else's move or contact edit does)."""
+
+    move: PatientMove
+    contacts: ContactDetails

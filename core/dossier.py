@@ -159,10 +159,32 @@ class EpisodeRecord:
     travel_policy_number: str | None
     khidi_cover_ref: str | None
     allergies: str | None
-    vasovagal_history: bool
-    sensitive_skin: bool
+    vasovagal_history: bool | None
+    """None: nobody recorded it (an import), which is not "no"."""
+    sensitive_skin: bool | None
     products: tuple[ProductRecord, ...]
     documentation: tuple[ChecklistItem, ...]
+    has_allergies: bool | None = None
+    """False: asked, none known. None: never asked. True goes with `allergies`."""
+    products_recorded: bool | None = None
+    """Whether an empty `products` means "none given" (True) or "not recorded"."""
+    addons_recorded: bool | None = None
+    """Whether an empty `addons` means "none given" (True) or "not recorded"."""
+
+    @property
+    def allergies_words(self) -> str:
+        """The allergies as every surface says them (`allergy_words`)."""
+        return allergy_words(self.has_allergies, self.allergies)
+
+    @property
+    def no_addons_words(self) -> str:
+        """What an empty add-on list means: 'none given' or 'not recorded'."""
+        return nothing_given_words(self.addons_recorded)
+
+    @property
+    def no_products_words(self) -> str:
+        """What an empty product list means: 'none given' or 'not recorded'."""
+        return nothing_given_words(self.products_recorded)
 
     @property
     def protocol_label(self) -> str:
@@ -173,6 +195,42 @@ class EpisodeRecord:
     def missing_documents(self) -> tuple[ChecklistItem, ...]:
         """Checklist items the patient did not leave with."""
         return tuple(item for item in self.documentation if not item.given)
+
+
+# --- recorded or not ----------------------------------------------------------
+# A history question nobody asked is not a "no". Every surface (patient screen,
+# summary, PDF, FHIR) says these through the functions below, so none of them
+# can turn a blank into a reassuring negative.
+
+NOT_RECORDED = "not recorded"
+
+
+def recorded_words(value: bool | None) -> str:
+    """A yes/no history answer: 'yes', 'no', or 'not recorded' when nobody asked."""
+    if value is None:
+        return NOT_RECORDED
+    return "yes" if value else "no"
+
+
+def allergy_words(has_allergies: bool | None, allergies: str | None) -> str:
+    """The allergies in words; 'none known' only when someone confirmed there are none.
+
+    The text wins whenever there is one (older rows hold text without the flag).
+    """
+    text = (allergies or "").strip()
+    if text:
+        return text
+    if has_allergies is False:
+        return "none known"
+    if has_allergies is True:
+        return "yes, details not recorded"
+    return NOT_RECORDED
+
+
+def nothing_given_words(recorded: bool | None) -> str:
+    """What an empty product or add-on list means: 'none given' when recorded as
+    empty, 'not recorded' when nobody filled it in."""
+    return "none given" if recorded else NOT_RECORDED
 
 
 def channel_label(channel: Channel) -> str:

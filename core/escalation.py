@@ -5,7 +5,9 @@ emergency pages the on-call and the treating physician, then the senior
 physician, then every physician, five minutes apart, repeating up to three
 times; urgent does the same at fifteen-minute steps; review sends one email
 to the treating physician and pages nobody. `treating` stands for the
-treating physician's own tag, resolved when the escalation is created.
+treating physician's own tag, resolved when each step is queued: the
+physician chosen on the episode, or the on-call physician in their place
+(see `treating_target`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain import Disposition
+from core.domain import Disposition, Role
+from core.oncall import ONCALL
 
 TREATING = "treating"
 """Placeholder target: the treating physician's tag (`treating:<staff>`)."""
@@ -52,11 +55,63 @@ DEFAULT_POLICIES: dict[Disposition, EscalationPolicy] = {
 }
 
 
+@dataclass(frozen=True)
+class TreatingPhysician:
+    """The staff member chosen as treating physician on the episode, as paging needs them."""
+
+    login: str
+    role: Role
+    active: bool
+    notify_tag: str | None
+
+
+@dataclass(frozen=True)
+class TreatingTarget:
+    """Where the `treating` target of an escalation goes, and why when not to the physician."""
+
+    tag: str | None
+    """The physician's own notify tag; None when the on-call physician covers."""
+    physician: str | None = None
+    """The login of the physician chosen on the episode, if any."""
+    note: str | None = None
+    """Why a chosen physician is not paged, in words; None when they are, or when the
+    episode names nobody (then the on-call physician covers by design)."""
+
+
+def treating_target(chosen: TreatingPhysician | None) -> TreatingTarget:
+    """The treating physician's tag when they can be paged, else the on-call covers.
+
+    A physician chosen on the episode is paged only while their account is active,
+    they are a physician and they have a notify tag; otherwise the note says which
+    of these failed, so the alert and the audit trail can say so.
+    """
+    if chosen is None:
+        return TreatingTarget(None)
+    tag = (chosen.notify_tag or "").strip()
+    instead = "the on-call physician is paged in their place"
+    if not chosen.active:
+        why = f"treating physician {chosen.login}'s account is disabled"
+    elif chosen.role is not Role.PHYSICIAN:
+        why = f"treating physician {chosen.login} is on the staff list as {chosen.role.value}"
+        why += ", not as a physician"
+    elif not tag:
+        why = f"treating physician {chosen.login} has no notify tag"
+    else:
+        return TreatingTarget(tag, chosen.login)
+    return TreatingTarget(None, chosen.login, f"{why}: {instead}")
+
+
+def pages_treating(step: EscalationStep) -> bool:
+    """Whether this step's targets include the treating physician."""
+    return TREATING in step.targets
+
+
 def resolve_targets(step: EscalationStep, treating_tag: str | None) -> tuple[str, ...]:
-    """Concrete tags for a step; without a treating physician, the on-call covers."""
+    """Concrete tags for a step; without a treating physician's tag, the on-call covers
+    (`treating_target` says why, when a physician was chosen)."""
     resolved = []
     for target in step.targets:
-        tag = (treating_tag or "oncall") if target == TREATING else target
+        tag = (treating_tag or ONCALL) if target == TREATING else target
         if tag not in resolved:
             resolved.append(tag)
     return tuple(resolved)
@@ -76,12 +131,19 @@ def alert_body(
     day: int,
     top_reason: str,
     patient_name: str | None = None,
+    treating_note: str | None = None,
 ) -> str:
-    """Minimal patient information by default; the name only when configured."""
+    """Minimal patient information by default; the name only when configured.
+
+    `treating_note` (from `treating_target`) tells whoever is paged in the treating
+    physician's place why they are.
+    """
     who = f"{patient_code} ({patient_name})" if patient_name else patient_code
+    instead = f"Note: {treating_note}.\n" if treating_note else ""
     return (
         f"{disposition.value.upper()} triage for patient {who}, day {day} after the procedure.\n"
         f"Top reason: {top_reason}\n"
+        f"{instead}"
         f"Escalation E-{escalation_id}, step {step}.\n"
         f"Acknowledge: aftercare ack E-{escalation_id} --by <your login>, "
         "or in the aftercare alerts screen."

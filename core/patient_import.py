@@ -19,10 +19,8 @@ import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Annotated, Any, Final
 
-import phonenumbers
 import pycountry
 from pydantic import (
     AfterValidator,
@@ -35,7 +33,13 @@ from pydantic import (
     field_validator,
 )
 
-from core.countries import country_name
+from core.contacts import (
+    country_code,
+    email_address,
+    handle_for_channel,
+    phone_number,
+    timezone_key,
+)
 from core.domain import Channel, Protocol
 from core.schedules import ScheduleTemplate
 
@@ -61,12 +65,9 @@ COLUMNS: Final = (
 SCHEDULE_SEPARATOR: Final = ";"
 """Between template names in the `schedule` column (a comma would need quoting)."""
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LANGUAGE = re.compile(r"^(?P<base>[A-Za-z]{2,3})(-[A-Za-z0-9]{1,8})*$")
 _PROCEDURE_FORMATS: Final = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
 _OLDEST_PROCEDURE: Final = timedelta(days=366)
-_HANDLE_PREFIX = re.compile(r"^(?P<prefix>[A-Za-z]+):(?P<rest>.*)$", re.DOTALL)
-_PHONE_CHANNELS: Final = (Channel.PHONE, Channel.SMS, Channel.WHATSAPP)
 
 
 class CsvFileError(ValueError):
@@ -100,14 +101,6 @@ def _empty_as_none(value: object) -> object:
     return None if value == "" else value
 
 
-def _country(value: str) -> str:
-    code = value.upper()
-    # country_name hands an unknown code back unchanged: no ISO country is named by its code.
-    if len(code) != 2 or country_name(code) == code:
-        raise ValueError(f"{value!r} is not an ISO 3166-1 two-letter country code")
-    return code
-
-
 def _language(value: str) -> str:
     match = _LANGUAGE.match(value)
     if match is None or len(value) > 8:
@@ -120,30 +113,6 @@ def _language(value: str) -> str:
     )
     if found is None:
         raise ValueError(f"{value!r}: {base!r} is not an ISO 639 language code")
-    return value
-
-
-@cache
-def _geographic_timezones() -> frozenset[str]:
-    """IANA keys naming a place ("Asia/Tokyo"), plus "UTC".
-
-    Not every key zoneinfo loads: "localtime" is the server's own zone,
-    "posixrules" and "Factory" are no zone a patient lives in.
-    """
-    return frozenset(k for k in zoneinfo.available_timezones() if "/" in k) | {"UTC"}
-
-
-def _timezone(value: str) -> str:
-    if value not in _geographic_timezones():
-        raise ValueError(
-            f"{value!r} is not an IANA time zone such as 'Asia/Tokyo' or 'America/New_York'"
-        )
-    return value
-
-
-def _email(value: str) -> str:
-    if len(value) > 200 or not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an e-mail address")
     return value
 
 
@@ -186,17 +155,19 @@ class PatientRow(BaseModel):
     birth_date: Annotated[
         date | None, BeforeValidator(_birth_date), BeforeValidator(_empty_as_none)
     ]
-    home_country: Annotated[_Text, AfterValidator(_country)]
+    home_country: Annotated[_Text, AfterValidator(country_code)]
     # Empty: the patient is at home.
     current_country: Annotated[
-        str | None, BeforeValidator(_empty_as_none), AfterValidator(_optional(_country))
+        str | None, BeforeValidator(_empty_as_none), AfterValidator(_optional(country_code))
     ]
     language: Annotated[_Text, AfterValidator(_language)]
-    timezone: Annotated[_Text, AfterValidator(_timezone)]
+    timezone: Annotated[_Text, AfterValidator(timezone_key)]
     channel: Annotated[Channel, BeforeValidator(_lower)]
     channel_handle: Annotated[_Text, StringConstraints(max_length=200)]
     phone: Annotated[str | None, BeforeValidator(_empty_as_none)]
-    email: Annotated[str | None, BeforeValidator(_empty_as_none), AfterValidator(_optional(_email))]
+    email: Annotated[
+        str | None, BeforeValidator(_empty_as_none), AfterValidator(_optional(email_address))
+    ]
     procedure_at: datetime
     protocol: Annotated[Protocol, BeforeValidator(_lower)]
     schedule: tuple[str, ...]
@@ -264,33 +235,15 @@ class PatientRow(BaseModel):
         channel = info.data.get("channel")
         if channel is None:
             return value  # the channel is itself wrong (and reported)
-        # "whatsapp:+1212...", "line:yuki_t": an optional "name:" prefix, kept as written.
-        match = _HANDLE_PREFIX.match(value)
-        prefix, rest = (f"{match['prefix']}:", match["rest"].strip()) if match else ("", value)
-        if channel in _PHONE_CHANNELS:
-            number = _phone_number(rest, info.data.get("home_country"))
-            if number is None:
-                raise ValueError(
-                    f"{value!r} is not a phone number, as a {channel.value} handle must be "
-                    f"(write it as +81 90 ... or {channel.value}:+81 90 ...)"
-                )
-            return prefix + number
-        if channel is Channel.EMAIL:
-            if len(rest) > 200 or not _EMAIL.match(rest):
-                raise ValueError(f"{value!r} is not an e-mail address, as an email handle must be")
-            return prefix + rest
-        if not rest or any(ch.isspace() for ch in value):
-            raise ValueError(
-                f"{value!r} is not a {channel.value} handle: it must not be empty or contain spaces"
-            )
-        return value
+        # The same check as the "Where is the patient now" edit (core.contacts).
+        return handle_for_channel(channel, value, info.data.get("home_country"))
 
     @field_validator("phone")
     @classmethod
     def _phone_for_home_country(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        number = _phone_number(value, info.data.get("home_country"))
+        number = phone_number(value, info.data.get("home_country"))
         if number is None:
             raise ValueError(f"{value!r} is not a valid phone number (write it as +81 90 ...)")
         return number
@@ -299,24 +252,6 @@ class PatientRow(BaseModel):
     def country_now(self) -> str:
         """Where the patient is now: `current_country`, or home when it was left empty."""
         return self.current_country or self.home_country
-
-
-def _phone_number(value: str, home: str | None) -> str | None:
-    """`value` as E.164, or None when it is no valid number.
-
-    A number without +country code is read as one of the home country (when
-    that is valid); with no valid home country it is handed back unchecked,
-    since the home country is itself reported.
-    """
-    if home is None and not value.startswith("+"):
-        return value
-    try:
-        parsed = phonenumbers.parse(value, home)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:

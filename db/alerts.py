@@ -25,8 +25,15 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.config import mask_url
-from core.domain import Disposition, EscalationStatus, NotificationStatus
-from db.models import Escalation, OutboxNotification, Patient, Staff
+from core.domain import Disposition, EscalationStatus, NotificationStatus, Role
+from db.models import (
+    Escalation,
+    OutboxNotification,
+    Patient,
+    Staff,
+    Touchpoint,
+    TreatmentEpisode,
+)
 
 # Alerts a person still has to deal with; resolved ones leave the screen.
 _UNRESOLVED = (EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED)
@@ -228,3 +235,40 @@ def failed_deliveries(session: Session) -> FailedSummary:
     if newest is None:  # closed between the two reads
         return FailedSummary(0)
     return FailedSummary(count, newest[0], newest[1])
+
+
+@dataclass(frozen=True)
+class UntaggedTreating:
+    """An active physician without a notify tag who treats patients still followed up."""
+
+    login: str
+    patients: int
+    """How many patients with an open touchpoint have them as treating physician."""
+
+    def warning(self) -> str:
+        """One line in words, for `aftercare notify check`."""
+        who = "1 patient" if self.patients == 1 else f"{self.patients} patients"
+        return (
+            f"physician {self.login} has no notify tag but is the treating physician of {who} "
+            "still being followed up: their alerts page the on-call physician instead"
+        )
+
+
+def untagged_treating_physicians(session: Session) -> list[UntaggedTreating]:
+    """Active physicians with no notify tag chosen as treating physician on an episode
+    that still has an open touchpoint, in login order; one query."""
+    untagged = or_(Staff.notify_tag.is_(None), func.trim(Staff.notify_tag) == "")
+    rows = session.execute(
+        select(Staff.username, func.count(func.distinct(TreatmentEpisode.patient_id)))
+        .join(TreatmentEpisode, TreatmentEpisode.treating_physician_id == Staff.id)
+        .join(Touchpoint, Touchpoint.episode_id == TreatmentEpisode.id)
+        .where(
+            Staff.active.is_(True),
+            Staff.role == Role.PHYSICIAN,
+            untagged,
+            Touchpoint.resolution.is_(None),
+        )
+        .group_by(Staff.username)
+        .order_by(Staff.username)
+    ).all()
+    return [UntaggedTreating(login, count) for login, count in rows]

@@ -23,6 +23,8 @@ from db.models import AuditEvent, Staff
 ACTION_WORDS = {
     "patient.claim": "claimed",
     "patient.release": "released",
+    "patient.move": "moved",
+    "patient.contacts": "given new contact details",
     "touchpoint.done": "marked done",
     "touchpoint.skipped": "skipped",
     "touchpoint.unreachable": "marked unreachable",

@@ -132,6 +132,9 @@ def _episodes(session: Session, patient_id: int) -> tuple[EpisodeRecord, ...]:
             sensitive_skin=episode.sensitive_skin,
             products=tuple(products[episode.id]),
             documentation=documentation_checklist(_as_dict(episode.documentation)),
+            has_allergies=episode.has_allergies,
+            products_recorded=episode.products_recorded,
+            addons_recorded=episode.addons_recorded,
         )
         for episode, physician in rows
     )

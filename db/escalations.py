@@ -20,11 +20,17 @@ from sqlalchemy.orm import Session
 from core.domain import Disposition, EscalationStatus, NotificationStatus
 from core.escalation import (
     DEFAULT_POLICIES,
+    TREATING,
     EscalationPolicy,
+    TreatingPhysician,
+    TreatingTarget,
     alert_body,
     alert_title,
+    pages_treating,
     resolve_targets,
+    treating_target,
 )
+from core.oncall import ONCALL
 from core.permissions import Action
 from db import audit
 from db.conflicts import last_change, staff_name, when
@@ -44,6 +50,8 @@ BACKOFF_SECONDS: tuple[int, ...] = (30, 60, 120, 300, 600)
 """Waits between attempts; after the attempt that follows the last wait the row fails."""
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 OUTBOX_LEASE = "outbox"
+ROUTING = "alert routing"
+"""The audit actor of a routing decision no person made (a step the dispatcher queued)."""
 
 
 def _rows(result: object) -> int:
@@ -211,7 +219,8 @@ def finish_delivery(
     the attempt count and history read at claim time are still current.
     `routing` (core.oncall.PageRoute.record) says whom an `oncall` row reached; its
     note, when the static on-call tag had to stand in, also goes to `last_error`
-    so the alerts screen shows it.
+    so the alerts screen shows it, as does the note of an on-call row standing in
+    for the treating physician (kept from `queue_step`).
     """
     attempts = claim.attempts + 1
     history = [
@@ -225,9 +234,10 @@ def finish_delivery(
             **({"oncall": dict(routing)} if routing is not None else {}),
         },
     ]
-    note = routing.get("note") if routing is not None else None
-    if note:
-        error = f"{error} ({note})" if error else str(note)
+    notes = [str(n) for n in (_covering_note(claim.results), _routing_note(routing)) if n]
+    if notes:
+        note = "; ".join(notes)
+        error = f"{error} ({note})" if error else note
     if delivered:
         status, next_at = NotificationStatus.SENT, claim.next_attempt_at
     elif attempts >= MAX_ATTEMPTS:
@@ -266,6 +276,20 @@ def finish_delivery(
             .execution_options(synchronize_session=False)
         )
     return True
+
+
+def _covering_note(results: Sequence[Any]) -> str | None:
+    """Why this row pages the on-call in the treating physician's place, if it does
+    (the first history entry `queue_step` wrote)."""
+    first = results[0] if results else None
+    covering = first.get(TREATING) if isinstance(first, dict) else None
+    note = covering.get("note") if isinstance(covering, dict) else None
+    return str(note) if note else None
+
+
+def _routing_note(routing: Mapping[str, Any] | None) -> str | None:
+    note = routing.get("note") if routing is not None else None
+    return str(note) if note else None
 
 
 def advance_escalations(
@@ -342,21 +366,24 @@ def queue_step(
     policy: EscalationPolicy,
     include_patient_name: bool = False,
 ) -> int:
-    """Write one outbox row per target of a step; returns how many."""
+    """Write one outbox row per target of a step; returns how many.
+
+    When the step pages the treating physician but the one chosen on the episode
+    cannot be paged (disabled, not a physician, no notify tag), the on-call covers
+    and says so: in the message, on the on-call row (its note and history), and
+    once per escalation in the audit trail (as the alert routing, not a person).
+    """
     escalation = session.get_one(Escalation, escalation_id)
     patient = session.get_one(Patient, escalation.patient_id)
     triage = session.get(TriageAssessment, escalation.triage_id) if escalation.triage_id else None
-    treating_tag = None
     day = 0
     top_reason = escalation.disposition.value
     if triage is not None:
         day = triage.day
         if triage.reasons:
             top_reason = str(triage.reasons[0].get("text", top_reason))
-        episode = session.get(TreatmentEpisode, triage.episode_id)
-        if episode is not None and episode.treating_physician_id is not None:
-            treating = session.get(Staff, episode.treating_physician_id)
-            treating_tag = treating.notify_tag if treating else None
+    current = policy.steps[step - 1]
+    treating = _treating(session, triage) if pages_treating(current) else TreatingTarget(None)
     title = alert_title(escalation.id, step, escalation.disposition)
     body = alert_body(
         escalation_id=escalation.id,
@@ -366,9 +393,12 @@ def queue_step(
         day=day,
         top_reason=top_reason,
         patient_name=patient.display_name if include_patient_name else None,
+        treating_note=treating.note,
     )
-    targets = resolve_targets(policy.steps[step - 1], treating_tag)
+    targets = resolve_targets(current, treating.tag)
     for tag in targets:
+        # The on-call row stands in for the treating physician: it carries why.
+        covering = treating.note if tag == ONCALL else None
         session.add(
             OutboxNotification(
                 escalation_id=escalation.id,
@@ -381,10 +411,41 @@ def queue_step(
                 status=NotificationStatus.PENDING,
                 next_attempt_at=now,
                 created_at=now,
+                last_error=covering,
+                results=(
+                    [{TREATING: {"physician": treating.physician, "note": covering}}]
+                    if covering
+                    else []
+                ),
             )
         )
     session.flush()
+    if treating.note and cycle == 1 and not any(map(pages_treating, policy.steps[: step - 1])):
+        # Once per escalation: later steps and cycles repeat the same decision.
+        mark_changed(session, now)
+        covered = {"treating_physician": treating.physician, "paged": "on-call", "step": step}
+        audit.log(
+            session,
+            now,
+            ROUTING,
+            "escalation.treating_covered",
+            escalation,
+            after={**covered, "why": treating.note},
+        )
     return len(targets)
+
+
+def _treating(session: Session, triage: TriageAssessment | None) -> TreatingTarget:
+    """Where the triage's episode sends its `treating` pages (core.escalation's rule)."""
+    if triage is None:
+        return treating_target(None)
+    row = session.execute(
+        select(Staff.username, Staff.role, Staff.active, Staff.notify_tag)
+        .join(TreatmentEpisode, TreatmentEpisode.treating_physician_id == Staff.id)
+        .where(TreatmentEpisode.id == triage.episode_id)
+    ).first()
+    chosen = None if row is None else TreatingPhysician(row[0], row[1], row[2], row[3])
+    return treating_target(chosen)
 
 
 def acknowledge(session: Session, now: datetime, actor: Actor, escalation_id: int) -> None:

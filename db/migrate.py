@@ -6,6 +6,7 @@ database that is not at head, and says which command fixes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
@@ -16,7 +17,7 @@ from db.errors import DatabaseNotAtHead, StorageError, explain_operational_error
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest migration shipped, named here so that every command can check the
 schema without loading Alembic (tests/db/test_migrations.py holds it to
 Alembic's own head)."""
@@ -69,14 +70,60 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
     _run(engine, lambda cfg: command.downgrade(cfg, revision))
 
 
-def _run(engine: Engine, step: object) -> None:
+def _run(engine: Engine, step: Callable[[Config], None]) -> None:
     config = alembic_config()
     try:
+        if engine.dialect.name == "sqlite":
+            _run_on_sqlite(engine, config, step)
+            return
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            step(config)  # type: ignore[operator]
+            step(config)
     except DBAPIError as exc:
         raise explain_operational_error(exc, engine.url) from exc
+
+
+def _run_on_sqlite(engine: Engine, config: Config, step: Callable[[Config], None]) -> None:
+    """All the steps in one SQLite transaction, with foreign keys checked at the end.
+
+    Two things SQLite needs that PostgreSQL does not:
+    - pysqlite opens a transaction only before an INSERT, UPDATE or DELETE, so a
+      migration's CREATE, ALTER and DROP statements would each commit on their
+      own and a failure half-way would leave half a schema behind. The
+      transaction is opened here, explicitly, and covers every statement.
+    - Batch mode rebuilds a table (copy, drop the old one, rename): with foreign
+      keys enforced, dropping a table that other rows point at fails. So they
+      are switched off for the migration (this only works outside a
+      transaction) and `PRAGMA foreign_key_check` must find nothing broken
+      before the transaction commits.
+    """
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        level = driver.isolation_level
+        driver.isolation_level = None  # statements pass through; we say BEGIN and COMMIT
+        try:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                config.attributes["connection"] = connection
+                step(config)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    tables = sorted({str(row[0]) for row in broken})
+                    raise StorageError(
+                        f"database {masked(engine.url)}: {len(broken)} rows in "
+                        f"{', '.join(tables)} point at rows that do not exist; the schema "
+                        "was not changed (repair those rows, or restore a backup, first)"
+                    )
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            driver.isolation_level = level
 
 
 def require_head(engine: Engine) -> None:

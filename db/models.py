@@ -207,9 +207,17 @@ class TreatmentEpisode(Base):
     travel_insurer: Mapped[str | None] = mapped_column(String(120))
     travel_policy_number: Mapped[str | None] = mapped_column(String(64))
     khidi_cover_ref: Mapped[str | None] = mapped_column(String(64))
+    # What was asked before the procedure. NULL always means "not recorded",
+    # never "no": an import that did not ask must not read as a negative answer.
+    # `has_allergies` False is "none known"; True goes with the `allergies` text.
+    has_allergies: Mapped[bool | None] = mapped_column(Boolean)
     allergies: Mapped[str | None] = mapped_column(Text)
-    vasovagal_history: Mapped[bool] = mapped_column(Boolean, default=False)
-    sensitive_skin: Mapped[bool] = mapped_column(Boolean, default=False)
+    vasovagal_history: Mapped[bool | None] = mapped_column(Boolean)
+    sensitive_skin: Mapped[bool | None] = mapped_column(Boolean)
+    # Whether the products and add-on lists were filled in: True with an empty
+    # list is "none given", NULL with an empty list is "not recorded".
+    products_recorded: Mapped[bool | None] = mapped_column(Boolean)
+    addons_recorded: Mapped[bool | None] = mapped_column(Boolean)
     # Checklist of documents the patient left with: item -> given (bool).
     documentation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]

@@ -94,6 +94,9 @@ def import_patients(
         session.flush()
         created = {"code": row.code, "source": source}
         audit.log(session, now, actor, "patient.create", patient, after=created)
+        # The file says nothing of allergies, history, products or add-ons: the
+        # episode leaves them NULL, which every surface reads as "not recorded",
+        # never as a "no" nobody gave.
         create_episode(
             session,
             patient_id=patient.id,

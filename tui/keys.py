@@ -70,12 +70,14 @@ def every_binding() -> Iterator[tuple[str, Binding]]:
     from tui.screens.oncall import OnCallScreen
     from tui.screens.patient import PatientScreen
     from tui.screens.queue import QueueScreen
+    from tui.screens.search import SearchScreen
     from tui.triage_form import TriageModal
 
     places: tuple[tuple[str, list[Any]], ...] = (
         ("everywhere", AftercareApp.BINDINGS),
         ("queue and patient", FOLLOW_UP_BINDINGS),
         ("queue", QueueScreen.BINDINGS),
+        ("find any patient", SearchScreen.BINDINGS),
         ("patient", PatientScreen.BINDINGS),
         ("alerts", AlertsScreen.BINDINGS),
         ("on-call", OnCallScreen.BINDINGS),

@@ -17,6 +17,12 @@ the lot. Seriousness, outcome and severity use the HL7 adverse-event code
 systems (CC0); a seriousness no physician has assessed yet is said in text
 only, since no code means "not yet assessed". The event itself is free text:
 MedDRA is licensed and its codes are never shipped.
+
+The pre-procedure history (allergies, vasovagal history, sensitive skin) and
+whether products and add-ons were recorded are notes on the Procedure, always
+present and in words ("yes", "no", "none known", "not recorded"): they are the
+clinic's screening answers for that visit, not verified AllergyIntolerance or
+Condition resources, and a missing note would let "not recorded" pass for "no".
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from core.dossier import (
     TriageRecord,
     entry_words,
     needs_line,
+    recorded_words,
     symptom_words,
 )
 from core.exports.labels import (
@@ -256,11 +263,14 @@ def _procedure(episode: EpisodeRecord, ids: _Ids, patient: Reference) -> Procedu
             f" (licence {episode.nurse_license_ref})" if episode.nurse_license_ref else ""
         )
         performers.append(_performer(nurse, "Nurse"))
+    # The history is always said, in all three states: a note left out would
+    # let a reader take "not recorded" for "no" (docs/clinical-rules.md).
     notes = [
-        f"Add-on infusions: {addon_words(episode)}" if episode.addons else None,
-        f"Known allergies: {episode.allergies}" if episode.allergies else None,
-        "Vasovagal history" if episode.vasovagal_history else None,
-        "Sensitive skin" if episode.sensitive_skin else None,
+        f"Add-on infusions: {addon_words(episode) or episode.no_addons_words}",
+        f"Known allergies: {episode.allergies_words}",
+        f"Vasovagal history: {recorded_words(episode.vasovagal_history)}",
+        f"Sensitive skin: {recorded_words(episode.sensitive_skin)}",
+        None if episode.products else f"Products given: {episode.no_products_words}",
         f"Flew home {episode.departure_date.isoformat()}" if episode.departure_date else None,
     ]
     return Procedure(

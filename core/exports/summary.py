@@ -14,7 +14,14 @@ from collections.abc import Iterable
 
 from core.countries import country_name, reporting_route
 from core.domain import Disposition, IncidentStatus, Seriousness, TouchpointState
-from core.dossier import DECISION_NOTE, EpisodeRecord, TimelineEntry, TimelineKind, entry_words
+from core.dossier import (
+    DECISION_NOTE,
+    EpisodeRecord,
+    TimelineEntry,
+    TimelineKind,
+    entry_words,
+    recorded_words,
+)
 from core.exports.document import Block, Bullet, BulletList, Document, Heading, Paragraph, Table
 from core.exports.labels import (
     DISPOSITION_EXPLANATIONS,
@@ -99,10 +106,10 @@ def _episode(episode: EpisodeRecord, patient_timezone: str) -> list[Block]:
         Bullet(f"Procedure: {when}"),
         Bullet(f"Treating physician: {episode.treating_physician or 'not recorded'}"),
         Bullet(f"Nurse: {nurse}"),
-        Bullet(f"Add-on infusions: {addons or 'none'}"),
-        Bullet(f"Known allergies: {episode.allergies or 'none recorded'}"),
-        Bullet(f"Vasovagal history: {_yes_no(episode.vasovagal_history)}"),
-        Bullet(f"Sensitive skin: {_yes_no(episode.sensitive_skin)}"),
+        Bullet(f"Add-on infusions: {addons or episode.no_addons_words}"),
+        Bullet(f"Known allergies: {episode.allergies_words}"),
+        Bullet(f"Vasovagal history: {recorded_words(episode.vasovagal_history)}"),
+        Bullet(f"Sensitive skin: {recorded_words(episode.sensitive_skin)}"),
         Bullet(
             "Flew home: "
             + (f"{episode.departure_date:%d %b %Y}" if episode.departure_date else "not recorded")
@@ -117,7 +124,7 @@ def _episode(episode: EpisodeRecord, patient_timezone: str) -> list[Block]:
         Heading("Products given", 4),
     ]
     if not episode.products:
-        return [*blocks, Paragraph("No products are recorded for this episode.")]
+        return [*blocks, Paragraph(f"Products given: {episode.no_products_words}.")]
     rows = tuple(
         (
             p.name,
@@ -309,7 +316,3 @@ def _physicians(export: PatientExport) -> Iterable[str]:
 def _country(code: str) -> str:
     name = country_name(code)
     return f"{name} ({code})" if name != code else code
-
-
-def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"

@@ -196,9 +196,16 @@ class Generator:
                 travel_insurer=insurer,
                 travel_policy_number=policy,
                 khidi_cover_ref=catalog.KHIDI_COVER_REF,
-                allergies=pick(rng, catalog.ALLERGIES) if rng.random() < 0.12 else None,
+                # Drawn here, in the generator's fixed order, so the demo stays the same.
+                allergies=(
+                    allergies := pick(rng, catalog.ALLERGIES) if rng.random() < 0.12 else None
+                ),
                 vasovagal_history=rng.random() < 0.05,
                 sensitive_skin=rng.random() < 0.15,
+                # The demo clinic asks everything: its "no" and "none" are answers.
+                has_allergies=allergies is not None,
+                products_recorded=True,
+                addons_recorded=True,
                 documentation=ctx.json(("docs", *checklist), _checklist, checklist),
                 created_at=ctx.ts(created_at),
                 version=1,

@@ -60,6 +60,9 @@ class EpisodeRow(NamedTuple):
     allergies: str | None
     vasovagal_history: bool
     sensitive_skin: bool
+    has_allergies: bool
+    products_recorded: bool
+    addons_recorded: bool
     documentation: Any
     created_at: Any
     version: int

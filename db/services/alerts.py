@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from db import escalations
-from db.alerts import AlertView, FailedSummary, failed_deliveries, open_alerts
+from db.alerts import (
+    AlertView,
+    FailedSummary,
+    UntaggedTreating,
+    failed_deliveries,
+    open_alerts,
+    untagged_treating_physicians,
+)
 from db.followup import Actor
 from db.services.base import ServiceBase
 
@@ -41,6 +48,11 @@ class AlertServices(ServiceBase):
     def failed_alert_deliveries(self) -> FailedSummary:
         """Failed deliveries of alerts nobody has taken yet (the queue's red banner)."""
         return self._read(failed_deliveries)
+
+    def untagged_treating_physicians(self) -> list[UntaggedTreating]:
+        """Active physicians without a notify tag who treat a patient still followed up:
+        their `treating` pages go to the on-call physician instead."""
+        return self._read(untagged_treating_physicians)
 
     def acknowledge_alert(self, actor: Actor, escalation_id: int) -> None:
         """Acknowledge an alert: every further page and pending delivery stops.

@@ -8,6 +8,8 @@ from db.services.exports import ExportServices
 from db.services.followup import FollowUpServices
 from db.services.incidents import IncidentServices
 from db.services.oncall import OnCallServices
+from db.services.search import SearchServices
+from db.services.whereabouts import WhereaboutsServices
 
 
 class Clinic(
@@ -17,5 +19,7 @@ class Clinic(
     OnCallServices,
     AdminServices,
     ExportServices,
+    SearchServices,
+    WhereaboutsServices,
 ):
     """The one door to the clinic's data: `Clinic(database, settings, clock)`."""

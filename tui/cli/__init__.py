@@ -42,6 +42,7 @@ COMMANDS: dict[str, str | None] = {
     "staff": "staff",
     "import": "import_",
     "export": "export",
+    "patient": "patient",
 }
 """Every command, in the order `aftercare --help` lists them, and the module under
 tui/cli/ whose `register(app)` adds it (None: defined in this module)."""

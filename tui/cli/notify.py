@@ -69,8 +69,9 @@ def tag_warnings(
     return unreachable_tags(physicians, lambda tag: tag_reaches_service(loaded, tag))
 
 
-def _active_physicians() -> list[tuple[str, str | None]]:
-    """(login, notify tag) of every active physician; raises ConfigError, StorageError
+def _staff_tags() -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(login, notify tag) of every active physician, and one warning per active physician
+    without a tag who treats a patient still followed up; raises ConfigError, StorageError
     or a Refused (the database not readable)."""
     from core.clock import SystemClock
     from core.config import load_config
@@ -80,14 +81,17 @@ def _active_physicians() -> list[tuple[str, str | None]]:
     settings = load_config().settings
     database = open_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
-        return Clinic(database, settings, SystemClock()).active_physician_tags()
+        clinic = Clinic(database, settings, SystemClock())
+        untagged = clinic.untagged_treating_physicians()
+        return clinic.active_physician_tags(), [line.warning() for line in untagged]
     finally:
         database.close()
 
 
 def _check_staff_tags(loaded: LoadedApprise) -> None:
     """Say on stdout how many physicians' tags were checked (or why not), and warn on
-    stderr, one line each, about those whose tag reaches no service. Never fails."""
+    stderr, one line each, about those whose tag reaches no service and about treating
+    physicians without a tag (their patients' alerts page the on-call). Never fails."""
     from core.config import ConfigError
     from core.oncall import unreachable_tags
     from core.refusals import Refused
@@ -95,7 +99,7 @@ def _check_staff_tags(loaded: LoadedApprise) -> None:
     from notifiers.delivery import tag_reaches_service
 
     try:
-        physicians = _active_physicians()
+        physicians, untagged = _staff_tags()
     except (ConfigError, StorageError, Refused) as exc:
         shown = " ".join(str(exc).split())
         typer.echo(f"physician tags: not checked (database not readable: {shown})")
@@ -106,7 +110,7 @@ def _check_staff_tags(loaded: LoadedApprise) -> None:
         f"physician tags: {tagged} active physician(s) with a notify tag, "
         f"{len(warnings)} reaching no service"
     )
-    for warning in warnings:
+    for warning in [*warnings, *untagged]:
         warn(warning)
 
 

@@ -49,6 +49,7 @@ from core.dossier import (
     channel_label,
     local_times,
     patient_zone,
+    recorded_words,
 )
 from core.incidents import clinic_today
 from core.refusals import Refused
@@ -165,6 +166,14 @@ class PatientScreen(ClinicScreen):
             "export_fhir",
             "FHIR",
             "Write the FHIR R4 bundle (JSON) to the export folder",
+        ),
+        bind(
+            "patient.where-now",
+            "W",
+            "where_now",
+            "Where now",
+            "Where is the patient now: country and time zone together, phone, handle, e-mail",
+            show=False,
         ),
         *FOLLOW_UP_BINDINGS,
         bind("patient.help", "question_mark", "help", "Help", "Every key of this screen"),
@@ -302,6 +311,34 @@ class PatientScreen(ClinicScreen):
         """The FHIR R4 bundle of this patient."""
         if self.dossier is not None:
             export_patient(self, self.dossier.identity.patient_id, ("fhir",))
+
+    def action_where_now(self) -> None:
+        """Where is the patient now: a new country moves the zone, the windows not yet
+        open, the messages and the emergency number with it; contact details too."""
+        # Imported here: this screen's module-level imports serve its rendering.
+        from core.commands import Whereabouts
+        from tui.record_forms import WhereaboutsModal, whereabouts_shown
+
+        actor = self.acting("change where a patient is")
+        if actor is None or self.dossier is None:
+            return
+        who = self.dossier.identity
+        shown = whereabouts_shown(
+            who.current_country, who.timezone, who.channel_handle, who.phone, who.email
+        )
+        clinic = self.aftercare.clinic
+
+        def save(acting: Actor, wanted: Whereabouts) -> FollowUpWritten:
+            saved = clinic.save_whereabouts(acting, who.patient_id, wanted, expected=shown)
+            return FollowUpWritten(saved.words())
+
+        form = WhereaboutsModal(
+            f"{who.code} {who.display_name}",
+            shown,
+            channel=who.channel,
+            home_country=who.home_country,
+        )
+        self._write_answer(form, "Saved.", save, actor)
 
     def after_follow_up(self) -> None:
         """Show the write at once."""
@@ -472,6 +509,10 @@ def _identity(dossier: PatientDossier) -> Group:
             who.email or _NOTHING,
         ),
     ]
+    if who.next_touchpoint_id is None:
+        # No open or planned check-in: nothing will bring this patient back to
+        # the queue by itself, so say it rather than show an empty schedule.
+        lines.append(Text("Outside the schedule: no check-in is open or planned.", style="bold"))
     missing = [item.label for e in dossier.episodes for item in e.missing_documents]
     if missing:
         lines.append(Text(f"Documents missing: {'; '.join(missing)}", style="bold red"))
@@ -570,11 +611,16 @@ def _episodes(dossier: PatientDossier) -> RenderableType:
 def _episode(episode: EpisodeRecord, now: datetime) -> list[RenderableType]:
     day = days_after_procedure(episode.procedure_at, now)
     procedure = episode.procedure_at.astimezone(CLINIC_TZ)
-    allergies = (
-        Text(episode.allergies, style="bold yellow") if episode.allergies else Text("none known")
+    allergies = Text(
+        episode.allergies_words,
+        style="bold yellow"
+        if (episode.allergies or "").strip()
+        else _answer_style(episode.has_allergies),
     )
-    addons = (
-        "; ".join(f"{a.label} {a.dose}" if a.dose else a.label for a in episode.addons) or _NOTHING
+    addons = Text(
+        "; ".join(f"{a.label} {a.dose}" if a.dose else a.label for a in episode.addons)
+        or episode.no_addons_words,
+        style="" if episode.addons or episode.addons_recorded else _NOT_RECORDED_STYLE,
     )
     header = Text.assemble(
         (f"{episode.protocol_label}", "bold underline"),
@@ -602,19 +648,34 @@ def _episode(episode: EpisodeRecord, now: datetime) -> list[RenderableType]:
         ("Allergies ", "bold"),
         allergies,
         ("  Vasovagal history ", "bold"),
-        ("yes", "bold yellow") if episode.vasovagal_history else "no",
+        _answer(episode.vasovagal_history),
         ("  Sensitive skin ", "bold"),
-        ("yes", "bold yellow") if episode.sensitive_skin else "no",
+        _answer(episode.sensitive_skin),
         "\n",
         ("Add-ons ", "bold"),
         addons,
     )
-    return [header, facts, _products(episode.products, procedure.date()), _checklist(episode)]
+    products = _products(episode.products, procedure.date(), episode.no_products_words)
+    return [header, facts, products, _checklist(episode)]
 
 
-def _products(products: tuple[ProductRecord, ...], used_on: date) -> RenderableType:
+_NOT_RECORDED_STYLE = "italic"
+
+
+def _answer_style(value: bool | None) -> str:
+    """A "yes" stands out; "not recorded" reads apart from a "no"."""
+    if value is None:
+        return _NOT_RECORDED_STYLE
+    return "bold yellow" if value else ""
+
+
+def _answer(value: bool | None) -> Text:
+    return Text(recorded_words(value), style=_answer_style(value))
+
+
+def _products(products: tuple[ProductRecord, ...], used_on: date, empty: str) -> RenderableType:
     if not products:
-        return Text("No products recorded.", style="dim")
+        return Text(f"Products given: {empty}", style="dim")
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
     for heading in ("Product", "MFDS ref", "Lot", "Expiry", "Dose"):
         table.add_column(heading)

@@ -35,6 +35,7 @@ from tui.live import LiveReading
 from tui.modals import TextPromptModal
 from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
 from tui.screens.common import ClinicScreen, next_in
+from tui.screens.search import SearchScreen
 from tui.tables import cursor_key
 
 if TYPE_CHECKING:
@@ -70,6 +71,14 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         bind("queue.open", "enter", "open_patient", "Open", "Open the patient"),
         *FOLLOW_UP_BINDINGS,
         bind("queue.search", "slash", "search", "Search", "Search code or name"),
+        bind(
+            "queue.find",
+            "F",
+            "find_patient",
+            "Find",
+            "Find any patient, on the schedule or not",
+            show=False,
+        ),
         bind("queue.filter.mine", "m", "filter_mine", "Mine", "Only my patients"),
         bind(
             "queue.filter.unassigned",
@@ -313,6 +322,10 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
     def action_search(self) -> None:
         """Search by patient code (prefix) or name (part); empty clears."""
         self._prompt("Search patients", "code or name", "search")
+
+    def action_find_patient(self) -> None:
+        """Search every patient, including those whose follow-up is finished."""
+        self.aftercare.push_screen(SearchScreen())
 
     def action_filter_country(self) -> None:
         """Filter by the ISO code of the country the patient is in now."""

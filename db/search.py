@@ -1,0 +1,82 @@
+"""Find any patient by code or name, whether the queue lists them or not.
+
+The queue reads patients through their next touchpoint, so a patient whose
+touchpoints are all resolved never appears on it; this search reads the
+patient table itself. A hit is a patient whose code starts with the text, or
+whose name holds every word of the text (family and given name in either
+order), ignoring case. The words are matched with LIKE, their `%` and `_`
+escaped so a person's text is only ever text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.search import PatientHit, search_words
+from db.models import Patient, TreatmentEpisode
+
+_ESCAPE = "\\"
+
+
+def _literal(text: str) -> str:
+    """`text` for a LIKE pattern, matched as written: no wildcard of its own."""
+    return (
+        text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    )
+
+
+def find_patients(session: Session, text: str, *, limit: int = 50) -> list[PatientHit]:
+    """Up to `limit` patients matching `text`: code prefix first, then by name.
+
+    Empty text finds nobody: a search is for one patient, the queue is for all.
+    """
+    words = search_words(text)
+    if not words or limit < 1:
+        return []
+    code_prefix = func.lower(Patient.code).like(_literal(" ".join(words)) + "%", escape=_ESCAPE)
+    name = func.lower(Patient.family_name + " " + Patient.given_name)
+    every_word: ColumnElement[bool] = and_(
+        *(name.like(f"%{_literal(word)}%", escape=_ESCAPE) for word in words)
+    )
+    last_procedure = (
+        select(func.max(TreatmentEpisode.procedure_at))
+        .where(TreatmentEpisode.patient_id == Patient.id)
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Patient.id,
+            Patient.code,
+            Patient.family_name,
+            Patient.given_name,
+            Patient.current_country,
+            Patient.timezone,
+            Patient.next_touchpoint_id,
+            last_procedure,
+            Patient.latest_disposition,
+        )
+        .where(or_(code_prefix, every_word))
+        .order_by(
+            case((code_prefix, 0), else_=1),
+            Patient.family_name,
+            Patient.given_name,
+            Patient.code,
+        )
+        .limit(limit)
+    )
+    return [
+        PatientHit(
+            patient_id=r[0],
+            code=r[1],
+            family_name=r[2],
+            given_name=r[3],
+            current_country=r[4],
+            timezone=r[5],
+            on_schedule=r[6] is not None,
+            last_procedure_at=r[7],
+            latest_disposition=r[8],
+        )
+        for r in session.execute(query).all()
+    ]
