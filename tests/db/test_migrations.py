@@ -156,7 +156,7 @@ def test_0007_leaves_the_imported_past_not_recorded_and_back(db_url: str) -> Non
         migrate.upgrade(engine)
         assert migrate.current_revision(engine) == migrate.head_revision()
         if engine.dialect.name == "sqlite":
-            # 0007 edits SQLite's stored table definition: the file must stay sound.
+            # 0007 rebuilds treatment_episode on SQLite: the file must stay sound.
             with engine.connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
                 assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []

@@ -44,48 +44,14 @@ _episode = sa.table(
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for name in _FLAGS:
-            op.execute(f"ALTER TABLE treatment_episode ADD COLUMN {name} BOOLEAN")
-        _sqlite_not_null(required=False)
-    else:
+    # On SQLite batch mode rebuilds the table; db.migrate runs it with foreign
+    # keys off and checks every reference before the transaction commits.
+    with op.batch_alter_table("treatment_episode") as batch:
         for name in _HISTORY:
-            op.alter_column("treatment_episode", name, existing_type=sa.Boolean(), nullable=True)
+            batch.alter_column(name, existing_type=sa.Boolean(), nullable=True)
         for name in _FLAGS:
-            op.add_column("treatment_episode", sa.Column(name, sa.Boolean(), nullable=True))
+            batch.add_column(sa.Column(name, sa.Boolean(), nullable=True))
     _fill()
-
-
-def _sqlite_not_null(*, required: bool) -> None:
-    """Drop or restore NOT NULL on the history columns, on SQLite.
-
-    Batch mode would rebuild the table, and dropping treatment_episode while
-    products, touchpoints and triages point at it fails with foreign keys on
-    (they cannot be switched off inside the migration's transaction). SQLite
-    documents editing the stored CREATE TABLE text for exactly this change,
-    which leaves the rows as they are (sqlite.org/lang_altertable.html, "Making
-    other kinds of table schema changes"); a NULL is cleared before NOT NULL
-    comes back, so no stored row breaks the restored constraint.
-    """
-    run = op.get_bind().exec_driver_sql
-    sql = run("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'treatment_episode'")
-    text = str(sql.scalar_one())
-    for name in _HISTORY:
-        loose, strict = f"{name} BOOLEAN,", f"{name} BOOLEAN NOT NULL,"
-        before, after = (loose, strict) if required else (strict, loose)
-        if text.count(before) != 1:
-            raise RuntimeError(f"treatment_episode.{name} is not as 0006 left it: {text!r}")
-        text = text.replace(before, after)
-    version = int(run("PRAGMA schema_version").scalar_one())
-    run("PRAGMA writable_schema = ON")
-    try:
-        run(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'treatment_episode'",
-            (text,),
-        )
-        run(f"PRAGMA schema_version = {version + 1}")
-    finally:
-        run("PRAGMA writable_schema = OFF")
 
 
 def _fill() -> None:
@@ -123,12 +89,8 @@ def downgrade() -> None:
     for name in _HISTORY:
         column = _episode.c[name]
         run(_episode.update().where(column.is_(None)).values({name: False}))
-    if op.get_bind().dialect.name == "sqlite":
+    with op.batch_alter_table("treatment_episode") as batch:
         for name in reversed(_FLAGS):
-            op.execute(f"ALTER TABLE treatment_episode DROP COLUMN {name}")
-        _sqlite_not_null(required=True)
-        return
-    for name in reversed(_FLAGS):
-        op.drop_column("treatment_episode", name)
-    for name in _HISTORY:
-        op.alter_column("treatment_episode", name, existing_type=sa.Boolean(), nullable=False)
+            batch.drop_column(name)
+        for name in _HISTORY:
+            batch.alter_column(name, existing_type=sa.Boolean(), nullable=False)
