@@ -105,6 +105,8 @@ class PatientIdentity:
     """Staff id of the coordinator holding the patient (claim and release use it)."""
     next_touchpoint_id: int | None = None
     """The unresolved touchpoint closing first: what the follow-up keys act on."""
+    native_name: str | None = None
+    """The name in the patient's own script (the two above are the passport's)."""
 
     @property
     def display_name(self) -> str:

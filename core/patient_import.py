@@ -62,6 +62,9 @@ COLUMNS: Final = (
 )
 """The header the file must have, in any order: no column missing, none extra."""
 
+OPTIONAL_COLUMNS: Final = ("native_name",)
+"""Columns a file may add (older files lack them): the name in the patient's own script."""
+
 SCHEDULE_SEPARATOR: Final = ";"
 """Between template names in the `schedule` column (a comma would need quoting)."""
 
@@ -171,6 +174,11 @@ class PatientRow(BaseModel):
     procedure_at: datetime
     protocol: Annotated[Protocol, BeforeValidator(_lower)]
     schedule: tuple[str, ...]
+    # Empty or absent: not recorded. Any script; the passport name stays above.
+    native_name: Annotated[
+        Annotated[str, StringConstraints(max_length=200)] | None,
+        BeforeValidator(_empty_as_none),
+    ] = None
 
     @field_validator("birth_date")
     @classmethod
@@ -373,7 +381,7 @@ def _check_header(header: list[str], source: str) -> list[str]:
                 )
     repeated = sorted({n for n in names if names.count(n) > 1})
     missing = [c for c in COLUMNS if c not in names]
-    extra = [n or "(empty)" for n in names if n not in COLUMNS]
+    extra = [n or "(empty)" for n in names if n not in (*COLUMNS, *OPTIONAL_COLUMNS)]
     if repeated or missing or extra:
         parts = []
         if missing:
@@ -383,7 +391,8 @@ def _check_header(header: list[str], source: str) -> list[str]:
         if repeated:
             parts.append(f"repeated column {', '.join(repeated)}")
         raise CsvFileError(
-            f"{source}: line 1: header has {'; '.join(parts)} (expected: {','.join(COLUMNS)})"
+            f"{source}: line 1: header has {'; '.join(parts)} (expected: {','.join(COLUMNS)}; "
+            f"optional: {','.join(OPTIONAL_COLUMNS)})"
         )
     return names
 

@@ -70,6 +70,8 @@ class QueueRow(NamedTuple):
     alert_since: datetime | None = None
     report_due_on: date | None = None
     """Earliest MFDS report due date among the patient's incidents still owing one."""
+    native_name: str | None = None
+    """The name in the patient's own script, for the search; None when not recorded."""
 
     @property
     def severity(self) -> int:
@@ -183,8 +185,11 @@ def matches(row: QueueRow, wanted: QueueFilter, now: datetime) -> bool:
         return False
     if wanted.search:
         needle = wanted.search.casefold()
+        native = (row.native_name or "").casefold()
         if not (
-            row.patient_code.casefold().startswith(needle) or needle in row.patient_name.casefold()
+            row.patient_code.casefold().startswith(needle)
+            or needle in row.patient_name.casefold()
+            or needle in native
         ):
             return False
     return True

@@ -33,6 +33,8 @@ class PatientHit:
     """The latest episode's procedure; None for a patient with no episode."""
     latest_disposition: Disposition | None
     """The latest triage's outcome; None when never triaged."""
+    native_name: str | None = None
+    """The name in the patient's own script; None when not recorded."""
 
     @property
     def display_name(self) -> str:

@@ -96,6 +96,7 @@ def _identity(session: Session, patient_id: int) -> PatientIdentity | None:
         latest_disposition=patient.latest_disposition,
         assigned_to_id=patient.assigned_to_id,
         next_touchpoint_id=patient.next_touchpoint_id,
+        native_name=patient.native_name,
     )
 
 

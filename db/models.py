@@ -152,6 +152,9 @@ class Patient(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     given_name: Mapped[str] = mapped_column(String(120))
     family_name: Mapped[str] = mapped_column(String(120))
+    # The name in the patient's own script (山本 さくら); the two above are the
+    # Latin passport name. None = not recorded.
+    native_name: Mapped[str | None] = mapped_column(String(200))
     birth_date: Mapped[date | None] = mapped_column(Date)
     home_country: Mapped[str] = mapped_column(String(2))
     current_country: Mapped[str] = mapped_column(String(2))

@@ -78,6 +78,7 @@ def import_patients(
             code=row.code,
             given_name=row.given_name,
             family_name=row.family_name,
+            native_name=row.native_name,
             birth_date=row.birth_date,
             home_country=row.home_country,
             current_country=row.country_now,

@@ -75,6 +75,7 @@ def _filters(wanted: QueueFilter) -> list[ColumnElement[bool]]:
             or_(
                 func.lower(Patient.code).like(f"{escaped}%", escape="\\"),
                 name.like(f"%{escaped}%", escape="\\"),
+                func.lower(Patient.native_name).like(f"%{escaped}%", escape="\\"),
             )
         )
     return conditions
@@ -164,6 +165,7 @@ def read_queue(
             alert_disposition=by_severity[r[19]] if r[19] is not None else None,
             alert_since=r[20],
             report_due_on=r[21],
+            native_name=r[22],
         )
         for r in result.all()
     ]
@@ -223,6 +225,7 @@ def _page_query(wanted: QueueFilter) -> Any:
             alert.c.severity,
             alert.c.since,
             report_due,
+            Patient.native_name,
         )
         .select_from(page)
         .join(Patient, Patient.id == page.c.pid)

@@ -4,8 +4,9 @@ The queue reads patients through their next touchpoint, so a patient whose
 touchpoints are all resolved never appears on it; this search reads the
 patient table itself. A hit is a patient whose code starts with the text, or
 whose name holds every word of the text (family and given name in either
-order), ignoring case. The words are matched with LIKE, their `%` and `_`
-escaped so a person's text is only ever text.
+order, or the name in the patient's own script), ignoring case. The words are
+matched with LIKE, their `%` and `_` escaped so a person's text is only ever
+text.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ def find_patients(session: Session, text: str, *, limit: int = 50) -> list[Patie
     if not words or limit < 1:
         return []
     code_prefix = func.lower(Patient.code).like(_literal(" ".join(words)) + "%", escape=_ESCAPE)
-    name = func.lower(Patient.family_name + " " + Patient.given_name)
+    # The own-script name joins the passport name: "さくら" finds 山本 さくら just
+    # as "sakura" finds Yamamoto Sakura. No word holds a blank, so no word can
+    # match across the join.
+    name = func.lower(
+        Patient.family_name
+        + " "
+        + Patient.given_name
+        + " "
+        + func.coalesce(Patient.native_name, "")
+    )
     every_word: ColumnElement[bool] = and_(
         *(name.like(f"%{_literal(word)}%", escape=_ESCAPE) for word in words)
     )
@@ -56,6 +66,7 @@ def find_patients(session: Session, text: str, *, limit: int = 50) -> list[Patie
             Patient.next_touchpoint_id,
             last_procedure,
             Patient.latest_disposition,
+            Patient.native_name,
         )
         .where(or_(code_prefix, every_word))
         .order_by(
@@ -77,6 +88,7 @@ def find_patients(session: Session, text: str, *, limit: int = 50) -> list[Patie
             on_schedule=r[6] is not None,
             last_procedure_at=r[7],
             latest_disposition=r[8],
+            native_name=r[9],
         )
         for r in session.execute(query).all()
     ]

@@ -32,6 +32,9 @@ class Bullet:
 
     text: str
     details: tuple[str, ...] = ()
+    print_text: str | None = None
+    """What a PDF whose fonts cannot print `text` shows instead, in words
+    (a name in its own script); None prints `text` as far as it can."""
 
 
 @dataclass(frozen=True)

@@ -233,7 +233,10 @@ def _patient(export: PatientExport, ids: _Ids, clinic: ClinicContact) -> Patient
                 family=who.family_name,
                 given=[who.given_name],
                 text=who.display_name,
-            )
+            ),
+            # The own-script name as the patient writes it: FHIR keeps it as
+            # text only, since family/given order differs between scripts.
+            *([HumanName(use="usual", text=who.native_name)] if who.native_name else []),
         ],
         birthDate=who.birth_date,
         telecom=telecom or None,

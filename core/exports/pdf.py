@@ -17,7 +17,7 @@ from datetime import datetime
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from core.exports.document import BulletList, Document, Heading, Paragraph, Table
+from core.exports.document import Bullet, BulletList, Document, Heading, Paragraph, Table
 
 LOST_CHARACTERS_NOTE = (
     "Some characters (for example names in non-Latin script) cannot be printed in "
@@ -133,12 +133,19 @@ def _texts(document: Document, footer: str) -> Iterator[str]:
             yield block.text
         elif isinstance(block, BulletList):
             for item in block.items:
-                yield item.text
+                yield _printed(item)
                 yield from item.details
         else:
             yield from block.header
             for row in block.rows:
                 yield from row
+
+
+def _printed(item: Bullet) -> str:
+    """The item's text, or its words for the PDF when the fonts would lose characters."""
+    if item.print_text is not None and latin1_text(item.text)[1]:
+        return item.print_text
+    return item.text
 
 
 def _heading(pdf: FPDF, heading: Heading) -> None:
@@ -157,7 +164,7 @@ def _paragraph(pdf: FPDF, paragraph: Paragraph, style: str = "") -> None:
 def _bullets(pdf: FPDF, bullets: BulletList) -> None:
     pdf.set_font("Helvetica", size=_BODY_SIZE)
     for item in bullets.items:
-        _indented(pdf, "- " + item.text, _INDENT)
+        _indented(pdf, "- " + _printed(item), _INDENT)
         for detail in item.details:
             _indented(pdf, detail, 2 * _INDENT + 2, size=_BODY_SIZE - 1)
     pdf.ln(1.5)

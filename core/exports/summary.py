@@ -38,6 +38,7 @@ from core.incidents import CATEGORY_LABELS
 from core.schedules import CLINIC_TZ, touchpoint_state
 
 TITLE = "Post-treatment follow-up summary for the home physician"
+NATIVE_NAME_NOT_PRINTABLE = "(recorded in the workstation; this PDF cannot print that script)"
 
 # What the timeline section keeps from the dossier's merged timeline.
 _TIMELINE_KINDS = (TimelineKind.TOUCHPOINT, TimelineKind.TRIAGE, TimelineKind.INCIDENT)
@@ -77,6 +78,7 @@ def _patient(export: PatientExport) -> list[Block]:
         BulletList(
             (
                 Bullet(f"Name (family, given): {who.family_name}, {who.given_name}"),
+                *_native_name(who.native_name),
                 Bullet(f"Clinic patient code: {who.code}"),
                 Bullet(f"Date of birth: {born}"),
                 Bullet(f"Home country: {_country(who.home_country)}"),
@@ -85,6 +87,17 @@ def _patient(export: PatientExport) -> list[Block]:
             )
         ),
     ]
+
+
+def _native_name(name: str | None) -> tuple[Bullet, ...]:
+    if not name:
+        return ()
+    return (
+        Bullet(
+            f"Name in own script: {name}",
+            print_text=f"Name in own script: {NATIVE_NAME_NOT_PRINTABLE}",
+        ),
+    )
 
 
 def _procedures(export: PatientExport) -> list[Block]:

@@ -509,6 +509,9 @@ def _identity(dossier: PatientDossier) -> Group:
             who.email or _NOTHING,
         ),
     ]
+    if who.native_name:
+        # Beside the passport name in the banner: the name the patient writes.
+        lines.insert(0, Text.assemble(("Name in own script ", "bold"), who.native_name))
     if who.next_touchpoint_id is None:
         # No open or planned check-in: nothing will bring this patient back to
         # the queue by itself, so say it rather than show an empty schedule.

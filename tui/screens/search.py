@@ -47,6 +47,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 _NOTHING = "—"
+_HINT = "Type the start of a code, or a family or given name (Latin or own script)."
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class SearchScreen(ClinicScreen):
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         yield table
-        yield Static("Type the start of a code, or a family or given name.", id="search-status")
+        yield Static(_HINT, id="search-status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -179,7 +180,7 @@ class SearchScreen(ClinicScreen):
 
 def _summary(found: Found) -> str:
     if not found.text.strip():
-        return "Type the start of a code, or a family or given name."
+        return _HINT
     if not found.hits:
         return f"No patient's code or name matches “{found.text.strip()}”."
     if len(found.hits) > SHOWN:
@@ -187,6 +188,12 @@ def _summary(found: Found) -> str:
     outside = sum(not hit.on_schedule for hit in found.hits)
     noun = "patient" if len(found.hits) == 1 else "patients"
     return f"{len(found.hits)} {noun} found, {outside} outside the schedule. Enter opens one."
+
+
+def _patient_label(hit: PatientHit) -> str:
+    """Code and passport name, then the own-script name when recorded: either finds them."""
+    label = f"{hit.code} {hit.display_name}"
+    return f"{label} · {hit.native_name}" if hit.native_name else label
 
 
 def _cells(hit: PatientHit, now: datetime, palette: Palette) -> tuple[Text, ...]:
@@ -202,7 +209,7 @@ def _cells(hit: PatientHit, now: datetime, palette: Palette) -> tuple[Text, ...]
         else _NOTHING
     )
     return (
-        Text(clip(f"{hit.code} {hit.display_name}", 30)),
+        Text(clip(_patient_label(hit), 44)),
         Text(clip(country_name(hit.current_country), 16)),
         Text(f"{now.astimezone(zone):%a %H:%M} {hit.timezone}"),
         Text(procedure),
