@@ -181,6 +181,7 @@ KEYMAP_IDS: Final = frozenset(
         "patient.export-summary",
         "patient.export-fhir",
         "patient.where-now",
+        "patient.checklist",
         "patient.help",
         "alerts.acknowledge",
         "alerts.resolve",

@@ -137,11 +137,25 @@ class AddOn:
 
 @dataclass(frozen=True)
 class ChecklistItem:
-    """One document the patient should have left with."""
+    """One document the patient should have left with, and who ticked it when.
+
+    `by` (a login) and `at` are None for items recorded before ticks kept them
+    (a plain true/false on the episode) and for items nobody has ticked yet.
+    """
 
     key: str
     label: str
     given: bool
+    by: str | None = None
+    at: datetime | None = None
+
+    def words(self) -> str:
+        """'given by rn.park, 22 Nov 10:05'; '' when nobody is known to have ticked it."""
+        if self.by is None:
+            return ""
+        said = "given" if self.given else "marked not given"
+        when = f", {self.at.astimezone(CLINIC_TZ):%d %b %H:%M}" if self.at else ""
+        return f"{said} by {self.by}{when}"
 
 
 @dataclass(frozen=True)
@@ -172,6 +186,8 @@ class EpisodeRecord:
     """Whether an empty `products` means "none given" (True) or "not recorded"."""
     addons_recorded: bool | None = None
     """Whether an empty `addons` means "none given" (True) or "not recorded"."""
+    version: int | None = None
+    """The episode's version when read: a checklist tick from this view is checked against it."""
 
     @property
     def allergies_words(self) -> str:
@@ -245,17 +261,48 @@ def documentation_checklist(recorded: Mapping[str, object]) -> tuple[ChecklistIt
 
     An item never recorded counts as not given, so a half-filled checklist
     shows its gaps; items the clinic added beyond the standard list follow.
+    Each item is stored as {"given", "by", "at"}; rows written before ticks
+    kept who and when hold a plain true/false and still read.
     """
     known = {key for key, _ in DOCUMENT_ITEMS}
-    standard = [
-        ChecklistItem(key, label, recorded.get(key) is True) for key, label in DOCUMENT_ITEMS
-    ]
+    standard = [_checklist_item(key, label, recorded.get(key)) for key, label in DOCUMENT_ITEMS]
     extra = [
-        ChecklistItem(key, key.replace("_", " ").capitalize(), value is True)
+        _checklist_item(key, key.replace("_", " ").capitalize(), value)
         for key, value in recorded.items()
         if key not in known
     ]
     return (*standard, *extra)
+
+
+def _checklist_item(key: str, label: str, stored: object) -> ChecklistItem:
+    if not isinstance(stored, Mapping):
+        return ChecklistItem(key, label, stored is True)
+    by, at = stored.get("by"), stored.get("at")
+    try:
+        when = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:  # a hand-edited time must not hide the tick itself
+        when = None
+    return ChecklistItem(
+        key, label, stored.get("given") is True, str(by) if by else None, when
+    )
+
+
+def documents_missing(recorded: Mapping[str, object]) -> bool:
+    """Whether any checklist item is not given (what the queue marks once the
+    patient has left Seoul)."""
+    return any(not item.given for item in documentation_checklist(recorded))
+
+
+def document_tick(given: bool, by: str, at: datetime) -> dict[str, object]:
+    """One checklist item as the episode stores it: given or not, by whom, when."""
+    return {"given": given, "by": by, "at": at.isoformat()}
+
+
+@dataclass(frozen=True)
+class ChecklistTicks:
+    """What the checklist form changed: item key -> given, only the items changed."""
+
+    ticks: tuple[tuple[str, bool], ...]
 
 
 def parse_addons(recorded: Sequence[object]) -> tuple[AddOn, ...]:

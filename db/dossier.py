@@ -136,6 +136,7 @@ def _episodes(session: Session, patient_id: int) -> tuple[EpisodeRecord, ...]:
             has_allergies=episode.has_allergies,
             products_recorded=episode.products_recorded,
             addons_recorded=episode.addons_recorded,
+            version=episode.version,
         )
         for episode, physician in rows
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from db.services.admin import AdminServices
 from db.services.alerts import AlertServices
+from db.services.checklist import ChecklistServices
 from db.services.exports import ExportServices
 from db.services.followup import FollowUpServices
 from db.services.incidents import IncidentServices
@@ -21,5 +22,6 @@ class Clinic(
     ExportServices,
     SearchServices,
     WhereaboutsServices,
+    ChecklistServices,
 ):
     """The one door to the clinic's data: `Clinic(database, settings, clock)`."""

@@ -19,6 +19,7 @@ import typer
 
 from core.domain import IncidentCategory
 from core.incident_log import IncidentFilter, StatusFilter
+from tui.cli.arguments import LoginOption, PatientArgument
 from tui.cli.errors import fail, refusals
 from tui.cli.opening import open_clinic, settings, signed_in
 
@@ -32,18 +33,6 @@ Written = TypeVar("Written")
 EXIT_NOT_EXPORTED = 1
 EXIT_CANNOT_READ = 2
 """Configuration or database trouble: distinct from "no such patient"."""
-
-PatientArgument = Annotated[
-    str, typer.Argument(help="The patient's code (e.g. AC-000123) or numeric id.")
-]
-LoginOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        help="Export as this staff login instead of the operating-system user "
-        "(demo staff on a database without real patients only).",
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:

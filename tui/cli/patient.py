@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tui.cli.arguments import LoginOption, PatientArgument
 from tui.cli.errors import fail, refusals
 from tui.cli.opening import open_clinic, settings, signed_in
 
@@ -28,18 +29,6 @@ if TYPE_CHECKING:
 
 EXIT_REFUSED = 1
 EXIT_CANNOT_READ = 2
-
-PatientArgument = Annotated[
-    str, typer.Argument(help="The patient's code (e.g. AC-000123) or numeric id.")
-]
-LoginOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        help="Work as this staff login instead of the operating-system user "
-        "(demo staff on a database without real patients only).",
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -175,6 +175,14 @@ class PatientScreen(ClinicScreen):
             "Where is the patient now: country and time zone together, phone, handle, e-mail",
             show=False,
         ),
+        bind(
+            "patient.checklist",
+            "k",
+            "checklist",
+            "Checklist",
+            "Documentation checklist: tick the documents the patient left with",
+            show=False,
+        ),
         *FOLLOW_UP_BINDINGS,
         bind("patient.help", "question_mark", "help", "Help", "Every key of this screen"),
     ]
@@ -339,6 +347,34 @@ class PatientScreen(ClinicScreen):
             home_country=who.home_country,
         )
         self._write_answer(form, "Saved.", save, actor)
+
+    def action_checklist(self) -> None:
+        """Tick the documents the patient left with; who and when are kept per item."""
+        from core.dossier import ChecklistTicks
+        from tui.checklist_form import ChecklistModal
+
+        actor = self.acting("tick the documentation checklist")
+        if actor is None or self.dossier is None:
+            return
+        if not self.dossier.episodes:
+            self.notify("This patient has no treatment episode.", severity="warning")
+            return
+        who, episode = self.dossier.identity, self.dossier.episodes[0]
+        clinic = self.aftercare.clinic
+
+        def save(acting: Actor, changed: ChecklistTicks) -> FollowUpWritten:
+            if not changed.ticks:
+                return FollowUpWritten("Nothing to change: the checklist matched the record.")
+            clinic.tick_documents(
+                acting,
+                episode.episode_id,
+                dict(changed.ticks),
+                expected_version=episode.version or 0,
+            )
+            return FollowUpWritten("Documentation checklist saved.")
+
+        form = ChecklistModal(f"{who.code} {who.display_name}", episode.documentation)
+        self._write_answer(form, "Documentation checklist saved.", save, actor)
 
     def after_follow_up(self) -> None:
         """Show the write at once."""
@@ -707,6 +743,8 @@ def _checklist(episode: EpisodeRecord) -> Text:
         else:
             text.append("  ✗ ", style="bold red")
             text.append(f"{item.label} — MISSING", style="bold red")
+        if item.words():
+            text.append(f" ({item.words()})", style="dim")
         text.append("\n")
     text.rstrip()
     return text
