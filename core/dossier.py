@@ -282,9 +282,7 @@ def _checklist_item(key: str, label: str, stored: object) -> ChecklistItem:
         when = datetime.fromisoformat(at) if isinstance(at, str) else None
     except ValueError:  # a hand-edited time must not hide the tick itself
         when = None
-    return ChecklistItem(
-        key, label, stored.get("given") is True, str(by) if by else None, when
-    )
+    return ChecklistItem(key, label, stored.get("given") is True, str(by) if by else None, when)
 
 
 def documents_missing(recorded: Mapping[str, object]) -> bool:

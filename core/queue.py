@@ -72,6 +72,8 @@ class QueueRow(NamedTuple):
     """Earliest MFDS report due date among the patient's incidents still owing one."""
     native_name: str | None = None
     """The name in the patient's own script, for the search; None when not recorded."""
+    documents_missing: bool = False
+    """The patient has left Seoul (departure today or past) without every checklist document."""
 
     @property
     def severity(self) -> int:

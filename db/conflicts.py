@@ -25,6 +25,7 @@ ACTION_WORDS = {
     "patient.release": "released",
     "patient.move": "moved",
     "patient.contacts": "given new contact details",
+    "episode.documentation": "given documentation checklist ticks",
     "touchpoint.done": "marked done",
     "touchpoint.skipped": "skipped",
     "touchpoint.unreachable": "marked unreachable",

@@ -11,7 +11,7 @@ The merged page is sorted by the same key as `core.queue.sort_key`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from core.domain import Disposition, EscalationStatus
+from core.dossier import documents_missing
+from core.incidents import clinic_today
 from core.queue import QueueCategory, QueueCounts, QueueFilter, QueueRow
 from db.models import (
     ChangeMarker,
@@ -142,6 +144,7 @@ def read_queue(
     # Core execution on the session's connection: the rows are plain tuples,
     # no ORM identity map is needed for a read-only page.
     result = session.connection().execute(query, {"now": now, "limit": limit})
+    today = clinic_today(now)
     return [
         QueueRow(
             patient_id=r[0],
@@ -166,9 +169,17 @@ def read_queue(
             alert_since=r[20],
             report_due_on=r[21],
             native_name=r[22],
+            documents_missing=_left_without_documents(r[23], r[24], today),
         )
         for r in result.all()
     ]
+
+
+def _left_without_documents(departure: date | None, documentation: Any, today: date) -> bool:
+    """Departed (today or before) with a checklist item not given."""
+    if departure is None or departure > today:
+        return False
+    return documents_missing(documentation if isinstance(documentation, dict) else {})
 
 
 @lru_cache(maxsize=64)
@@ -226,6 +237,9 @@ def _page_query(wanted: QueueFilter) -> Any:
             alert.c.since,
             report_due,
             Patient.native_name,
+            # The checklist of the episode followed now, for the "documents missing" mark.
+            TreatmentEpisode.departure_date,
+            TreatmentEpisode.documentation,
         )
         .select_from(page)
         .join(Patient, Patient.id == page.c.pid)

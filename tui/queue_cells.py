@@ -97,7 +97,15 @@ def row_cells(row: QueueRow, now: datetime, quiet_days: int, palette: Palette) -
 
 
 def report_cell(row: QueueRow, now: datetime) -> Text:
-    """Days left on the patient's most urgent MFDS report still owed, if any."""
+    """Days left on the patient's most urgent MFDS report still owed, if any; and
+    "documents missing" when the patient left Seoul without every checklist document."""
+    cell = _report_clock_cell(row, now)
+    if row.documents_missing:
+        cell.append(("; " if cell.plain else "") + "documents missing", style="bold red")
+    return cell
+
+
+def _report_clock_cell(row: QueueRow, now: datetime) -> Text:
     if row.report_due_on is None:
         return Text("")
     clock = report_clock(row.report_due_on, None, clinic_today(now))

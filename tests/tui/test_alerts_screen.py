@@ -29,6 +29,7 @@ from db.followup import Actor
 from db.models import DispatcherLease, Escalation, OutboxNotification
 from tests.factories import add_staff, add_triaged_patient
 from tests.notifiers.receivers import HttpReceiver
+from tests.tui.pilot import settle
 from tui.app import AftercareApp
 from tui.modals import ConfirmModal
 from tui.screens.alerts import AlertsScreen
@@ -97,13 +98,6 @@ def _app(
         login="guest" if read_only else who.username,
         run_dispatcher=run_dispatcher,
     )
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Let workers finish and messages land."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _escalation(clinic: Clinic) -> Escalation:

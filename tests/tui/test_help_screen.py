@@ -11,12 +11,11 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import Role
-from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import settle, workstation
 from tui.app import AftercareApp
 from tui.help import HelpScreen
 from tui.keys import key_words
@@ -34,19 +33,7 @@ def app(engine: Engine, clock: FixedClock) -> AftercareApp:
         nurse = add_staff(session, "rn.kim", Role.COORDINATOR, now)
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         add_patient(session, "P-1", procedure_at=now, created_at=now)
-    return AftercareApp(
-        Database(engine, make_session_factory(engine)),
-        Settings(database_url="sqlite:///unused.db"),
-        clock,
-        actor=actor,
-        run_dispatcher=False,
-    )
-
-
-async def _settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    return workstation(engine, clock, actor, run_dispatcher=False)
 
 
 async def _help_on(pilot: Pilot[None]) -> tuple[Screen[object], HelpScreen]:
@@ -83,10 +70,10 @@ async def test_help_lists_every_key_of_the_screen_and_the_app(
     app: AftercareApp, key: str | None, screen_type: type[Screen[None]]
 ) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         if key is not None:
             await pilot.press(key)
-            await _settle(pilot)
+            await settle(pilot)
         assert isinstance(app.screen, screen_type)
         under, help_screen = await _help_on(pilot)
         shown = {row.binding_id: row.keys for row in help_screen.rows}
@@ -105,7 +92,7 @@ async def test_help_lists_every_key_of_the_screen_and_the_app(
 
 async def test_queue_help_groups_filters_and_follow_up_keys(app: AftercareApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         _, help_screen = await _help_on(pilot)
         by_id = {row.binding_id: row for row in help_screen.rows}
         assert by_id["queue.filter.mine"].group == "Filters"
@@ -117,7 +104,7 @@ async def test_queue_help_groups_filters_and_follow_up_keys(app: AftercareApp) -
 
 async def test_help_fits_80x24_and_scrolls_to_its_last_key(app: AftercareApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         _, help_screen = await _help_on(pilot)
         await pilot.pause()
         box = help_screen.query_one(".help").region

@@ -28,6 +28,7 @@ from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import AuditEvent, Incident, ProductGiven, TreatmentEpisode
 from tests.factories import add_staff, add_triaged_patient
+from tests.tui.pilot import settle
 from tui.app import AftercareApp
 from tui.incident_forms import (
     ClassifyModal,
@@ -81,12 +82,6 @@ def _app(
         login="guest" if read_only else who.username,
         run_dispatcher=False,
     )
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _cells(screen: IncidentLogScreen | QueueScreen, table_id: str) -> list[list[str]]:

@@ -13,17 +13,15 @@ import pytest
 from sqlalchemy import Engine
 from textual.binding import Binding
 from textual.dom import DOMNode
-from textual.pilot import Pilot
 
 import tui
 from core.clock import FixedClock
-from core.config import KEYMAP_IDS, ConfigError, Settings, load_config
+from core.config import KEYMAP_IDS, ConfigError, load_config
 from core.domain import Role
-from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from tests.factories import add_patient, add_staff
-from tui.app import AftercareApp
+from tests.tui.pilot import settle, workstation
 from tui.help import HelpScreen
 from tui.keys import every_binding, keymap_markdown
 from tui.modals import TextPromptModal
@@ -107,12 +105,6 @@ def test_the_environment_carries_the_keymap_as_json() -> None:
         load_config({"AFTERCARE_KEYMAP": '{"queue.search": "ctrl+"}'}, None)
 
 
-async def _settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 async def test_a_remapped_key_works_and_the_old_one_does_not(
     engine: Engine, clock: FixedClock
 ) -> None:
@@ -121,18 +113,15 @@ async def test_a_remapped_key_works_and_the_old_one_does_not(
         nurse = add_staff(session, "rn.kim", Role.COORDINATOR, now)
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         add_patient(session, "P-1", procedure_at=now, created_at=now)
-    app = AftercareApp(
-        Database(engine, make_session_factory(engine)),
-        Settings(
-            database_url="sqlite:///unused.db",
-            keymap={"queue.search": "f", "app.alerts": "f2", "help.close": "escape"},
-        ),
+    app = workstation(
+        engine,
         clock,
-        actor=actor,
+        actor,
         run_dispatcher=False,
+        keymap={"queue.search": "f", "app.alerts": "f2", "help.close": "escape"},
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, QueueScreen)
         await pilot.press("slash")
         await pilot.pause()
@@ -157,5 +146,5 @@ async def test_a_remapped_key_works_and_the_old_one_does_not(
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("f2")
-        await _settle(pilot)
+        await settle(pilot)
         assert type(app.screen).__name__ == "AlertsScreen"

@@ -10,25 +10,16 @@ from datetime import timedelta
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import Engine
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import Role
-from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from tests.factories import add_patient, add_staff
-from tui.app import AftercareApp
+from tests.tui.pilot import settle, workstation
 from tui.screens.patient import PatientScreen
 from tui.screens.search import SearchScreen
-
-
-async def _settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_found_by_the_own_script_name_and_shown_on_the_patient_screen(
@@ -49,20 +40,15 @@ async def test_found_by_the_own_script_name_and_shown_on_the_patient_screen(
         add_patient(session, "JP-0900", procedure_at=now, created_at=now)
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         patient_id = patient.id
-    app = AftercareApp(
-        Database(engine, make_session_factory(engine)),
-        Settings(database_url="sqlite:///unused.db"),
-        clock,
-        actor=actor,
-    )
+    app = workstation(engine, clock, actor)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("F")
-        await _settle(pilot)
+        await settle(pilot)
         search = app.screen
         assert isinstance(search, SearchScreen)
         search.query_one("#search-text", Input).value = "さくら"
-        await _settle(pilot)
+        await settle(pilot)
         table: DataTable[Text] = search.query_one("#search-table", DataTable)
         assert [key.value for key in table.rows] == [str(patient_id)]
         (key,) = table.rows
@@ -70,7 +56,7 @@ async def test_found_by_the_own_script_name_and_shown_on_the_patient_screen(
 
         table.focus()
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, PatientScreen)
         content = screen.query_one("#patient-identity", Static).content

@@ -25,6 +25,7 @@ from db.followup import Actor
 from db.models import OnCallShift
 from db.oncall import set_shift
 from tests.factories import add_staff
+from tests.tui.pilot import settle
 from tui.app import AftercareApp
 from tui.modals import ConfirmModal
 from tui.screens.oncall import NewShiftModal, OnCallScreen
@@ -64,12 +65,6 @@ def _app(clinic: Clinic, actor: Actor | None) -> AftercareApp:
         login=actor.username if actor else "guest",
         run_dispatcher=False,
     )
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def _submit(pilot: Pilot[None], modal: NewShiftModal) -> None:

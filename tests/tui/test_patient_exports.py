@@ -7,36 +7,29 @@ from pathlib import Path
 from fhir.resources.R4B.bundle import Bundle
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
-from textual.pilot import Pilot
 
 from core.clock import FixedClock
-from core.config import Settings
 from db.database import Database
 from db.engine import make_session_factory
 from db.followup import find_actor
 from db.models import AuditEvent
 from tests.bundles import resource_type
 from tests.db.test_exports import EXOSOME_LOT, add_exported_patient
+from tests.tui.pilot import settle, workstation
 from tui.app import AftercareApp
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _app(engine: Engine, clock: FixedClock, folder: Path, *, read_only: bool) -> AftercareApp:
     database = Database(engine, make_session_factory(engine))
     with database.sessions() as session:
         actor = None if read_only else find_actor(session, "rn.kim")
-    return AftercareApp(
-        database,
-        Settings(database_url="sqlite:///unused.db", export_dir=str(folder)),
+    return workstation(
+        engine,
         clock,
-        actor=actor,
+        actor,
         login="guest" if read_only else "rn.kim",
         run_dispatcher=False,
+        export_dir=str(folder),
     )
 
 

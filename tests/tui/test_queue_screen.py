@@ -24,6 +24,7 @@ from db.engine import make_session_factory, transaction
 from db.followup import Actor, claim_patient
 from db.models import AuditEvent, ContactAttempt, Patient, Touchpoint
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import settle
 from tui.app import AftercareApp
 from tui.help import HelpScreen
 from tui.screens.queue import QueueScreen
@@ -117,13 +118,6 @@ def _app(clinic: Clinic, actor: Actor | None = None, **settings: Any) -> Afterca
         actor=chosen,
         login=chosen.username,
     )
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Let workers finish and messages land."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def table_of(app: App[None]) -> DataTable[Text]:

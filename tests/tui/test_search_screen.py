@@ -12,15 +12,14 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import Role, Trend
 from core.triage import TriageOutcome
-from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import Patient, TreatmentEpisode, TriageAssessment
 from tests.db.test_search import finished_patient
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import settle, workstation
 from tui.app import AftercareApp
 from tui.screens.patient import PatientScreen
 from tui.screens.queue import QueueScreen
@@ -51,19 +50,8 @@ def setup(engine: Engine, clock: FixedClock) -> tuple[AftercareApp, int]:
         )
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         done_id = done.id
-    app = AftercareApp(
-        Database(engine, make_session_factory(engine)),
-        Settings(database_url="sqlite:///unused.db"),
-        clock,
-        actor=actor,
-    )
+    app = workstation(engine, clock, actor)
     return app, done_id
-
-
-async def _settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _row_texts(table: DataTable[Text]) -> list[str]:
@@ -82,7 +70,7 @@ def _showing(app: AftercareApp) -> object:
 
 async def _type(pilot: Pilot[None], text: str) -> None:
     await pilot.press(*["space" if c == " " else c for c in text])
-    await _settle(pilot)
+    await settle(pilot)
 
 
 async def test_a_finished_patient_is_found_opened_and_triaged(
@@ -90,14 +78,14 @@ async def test_a_finished_patient_is_found_opened_and_triaged(
 ) -> None:
     app, patient_id = setup
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         queue = app.screen
         assert isinstance(queue, QueueScreen)
         on_queue = {key.value for key in queue.query_one("#queue-table", DataTable).rows}
         assert str(patient_id) not in on_queue and len(on_queue) == 1
 
         await pilot.press("F")
-        await _settle(pilot)
+        await settle(pilot)
         search = app.screen
         assert isinstance(search, SearchScreen)
         field = search.query_one("#search-text", Input)
@@ -115,7 +103,7 @@ async def test_a_finished_patient_is_found_opened_and_triaged(
 
         # By name: both Satos, each saying whether the schedule still holds them.
         field.value = ""
-        await _settle(pilot)
+        await settle(pilot)
         await _type(pilot, "sato")
         assert sorted(_row_texts(table)) == [
             "FIN-0042 Sato Yui | Japan | Sun 15:00 Asia/Tokyo | 26 May 2026 | monitor"
@@ -125,7 +113,7 @@ async def test_a_finished_patient_is_found_opened_and_triaged(
         ]
         # Given name first: only the patient with both words.
         field.value = ""
-        await _settle(pilot)
+        await settle(pilot)
         await _type(pilot, "yui sato")
         assert [key.value for key in table.rows] == [str(patient_id)]
 
@@ -133,7 +121,7 @@ async def test_a_finished_patient_is_found_opened_and_triaged(
         await pilot.press("enter")
         assert _now_on(app) is table
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, PatientScreen) and screen.patient_id == patient_id
         assert screen.dossier is not None
@@ -151,12 +139,12 @@ async def test_a_finished_patient_is_found_opened_and_triaged(
         outcome: TriageOutcome | None = form.outcome
         assert outcome is not None
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is screen
 
         # Back on the search, the hit shows the new latest triage.
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert _showing(app) is search
         assert outcome.disposition.value in _row_texts(table)[0]
 
@@ -175,9 +163,9 @@ async def test_no_match_says_so_and_escape_goes_back_to_the_queue(
 ) -> None:
     app, _ = setup
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("F")
-        await _settle(pilot)
+        await settle(pilot)
         search = app.screen
         assert isinstance(search, SearchScreen)
         await _type(pilot, "zz%")
@@ -185,5 +173,5 @@ async def test_no_match_says_so_and_escape_goes_back_to_the_queue(
         status = str(search.query_one("#search-status", Static).render())
         assert status == "No patient's code or name matches “zz%”."
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(_showing(app), QueueScreen)

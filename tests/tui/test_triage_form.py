@@ -10,7 +10,6 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select, Static
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import (
     Disposition,
     EscalationStatus,
@@ -19,7 +18,6 @@ from core.domain import (
     Trend,
 )
 from core.triage import RULES_VERSION, WHO_DECIDES, TriageOutcome
-from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import (
@@ -31,6 +29,7 @@ from db.models import (
     TriageAssessment,
 )
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import open_patient, settle, workstation
 from tui.app import AftercareApp
 from tui.screens.patient import PatientScreen
 from tui.triage_form import TriageModal, downgrade_warning
@@ -55,28 +54,13 @@ def setup(engine: Engine, clock: FixedClock) -> tuple[AftercareApp, int]:
         episode.treating_physician_id = doctor.id
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         patient_id = patient.id
-    app = AftercareApp(
-        Database(engine, make_session_factory(engine)),
-        Settings(database_url="sqlite:///unused.db"),
-        clock,
-        actor=actor,
-    )
+    app = workstation(engine, clock, actor)
     return app, patient_id
 
 
-async def _settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 async def _open_form(pilot: Pilot[None], patient_id: int) -> TriageModal:
+    await open_patient(pilot, patient_id)
     app = pilot.app
-    assert isinstance(app, AftercareApp)
-    await _settle(pilot)
-    app.open_patient(patient_id)
-    await _settle(pilot)
-    assert isinstance(app.screen, PatientScreen)
     await pilot.press("t")
     await pilot.pause()
     assert isinstance(app.screen, TriageModal)
@@ -114,7 +98,7 @@ async def test_emergency_shows_the_banner_and_saves_everything(
         assert "EMERGENCY" in preview and "breath" in preview
         form.query_one("#note", Input).value = "[bold]can't breathe well[/]"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, PatientScreen)
 
     with make_session_factory(engine)() as session:
@@ -162,7 +146,7 @@ async def test_override_needs_a_reason_and_keeps_both(
             "#override-reason", Input
         ).value = "Known nickel allergy; doctor wants eyes on it"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
     with make_session_factory(engine)() as session:
         triage = session.scalars(select(TriageAssessment)).one()
         assert (triage.computed_disposition, triage.chosen_disposition) == (
@@ -189,10 +173,10 @@ async def test_bad_temperature_is_named_and_nothing_is_saved(
         await pilot.pause()
         assert "temperature_c" in str(form.query_one("#error", Static).render())
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TriageModal)
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
     assert _count(engine, TriageAssessment) == 0
 
 
@@ -246,7 +230,7 @@ async def test_a_missing_trend_is_asked_for_and_save_waits_for_it(
             "Choose improving, stable or worsening."
         )
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is form
         assert "Not saved: choose the trend" in _text(form, "#error")
         assert any("Not saved: choose the trend" in toast for toast in _toasts(app))
@@ -259,7 +243,7 @@ async def test_a_missing_trend_is_asked_for_and_save_waits_for_it(
         await pilot.pause()
         assert not form.query_one("#triage-needs", Static).display
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, PatientScreen)
     with make_session_factory(engine)() as session:
         triage = session.scalars(select(TriageAssessment)).one()
@@ -325,7 +309,7 @@ async def test_overriding_down_says_what_is_still_written(
         form.query_one("#override", Select).value = Disposition.MONITOR
         form.query_one("#override-reason", Input).value = "Photo shows a healing scratch"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, PatientScreen)
         toast = _toasts(app)[-1]
         assert toast.startswith("Triage saved: MONITOR (computed urgent); incident #")
@@ -391,7 +375,7 @@ async def test_high_dose_glutathione_by_dose_reaches_the_rules(
         assert [lab.lab for lab in form.outcome.labs] == ["liver_panel_week_4"]
         assert "liver function" in _text(form, "#triage-preview")
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
     # A clinic with a higher threshold does not call 1,200 mg high.
     stricter = AftercareApp(
         app.database,

@@ -18,14 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import Role
 from core.schedules import procedure_local_date
-from db.database import Database
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import AuditEvent, Patient
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import open_patient, settle, workstation
 from tests.tui.test_cli import assert_one_clear_line, run_cli
 from tui.app import AftercareApp
 from tui.help import help_rows
@@ -44,28 +43,13 @@ def setup(engine: Engine, clock: FixedClock) -> tuple[AftercareApp, int]:
         patient = add_patient(session, "P-7", procedure_at=now, created_at=now)
         actor = Actor(nurse.id, nurse.username, nurse.display_name)
         patient_id = patient.id
-    app = AftercareApp(
-        Database(engine, make_session_factory(engine)),
-        Settings(database_url="sqlite:///unused.db"),
-        clock,
-        actor=actor,
-    )
+    app = workstation(engine, clock, actor)
     return app, patient_id
 
 
-async def _settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 async def _open_form(pilot: Pilot[None], patient_id: int) -> WhereaboutsModal:
+    await open_patient(pilot, patient_id)
     app = pilot.app
-    assert isinstance(app, AftercareApp)
-    await _settle(pilot)
-    app.open_patient(patient_id)
-    await _settle(pilot)
-    assert isinstance(app.screen, PatientScreen)
     await pilot.press("W")
     await pilot.pause()
     assert isinstance(app.screen, WhereaboutsModal)
@@ -110,7 +94,7 @@ async def test_a_patient_moved_to_thailand_shows_bangkok_time_and_1669(
         assert "Thailand has one time zone" in _plain(form.query_one("#timezone-hint", Static))
         form.query_one("#phone", Input).value = "+66 81 234 5678"
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
 
         screen = app.screen
         assert isinstance(screen, PatientScreen)
@@ -119,7 +103,7 @@ async def test_a_patient_moved_to_thailand_shows_bangkok_time_and_1669(
         assert "13:00" in _plain(screen.query_one("#patient-times", Static))  # 06:00 UTC
 
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, QueueScreen)
         table = app.screen.query_one("#queue-table", DataTable)
         local = table.get_cell_at(Coordinate(0, table.get_column_index("local"))).plain
@@ -153,7 +137,7 @@ async def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(
         form.query_one(f"#{field}", Input).value = typed
         await pilot.pause()
         await pilot.click("#save")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is form  # still open, with what was typed
         beside = _plain(form.query_one(f"#{field}-error", Static))
         assert words in beside
@@ -162,16 +146,16 @@ async def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(
             if other != field:
                 assert _plain(form.query_one(f"#{other}-error", Static)).strip() == ""
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
     assert _saved_state(engine) == before
 
 
 async def test_w_is_in_the_help_and_the_palette(setup: tuple[AftercareApp, int]) -> None:
     app, patient_id = setup
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.open_patient(patient_id)
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, PatientScreen)
         # help_rows reads any screen; PatientScreen's own type parameter is None.
