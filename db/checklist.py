@@ -15,13 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.dossier import DOCUMENT_ITEMS, document_tick
-from core.permissions import Action
-from core.refusals import NotFound, Refused, StaleEdit
+from core.refusals import Refused, StaleEdit
 from db import audit
 from db.conflicts import last_change
-from db.episodes import AUDITED_AS
-from db.followup import Actor, FollowUpConflict, mark_changed, require
-from db.models import TreatmentEpisode
+from db.episodes import AUDITED_AS, locked_episode
+from db.followup import Actor, FollowUpConflict
 
 TICKED = "episode.documentation"
 
@@ -61,13 +59,7 @@ def tick_documents(
 ) -> int:
     """Tick several items in one save (the checklist form); one audit event holds
     each changed item before and after. Returns the episode's version after."""
-    require(session, actor, Action.EDIT_EPISODE)
-    mark_changed(session, now)
-    episode = session.get(
-        TreatmentEpisode, episode_id, with_for_update=True, populate_existing=True
-    )
-    if episode is None:
-        raise NotFound(f"episode {episode_id} does not exist; nothing was saved")
+    episode = locked_episode(session, now, actor, episode_id)
     if expected_version is not None and episode.version != expected_version:
         change = last_change(session, AUDITED_AS, episode_id)
         raise StaleChecklist(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.addons import DEFAULT_HIGH_DOSE_GLUTATHIONE_MG, has_high_dose_glutathione
 from core.domain import Protocol
 from core.permissions import Action
+from core.refusals import NotFound
 from core.schedules import (
     ScheduleTemplate,
     TouchpointPlan,
@@ -158,6 +159,22 @@ def _touchpoint(
     )
 
 
+def locked_episode(
+    session: Session, now: datetime, actor: Actor, episode_id: int
+) -> TreatmentEpisode:
+    """The episode `actor` is about to edit: permission checked, every open queue
+    told something changes, the row locked and read fresh (NotFound if it is gone).
+    The caller checks the version it expects, with words for what it edits."""
+    require(session, actor, Action.EDIT_EPISODE)
+    mark_changed(session, now)
+    episode = session.get(
+        TreatmentEpisode, episode_id, with_for_update=True, populate_existing=True
+    )
+    if episode is None:
+        raise NotFound(f"episode {episode_id} does not exist; nothing was saved")
+    return episode
+
+
 def move_procedure(
     session: Session,
     *,
@@ -172,13 +189,7 @@ def move_procedure(
     With `expected_version` (the episode's version when the screen read it), a
     move made from a stale view is refused, naming who moved it in between.
     """
-    require(session, actor, Action.EDIT_EPISODE)
-    mark_changed(session, now)
-    episode = session.get(
-        TreatmentEpisode, episode_id, with_for_update=True, populate_existing=True
-    )
-    if episode is None:
-        raise FollowUpConflict(f"episode {episode_id} does not exist")
+    episode = locked_episode(session, now, actor, episode_id)
     if expected_version is not None and episode.version != expected_version:
         change = last_change(session, AUDITED_AS, episode_id, ["episode.move_procedure"])
         raise FollowUpConflict(
