@@ -6,19 +6,16 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient as FhirPatient
-from pypdf import PdfReader
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import Role
 from core.exports.formats import ExportKind
 from core.exports.summary import NATIVE_NAME_NOT_PRINTABLE
@@ -26,7 +23,6 @@ from core.patient_import import COLUMNS, CheckedFile, CsvFileError, check_patien
 from core.queue import QueueFilter, matches
 from core.schedules import CLINIC_TZ, load_templates
 from db import migrate
-from db.database import Database
 from db.dossier import load_dossier
 from db.engine import make_engine, make_session_factory, transaction
 from db.followup import Actor
@@ -34,10 +30,9 @@ from db.models import Patient
 from db.patient_import import import_patients
 from db.queue import read_queue
 from db.search import find_patients
+from tests.exported import export_text, patient_csv_values
 from tests.factories import add_patient, add_staff
-from tui.exporting import render_patient_export
 
-SETTINGS = Settings(clinic_name="Gangnam Skin", clinic_contact="+82 2 555 0100")
 SAKURA = "山本 さくら"
 
 
@@ -57,14 +52,7 @@ def _sakura(session: Session, now: datetime, native: str | None = SAKURA) -> Pat
 
 
 def _rendered(engine: Engine, clock: FixedClock, patient_id: int, kind: ExportKind) -> str:
-    database = Database(engine, make_session_factory(engine))
-    content = render_patient_export(
-        database, patient_id, kind, settings=SETTINGS, now=clock.now()
-    ).content
-    if kind == "pdf":
-        reader = PdfReader(io.BytesIO(content))
-        return " ".join(" ".join(page.extract_text() or "" for page in reader.pages).split())
-    return content.decode("utf-8")
+    return export_text(engine, clock.now(), patient_id, kind)
 
 
 # --- the column -----------------------------------------------------------------------
@@ -223,23 +211,17 @@ def test_fhir_has_one_name_when_no_own_script_name_is_recorded(
 
 def _csv(clock: FixedClock, native: str | None) -> str:
     procedure = (clock.now() - timedelta(days=7)).astimezone(CLINIC_TZ)
-    values = {
-        "code": "IMP-0815",
-        "family_name": "Yamamoto",
-        "given_name": "Sakura",
-        "birth_date": "1990-07-15",
-        "home_country": "JP",
-        "current_country": "",
-        "language": "ja",
-        "timezone": "Asia/Tokyo",
-        "channel": "line",
-        "channel_handle": "line:sakura_y",
-        "phone": "",
-        "email": "",
-        "procedure_at": procedure.strftime("%Y-%m-%d 10:30"),
-        "protocol": "exosome_iv",
-        "schedule": "standard",
-    }
+    values = patient_csv_values(
+        "IMP-0815",
+        procedure_at=procedure.strftime("%Y-%m-%d 10:30"),
+        family_name="Yamamoto",
+        given_name="Sakura",
+        birth_date="1990-07-15",
+        current_country="",
+        channel_handle="line:sakura_y",
+        phone="",
+        protocol="exosome_iv",
+    )
     header, row = list(COLUMNS), [values[c] for c in COLUMNS]
     if native is not None:
         header.append("native_name")

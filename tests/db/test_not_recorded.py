@@ -6,7 +6,6 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -14,27 +13,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.procedure import Procedure
-from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from core.clock import FixedClock
-from core.config import Settings
 from core.domain import Role
 from core.dossier import EpisodeRecord, allergy_words, nothing_given_words, recorded_words
 from core.exports.formats import ExportKind
 from core.patient_import import COLUMNS, check_patient_csv
 from core.schedules import CLINIC_TZ, load_templates
-from db.database import Database
 from db.demo import load_demo
 from db.dossier import load_dossier
 from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import Patient, TreatmentEpisode
 from db.patient_import import import_patients
+from tests.exported import export_text, patient_csv_line
 from tests.factories import add_staff
-from tui.exporting import render_patient_export
-
-SETTINGS = Settings(clinic_name="Gangnam Skin", clinic_contact="+82 2 555 0100")
 
 NOT_RECORDED_LINES = (
     "Known allergies: not recorded",
@@ -48,24 +42,8 @@ NOT_RECORDED_LINES = (
 def import_one_patient(engine: Engine, clock: FixedClock, code: str = "IMP-0001") -> int:
     """One patient through the real CSV check and import: the file says no history."""
     procedure = (clock.now() - timedelta(days=7)).astimezone(CLINIC_TZ)
-    values = {
-        "code": code,
-        "family_name": "Tanaka",
-        "given_name": "Yuki",
-        "birth_date": "1985-04-02",
-        "home_country": "JP",
-        "current_country": "JP",
-        "language": "ja",
-        "timezone": "Asia/Tokyo",
-        "channel": "line",
-        "channel_handle": f"line:{code.lower()}",
-        "phone": "+81 90 1234 5678",
-        "email": "",
-        "procedure_at": procedure.strftime("%Y-%m-%d 10:30"),
-        "protocol": "microneedling",
-        "schedule": "standard",
-    }
-    text = ",".join(COLUMNS) + "\n" + ",".join(values[c] for c in COLUMNS) + "\n"
+    line = patient_csv_line(code, procedure_at=procedure.strftime("%Y-%m-%d 10:30"))
+    text = ",".join(COLUMNS) + "\n" + line + "\n"
     templates = load_templates()
     checked = check_patient_csv(
         text, "patients.csv", now=clock.now(), clinic_tz=ZoneInfo("Asia/Seoul"), templates=templates
@@ -95,14 +73,7 @@ def _episode(engine: Engine, clock: FixedClock, patient_id: int) -> EpisodeRecor
 
 
 def _rendered(engine: Engine, clock: FixedClock, patient_id: int, kind: ExportKind) -> str:
-    database = Database(engine, make_session_factory(engine))
-    content = render_patient_export(
-        database, patient_id, kind, settings=SETTINGS, now=clock.now()
-    ).content
-    if kind == "pdf":
-        reader = PdfReader(io.BytesIO(content))
-        return " ".join(" ".join(page.extract_text() or "" for page in reader.pages).split())
-    return content.decode("utf-8")
+    return export_text(engine, clock.now(), patient_id, kind)
 
 
 def _procedure_notes(bundle_json: str) -> list[str]:

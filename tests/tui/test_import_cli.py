@@ -23,6 +23,7 @@ from core.patient_import import COLUMNS
 from db.audit import verify_chain
 from db.engine import make_session_factory, transaction
 from db.models import AuditEvent, Base, Patient, Touchpoint, TreatmentEpisode
+from tests.exported import patient_csv_line
 from tests.factories import add_patient, add_staff
 from tui.cli.import_ import register
 
@@ -33,25 +34,7 @@ HEADER = ",".join(COLUMNS)
 
 
 def line(code: str, **changes: str) -> str:
-    values = {
-        "code": code,
-        "family_name": "Tanaka",
-        "given_name": "Yuki",
-        "birth_date": "1985-04-02",
-        "home_country": "JP",
-        "current_country": "JP",
-        "language": "ja",
-        "timezone": "Asia/Tokyo",
-        "channel": "line",
-        "channel_handle": f"line:{code.lower()}",
-        "phone": "+81 90 1234 5678",
-        "email": "",
-        "procedure_at": PROCEDURE_TEXT,
-        "protocol": "microneedling",
-        "schedule": "standard",
-        **changes,
-    }
-    return ",".join(values[c] for c in COLUMNS)
+    return patient_csv_line(code, **{"procedure_at": PROCEDURE_TEXT, **changes})
 
 
 @pytest.fixture
