@@ -3,10 +3,13 @@ settle, and opening one patient's screen."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import Engine
+from textual.app import App
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from core.clock import Clock
 from core.config import Settings
@@ -38,11 +41,25 @@ def workstation(
     )
 
 
+async def workers_done(app: App[Any]) -> None:
+    """Wait until no worker of `app` is running. A worker cancelled while we wait
+    (an exclusive read replaced by a newer one, a screen closed) has finished too:
+    Textual raises WorkerCancelled from the wait, so wait again for the rest."""
+    for _ in range(100):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            # Let the event loop drop the cancelled worker from the app's list.
+            await asyncio.sleep(0.01)
+    raise AssertionError("workers kept being cancelled: the app never settled")
+
+
 async def settle(pilot: Pilot[None]) -> None:
     """Let workers finish and their messages land. Three rounds, because a loaded
     screen may start another worker (a refresh after the first load)."""
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 
