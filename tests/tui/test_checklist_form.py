@@ -24,6 +24,7 @@ from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import AuditEvent, TreatmentEpisode
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import workers_done
 from tui.app import AftercareApp
 from tui.checklist_form import ChecklistModal
 from tui.screens.patient import PatientScreen
@@ -54,7 +55,7 @@ def _app(engine: Engine, clock: FixedClock, departed_days_ago: int | None) -> Af
 
 async def _settle(pilot: Pilot[None]) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 

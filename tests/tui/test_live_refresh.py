@@ -20,6 +20,7 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.followup import Actor
 from db.listen import ListenerState
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import workers_done
 from tui.app import AftercareApp
 
 POLL_SECONDS = 30.0
@@ -63,7 +64,7 @@ async def test_done_in_one_reaches_the_other_through_notify(
     try:
         async with first.run_test(size=(120, 40)) as one, second.run_test(size=(120, 40)) as two:
             for pilot in (one, two):
-                await pilot.app.workers.wait_for_complete()
+                await workers_done(pilot.app)
                 await pilot.pause()
             listener = second.change_listener
             assert listener is not None
@@ -83,7 +84,7 @@ async def test_done_in_one_reaches_the_other_through_notify(
             await one.pause()
             first.screen.query_one("#answer", Input).value = "done by Kim"
             await one.press("enter")
-            await first.workers.wait_for_complete()
+            await workers_done(first)
             started = time.monotonic()
             while _cell(second, target, "touchpoint") == before:
                 assert time.monotonic() - started < 2.0, "NOTIFY did not refresh the other queue"

@@ -19,6 +19,7 @@ from db.engine import make_session_factory, transaction
 from db.followup import refresh_next_touchpoint
 from db.models import Touchpoint, TreatmentEpisode
 from tests.db.test_not_recorded import import_one_patient
+from tests.tui.pilot import workers_done
 from tui.app import AftercareApp
 from tui.screens.patient import PatientScreen
 
@@ -38,11 +39,11 @@ async def _screen_text(engine: Engine, clock: FixedClock, patient_id: int) -> tu
     database = Database(engine, make_session_factory(engine))
     app = AftercareApp(database, Settings(database_url="sqlite:///unused.db"), clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         screen = PatientScreen(patient_id)
         app.push_screen(screen)
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert screen.dossier is not None
         return _plain(screen, "#patient-identity"), _plain(screen, "#patient-episodes")

@@ -26,6 +26,7 @@ from db.models import ContactAttempt, Touchpoint, TriageAssessment
 from db.triage import SavedTriage
 from tests.conftest import TEST_NOW
 from tests.factories import add_patient
+from tests.tui.pilot import workers_done
 from tests.tui.snapshot_apps.patient_data import (
     MARKUP_NAME,
     MARKUP_NOTE,
@@ -61,11 +62,11 @@ def _timeline_text(table: DataTable[Text]) -> list[str]:
 
 
 async def _open(app: AftercareApp, pilot: Pilot[None], patient_id: int) -> PatientScreen:
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     screen = PatientScreen(patient_id)
     app.push_screen(screen)
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
     return screen
 
@@ -231,7 +232,7 @@ async def test_reload_reads_again(engine: Engine, clock: FixedClock) -> None:
             )
         clock.advance(timedelta(minutes=1))
         await pilot.press("r")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert table.row_count == before + 1
         # The coordinator's place in the timeline survives the reload.
@@ -241,7 +242,7 @@ async def test_reload_reads_again(engine: Engine, clock: FixedClock) -> None:
         assert "15:01" in _plain(screen, "#patient-times")
         # Other code can ask for a reload too.
         screen.reload()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert table.row_count == before + 1
 
@@ -284,12 +285,12 @@ def _snapshot_app(tmp_path: Path) -> tuple[AftercareApp, Callable[[Pilot[None]],
     app = AftercareApp(Database(engine, factory), settings, clock, actor=actor)
 
     async def open_patient(pilot: Pilot[None]) -> None:
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         screen = PatientScreen(story.patient_id)
         await pilot.app.push_screen(screen)
         # Wait for the dossier itself, not for a worker that may not have started yet.
         for _ in range(100):
-            await pilot.app.workers.wait_for_complete()
+            await workers_done(pilot.app)
             await pilot.pause()
             if screen.dossier is not None:
                 break

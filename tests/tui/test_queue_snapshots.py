@@ -19,6 +19,7 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.followup import Actor
 from db.models import Escalation, Patient
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import workers_done
 from tui.app import AftercareApp
 from tui.screens.queue import QueueScreen
 
@@ -79,7 +80,7 @@ def queue_app(tmp_path: Path) -> AftercareApp:
 async def _loaded(pilot: Pilot[None]) -> None:
     # Wait for the page itself: on a busy machine the first read may not have started yet.
     for _ in range(200):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         screen = pilot.app.screen
         if isinstance(screen, QueueScreen) and screen.page is not None:

@@ -21,6 +21,7 @@ from db.database import initialise_database, open_database
 from db.demo import load_demo
 from db.engine import make_engine
 from db.followup import find_actor
+from tests.tui.pilot import workers_done
 from tui.app import AftercareApp
 from tui.screens.alerts import AlertsScreen
 from tui.screens.incidents import IncidentLogScreen
@@ -74,7 +75,7 @@ def screen_in_256_colours(app: AftercareApp) -> tuple[list[str], list[str]]:
 
 async def settle(pilot: Pilot[None]) -> None:
     for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 

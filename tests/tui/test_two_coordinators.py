@@ -17,6 +17,7 @@ from db.database import Database
 from db.engine import make_engine, make_session_factory, transaction
 from db.followup import Actor
 from tests.factories import add_patient, add_staff
+from tests.tui.pilot import workers_done
 from tui.app import AftercareApp
 
 
@@ -64,7 +65,7 @@ async def test_done_in_one_reaches_the_other(
     try:
         async with first.run_test(size=(120, 40)) as one, second.run_test(size=(120, 40)) as two:
             for pilot in (one, two):
-                await pilot.app.workers.wait_for_complete()
+                await workers_done(pilot.app)
                 await pilot.pause()
             table_two = second.screen.query_one("#queue-table", DataTable)
             table_two.move_cursor(row=7)
@@ -85,7 +86,7 @@ async def test_done_in_one_reaches_the_other(
             await one.pause()
             first.screen.query_one("#answer", Input).value = "done by Kim"
             await one.press("enter")
-            await first.workers.wait_for_complete()
+            await workers_done(first)
             started = time.monotonic()
             while _cell(second, target, "touchpoint") == before:
                 assert time.monotonic() - started < 2.0, "second queue did not refresh in 2 s"
