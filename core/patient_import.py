@@ -18,7 +18,7 @@ import re
 import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Final
 
 import pycountry
@@ -41,6 +41,7 @@ from core.contacts import (
     timezone_key,
 )
 from core.domain import Channel, Protocol
+from core.records import FieldProblem, PatientRecord, RecordRefused, clinic_time, schedule_names
 from core.schedules import ScheduleTemplate
 
 COLUMNS: Final = (
@@ -69,8 +70,6 @@ SCHEDULE_SEPARATOR: Final = ";"
 """Between template names in the `schedule` column (a comma would need quoting)."""
 
 _LANGUAGE = re.compile(r"^(?P<base>[A-Za-z]{2,3})(-[A-Za-z0-9]{1,8})*$")
-_PROCEDURE_FORMATS: Final = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
-_OLDEST_PROCEDURE: Final = timedelta(days=366)
 
 
 class CsvFileError(ValueError):
@@ -138,11 +137,11 @@ def _optional(check: Any) -> Any:
 _Text = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1)]
 
 
-class PatientRow(BaseModel):
-    """One row of the import file, checked and normalised.
+class PatientFields(BaseModel):
+    """Who the patient is and how to reach them, checked and normalised: the
+    patient's part of an import row, and the patient form's fields.
 
-    Validation needs a context: `now` (aware), `clinic_tz` (ZoneInfo) and
-    `templates` (name -> ScheduleTemplate).
+    Validation needs a context: `now` (aware) and `clinic_tz` (ZoneInfo).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -171,9 +170,6 @@ class PatientRow(BaseModel):
     email: Annotated[
         str | None, BeforeValidator(_empty_as_none), AfterValidator(_optional(email_address))
     ]
-    procedure_at: datetime
-    protocol: Annotated[Protocol, BeforeValidator(_lower)]
-    schedule: tuple[str, ...]
     # Empty or absent: not recorded. Any script; the passport name stays above.
     native_name: Annotated[
         Annotated[str, StringConstraints(max_length=200)] | None,
@@ -191,51 +187,6 @@ class PatientRow(BaseModel):
         if value.year < 1900:
             raise ValueError(f"{value.isoformat()} is before 1900")
         return value
-
-    @field_validator("procedure_at", mode="before")
-    @classmethod
-    def _procedure_in_clinic_time(cls, value: object, info: ValidationInfo) -> object:
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        now: datetime = _context(info)["now"]
-        for pattern in _PROCEDURE_FORMATS:
-            try:
-                local = datetime.strptime(text, pattern)
-            except ValueError:
-                continue
-            at = local.replace(tzinfo=_context(info)["clinic_tz"]).astimezone(UTC)
-            if at > now:
-                raise ValueError(f"{text!r} is in the future (clinic time)")
-            if now - at > _OLDEST_PROCEDURE:
-                raise ValueError(
-                    f"{text!r} is more than {_OLDEST_PROCEDURE.days} days ago; follow-up "
-                    "windows last months at most, so the import takes recent procedures only"
-                )
-            return at
-        raise ValueError(f"{text!r} is not a clinic time written YYYY-MM-DD HH:MM")
-
-    @field_validator("schedule", mode="before")
-    @classmethod
-    def _known_templates(cls, value: object, info: ValidationInfo) -> object:
-        if not isinstance(value, str):
-            return value
-        names = tuple(
-            dict.fromkeys(n.strip() for n in value.split(SCHEDULE_SEPARATOR) if n.strip())
-        )
-        templates: Mapping[str, ScheduleTemplate] = _context(info)["templates"]
-        if not names:
-            raise ValueError(
-                f"no schedule template given; known: {', '.join(sorted(templates))} "
-                f"(several: separate with {SCHEDULE_SEPARATOR!r})"
-            )
-        unknown = [n for n in names if n not in templates]
-        if unknown:
-            raise ValueError(
-                f"unknown template {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(sorted(templates))}"
-            )
-        return names
 
     @field_validator("channel_handle")
     @classmethod
@@ -260,6 +211,32 @@ class PatientRow(BaseModel):
     def country_now(self) -> str:
         """Where the patient is now: `current_country`, or home when it was left empty."""
         return self.current_country or self.home_country
+
+
+class PatientRow(PatientFields):
+    """One row of the import file: the patient and their episode's procedure.
+
+    Validation needs a context: `now`, `clinic_tz` and `templates` (name ->
+    ScheduleTemplate).
+    """
+
+    procedure_at: datetime
+    protocol: Annotated[Protocol, BeforeValidator(_lower)]
+    schedule: tuple[str, ...]
+
+    @field_validator("procedure_at", mode="before")
+    @classmethod
+    def _procedure_in_clinic_time(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return clinic_time(value, _context(info)["clinic_tz"], _context(info)["now"])
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _known_templates(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return schedule_names(value, _context(info)["templates"])
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:
@@ -432,3 +409,31 @@ def _plain(error: Mapping[str, Any]) -> str:
     if kind == "string_too_long":
         return f"longer than {error['ctx']['max_length']} characters"
     return str(error["msg"])
+
+
+def patient_from_text(
+    values: Mapping[str, str], *, now: datetime, clinic_tz: zoneinfo.ZoneInfo
+) -> PatientRecord:
+    """The patient typed into a form, checked as an import row is; raises
+    RecordRefused with every problem, each naming its field."""
+    typed = {key: values.get(key, "") for key in PatientFields.model_fields}
+    try:
+        row = PatientFields.model_validate(typed, context={"now": now, "clinic_tz": clinic_tz})
+    except ValidationError as exc:
+        problems = [_problem(0, error) for error in exc.errors()]
+        raise RecordRefused([FieldProblem(p.column, p.problem) for p in problems]) from None
+    return PatientRecord(
+        code=row.code,
+        family_name=row.family_name,
+        given_name=row.given_name,
+        home_country=row.home_country,
+        language=row.language,
+        timezone=row.timezone,
+        channel=row.channel,
+        channel_handle=row.channel_handle,
+        native_name=row.native_name,
+        birth_date=row.birth_date,
+        current_country=row.country_now,
+        phone=row.phone,
+        email=row.email,
+    )

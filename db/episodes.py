@@ -125,10 +125,9 @@ def create_episode(
         session.add(ProductGiven(episode_id=episode.id, **product))
     zone = ZoneInfo(patient.timezone)
     for template in followed:
-        for plan in template.touchpoints:
-            session.add(_touchpoint(episode, template.name, plan, zone))
+        session.add_all(new_touchpoints(episode, template.name, template.touchpoints, zone))
     for name, plan in events:
-        session.add(_touchpoint(episode, name, plan, zone))
+        session.add_all(new_touchpoints(episode, name, (plan,), zone))
     created = {
         "patient": patient.id,
         "procedure_at": procedure_at.isoformat(),
@@ -198,11 +197,27 @@ def move_procedure(
         )
     patient = session.get(Patient, episode.patient_id)
     assert patient is not None
-    zone = ZoneInfo(patient.timezone)
     before = episode.procedure_at
-    shift = procedure_local_date(procedure_at) - procedure_local_date(before)
+    moved = shift_open_touchpoints(session, episode, procedure_at, ZoneInfo(patient.timezone))
     episode.procedure_at = procedure_at
     episode.version += 1
+    after = {"procedure_at": procedure_at.isoformat(), "touchpoints_moved": moved}
+    was = {"procedure_at": before.isoformat()}
+    about = (AUDITED_AS, episode.id)
+    audit.log(session, now, actor, "episode.move_procedure", about, before=was, after=after)
+    refresh_next_touchpoint(session, patient.id)
+    return moved
+
+
+def shift_open_touchpoints(
+    session: Session, episode: TreatmentEpisode, procedure_at: datetime, zone: ZoneInfo
+) -> int:
+    """Move every touchpoint of `episode` not yet done by as many calendar days as the
+    procedure moves to `procedure_at`; returns how many moved. The caller sets the
+    episode's new time."""
+    shift = procedure_local_date(procedure_at) - procedure_local_date(episode.procedure_at)
+    if not shift:
+        return 0
     moved = 0
     open_touchpoints = session.scalars(
         select(Touchpoint)
@@ -210,23 +225,24 @@ def move_procedure(
         .execution_options(populate_existing=True)
     )
     for touchpoint in open_touchpoints:
-        if shift:
-            # Keep the window's shape: days before and after the due date, in the
-            # patient's zone, so a DST change in between is handled by zoneinfo.
-            opens_day = touchpoint.opens_at.astimezone(zone).date()
-            closes_day = touchpoint.closes_at.astimezone(zone).date()
-            due = touchpoint.due_date + shift
-            touchpoint.opens_at = _midnight(due - (touchpoint.due_date - opens_day), zone)
-            touchpoint.closes_at = _midnight(due + (closes_day - touchpoint.due_date), zone)
-            touchpoint.due_date = due
-            touchpoint.version += 1
-            moved += 1
-    after = {"procedure_at": procedure_at.isoformat(), "touchpoints_moved": moved}
-    was = {"procedure_at": before.isoformat()}
-    about = (AUDITED_AS, episode.id)
-    audit.log(session, now, actor, "episode.move_procedure", about, before=was, after=after)
-    refresh_next_touchpoint(session, patient.id)
+        # Keep the window's shape: days before and after the due date, in the
+        # patient's zone, so a DST change in between is handled by zoneinfo.
+        opens_day = touchpoint.opens_at.astimezone(zone).date()
+        closes_day = touchpoint.closes_at.astimezone(zone).date()
+        due = touchpoint.due_date + shift
+        touchpoint.opens_at = _midnight(due - (touchpoint.due_date - opens_day), zone)
+        touchpoint.closes_at = _midnight(due + (closes_day - touchpoint.due_date), zone)
+        touchpoint.due_date = due
+        touchpoint.version += 1
+        moved += 1
     return moved
+
+
+def new_touchpoints(
+    episode: TreatmentEpisode, template: str, plans: Iterable[TouchpointPlan], zone: ZoneInfo
+) -> list[Touchpoint]:
+    """The touchpoints one template (or one rule's event) plans for `episode`."""
+    return [_touchpoint(episode, template, plan, zone) for plan in plans]
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -3,8 +3,9 @@ one way to run a use case in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +15,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.permissions import NotPermitted
 from core.refusals import Refused, Unavailable
+from core.schedules import ScheduleTemplate, load_templates
 from db.database import Database
 from db.engine import transaction
 from db.errors import StorageError, explain_operational_error
@@ -25,10 +27,31 @@ P = ParamSpec("P")
 class ServiceBase:
     """The state a use case needs; mixins add the use cases."""
 
-    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        clock: Clock,
+        *,
+        template_dirs: Sequence[Path] = (),
+    ) -> None:
         self.database = database
         self.settings = settings
         self.clock = clock
+        self.template_dirs = tuple(template_dirs)
+        """Folders of the clinic's own schedule templates (core.config.schedule_template_dirs)."""
+        self._templates: dict[str, ScheduleTemplate] | None = None
+
+    @property
+    def templates(self) -> dict[str, ScheduleTemplate]:
+        """The schedule templates in force: built-in ones and the clinic's own, read once.
+        A broken template file is refused with its name and line."""
+        if self._templates is None:
+            try:
+                self._templates = load_templates(self.template_dirs)
+            except (OSError, ValueError) as exc:
+                raise Refused(f"{exc}; nothing was saved") from exc
+        return self._templates
 
     def _apply(
         self,

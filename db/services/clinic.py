@@ -9,6 +9,7 @@ from db.services.exports import ExportServices
 from db.services.followup import FollowUpServices
 from db.services.incidents import IncidentServices
 from db.services.oncall import OnCallServices
+from db.services.records import RecordServices
 from db.services.search import SearchServices
 from db.services.whereabouts import WhereaboutsServices
 
@@ -23,5 +24,6 @@ class Clinic(
     SearchServices,
     WhereaboutsServices,
     ChecklistServices,
+    RecordServices,
 ):
     """The one door to the clinic's data: `Clinic(database, settings, clock)`."""
