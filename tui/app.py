@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -87,12 +87,13 @@ class AftercareApp(App[None]):
         actor: Actor | None = None,
         login: str = "",
         run_dispatcher: bool = True,
+        template_dirs: Sequence[Path] = (),
     ) -> None:
         super().__init__()
         self.database = database
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.clinic = Clinic(database, settings, self.clock)
+        self.clinic = Clinic(database, settings, self.clock, template_dirs=template_dirs)
         """The service layer: every screen reads and writes through it."""
         self.actor = actor
         """The staff member at the keyboard; None means read-only."""

@@ -96,7 +96,13 @@ def run(
         try:
             actor = signed_in(clinic, login, flag="--as")
             status = run_in_terminal(
-                AftercareApp(clinic.database, current, actor=actor, login=actor.username),
+                AftercareApp(
+                    clinic.database,
+                    current,
+                    actor=actor,
+                    login=actor.username,
+                    template_dirs=clinic.template_dirs,
+                ),
                 mouse=not no_mouse,
             )
         except NoTerminal as exc:

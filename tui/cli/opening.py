@@ -40,6 +40,7 @@ def open_clinic(current: Settings, status: int = EXIT_REFUSED) -> Clinic:
     command with `status`. The caller closes it (`clinic.database.close()`).
     """
     from core.clock import SystemClock
+    from core.config import schedule_template_dirs
     from db.database import open_database
     from db.errors import StorageError
     from db.services import Clinic
@@ -50,7 +51,9 @@ def open_clinic(current: Settings, status: int = EXIT_REFUSED) -> Clinic:
         )
     except StorageError as exc:
         fail(str(exc), status)
-    return Clinic(database, current, SystemClock())
+    # The clinic's own schedule templates, read only when a use case needs them.
+    folders = schedule_template_dirs(loaded_config(status))
+    return Clinic(database, current, SystemClock(), template_dirs=folders)
 
 
 def signed_in(
