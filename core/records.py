@@ -291,12 +291,11 @@ def dose_in_mg(text: str) -> float | None:
     written = text.strip().lower().removesuffix("mg").strip().replace(",", "")
     if not written:
         return None
-    try:
-        value = float(written)
-    except ValueError:
-        raise ValueError(f"{text.strip()!r} is not a number of mg (e.g. 1200)") from None
-    if value != value or value <= 0 or value > MAX_DOSE_MG:  # NaN, zero, or absurd
-        raise ValueError(f"{text.strip()!r} mg is not a dose (more than 0, at most 100,000)")
+    if not re.fullmatch(r"\d+(\.\d+)?", written):
+        raise ValueError(f"{text.strip()!r} is not a number of mg (e.g. 1200)")
+    value = float(written)
+    if value <= 0 or value > MAX_DOSE_MG:
+        raise ValueError(f"{written} mg is not a dose (more than 0, at most 100,000)")
     return value
 
 

@@ -255,12 +255,13 @@ def edit_patient(
         )
     if record.code != stored.code:
         raise RecordRefused([FieldProblem("code", "the patient code cannot be changed")])
-    wanted = _checked_patient(record)
     kept = ("current_country", "timezone", "phone", "email")
-    if any(getattr(wanted, key) != getattr(stored, key) for key in kept):
+    moved = [key for key in kept if getattr(record, key) != getattr(stored, key)]
+    if moved:
         raise RecordRefused(
-            [FieldProblem("current_country", "use 'Where is the patient now' for these")]
+            [FieldProblem(moved[0], "change it with 'Where is the patient now' (W)")]
         )
+    wanted = _checked_patient(record)
     before = {
         f.name: _plain(getattr(stored, f.name))
         for f in fields(PatientRecord)
