@@ -356,6 +356,15 @@ class Settings(BaseModel):
     apprise_config: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
         default=None, description="Path of an Apprise YAML file for staff alerts."
     )
+    alert_stall_grace_seconds: int = Field(
+        default=60,
+        ge=10,
+        le=3600,
+        description=(
+            "Seconds an alert may wait unsent, with no dispatcher holding it, before every "
+            "queue shows 'Physician alerts are NOT being sent'."
+        ),
+    )
     alert_include_patient_name: bool = Field(
         default=False, description="Whether staff alerts may contain the patient's name."
     )

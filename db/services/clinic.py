@@ -7,6 +7,7 @@ from db.services.alerts import AlertServices
 from db.services.checklist import ChecklistServices
 from db.services.exports import ExportServices
 from db.services.followup import FollowUpServices
+from db.services.health import AlertHealthServices
 from db.services.incidents import IncidentServices
 from db.services.oncall import OnCallServices
 from db.services.records import RecordServices
@@ -25,5 +26,6 @@ class Clinic(
     WhereaboutsServices,
     ChecklistServices,
     RecordServices,
+    AlertHealthServices,
 ):
     """The one door to the clinic's data: `Clinic(database, settings, clock)`."""

@@ -36,12 +36,24 @@ def register(app: typer.Typer) -> None:
         lease_seconds: Annotated[
             int, typer.Option(min=5, help="How long a claim on a delivery or the dispatcher holds.")
         ] = 60,
+        health: Annotated[
+            bool,
+            typer.Option(
+                "--health",
+                help="Say whether alerts are being sent, and exit: 0 sending, 1 no "
+                "dispatcher alive (nothing waiting yet), 2 alerts NOT being sent.",
+            ),
+        ] = False,
     ) -> None:
         """Send physician alerts from the outbox and climb unacknowledged escalations.
 
         Run it as a service on the clinic server (see docs/deployment.md); only one
-        dispatcher sends at a time, others wait for the lease.
+        dispatcher sends at a time, others wait for the lease. With --health, only
+        report (for monitoring): the last heartbeat and the oldest alert waiting.
         """
+        if health:
+            _health()
+            return
         import signal
         import threading
         from datetime import timedelta
@@ -96,6 +108,18 @@ def register(app: typer.Typer) -> None:
             dispatcher.run_forever(stop, interval=interval)
         finally:
             database.close()
+
+    def _health() -> None:
+        # Exit 2 for configuration or database trouble too: a monitor must page on it.
+        clinic = open_clinic(load_settings(2), 2)
+        try:
+            with refusals(2):
+                state = clinic.alert_path()
+        finally:
+            clinic.database.close()
+        for line in state.report():
+            typer.echo(line)
+        raise typer.Exit(int(state.health))
 
     def _act(which: str, escalation: str, by: str | None) -> None:
         from core.config import ConfigError, load_config
