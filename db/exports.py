@@ -22,22 +22,7 @@ from db import audit
 from db.dossier import load_dossier, touchpoints_of
 from db.followup import mark_changed
 from db.incidents import read_incidents
-from db.models import Patient, Staff, TreatmentEpisode
-
-
-def find_patient(session: Session, reference: str) -> int | None:
-    """The id of the patient a person named on the command line, or None.
-
-    The clinic's patient code ("AC-000123") wins; a plain number that is no
-    one's code is taken as the database id.
-    """
-    wanted = reference.strip()
-    by_code = session.scalar(select(Patient.id).where(Patient.code == wanted))
-    if by_code is not None:
-        return by_code
-    if wanted.isascii() and wanted.isdigit():
-        return session.scalar(select(Patient.id).where(Patient.id == int(wanted)))
-    return None
+from db.models import Staff, TreatmentEpisode
 
 
 def load_patient_export(session: Session, patient_id: int, now: datetime) -> PatientExport | None:

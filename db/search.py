@@ -92,3 +92,18 @@ def find_patients(session: Session, text: str, *, limit: int = 50) -> list[Patie
         )
         for r in session.execute(query).all()
     ]
+
+
+def find_patient(session: Session, reference: str) -> int | None:
+    """The id of the patient a person named on the command line, or None.
+
+    The clinic's patient code ("AC-000123") wins; a plain number that is no
+    one's code is taken as the database id.
+    """
+    wanted = reference.strip()
+    by_code = session.scalar(select(Patient.id).where(Patient.code == wanted))
+    if by_code is not None:
+        return by_code
+    if wanted.isascii() and wanted.isdigit():
+        return session.scalar(select(Patient.id).where(Patient.id == int(wanted)))
+    return None

@@ -166,7 +166,7 @@ class AdminServices(ServiceBase):
 
     def patient_by_reference(self, reference: str) -> int | None:
         """The id of the patient with this code (AC-000123) or numeric id, if any."""
-        from db.exports import find_patient
+        from db.search import find_patient
 
         return self._read(find_patient, reference)
 

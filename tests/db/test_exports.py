@@ -34,7 +34,7 @@ from core.incident_log import IncidentFilter, StatusFilter
 from db.audit import verify_chain
 from db.database import Database
 from db.engine import make_session_factory, transaction
-from db.exports import find_patient, load_patient_export
+from db.exports import load_patient_export
 from db.followup import Actor
 from db.models import (
     AuditEvent,
@@ -45,6 +45,7 @@ from db.models import (
     TreatmentEpisode,
     TriageAssessment,
 )
+from db.search import find_patient
 from tests.bundles import resource_type
 from tests.conftest import TEST_NOW
 from tests.factories import add_patient, add_staff, add_triaged_patient

@@ -43,6 +43,7 @@ COMMANDS: dict[str, str | None] = {
     "import": "import_",
     "export": "export",
     "patient": "patient",
+    "episode": "episode",
 }
 """Every command, in the order `aftercare --help` lists them, and the module under
 tui/cli/ whose `register(app)` adds it (None: defined in this module)."""

@@ -1,4 +1,12 @@
-"""`aftercare patient move|contacts CODE`: where a patient is now, and how to reach them.
+"""`aftercare patient add|edit|move|contacts`: a patient recorded by hand, who they
+are, where they are now, and how to reach them.
+
+`add` records a patient with their first treatment episode: the patient's
+options and every option of `aftercare episode add` (tui.cli.episode), checked
+as the record of care form checks them; every problem is said at once, one
+line each naming the field and the option, and nothing is saved. `edit`
+corrects who the patient is (names, birth date, language, home country,
+channel); the code never changes.
 
 `move` changes the country and the time zone together: a country with one
 zone needs no `--zone`, a country with several must be given one of its own.
@@ -12,17 +20,46 @@ configuration or database error.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tui.cli.arguments import LoginOption, PatientArgument
+from tui.cli.episode import (
+    OPTION_OF,
+    AddonOption,
+    AllergiesOption,
+    DepartureOption,
+    EpisodeOptions,
+    InsurerOption,
+    KhidiOption,
+    NoAddonsOption,
+    NoAllergiesOption,
+    NoProductsOption,
+    NurseLicenceOption,
+    NurseOption,
+    PolicyOption,
+    ProcedureOption,
+    ProductOption,
+    ProtocolOption,
+    ScheduleOption,
+    SensitiveSkinOption,
+    TreatingOption,
+    VasovagalOption,
+    episode_input,
+    patient_id_of,
+    save_record,
+    text_of,
+    typed_episode,
+)
 from tui.cli.errors import fail, refusals
 from tui.cli.opening import open_clinic, settings, signed_in
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
+    from core.records import FieldProblem, RecordSaved
     from db.followup import Actor
     from db.services import Clinic
     from db.whereabouts import WhereaboutsSaved
@@ -31,14 +68,215 @@ EXIT_REFUSED = 1
 EXIT_CANNOT_READ = 2
 
 
+PATIENT_OPTION_OF = {
+    "code": "--code",
+    "family_name": "--family-name",
+    "given_name": "--given-name",
+    "native_name": "--native-name",
+    "birth_date": "--birth-date",
+    "home_country": "--home-country",
+    "current_country": "--country-now",
+    "language": "--language",
+    "timezone": "--timezone",
+    "channel": "--channel",
+    "channel_handle": "--handle",
+    "phone": "--phone",
+    "email": "--email",
+}
+"""Field key of core.records -> the option a person types it with."""
+
+
+def _option(name: str, words: str, metavar: str = "TEXT") -> Any:
+    return typer.Option(name, help=words, metavar=metavar)
+
+
+FamilyNameOption = Annotated[
+    str | None, _option("--family-name", "Family name as in the passport.")
+]
+GivenNameOption = Annotated[
+    str | None, _option("--given-name", "Given name as in the passport (empty: none).")
+]
+NativeNameOption = Annotated[
+    str | None, _option("--native-name", 'The name in the patient\'s own script ("山本 さくら").')
+]
+BirthDateOption = Annotated[str | None, _option("--birth-date", "YYYY-MM-DD.", "DATE")]
+HomeCountryOption = Annotated[
+    str | None, _option("--home-country", "Where the patient lives: ISO code such as JP.", "CC")
+]
+LanguageOption = Annotated[
+    str | None, _option("--language", "The language to write in: ja, en, zh-Hant...", "TAG")
+]
+ChannelOption = Annotated[
+    str | None,
+    _option(
+        "--channel",
+        "How the clinic reaches them: line, wechat, whatsapp, kakaotalk, email, phone or sms.",
+        "NAME",
+    ),
+]
+HandleOption = Annotated[
+    str | None, _option("--handle", "Their handle (or number) on that channel.")
+]
+
+
 def register(app: typer.Typer) -> None:
     """Add the `patient` command group to the `aftercare` CLI."""
     patient_app = typer.Typer(
-        help="Where a patient is now and how to reach them.", no_args_is_help=True
+        help="A patient recorded by hand, who they are, where they are now and how to reach them.",
+        no_args_is_help=True,
     )
     app.add_typer(patient_app, name="patient")
+    patient_app.command("add")(add)
+    patient_app.command("edit")(edit)
     patient_app.command("move")(move)
     patient_app.command("contacts")(contacts)
+
+
+def add(
+    code: Annotated[str | None, _option("--code", "The new patient's code (JP-0042).")] = None,
+    family_name: FamilyNameOption = None,
+    given_name: GivenNameOption = None,
+    native_name: NativeNameOption = None,
+    birth_date: BirthDateOption = None,
+    home_country: HomeCountryOption = None,
+    country_now: Annotated[
+        str | None,
+        _option("--country-now", "Where the patient is now, when not at home: ISO code.", "CC"),
+    ] = None,
+    language: LanguageOption = None,
+    timezone: Annotated[
+        str | None, _option("--timezone", "Their time zone now (Asia/Tokyo).", "ZONE")
+    ] = None,
+    channel: ChannelOption = None,
+    handle: HandleOption = None,
+    phone: Annotated[str | None, _option("--phone", "Phone number (+81 90 ...).")] = None,
+    email: Annotated[str | None, _option("--email", "E-mail address.")] = None,
+    procedure: ProcedureOption = None,
+    protocol: ProtocolOption = None,
+    schedule: ScheduleOption = None,
+    treating: TreatingOption = None,
+    nurse: NurseOption = None,
+    nurse_licence: NurseLicenceOption = None,
+    departure: DepartureOption = None,
+    insurer: InsurerOption = None,
+    policy: PolicyOption = None,
+    khidi_ref: KhidiOption = None,
+    allergies: AllergiesOption = None,
+    no_allergies: NoAllergiesOption = False,
+    vasovagal: VasovagalOption = None,
+    sensitive_skin: SensitiveSkinOption = None,
+    product: ProductOption = None,
+    no_products: NoProductsOption = False,
+    addon: AddonOption = None,
+    no_addons: NoAddonsOption = False,
+    login: LoginOption = None,
+) -> None:
+    """A new patient with their first treatment episode and its follow-up.
+
+    The episode options are those of `aftercare episode add`; --procedure,
+    --protocol and --schedule are required, as are the code, family name, home
+    country, language, time zone, channel and handle. Example:
+
+    \b
+    aftercare patient add --code JP-0042 --family-name Yamamoto --given-name Sakura \\
+      --native-name "山本 さくら" --home-country JP --language ja --timezone Asia/Tokyo \\
+      --channel line --handle sakura.y --procedure "2026-11-20 10:30" \\
+      --protocol exosome_iv --schedule standard --treating dr.kim \\
+      --product "name=ASCE+; mfds=MFDS-2024-118; lot=A2611-07; expiry=2027-05; exosome=yes" \\
+      --addon "name=glutathione; dose=1200" --allergies penicillin
+    """
+    options = EpisodeOptions.of(locals())
+    typed = {
+        "code": code,
+        "family_name": family_name,
+        "given_name": given_name,
+        "native_name": native_name,
+        "birth_date": birth_date,
+        "home_country": home_country,
+        "current_country": country_now,
+        "language": language,
+        "timezone": timezone,
+        "channel": channel,
+        "channel_handle": handle,
+        "phone": phone,
+        "email": email,
+    }
+    given = {key: value for key, value in typed.items() if value is not None}
+
+    def work(clinic: Clinic, actor: Actor) -> tuple[RecordSaved, Sequence[FieldProblem]]:
+        from core.patient_import import patient_from_text
+        from core.records import NewPatient, RecordRefused
+
+        inputs = episode_input(clinic)
+        problems: list[FieldProblem] = []
+        person = record = None
+        warnings: Sequence[FieldProblem] = ()
+        try:
+            person = patient_from_text(given, now=inputs["now"], clinic_tz=inputs["clinic_tz"])
+        except RecordRefused as refused:
+            problems.extend(refused.problems)
+        try:
+            record, warnings = typed_episode(options, **inputs)
+        except RecordRefused as refused:
+            problems.extend(refused.problems)
+        if person is None or record is None:
+            raise RecordRefused(problems)  # every problem of both, at once
+        return clinic.record_patient(actor, NewPatient(person, record)), warnings
+
+    save_record(login, work, OPTION_OF | PATIENT_OPTION_OF)
+
+
+def edit(
+    patient: PatientArgument,
+    family_name: FamilyNameOption = None,
+    given_name: GivenNameOption = None,
+    native_name: NativeNameOption = None,
+    birth_date: BirthDateOption = None,
+    home_country: HomeCountryOption = None,
+    language: LanguageOption = None,
+    channel: ChannelOption = None,
+    handle: HandleOption = None,
+    login: LoginOption = None,
+) -> None:
+    """Correct who the patient is; give only the options to change.
+
+    The code never changes. Where the patient is now and their phone and
+    e-mail have their own commands (`patient move`, `patient contacts`). Example:
+
+    \b
+    aftercare patient edit JP-0042 --family-name Yamamoto --native-name "山本 さくら"
+    """
+    typed = {
+        "family_name": family_name,
+        "given_name": given_name,
+        "native_name": native_name,
+        "birth_date": birth_date,
+        "home_country": home_country,
+        "language": language,
+        "channel": channel,
+        "channel_handle": handle,
+    }
+    given = {key: value for key, value in typed.items() if value is not None}
+    if not given:
+        fail("give at least one option to change (see --help); nothing was saved", EXIT_REFUSED)
+
+    def work(clinic: Clinic, actor: Actor) -> tuple[RecordSaved, Sequence[FieldProblem]]:
+        from core.patient_import import patient_from_text
+
+        patient_id = patient_id_of(clinic, patient)
+        stored = clinic.patient_record(patient_id)
+        if stored is None:
+            fail(f"no patient with code or id {patient!r}; nothing was saved", EXIT_REFUSED)
+        inputs = episode_input(clinic)
+        values = {f.name: text_of(getattr(stored, f.name)) for f in fields(stored)} | given
+        checked = patient_from_text(values, now=inputs["now"], clinic_tz=inputs["clinic_tz"])
+        # Untouched fields stay exactly as stored; the check above covered them all.
+        kept = {f.name: getattr(stored, f.name) for f in fields(stored) if f.name not in given}
+        record = replace(checked, **kept)
+        # Saved against what was just read: a colleague's correction in between is refused.
+        return clinic.correct_patient(actor, patient_id, record, expected=stored), ()
+
+    save_record(login, work, PATIENT_OPTION_OF)
 
 
 def move(
