@@ -187,12 +187,23 @@ class AdminServices(ServiceBase):
         templates: Mapping[str, ScheduleTemplate],
         source: str,
         sha256: str,
+        products_source: str | None = None,
+        products_sha256: str | None = None,
     ) -> ImportSummary:
-        """Add every checked row's patient and episode in one audited transaction (admins)."""
+        """Add every checked row's patient and episode in one audited transaction (admins);
+        the products file, when there was one, is named in the audit trail too."""
         from db.patient_import import import_patients
 
         return self._apply(
-            import_patients, actor, rows, templates=templates, source=source, sha256=sha256
+            import_patients,
+            actor,
+            rows,
+            templates=templates,
+            source=source,
+            sha256=sha256,
+            products_source=products_source,
+            products_sha256=products_sha256,
+            high_dose_glutathione_mg=self.settings.high_dose_glutathione_mg,
         )
 
     # --- the audit trail --------------------------------------------------------------

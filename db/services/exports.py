@@ -31,6 +31,7 @@ from db.services.base import ServiceBase
 
 if TYPE_CHECKING:
     from core.exports.formats import ExportKind
+    from db.patient_export import PatientsExported
 
 
 class UnknownPatient(NotFound, LookupError):
@@ -190,6 +191,48 @@ class ExportServices(ServiceBase):
         path = self.settings.export_folder() / f"incidents-{stamp}.csv"
         count = self.save_incidents_csv(actor.username, wanted, path)
         return IncidentLogExported(count, path)
+
+    def save_patients_csv(
+        self, actor: Actor, path: Path, products_path: Path | None = None
+    ) -> PatientsExported:
+        """Write every patient (demo patients left out) with their latest episode as
+        the patient CSV `aftercare import patients` reads, to `path`, and their
+        products and add-ons as its products file, to `products_path`.
+
+        Refused unless the actor's role may export now. One audit event names
+        every patient code; as with `save_export`, the files appear only once
+        it is committed. Raises OSError when a file cannot be written.
+        """
+        from core.patient_export import patients_csv, product_row_count, products_csv
+        from core.refusals import Refused
+        from db.patient_export import PatientsExported, disclose_patients
+
+        targets = [path] if products_path is None else [path, products_path]
+        if len({target.resolve() for target in targets}) < len(targets):
+            raise Refused(f"the patient file and the products file are both {path}; name two files")
+        now = self.clock.now()
+        zone = ZoneInfo(self.settings.clinic_timezone)
+        made: list[Path] = []
+        counted: list[tuple[int, int]] = []
+
+        def disclose(session: Session) -> None:
+            exported = disclose_patients(session, now, actor, files=[str(t) for t in targets])
+            contents = [patients_csv(exported, zone), products_csv(exported)]
+            for target, content in zip(targets, contents, strict=False):
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                made.append(_write_private(target, content.encode("utf-8")))
+            counted.append((len(exported), product_row_count(exported)))
+
+        try:
+            self._write(disclose)
+            for temporary, target in zip(made, targets, strict=True):
+                os.replace(temporary, target)
+        except BaseException:
+            for temporary in made:
+                temporary.unlink(missing_ok=True)
+            raise
+        patients, product_rows = counted[0]
+        return PatientsExported(patients, product_rows, path, products_path)
 
 
 def _commit_then_rename(commit: Callable[[], None], made: list[Path], path: Path) -> None:

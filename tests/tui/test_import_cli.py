@@ -7,8 +7,11 @@ login is the account the tests run as (the `os_login` fixture).
 
 from __future__ import annotations
 
+import csv
 import os
-from datetime import UTC, datetime, timedelta
+import subprocess
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,10 +24,20 @@ from core.clock import FixedClock
 from core.domain import Role
 from core.patient_import import COLUMNS
 from db.audit import verify_chain
-from db.engine import make_session_factory, transaction
-from db.models import AuditEvent, Base, Patient, Touchpoint, TreatmentEpisode
+from db.engine import make_engine, make_session_factory, transaction
+from db.models import (
+    AuditEvent,
+    Base,
+    Patient,
+    ProductGiven,
+    Staff,
+    Touchpoint,
+    TreatmentEpisode,
+)
+from tests.db.test_patient_roundtrip import empty_url  # noqa: F401 (the fixture, used by name)
 from tests.exported import patient_csv_line
 from tests.factories import add_patient, add_staff
+from tests.tui.test_cli import assert_one_clear_line, run_cli
 from tui.cli.import_ import register
 
 # A week ago in clinic time: in the past whatever day the suite runs.
@@ -284,3 +297,287 @@ def test_a_missing_file_is_one_clear_line(cli: typer.Typer, tmp_path: Path) -> N
     one_line_refusal(
         run_import(cli, tmp_path / "nope.csv"), "cannot read", "No such file or directory"
     )
+
+
+# --- the record of care and the products file, through the real `aftercare` process --
+
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
+
+
+def _example_rows(name: str) -> list[dict[str, str]]:
+    with (EXAMPLES / name).open(encoding="utf-8", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=header or list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _examples(
+    folder: Path,
+    patients: Mapping[int, Mapping[str, str]] = {},
+    products: Mapping[int, Mapping[str, str]] = {},
+) -> tuple[Path, Path]:
+    """The documented example files, their procedures a week ago, each row's
+    `changes` (by file line) on top."""
+    day = PROCEDURE.date()
+    people = [
+        {**row, "procedure_at": PROCEDURE_TEXT}
+        | ({"departure_date": str(day + timedelta(days=2))} if row["departure_date"] else {})
+        | dict(patients.get(line, {}))
+        for line, row in enumerate(_example_rows("patients.csv"), start=2)
+    ]
+    given = [
+        {**row} | dict(products.get(line, {}))
+        for line, row in enumerate(_example_rows("products.csv"), start=2)
+    ]
+    return _write_csv(folder / "patients.csv", people), _write_csv(folder / "products.csv", given)
+
+
+@pytest.fixture
+def env(
+    cli: typer.Typer,
+    cli_env: dict[str, str],
+    db_url: str,
+    engine: Engine,
+    clock: FixedClock,
+    os_login: str,
+) -> dict[str, str]:
+    """The real command on the test database, run by the admin of `cli`; dr.lee is
+    an active physician, dr.gone one who has left."""
+    with transaction(make_session_factory(engine)) as session:
+        add_staff(session, "dr.lee", Role.PHYSICIAN, clock.now())
+        add_staff(session, "dr.gone", Role.PHYSICIAN, clock.now()).active = False
+    return {**cli_env, "AFTERCARE_DATABASE_URL": db_url, "LOGNAME": os_login, "USER": os_login}
+
+
+def _problems(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What stderr says is wrong, warnings aside, the closing line too."""
+    assert "Traceback" not in result.stderr
+    return [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
+
+
+def test_the_examples_import_with_their_record_of_care_products_and_add_ons(
+    env: dict[str, str], engine: Engine, tmp_path: Path, os_login: str
+) -> None:
+    patients, products = _examples(tmp_path)
+
+    result = run_cli("import", "patients", str(patients), "--products", str(products), env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"imported 3 patients from {patients} (3 episodes, ")
+    warnings = result.stderr.splitlines()
+    assert warnings and all(line.startswith(f"warning: {products}: ") for line in warnings)
+    assert f"warning: {products}: line 6: expiry_date: expired 2026-10-31" in warnings[-1]
+    with make_session_factory(engine)() as session:
+        episodes = {
+            code: episode
+            for code, episode in session.execute(
+                select(Patient.code, TreatmentEpisode).join(
+                    TreatmentEpisode, TreatmentEpisode.patient_id == Patient.id
+                )
+            )
+        }
+        sakura = episodes["JP-0042"]
+        lee = session.scalars(select(Staff).where(Staff.username == "dr.lee")).one()
+        assert sakura.treating_physician_id == lee.id
+        assert (sakura.nurse_name, sakura.nurse_license_ref) == ("Park Ji-yeon", "RN-12345")
+        assert (sakura.has_allergies, sakura.allergies) == (True, "penicillin")
+        assert (sakura.vasovagal_history, sakura.sensitive_skin) == (False, True)
+        assert sakura.addons == [
+            {"name": "glutathione", "dose": "1200 mg"},
+            {"name": "vitamin C", "dose": "2500 mg"},
+        ]
+        lots = session.execute(
+            select(ProductGiven.lot_number, ProductGiven.expiry_date, ProductGiven.exosome)
+            .where(ProductGiven.episode_id == sakura.id)
+            .order_by(ProductGiven.id)
+        ).all()
+        assert [tuple(lot) for lot in lots] == [
+            ("A2611-07", date(2027, 5, 31), True),
+            ("LC-88", date(2027, 1, 31), False),
+        ]
+        # The exosome product brings the granuloma watch, 1,200 mg of glutathione the
+        # liver panel: the rules of a hand-recorded episode.
+        assert sakura.schedule_templates == ["standard", "granuloma-watch"]
+        templates = set(
+            session.scalars(select(Touchpoint.template).where(Touchpoint.episode_id == sakura.id))
+        )
+        assert {"standard", "granuloma-watch", "liver-panel"} <= templates
+        anna = episodes["US-0107"]
+        assert (anna.has_allergies, anna.addons, anna.addons_recorded) == (False, [], True)
+        li = episodes["CN-0203"]
+        assert (li.has_allergies, li.products_recorded, li.addons_recorded) == (None, None, None)
+        actions = list(
+            session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.actor == os_login)
+                .order_by(AuditEvent.id)
+            )
+        )
+        assert actions.count("episode.create") == 3
+        assert actions.count("episode.warnings") == 1  # the expired lot, as a form confirms it
+        assert actions[-1] == "patient.import"
+
+
+OLD_PROCEDURE = (PROCEDURE - timedelta(days=400)).strftime("%Y-%m-%d 10:30")
+
+
+@pytest.mark.parametrize(
+    ("patients", "products", "where", "words"),
+    [
+        (
+            {3: {"treating_physician": "dr.gone"}},
+            {},
+            "line 3: treating_physician",
+            "'dr.gone' is not an active physician; physicians: dr.lee",
+        ),
+        (
+            {4: {"procedure_at": OLD_PROCEDURE}},
+            {},
+            "line 4: procedure_at",
+            f"'{OLD_PROCEDURE}' is more than 366 days ago; follow-up windows last months",
+        ),
+        (
+            {},
+            {2: {"lot_number": "A2611 07"}},
+            "PRODUCTS: line 2: lot_number",
+            "'A2611 07' is not a lot number as printed on a label",
+        ),
+        (
+            {},
+            {3: {"expiry_date": "2027-13"}},
+            "PRODUCTS: line 3: expiry_date",
+            "'2027-13' has no month 13",
+        ),
+        (
+            {},
+            {4: {"dose_mg": "lots"}},
+            "PRODUCTS: line 4: dose_mg",
+            "'lots' is not a number of mg (e.g. 1200)",
+        ),
+        ({}, {5: {"kind": "drug"}}, "PRODUCTS: line 5: kind", "'drug' is not product or addon"),
+        ({}, {6: {"code": "KR-0999"}}, "PRODUCTS: line 6: code", "'KR-0999' is not in PATIENTS"),
+    ],
+    ids=["inactive-physician", "procedure-400-days", "lot", "expiry", "dose", "kind", "code"],
+)
+def test_each_bad_value_is_named_with_its_line_and_column_and_nothing_is_imported(
+    env: dict[str, str],
+    engine: Engine,
+    tmp_path: Path,
+    patients: dict[int, dict[str, str]],
+    products: dict[int, dict[str, str]],
+    where: str,
+    words: str,
+) -> None:
+    patient_file, product_file = _examples(tmp_path, patients, products)
+    before = row_counts(engine)
+
+    result = run_cli(
+        "import", "patients", str(patient_file), "--products", str(product_file), env=env
+    )
+
+    assert result.returncode == 1
+    (problem, closing) = _problems(result)
+    named = {"PRODUCTS": str(product_file), "PATIENTS": str(patient_file)}
+    for placeholder, path in named.items():
+        where, words = where.replace(placeholder, path), words.replace(placeholder, path)
+    assert problem.startswith(f"{where}: {words}"), problem
+    bad, rows = (product_file, 5) if products else (patient_file, 3)
+    assert closing == f"aftercare: {bad}: 1 problem on 1 of {rows} rows; nothing imported"
+    assert result.stdout == ""
+    assert row_counts(engine) == before
+
+
+def test_an_unknown_column_in_the_products_file_is_one_clear_line_and_nothing_is_imported(
+    env: dict[str, str], engine: Engine, tmp_path: Path
+) -> None:
+    patients, products = _examples(tmp_path)
+    rows = _example_rows("products.csv")
+    _write_csv(products, [{**row, "colour": "red"} for row in rows])
+    before = row_counts(engine)
+
+    result = run_cli("import", "patients", str(patients), "--products", str(products), env=env)
+
+    assert_one_clear_line(
+        result, f"aftercare: {products}: line 1: header has unknown column colour (expected: "
+    )
+    assert row_counts(engine) == before
+
+
+def test_the_help_names_the_products_file_and_the_documentation(cli_env: dict[str, str]) -> None:
+    result = run_cli("import", "patients", "--help", env=cli_env)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for words in ("--products", "treating_physician", "'none'", "docs/import.md", "warning"):
+        assert words in text
+
+
+def test_export_import_export_through_the_commands_gives_the_same_files(
+    env: dict[str, str],
+    engine: Engine,
+    request: pytest.FixtureRequest,
+    clock: FixedClock,
+    tmp_path: Path,
+    os_login: str,
+) -> None:
+    second_url = request.getfixturevalue("empty_url")  # a second, empty database
+    patients, products = _examples(tmp_path)
+    assert (
+        run_cli(
+            "import", "patients", str(patients), "--products", str(products), env=env
+        ).returncode
+        == 0
+    )
+    with transaction(make_session_factory(engine)) as session:
+        # The test's own patient stays behind, as demo data does.
+        session.scalars(select(Patient).where(Patient.code == "AC-0001")).one().is_demo = True
+    _set_role(engine, os_login, Role.COORDINATOR)
+    first = [tmp_path / "first.csv", tmp_path / "first-products.csv"]
+    exported = run_cli(
+        "export", "patients", "--csv", str(first[0]), "--products", str(first[1]), env=env
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == (
+        f"wrote {first[0]} (3 patients) and {first[1]} (5 products and add-ons)\n"
+    )
+
+    second = make_engine(second_url)
+    try:
+        with transaction(make_session_factory(second)) as session:
+            add_staff(session, os_login, Role.ADMIN, clock.now())
+            add_staff(session, "dr.lee", Role.PHYSICIAN, clock.now())
+        there = {**env, "AFTERCARE_DATABASE_URL": second_url}
+        imported = run_cli(
+            "import", "patients", str(first[0]), "--products", str(first[1]), env=there
+        )
+        assert imported.returncode == 0, imported.stderr
+        _set_role(second, os_login, Role.COORDINATOR)
+        again = [tmp_path / "again.csv", tmp_path / "again-products.csv"]
+        assert (
+            run_cli(
+                "export", "patients", "--csv", str(again[0]), "--products", str(again[1]), env=there
+            ).returncode
+            == 0
+        )
+    finally:
+        second.dispose()
+
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in first]
+    # A patient file alone says how many product rows it left out.
+    alone = run_cli("export", "patients", "--csv", str(tmp_path / "alone.csv"), env=env)
+    assert alone.returncode == 0
+    assert (
+        alone.stderr
+        == "warning: 5 product and add-on rows left out; give --products FILE to write them\n"
+    )
+    assert (tmp_path / "alone.csv").read_bytes() == first[0].read_bytes()
+
+
+def _set_role(engine: Engine, login: str, role: Role) -> None:
+    with transaction(make_session_factory(engine)) as session:
+        session.scalars(select(Staff).where(Staff.username == login)).one().role = role

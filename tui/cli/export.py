@@ -38,13 +38,14 @@ EXIT_CANNOT_READ = 2
 def register(app: typer.Typer) -> None:
     """Add the `export` command group to the `aftercare` CLI."""
     export_app = typer.Typer(
-        help="Export one patient's record for a home physician or a regulator.",
+        help="Export patients' records: for a home physician, a regulator, or the patient CSV.",
         no_args_is_help=True,
     )
     app.add_typer(export_app, name="export")
     export_app.command("summary")(summary)
     export_app.command("fhir")(fhir)
     export_app.command("incidents")(incidents)
+    export_app.command("patients")(patients)
 
 
 def summary(
@@ -143,6 +144,61 @@ def incidents(
         typer.echo(f"wrote {output} ({count} incidents)")
     finally:
         clinic.database.close()
+
+
+def patients(
+    csv_file: Annotated[
+        Path,
+        typer.Option(
+            "--csv",
+            dir_okay=False,
+            help="Write the patients here: one row each, with their latest episode.",
+        ),
+    ],
+    products: Annotated[
+        Path | None,
+        typer.Option(
+            "--products",
+            dir_okay=False,
+            help="Write the products and add-ons given here, one per row (without it "
+            "they are left out).",
+        ),
+    ] = None,
+    login: LoginOption = None,
+) -> None:
+    """Every patient as the CSV files `aftercare import patients` reads (docs/import.md).
+
+    One row per patient with their latest episode only (procedure time in
+    clinic time, every column of the import), and with --products one row per
+    product or add-on of that episode. Demo patients are left out. Importing
+    the files into an empty database and exporting again gives the same files.
+    The export is recorded in the audit trail. Exit status: 0 written,
+    1 refused or output not writable, 2 configuration or database error.
+    """
+    clinic = open_clinic(settings(EXIT_CANNOT_READ), EXIT_CANNOT_READ)
+    try:
+        actor = signed_in(clinic, login, flag="--as", status=EXIT_NOT_EXPORTED)
+        with refusals(EXIT_NOT_EXPORTED, unavailable=EXIT_CANNOT_READ):
+            try:
+                written = clinic.save_patients_csv(actor, csv_file, products)
+            except OSError as exc:
+                files = f"{csv_file} and {products}" if products else f"{csv_file}"
+                fail(f"cannot write {files}: {exc.strerror or exc}", EXIT_NOT_EXPORTED)
+    finally:
+        clinic.database.close()
+    if products is None:
+        typer.echo(f"wrote {csv_file} ({written.patients} patients)")
+        if written.product_rows:
+            typer.echo(
+                f"warning: {written.product_rows} product and add-on rows left out; "
+                "give --products FILE to write them",
+                err=True,
+            )
+        return
+    typer.echo(
+        f"wrote {csv_file} ({written.patients} patients) and {products} "
+        f"({written.product_rows} products and add-ons)"
+    )
 
 
 def _export(

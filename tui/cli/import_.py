@@ -1,8 +1,11 @@
-"""`aftercare import patients FILE.csv`: patients and their treatment episodes from a file.
+"""`aftercare import patients FILE.csv [--products PRODUCTS.csv]`: patients and their
+treatment episodes, with the record of care and the products given, from files.
 
-Every row is checked before anything is written (core.patient_import), and
-every problem is printed as "line N: column: problem". One bad row and
-nothing is imported; a clean file goes in as one transaction, audited.
+Every row of both files is checked before anything is written
+(core.patient_import), and every problem is printed as "line N: column:
+problem" (prefixed with the products file's name for its rows); warnings (a
+lot expired before the procedure) as "warning: ...". One bad row and nothing
+is imported; clean files go in as one transaction, audited.
 Only an active admin may import (core.permissions, Action.IMPORT_PATIENTS);
 who imports is the operating-system login.
 
@@ -37,6 +40,16 @@ def patients(
     file: Annotated[
         Path, typer.Argument(help="A CSV file (UTF-8, comma-separated, header on line 1).")
     ],
+    products: Annotated[
+        Path | None,
+        typer.Option(
+            "--products",
+            dir_okay=False,
+            help="A second CSV file: the products and add-ons given, one per row, "
+            "keyed by patient code (columns code, kind, name, mfds_reference, "
+            "lot_number, expiry_date, exosome, dose_mg).",
+        ),
+    ] = None,
 ) -> None:
     """Import patients, each with one treatment episode and its touchpoints, from CSV.
 
@@ -49,15 +62,33 @@ def patients(
     (exosome_iv, microneedling, exosome_iv+microneedling, prp), schedule
     (template names separated by ';').
 
-    Every row is checked first and every problem printed as
+    Optional columns, empty = not recorded: native_name, treating_physician
+    (an active physician's login), nurse_name, nurse_license_ref,
+    departure_date (YYYY-MM-DD), travel_insurer, travel_policy_number,
+    khidi_cover_ref, allergies (what, or 'none' when none are known),
+    vasovagal_history and sensitive_skin (yes or no), products and addons
+    ('none' when none were given; empty with rows in --products: those rows).
+
+    Products file: kind is product or addon; a product has name,
+    mfds_reference, lot_number, expiry_date (YYYY-MM-DD or YYYY-MM) and
+    exosome (yes/no); an add-on has name and dose_mg. A lot that expired
+    before the procedure is printed as a warning and imported.
+
+    Every row of both files is checked first and every problem printed as
     "line N: column: problem"; if any row is bad nothing is imported.
-    Only an active admin may import. Exit status: 0 imported, 1 bad file or
-    rows or refused, 2 configuration or database error.
+    docs/import.md describes both files. Only an active admin may import.
+    Exit status: 0 imported, 1 bad file or rows or refused, 2 configuration
+    or database error.
     """
     from zoneinfo import ZoneInfo
 
     from core.config import schedule_template_dirs
-    from core.patient_import import CsvFileError, check_patient_csv, decode_csv
+    from core.patient_import import (
+        CsvFileError,
+        check_patient_csv,
+        decode_csv,
+        read_products_csv,
+    )
     from core.permissions import Action
     from core.schedules import load_templates
 
@@ -67,10 +98,8 @@ def patients(
         templates = load_templates(schedule_template_dirs(loaded))
     except ValueError as exc:
         fail(str(exc), EXIT_CANNOT_READ)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        fail(f"cannot read {file}: {exc.strerror or exc}")
+    data = _read(file)
+    products_data = _read(products) if products is not None else None
     clinic = open_clinic(settings, EXIT_CANNOT_READ)
     try:
         actor = signed_in(clinic, None, flag="--as")
@@ -78,27 +107,31 @@ def patients(
             # Before reading a single row: patient data is not for everyone to probe.
             clinic.check_permission(actor, Action.IMPORT_PATIENTS)
             try:
+                given = (
+                    read_products_csv(decode_csv(products_data, str(products)), str(products))
+                    if products_data is not None
+                    else None
+                )
                 checked = check_patient_csv(
                     decode_csv(data, str(file)),
                     str(file),
                     now=clinic.clock.now(),
                     clinic_tz=ZoneInfo(settings.clinic_timezone),
                     templates=templates,
+                    products=given,
                 )
             except CsvFileError as exc:
                 fail(str(exc))
             checked = checked.against_database(
-                clinic.existing_patient_codes(checked.codes.values())
+                clinic.existing_patient_codes(checked.codes.values()),
+                physicians=[login for login, _ in clinic.physicians()],
             )
+            for warning in checked.warnings:
+                typer.echo(f"warning: {warning}", err=True)
             if checked.problems:
                 for problem in checked.problems:
                     typer.echo(str(problem), err=True)
-                bad = len(checked.bad_lines)
-                fail(
-                    f"{file}: {len(checked.problems)} "
-                    f"problem{'s' if len(checked.problems) > 1 else ''}"
-                    f" on {bad} of {checked.row_count} rows; nothing imported"
-                )
+                fail(checked.refusal(str(file)))
             if not checked.rows:
                 fail(f"{file}: no patients after the header; nothing imported")
             summary = clinic.import_patients(
@@ -107,6 +140,10 @@ def patients(
                 templates=templates,
                 source=str(file.resolve()),
                 sha256=hashlib.sha256(data).hexdigest(),
+                products_source=str(products.resolve()) if products is not None else None,
+                products_sha256=(
+                    hashlib.sha256(products_data).hexdigest() if products_data is not None else None
+                ),
             )
     finally:
         clinic.database.close()
@@ -114,3 +151,10 @@ def patients(
         f"imported {summary.patients} patients from {file} "
         f"({summary.episodes} episodes, {summary.touchpoints} touchpoints)"
     )
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
