@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.alert_links import base_url_problem
 from core.incidents import ReportingPolicy
 
 __all__ = [
@@ -94,6 +95,16 @@ def _check_timezone(value: str) -> str:
 def _empty_as_none(value: object) -> object:
     """Treat an empty string as "not set": TOML has no null, and ``VAR=`` means unset."""
     return None if value == "" else value
+
+
+def _check_web_base_url(value: str | None) -> str | None:
+    """The links' public address: https (plain http only on loopback), no trailing slash."""
+    if value is None:
+        return None
+    problem = base_url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.rstrip("/")
 
 
 class EscalationStepSetting(BaseModel):
@@ -160,6 +171,7 @@ KEYMAP_IDS: Final = frozenset(
         "queue.open",
         "queue.search",
         "queue.find",
+        "queue.new-patient",
         "search.open",
         "search.reload",
         "search.back",
@@ -182,6 +194,9 @@ KEYMAP_IDS: Final = frozenset(
         "patient.export-fhir",
         "patient.where-now",
         "patient.checklist",
+        "patient.new-episode",
+        "patient.correct-record",
+        "patient.correct-details",
         "patient.help",
         "alerts.acknowledge",
         "alerts.resolve",
@@ -210,6 +225,7 @@ KEYMAP_IDS: Final = frozenset(
         "incidents.help",
         "form.cancel",
         "triage.save",
+        "care.save",
         "confirm.yes",
         "confirm.no",
         "help.close",
@@ -368,6 +384,23 @@ class Settings(BaseModel):
     alert_include_patient_name: bool = Field(
         default=False, description="Whether staff alerts may contain the patient's name."
     )
+    web_base_url: Annotated[
+        str | None, BeforeValidator(_empty_as_none), AfterValidator(_check_web_base_url)
+    ] = Field(
+        default=None,
+        description=(
+            "The public https address the reverse proxy serves `aftercare web` at; when set, "
+            "every physician alert carries a signed link to acknowledge it from the phone."
+        ),
+    )
+    web_secret_file: str = Field(
+        default="/etc/aftercare/web-secret",
+        min_length=1,
+        description=(
+            "File holding the secret that signs alert links (`aftercare web --init-secret` "
+            "creates it, mode 0600); only the alert and web services read it."
+        ),
+    )
     escalation_policies: Annotated[
         dict[str, EscalationPolicySetting] | None,
         BeforeValidator(_check_policy_keys),
@@ -522,7 +555,8 @@ def _display(field: str, value: object) -> str:
     """Render *value* for humans, hiding secrets."""
     if value is None:
         return NOT_SET
-    if any(part in field.lower() for part in _SECRET_NAME_PARTS):
+    # A setting that names where a secret is kept (web_secret_file) is a path, not the secret.
+    if any(part in field.lower() for part in _SECRET_NAME_PARTS) and not field.endswith("_file"):
         return MASK
     if isinstance(value, bool):
         # Shown the way it would be written in the TOML file.

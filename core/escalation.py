@@ -122,34 +122,6 @@ def alert_title(escalation_id: int, step: int, disposition: Disposition) -> str:
     return f"[E-{escalation_id} step {step}] {disposition.value.upper()}"
 
 
-def alert_body(
-    *,
-    escalation_id: int,
-    step: int,
-    patient_code: str,
-    disposition: Disposition,
-    day: int,
-    top_reason: str,
-    patient_name: str | None = None,
-    treating_note: str | None = None,
-) -> str:
-    """Minimal patient information by default; the name only when configured.
-
-    `treating_note` (from `treating_target`) tells whoever is paged in the treating
-    physician's place why they are.
-    """
-    who = f"{patient_code} ({patient_name})" if patient_name else patient_code
-    instead = f"Note: {treating_note}.\n" if treating_note else ""
-    return (
-        f"{disposition.value.upper()} triage for patient {who}, day {day} after the procedure.\n"
-        f"Top reason: {top_reason}\n"
-        f"{instead}"
-        f"Escalation E-{escalation_id}, step {step}.\n"
-        f"Acknowledge: aftercare ack E-{escalation_id} --by <your login>, "
-        "or in the aftercare alerts screen."
-    )
-
-
 def build_policies(
     overrides: Mapping[str, Any] | None,
 ) -> dict[Disposition, EscalationPolicy]:

@@ -24,7 +24,6 @@ from core.escalation import (
     EscalationPolicy,
     TreatingPhysician,
     TreatingTarget,
-    alert_body,
     alert_title,
     pages_treating,
     resolve_targets,
@@ -376,23 +375,17 @@ def queue_step(
     escalation = session.get_one(Escalation, escalation_id)
     patient = session.get_one(Patient, escalation.patient_id)
     triage = session.get(TriageAssessment, escalation.triage_id) if escalation.triage_id else None
-    day = 0
-    top_reason = escalation.disposition.value
-    if triage is not None:
-        day = triage.day
-        if triage.reasons:
-            top_reason = str(triage.reasons[0].get("text", top_reason))
     current = policy.steps[step - 1]
     treating = _treating(session, triage) if pages_treating(current) else TreatingTarget(None)
     title = alert_title(escalation.id, step, escalation.disposition)
-    body = alert_body(
-        escalation_id=escalation.id,
-        step=step,
+    body = alert_text(
+        escalation.id,
+        step,
+        escalation.disposition,
         patient_code=patient.code,
-        disposition=escalation.disposition,
-        day=day,
-        top_reason=top_reason,
         patient_name=patient.display_name if include_patient_name else None,
+        day=triage.day if triage is not None else None,
+        reasons=[str(r.get("text", "")) for r in (triage.reasons if triage else []) if r],
         treating_note=treating.note,
     )
     targets = resolve_targets(current, treating.tag)
@@ -433,6 +426,39 @@ def queue_step(
             after={**covered, "why": treating.note},
         )
     return len(targets)
+
+
+def alert_text(
+    escalation_id: int,
+    step: int,
+    disposition: Disposition,
+    *,
+    patient_code: str,
+    patient_name: str | None,
+    day: int | None,
+    reasons: Sequence[str],
+    treating_note: str | None = None,
+) -> str:
+    """The plain text of an alert, one fact per line, every reason the triage gave.
+
+    Minimal patient information: the code, the name only when the clinic allows
+    it. The alert service puts the signed link to the phone page in at sending
+    time (notifiers.dispatcher), as the second line; the last line says how to
+    acknowledge on the clinic server, as the physician's own login.
+    """
+    who = f"{patient_code} ({patient_name})" if patient_name else patient_code
+    lines = [f"{disposition.value.upper()} triage for patient {who}"]
+    if day is not None:
+        lines.append(f"Day {day} after the procedure")
+    lines += [f"Reason: {reason}" for reason in reasons if reason.strip()]
+    if treating_note:
+        lines.append(f"Note: {treating_note}.")
+    lines.append(f"Escalation E-{escalation_id}, step {step}")
+    lines.append(
+        f"On the clinic server, signed in as yourself: aftercare ack E-{escalation_id} "
+        "(or the alerts screen, key !)"
+    )
+    return "\n".join(lines)
 
 
 def _treating(session: Session, triage: TriageAssessment | None) -> TreatingTarget:

@@ -502,3 +502,27 @@ class DispatcherLease(Base):
     owner: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+
+
+class AlertLinkUse(Base):
+    """One action done through an alert's signed link (core.alert_links).
+
+    A link acts at most once per action: the unique (nonce, action) pair is the
+    record that it did. Who acted, from which address and browser, is kept here
+    and in the audit trail.
+    """
+
+    __tablename__ = "alert_link_use"
+    __table_args__ = (UniqueConstraint("nonce", "action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    cycle: Mapped[int] = mapped_column(Integer)
+    target_tag: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    used_at: Mapped[datetime]
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))

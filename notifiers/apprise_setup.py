@@ -19,6 +19,7 @@ raw configuration text.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import stat
@@ -47,6 +48,7 @@ __all__ = [
     "ServiceLine",
     "deliver",
     "describe_services",
+    "html_body",
     "load_apprise",
     "mask_service_url",
     "send_test",
@@ -448,6 +450,33 @@ def _call_error(outcome: AppriseResult) -> str | None:
     return mask_url(" ".join(messages[-1].split())) if messages else None
 
 
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+def html_body(text: str) -> str:
+    """The HTML form of a plain-text alert: each line escaped, kept on its own line, links
+    clickable, the headline in bold.
+
+    Apprise is handed this HTML and told so: an e-mail then carries it as its HTML part
+    and Apprise's own conversion of it as the plain-text part, and every other service
+    gets it converted to what it takes. Handing over plain text unannounced made the
+    e-mail plugin treat it as HTML, so `<...>` vanished from both parts and the lines
+    ran together.
+    """
+    lines = []
+    for number, line in enumerate(text.split("\n")):
+        shown, at = [], 0
+        for link in _LINK.finditer(line):
+            shown.append(html.escape(line[at : link.start()]))
+            url = html.escape(link.group(0))
+            shown.append(f'<a href="{url}">{url}</a>')
+            at = link.end()
+        shown.append(html.escape(line[at:]))
+        joined = "".join(shown)
+        lines.append(f"<strong>{joined}</strong>" if number == 0 and joined else joined)
+    return "<br/>".join(lines)
+
+
 def deliver(
     loaded: LoadedApprise,
     tag: str | Sequence[str],
@@ -464,19 +493,35 @@ def deliver(
     """
     _quiet_apprise_logger()
     wanted = tag if isinstance(tag, str) else list(tag)
-    with loaded.apprise.notify(
-        body=body, title=title, tag=wanted, timeout=timeout_seconds
-    ) as outcome:
-        if outcome.status == AppriseResultStatus.NOMATCH:
-            return DeliveryOutcome(ok_all=False, matched=False)
-        results = [_convert(result) for result in outcome]
-        ok_all = (
-            outcome.status == AppriseResultStatus.SUCCESS
-            and bool(results)
-            and all(r.ok for r in results)
-        )
-        error = None if ok_all or results else _call_error(outcome)
-        return DeliveryOutcome(ok_all=ok_all, matched=True, results=results, error=error)
+    # E-mail and the like default to HTML: they get the HTML form (and build their
+    # plain-text part from it); everything else gets the text as it is, so a JSON hook
+    # or an SMS gateway never sees a tag.
+    groups: dict[apprise.NotifyFormat, list[NotifyBase]] = {}
+    for service in loaded.apprise.find(wanted):
+        html_first = service.resolve_format(None) == apprise.NotifyFormat.HTML
+        fmt = apprise.NotifyFormat.HTML if html_first else apprise.NotifyFormat.TEXT
+        groups.setdefault(fmt, []).append(service)
+    if not groups:
+        return DeliveryOutcome(ok_all=False, matched=False)
+    results: list[DeliveryResult] = []
+    ok_all, error = True, None
+    for fmt, services in groups.items():
+        sending = apprise.Apprise(asset=loaded.apprise.asset)
+        for service in services:
+            sending.add(service)
+        text = html_body(body) if fmt == apprise.NotifyFormat.HTML else body
+        with sending.notify(
+            body=text, title=title, tag=wanted, timeout=timeout_seconds, body_format=fmt
+        ) as outcome:
+            sent = [_convert(result) for result in outcome]
+            ok_all = ok_all and outcome.status == AppriseResultStatus.SUCCESS and bool(sent)
+            if not sent and error is None:
+                error = _call_error(outcome)
+            results += sent
+    ok_all = ok_all and all(r.ok for r in results)
+    return DeliveryOutcome(
+        ok_all=ok_all, matched=True, results=results, error=None if ok_all or results else error
+    )
 
 
 def send_test(

@@ -18,9 +18,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from core.alert_links import LinkClaim, LinkKeys, SecretFileError, link_url, new_nonce, read_secret
 from core.clock import Clock
+from core.config import Settings
 from core.domain import Disposition
 from core.escalation import EscalationPolicy
 from core.oncall import ONCALL, OnCallPhysician, PageRoute, fall_back, route_page
@@ -66,6 +69,43 @@ class DispatchRound:
     lost: int = 0
 
 
+@dataclass(frozen=True)
+class AlertLinks:
+    """Signs the one-tap link each alert carries (core.alert_links), at sending time.
+
+    Only the alert service reads the secret, so links are made here, never when a
+    coordinator's triage queues the step.
+    """
+
+    keys: LinkKeys
+    base_url: str
+
+    def message(self, claim: ClaimedDelivery, tag: str) -> str:
+        """The alert's text with a link signed for its escalation, step, cycle and the tag
+        it is sent to, as the second line (right under the headline, where a phone
+        shows it first). A fresh nonce each time: each link acts once per action."""
+        signed = LinkClaim(claim.escalation_id, claim.step, claim.cycle, tag, new_nonce())
+        url = link_url(self.base_url, self.keys.sign(signed))
+        headline, newline, rest = claim.body.partition("\n")
+        return f"{headline}\nAcknowledge or resolve from your phone: {url}{newline}{rest}"
+
+
+def alert_links(settings: Settings) -> tuple[AlertLinks | None, list[str]]:
+    """The link signer the settings ask for, and what the admin should hear.
+
+    None without `web_base_url`. A secret that cannot be read does not stop the
+    alerts: they go out without the link (the server command still works), and
+    the warning says what to fix.
+    """
+    if not settings.web_base_url:
+        return None, []
+    try:
+        keys, warnings = read_secret(Path(settings.web_secret_file))
+    except SecretFileError as exc:
+        return None, [f"{exc}; alerts are sent without the acknowledgement link"]
+    return AlertLinks(keys, settings.web_base_url), warnings
+
+
 def default_owner() -> str:
     """host:pid:random, unique per dispatcher process and run."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -87,6 +127,7 @@ class Dispatcher:
         include_patient_name: bool = False,
         batch: int = 50,
         record_every: int = 5,
+        links: AlertLinks | None = None,
     ) -> None:
         self.database = database
         self.deliver = deliver
@@ -98,6 +139,8 @@ class Dispatcher:
         self.include_patient_name = include_patient_name
         self.batch = batch
         self.record_every = record_every
+        self.links = links
+        """When set, every message carries a signed one-tap link (see AlertLinks)."""
 
     def run_once(self) -> DispatchRound:
         """One round; returns at once with held_lease False when another dispatcher runs."""
@@ -133,7 +176,7 @@ class Dispatcher:
         for claim in claimed:
             route = route_page(claim.target_tag, on_call)
             # Deliver outside any transaction: a slow SMTP server must not hold locks.
-            report = self.deliver(route.tag, claim.title, claim.body)
+            report = self.deliver(route.tag, claim.title, self._text(claim, route.tag))
             backup = (
                 None
                 if report.delivered
@@ -142,7 +185,7 @@ class Dispatcher:
             if backup is not None:
                 # The on-call physician's own tag did not deliver: the clinic's static
                 # `oncall` group gets the page in this same attempt; both are recorded.
-                second = self.deliver(backup.tag, claim.title, claim.body)
+                second = self.deliver(backup.tag, claim.title, self._text(claim, backup.tag))
                 report = DeliveryReport(
                     second.delivered, report.services + second.services, second.error
                 )
@@ -164,6 +207,10 @@ class Dispatcher:
             with transaction(sessions) as session:
                 mark_changed(session, self.clock.now())
         return result
+
+    def _text(self, claim: ClaimedDelivery, tag: str) -> str:
+        """What is sent to `tag`: the queued text, with its own signed link when links are on."""
+        return claim.body if self.links is None else self.links.message(claim, tag)
 
     def _record(
         self,

@@ -63,6 +63,7 @@ def every_binding() -> Iterator[tuple[str, Binding]]:
     """(where, binding) for every binding of the workstation, in the order a reader meets them."""
     from tui.actions import FOLLOW_UP_BINDINGS
     from tui.app import AftercareApp
+    from tui.care_forms import CareForm
     from tui.help import HelpScreen
     from tui.modals import ConfirmModal, FormModal
     from tui.screens.alerts import AlertsScreen
@@ -84,6 +85,7 @@ def every_binding() -> Iterator[tuple[str, Binding]]:
         ("incident log", IncidentLogScreen.BINDINGS),
         ("every form", FormModal.BINDINGS),
         ("triage form", TriageModal.BINDINGS),
+        ("record of care form", CareForm.BINDINGS),
         ("yes/no question", ConfirmModal.BINDINGS),
         ("help", HelpScreen.BINDINGS),
     )

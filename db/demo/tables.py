@@ -222,6 +222,7 @@ ENTRY_T = table_of(models.IncidentEntry)
 ESCALATION_T = table_of(models.Escalation)
 OUTBOX_T = table_of(models.OutboxNotification)
 MARKER_T = table_of(models.ChangeMarker)
+LINK_USE_T = table_of(models.AlertLinkUse)
 
 # Insert order respects foreign keys. Columns are written by name, so a new
 # nullable column elsewhere in the model does not break the demo.

@@ -30,6 +30,7 @@ from db.demo.tables import (
     ESCALATION_T,
     INCIDENT_T,
     INSERT_ORDER,
+    LINK_USE_T,
     MARKER_T,
     OUTBOX_T,
     PATIENT_T,
@@ -79,6 +80,7 @@ def delete_demo(conn: Connection) -> None:
     escalations = select(ESCALATION_T.c.id).where(ESCALATION_T.c.patient_id.in_(demo_patients))
     incidents = select(INCIDENT_T.c.id).where(INCIDENT_T.c.patient_id.in_(demo_patients))
     episodes = select(EPISODE_T.c.id).where(EPISODE_T.c.patient_id.in_(demo_patients))
+    conn.execute(delete(LINK_USE_T).where(LINK_USE_T.c.escalation_id.in_(escalations)))
     conn.execute(delete(OUTBOX_T).where(OUTBOX_T.c.escalation_id.in_(escalations)))
     conn.execute(delete(ESCALATION_T).where(ESCALATION_T.c.patient_id.in_(demo_patients)))
     conn.execute(delete(ENTRY_T).where(ENTRY_T.c.incident_id.in_(incidents)))

@@ -7,7 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from db import escalations
+from core.alert_links import LinkAction, LinkClaim, LinkClient
+from db import alert_links, escalations
+from db.alert_links import LinkActed, LinkedAlert
 from db.alerts import (
     AlertView,
     FailedSummary,
@@ -69,3 +71,31 @@ class AlertServices(ServiceBase):
         """Who holds a live dispatcher lease, if anyone (the TUI sends alerts itself when
         nobody does)."""
         return self._read(escalations.dispatcher_active, self.clock.now())
+
+    # -- the one-tap page (`aftercare web`): links verified by the web service --------
+
+    def alert_for_link(self, claim: LinkClaim) -> LinkedAlert:
+        """What the alert page shows for a verified link (read only; GET changes nothing).
+        Refused (core.alert_links.LinkRefused) when the alert is gone or closed."""
+        include_name = self.settings.alert_include_patient_name
+        return self._read(
+            alert_links.alert_for_link,
+            self.clock.now(),
+            claim,
+            include_patient_name=include_name,
+        )
+
+    def act_through_link(
+        self,
+        claim: LinkClaim,
+        action: LinkAction,
+        *,
+        acting_login: str | None,
+        client: LinkClient,
+    ) -> LinkActed:
+        """Acknowledge or resolve through a verified link, as the physician it was sent
+        to (or the one chosen on the page for a role tag), once per link and action,
+        audited with the client address and browser. A refusal changes nothing."""
+        return self._apply(
+            alert_links.act_through_link, claim, action, acting_login=acting_login, client=client
+        )

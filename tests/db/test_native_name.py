@@ -61,7 +61,7 @@ def _rendered(engine: Engine, clock: FixedClock, patient_id: int, kind: ExportKi
 def test_0008_adds_the_column_and_takes_it_away_keeping_the_patients(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, "0008")
         assert migrate.current_revision(engine) == "0008"
         when = datetime(2026, 11, 1, 9, 0, tzinfo=ZoneInfo("UTC"))
         with transaction(make_session_factory(engine)) as session:
@@ -72,7 +72,7 @@ def test_0008_adds_the_column_and_takes_it_away_keeping_the_patients(db_url: str
         columns = {c["name"] for c in inspect(engine).get_columns("patient")}
         assert "native_name" not in columns and "family_name" in columns
 
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, "0008")
         assert migrate.current_revision(engine) == "0008"
         with make_session_factory(engine)() as session:
             kept = session.scalars(select(Patient).where(Patient.code == "JP-0815")).one()

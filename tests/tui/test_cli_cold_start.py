@@ -27,6 +27,8 @@ FINDINGS = '{"day": 9, "temperature_c": 37.1, "symptoms": ["erythema"], "country
 
 # Libraries that only the database, the screens, alert delivery or the exports need.
 NOT_FOR_TRIAGE = {
+    "aiohttp",
+    "web",
     "sqlalchemy",
     "alembic",
     "psycopg",

@@ -44,6 +44,7 @@ COMMANDS: dict[str, str | None] = {
     "export": "export",
     "patient": "patient",
     "episode": "episode",
+    "web": "web",
 }
 """Every command, in the order `aftercare --help` lists them, and the module under
 tui/cli/ whose `register(app)` adds it (None: defined in this module)."""

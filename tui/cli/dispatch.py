@@ -77,6 +77,12 @@ def register(app: typer.Typer) -> None:
         for warning in loaded.warnings:
             warn(warning)
         deliver = deliverer_for(loaded)
+        from notifiers.dispatcher import alert_links
+
+        # Each page carries a one-tap link when the web service is set up (docs/deployment.md).
+        links, link_warnings = alert_links(settings)
+        for warning in link_warnings:
+            warn(warning)
         clinic = open_clinic(settings)
         database = clinic.database
         lease = timedelta(seconds=lease_seconds)
@@ -88,6 +94,7 @@ def register(app: typer.Typer) -> None:
             row_lease=lease * 2,
             include_patient_name=settings.alert_include_patient_name,
             policies=build_policies(settings.escalation_policies),
+            links=links,
         )
         try:
             if once:

@@ -52,6 +52,7 @@ from core.dossier import (
     recorded_words,
 )
 from core.incidents import clinic_today
+from core.records import RecordSaved
 from core.refusals import Refused
 from core.schedules import CLINIC_TZ, days_after_procedure
 from core.triage import DECIDED_BY
@@ -181,6 +182,30 @@ class PatientScreen(ClinicScreen):
             "checklist",
             "Checklist",
             "Documentation checklist: tick the documents the patient left with",
+            show=False,
+        ),
+        bind(
+            "patient.new-episode",
+            "E",
+            "new_episode",
+            "New episode",
+            "Record a new treatment episode (a returning patient)",
+            show=False,
+        ),
+        bind(
+            "patient.correct-record",
+            "R",
+            "correct_record",
+            "Correct the record",
+            "Correct the latest episode: procedure time, products and lots, add-ons, physician",
+            show=False,
+        ),
+        bind(
+            "patient.correct-details",
+            "P",
+            "correct_details",
+            "Correct details",
+            "Correct who the patient is: names, birth date, home country, language, channel",
             show=False,
         ),
         *FOLLOW_UP_BINDINGS,
@@ -375,6 +400,43 @@ class PatientScreen(ClinicScreen):
 
         form = ChecklistModal(f"{who.code} {who.display_name}", episode.documentation)
         self._write_answer(form, "Documentation checklist saved.", save, actor)
+
+    def action_new_episode(self) -> None:
+        """A returning patient's new treatment episode, with its follow-up."""
+        from tui.care_forms import open_new_episode
+
+        actor = self.acting("record a treatment episode")
+        if actor is not None and self.dossier is not None:
+            open_new_episode(self, actor, self.dossier.identity, self._recorded)
+
+    def action_correct_record(self) -> None:
+        """Correct the latest episode as stored now; a colleague's correction made
+        meanwhile refuses the save."""
+        from tui.care_forms import open_episode_correction
+
+        actor = self.acting("correct the record of care")
+        if actor is None or self.dossier is None:
+            return
+        if not self.dossier.episodes:
+            self.notify("This patient has no treatment episode to correct.", severity="warning")
+            return
+        episode_id = self.dossier.episodes[0].episode_id
+        open_episode_correction(self, actor, self.dossier.identity, episode_id, self._recorded)
+
+    def action_correct_details(self) -> None:
+        """Correct who the patient is; where they are now is `W`."""
+        from tui.care_forms import open_details_correction
+
+        actor = self.acting("correct a patient's details")
+        if actor is not None and self.dossier is not None:
+            open_details_correction(self, actor, self.dossier.identity, self._recorded)
+
+    def _recorded(self, saved: RecordSaved) -> None:
+        """A record of care saved: say what it did, and show it."""
+        from tui.care_forms import saved_words
+
+        self.notify(saved_words(saved), markup=False)
+        self.reload()
 
     def after_follow_up(self) -> None:
         """Show the write at once."""

@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.geometry import Offset
 from textual.widgets import DataTable, Footer, Static
 
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueFilter, QueueRow
+from core.records import RecordSaved
 from db.alerts import FailedSummary
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget
+from tui.care_forms import open_new_patient, saved_words
 from tui.keys import bind
 from tui.live import LiveReading
 from tui.modals import TextPromptModal
@@ -77,6 +80,14 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
             "find_patient",
             "Find",
             "Find any patient, on the schedule or not",
+            show=False,
+        ),
+        bind(
+            "queue.new-patient",
+            "N",
+            "new_patient",
+            "New patient",
+            "Record a new patient with their first treatment episode",
             show=False,
         ),
         bind("queue.filter.mine", "m", "filter_mine", "Mine", "Only my patients"),
@@ -137,6 +148,9 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         self.wanted = QueueFilter()
         """The active filters."""
         self._rows_by_key: dict[str, QueueRow] = {}
+        self._cursor_to: tuple[str, datetime] | None = None
+        """A patient just recorded here, and when: the cursor goes to them once a page
+        shows them (a page read later without them, say under a filter, forgets them)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the queue…", id="queue-counts")
@@ -186,7 +200,7 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         quiet, palette = self.aftercare.settings.quiet_channel_days, self.palette
         wanted_keys = [str(r.patient_id) for r in page.rows]
         kept = cursor_key(table)
-        scroll = table.scroll_offset
+        scroll: Offset | None = table.scroll_offset
         with self.aftercare.batch_update():
             keep = set(wanted_keys)
             for gone in [k for k in table.rows if k.value not in keep]:
@@ -205,9 +219,18 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
             if current != wanted_keys:
                 rank = {code: i for i, code in enumerate(r.patient_code for r in page.rows)}
                 table.sort("patient", key=lambda cell: rank[cell.plain.split(" ", 1)[0]])
+            if self._cursor_to is not None:
+                recorded, at = self._cursor_to
+                if recorded in table.rows:
+                    kept, scroll = recorded, None
+                if recorded in table.rows or page.read_at > at:
+                    self._cursor_to = None
             if kept is not None and kept in table.rows:
-                table.move_cursor(row=table.get_row_index(kept), animate=False, scroll=False)
-            table.scroll_to(scroll.x, scroll.y, animate=False)
+                table.move_cursor(
+                    row=table.get_row_index(kept), animate=False, scroll=scroll is None
+                )
+            if scroll is not None:
+                table.scroll_to(scroll.x, scroll.y, animate=False)
 
     def _show_counts(self, page: QueuePage) -> None:
         counts = page.counts
@@ -278,6 +301,17 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         row = self.highlighted()
         if row is not None:
             self.aftercare.open_patient(row.patient_id)
+
+    def action_new_patient(self) -> None:
+        """Record a new patient with their first episode; the cursor goes to them."""
+        actor = self.acting("record a patient")
+        if actor is not None:
+            open_new_patient(self, actor, self._recorded)
+
+    def _recorded(self, saved: RecordSaved) -> None:
+        self.notify(saved_words(saved), markup=False)
+        self._cursor_to = (str(saved.patient_id), self.aftercare.clock.now())
+        self.refresh_now()
 
     # -- filters -----------------------------------------------------------
 
