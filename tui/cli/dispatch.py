@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+import threading
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tui.cli.errors import fail, refusals, warn
 from tui.cli.opening import open_clinic, signed_in
 from tui.cli.opening import settings as load_settings
+
+if TYPE_CHECKING:
+    from db.services import Clinic
 
 EscalationArgument = Annotated[str, typer.Argument(help="Escalation id, e.g. E-123.")]
 ByOption = Annotated[
@@ -55,13 +60,15 @@ def register(app: typer.Typer) -> None:
             _health()
             return
         import signal
-        import threading
-        from datetime import timedelta
 
         from core.escalation import build_policies
         from notifiers.apprise_setup import NotifyConfigError, load_apprise
         from notifiers.delivery import deliverer_for
         from notifiers.dispatcher import Dispatcher
+        from notifiers.systemd import notify
+
+        def stop_notice() -> None:
+            notify("STOPPING=1")
 
         settings = load_settings()
         if not settings.apprise_config:
@@ -112,9 +119,42 @@ def register(app: typer.Typer) -> None:
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             signal.signal(signal.SIGINT, lambda *_: stop.set())
             typer.echo(f"dispatcher {dispatcher.owner} running; SIGTERM stops it")
+            _watch(clinic, dispatcher.owner, stop, interval, lease)
             dispatcher.run_forever(stop, interval=interval)
         finally:
+            stop_notice()
             database.close()
+
+    def _watch(
+        clinic: Clinic, owner: str, stop: threading.Event, interval: float, lease: timedelta
+    ) -> None:
+        """Under systemd (Type=notify, WatchdogSec=): say ready, then ping the watchdog
+        while alerts can flow: this dispatcher renewed its lease lately, or another
+        one holds a live lease. A process up but stuck is then restarted by systemd."""
+        from notifiers.systemd import notify, watchdog_seconds
+
+        notify("READY=1")
+        deadline = watchdog_seconds()
+        if deadline is None:
+            return
+        fresh = max(3 * interval, lease.total_seconds() / 3)
+
+        def ping() -> None:
+            while not stop.wait(deadline / 3):
+                try:
+                    state = clinic.alert_path()
+                except Exception:  # the database is gone: no ping, systemd restarts us
+                    continue
+                heartbeat = state.heartbeat_at
+                mine = (
+                    state.owner == owner
+                    and heartbeat is not None
+                    and (state.now - heartbeat).total_seconds() <= fresh
+                )
+                if mine or (state.owner != owner and state.dispatcher_alive):
+                    notify("WATCHDOG=1")
+
+        threading.Thread(target=ping, name="watchdog", daemon=True).start()
 
     def _health() -> None:
         # Exit 2 for configuration or database trouble too: a monitor must page on it.

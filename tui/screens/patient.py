@@ -315,7 +315,14 @@ class PatientScreen(ClinicScreen):
 
         def triage(who: Actor, entry: TriageEntry) -> FollowUpWritten:
             saved = clinic.record_triage(who, identity.patient_id, entry)
-            return FollowUpWritten(saved_summary(saved, entry.outcome.disposition))
+            sending = None
+            if saved.escalation_id is not None and saved.disposition.opens_incident:
+                # Whether anyone is sending the page, said at the moment it matters most.
+                try:
+                    sending = clinic.alert_path().after_save()
+                except Refused:
+                    sending = "could not tell whether a dispatcher is sending it"
+            return FollowUpWritten(saved_summary(saved, entry.outcome.disposition, sending))
 
         self._write_answer(TriageModal(context), "Triage saved.", triage, actor)
 
@@ -643,8 +650,9 @@ def _timeline_cells(
     return when, kind, what
 
 
-def saved_summary(saved: SavedTriage, computed: Disposition) -> str:
-    """What one saved triage wrote, in words, for the toast after saving."""
+def saved_summary(saved: SavedTriage, computed: Disposition, sending: str | None = None) -> str:
+    """What one saved triage wrote, in words, for the toast after saving; `sending`
+    (core.alert_health) says whether a dispatcher is sending the physician alert."""
     downgraded = saved.disposition.severity < computed.severity
     head = f"Triage saved: {saved.disposition.value.upper()}"
     if saved.disposition is not computed:
@@ -658,7 +666,8 @@ def saved_summary(saved: SavedTriage, computed: Disposition) -> str:
             told = f"{saved.notifications} physician target" + (
                 "" if saved.notifications == 1 else "s"
             )
-            parts.append(f"physician alert E-{saved.escalation_id} queued for {told}")
+            queued = f"physician alert E-{saved.escalation_id} queued for {told}"
+            parts.append(f"{queued}: {sending}" if sending else queued)
         else:
             parts.append(
                 f"the treating physician is told once (E-{saved.escalation_id}) that you chose "

@@ -12,6 +12,11 @@ Above the table, a red banner says when physician alert deliveries failed
 on a quiet poll: a delivery outcome and an acknowledgement both move the marker.
 It stays on every coordinator's queue until someone acknowledges or resolves
 the escalations concerned (press `!` for the alerts screen).
+
+The same banner says, before anything else, when physician alerts are NOT
+being sent (core.alert_health: an alert waiting beyond the grace period with
+no dispatcher holding it). That is read on its own timer, not with the page:
+a dead dispatcher writes nothing, so no change marker would ever move.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from textual.app import ComposeResult
 from textual.geometry import Offset
 from textual.widgets import DataTable, Footer, Static
 
+from core.alert_health import AlertPathState
 from core.domain import Disposition
 from core.queue import QueueCounts, QueueFilter, QueueRow
 from core.records import RecordSaved
@@ -148,6 +154,9 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         self.wanted = QueueFilter()
         """The active filters."""
         self._rows_by_key: dict[str, QueueRow] = {}
+        self._stall: str | None = None
+        """The "alerts are NOT being sent" sentence, while they are not."""
+        self._failed: FailedSummary | None = None
         self._cursor_to: tuple[str, datetime] | None = None
         """A patient just recorded here, and when: the cursor goes to them once a page
         shows them (a page read later without them, say under a filter, forgets them)."""
@@ -166,6 +175,34 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         if self.aftercare.actor is not None:
             self.wanted = replace(self.wanted, me=self.aftercare.actor.staff_id)
         self.poll()
+        # Well within the stall grace period (a minute by default), at the cost of two
+        # small indexed reads.
+        every = max(1.0, 5 * self.aftercare.settings.refresh_seconds)
+        self.set_interval(every, self.check_alert_path)
+        self.check_alert_path()
+
+    # -- is anyone sending physician alerts? ---------------------------------
+
+    def check_alert_path(self) -> None:
+        """Read the dispatcher's heartbeat against the oldest waiting alert (off the loop)."""
+        self.run_worker(
+            self._read_alert_path,
+            thread=True,
+            exclusive=True,
+            group="alert-path",
+            exit_on_error=False,
+        )
+
+    def _read_alert_path(self) -> None:
+        try:
+            state = self.aftercare.clinic.alert_path()
+        except Exception:  # the page read says when the database is gone
+            return
+        self.app.call_from_thread(self._show_alert_path, state)
+
+    def _show_alert_path(self, state: AlertPathState) -> None:
+        self._stall = state.banner()
+        self._show_banner(self._failed)
 
     # -- reading -----------------------------------------------------------
 
@@ -254,18 +291,20 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
             )
         )
 
-    def _show_banner(self, failed: FailedSummary) -> None:
+    def _show_banner(self, failed: FailedSummary | None) -> None:
+        self._failed = failed
         banner = self.query_one("#queue-banner", Static)
-        # Hidden rather than empty, so a queue without failures looks exactly as before.
-        banner.display = failed.count > 0
-        if failed.count:
+        said = []
+        if self._stall:
+            said.append(f"⚠ {self._stall}")
+        if failed is not None and failed.count:
             noun = "delivery" if failed.count == 1 else "deliveries"
-            banner.update(
-                Text(
-                    f"⚠ {failed.count} physician alert {noun} failed — press ! to review",
-                    style="bold",
-                )
-            )
+            said.append(f"⚠ {failed.count} physician alert {noun} failed — press ! to review")
+        # Hidden rather than empty, so a queue without trouble looks exactly as before.
+        banner.display = bool(said)
+        banner.set_class(self._stall is not None, "-stalled")
+        if said:
+            banner.update(Text("\n".join(said), style="bold"))
 
     # -- the highlighted patient -------------------------------------------
 
