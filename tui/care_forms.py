@@ -368,12 +368,6 @@ class CareForm(FormModal[RecordSaved]):
 
     # -- as the person types -------------------------------------------------
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        """Enter moves on, as tab does: a long form is saved with the Save button only."""
-        event.stop()
-        self.focus_next()
-
     @on(Button.Pressed, "#add-product")
     async def _add_product(self) -> None:
         await self._add_row("product")
@@ -841,8 +835,20 @@ def _field(
     return parts
 
 
+class FieldInput(Input):
+    """An input of a long form: Enter moves on to the next field at once.
+
+    Input's own Enter posts a Submitted message, handled after the keys already
+    typed behind it: text typed (or pasted) fast after Enter would land in the
+    same field. Moving the focus inside the key's own handling keeps every
+    keystroke in the field it was typed for."""
+
+    async def action_submit(self) -> None:
+        self.screen.focus_next()
+
+
 def _input(key: str, value: str, *, placeholder: str = "") -> Input:
-    return Input(
+    return FieldInput(
         value=value,
         placeholder=_PLACEHOLDERS.get(placeholder or key, ""),
         id=key,
