@@ -4,7 +4,6 @@ lease, and says STOPPING on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+
+from tests.notifiers.test_dispatch_process import _env
 
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
 
@@ -40,15 +41,9 @@ def test_the_dispatcher_says_ready_pings_the_watchdog_and_says_stopping(
         sock.settimeout(0.2)
         apprise_file = tmp_path / "apprise.yml"
         apprise_file.write_text("urls:\n  - json://127.0.0.1:9/:\n      tag: oncall\n")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-        env.update(
-            AFTERCARE_DATABASE_URL=db_url,
-            AFTERCARE_APPRISE_CONFIG=str(apprise_file),
-            HOME=str(tmp_path),
-            XDG_CONFIG_HOME=str(tmp_path / "config"),
-            NOTIFY_SOCKET=address,
-            WATCHDOG_USEC="900000",  # 0.9 s: a ping every 0.3 s
-        )
+        env = _env(db_url, apprise_file, tmp_path)
+        # 0.9 s: a ping every 0.3 s.
+        env.update(NOTIFY_SOCKET=address, WATCHDOG_USEC="900000")
         process = subprocess.Popen(
             [AFTERCARE, "dispatch", "--interval", "0.2"],
             env=env,
