@@ -22,14 +22,9 @@ from datetime import date, tzinfo
 from decimal import Decimal
 from typing import Final
 
-from core.patient_import import (
-    COLUMNS,
-    EPISODE_COLUMNS,
-    FORMULA_STARTS,
-    PRODUCT_COLUMNS,
-    PRODUCT_OPTIONAL_COLUMNS,
-    unguarded,
-)
+from core.csv_files import FORMULA_STARTS, unguarded
+from core.patient_import import COLUMNS, EPISODE_COLUMNS
+from core.product_import import PRODUCT_COLUMNS, PRODUCT_OPTIONAL_COLUMNS
 from core.records import NONE_GIVEN, SCHEDULE_SEPARATOR, EpisodeRecord, PatientRecord
 
 PATIENT_FILE_COLUMNS: Final = (

@@ -3,7 +3,7 @@ episode (`N` on the queue), a returning patient's new episode (`E`), a correctio
 of the latest episode (`R`) and of who the patient is (`P`, patient screen).
 
 The form hands the text over as typed to `core.records.episode_from_text` and
-`core.patient_import.patient_from_text`, and shows every problem under its own
+`core.patient_fields.patient_from_text`, and shows every problem under its own
 field, with a summary line and the focus on the first bad field; what was typed
 stays. A warning (a lot expired before the procedure) is shown the same way and
 saved only when Save is pressed again.
@@ -11,39 +11,34 @@ saved only when Save is pressed again.
 Unlike the small forms, this one calls the Clinic itself (in a thread worker) and
 closes only once the record is saved: a refusal by the database (a code already
 taken, a physician no longer active, a colleague's correction meanwhile) then
-lands beside its field too, with everything typed still there.
+lands beside its field too, with everything typed still there. The fields
+themselves are built by tui.care_fields; the screens open the form through
+tui.care_opening.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.contacts import country_code
 from core.countries import country_name
-from core.domain import Channel, Protocol
-from core.dossier import PatientIdentity, channel_label
-from core.patient_import import patient_from_text
+from core.patient_fields import patient_from_text
 from core.records import (
-    FIELD_WORDS,
     NONE_GIVEN,
     PATIENT_FIELDS,
-    SCHEDULE_SEPARATOR,
     AddOn,
     EpisodeRecord,
     FieldProblem,
-    NewPatient,
     PatientRecord,
     Product,
     RecordRefused,
@@ -51,75 +46,27 @@ from core.records import (
     episode_from_text,
     field_words,
 )
-from core.refusals import NotFound, Refused, StaleEdit
+from core.refusals import Refused, StaleEdit
 from core.schedules import CLINIC_TZ
-from core.triage.course import PROTOCOL_WORDS
 from core.zones import suggested_zone, zones_for_country
+from tui.care_fields import (
+    ADDON_FIELDS,
+    PRODUCT_FIELDS,
+    YES_NO_KEYS,
+    FormChoices,
+    episode_widgets,
+    given_row,
+    opened_time,
+    patient_text,
+    patient_widgets,
+)
 from tui.keys import bind
 from tui.modals import ConfirmModal, FormModal
 
 if TYPE_CHECKING:
-    from db.followup import Actor
-    from db.services import Clinic
-    from tui.actions import FollowUpActions
     from tui.app import AftercareApp
 
-Opened = TypeVar("Opened")
-
-CORRECTABLE_PATIENT_FIELDS: Final = (
-    "family_name",
-    "given_name",
-    "native_name",
-    "birth_date",
-    "home_country",
-    "language",
-    "channel",
-    "channel_handle",
-)
-"""Who the patient is; the code stays, and where they are now has its own form (W)."""
-
-NOT_RECORDED: Final = "not recorded"
-_TIME_FORMAT: Final = "%Y-%m-%d %H:%M"
-_PRODUCT_FIELDS: Final = ("name", "mfds_reference", "lot_number", "expiry_date", "exosome")
-_ADDON_FIELDS: Final = ("name", "dose_mg")
 _CHOOSE: Final = "not chosen: choose one"
-_PLACEHOLDERS: Final = {
-    "code": "e.g. JP-0042: letters, digits, '.', '_', '-'",
-    "family_name": "as in the passport",
-    "given_name": "as in the passport; empty if none",
-    "native_name": "in the patient's own script; empty if none",
-    "birth_date": "YYYY-MM-DD; empty if not known",
-    "home_country": "two letters, e.g. JP",
-    "current_country": "empty: at home",
-    "language": "e.g. ja, en, zh-Hant",
-    "timezone": "filled in when the country has one zone",
-    "channel_handle": "the patient's handle on that channel",
-    "phone": "+81 90 ...; empty if none",
-    "email": "empty if none",
-    "procedure_at": "YYYY-MM-DD HH:MM, clinic time",
-    "departure_date": "YYYY-MM-DD; empty if not known",
-    "allergies": "what the patient is allergic to",
-    "product-name": "as on the label",
-    "product-lot_number": "as printed on the vial",
-    "product-expiry_date": "YYYY-MM or YYYY-MM-DD",
-    "addon-name": "e.g. glutathione",
-    "addon-dose_mg": "mg, e.g. 1200",
-}
-_YES_NO_KEYS: Final = ("has_allergies", "vasovagal_history", "sensitive_skin")
-
-
-@dataclass(frozen=True)
-class FormChoices:
-    """What the episode fields offer: the active physicians and the schedule templates."""
-
-    physicians: tuple[tuple[str, str], ...]
-    """(login, name) of each active physician."""
-    templates: tuple[str, ...]
-
-    @classmethod
-    def read(cls, clinic: Clinic) -> FormChoices:
-        """Read them (a database read: call it off the event loop)."""
-        return cls(tuple(clinic.physicians()), tuple(clinic.template_names()))
 
 
 @dataclass(frozen=True)
@@ -227,8 +174,7 @@ class CareForm(FormModal[RecordSaved]):
             self.FORM_CLASSES = "form wide care short"  # the patient alone: no need to scroll
         self._episode = episode
         """The episode as the form opened it (a correction), or None."""
-        opened_at = episode.procedure_at if episode else _rounded(now)
-        self._opened_time = f"{opened_at.astimezone(CLINIC_TZ):{_TIME_FORMAT}}"
+        self._opened_time = opened_time(episode, now)
         self._rows = {"product": 0, "addon": 0}
         """How many rows of each list the form has (empty ones too)."""
         self._product_rows: list[int] = []
@@ -254,106 +200,17 @@ class CareForm(FormModal[RecordSaved]):
         with VerticalScroll(id="care-body"):
             if self._patient_fields:
                 yield Label(Text("Patient"), classes="section")
-                yield from self._patient_widgets()
+                yield from patient_widgets(self._patient_fields, self._patient)
             if self._with_episode:
                 yield Label(Text("Treatment episode"), classes="section")
-                yield from self._episode_widgets()
-
-    def _patient_widgets(self) -> Iterator[Widget]:
-        shown = _patient_text(self._patient)
-        for key in self._patient_fields:
-            if key == "channel":
-                chosen = self._patient.channel if self._patient else Select.NULL
-                widget: Widget = Select(
-                    [(channel_label(c), c) for c in Channel],
-                    prompt="choose the channel",
-                    value=chosen,
-                    id=key,
-                    compact=True,
+                yield from episode_widgets(
+                    self._episode, self._choices, self._opened_time, self._row
                 )
-            else:
-                widget = _input(key, shown.get(key, ""))
-            yield from _field(key, widget, hint=key == "timezone")
-
-    def _episode_widgets(self) -> Iterator[Widget]:
-        episode = self._episode
-        text = _episode_text(episode)
-        yield from _field(
-            "procedure_at",
-            _input("procedure_at", self._opened_time),
-            hint=True,
-            said="clinic time (KST), YYYY-MM-DD HH:MM",
-        )
-        protocol = episode.protocol if episode else Select.NULL
-        yield from _field(
-            "protocol",
-            Select(
-                [(_capital(PROTOCOL_WORDS[p]), p) for p in Protocol],
-                prompt="choose the protocol",
-                value=protocol,
-                id="protocol",
-                compact=True,
-            ),
-        )
-        known = ", ".join(self._choices.templates)
-        yield from _field(
-            "schedule",
-            _input("schedule", text["schedule"] or "standard"),
-            hint=True,
-            said=f"known: {known}; several: separate with '{SCHEDULE_SEPARATOR}'",
-        )
-        yield from _field("treating_physician", self._physician_select(episode))
-        for key in ("nurse_name", "nurse_license_ref", "departure_date"):
-            yield from _field(key, _input(key, text[key]))
-        for key in ("travel_insurer", "travel_policy_number", "khidi_cover_ref"):
-            yield from _field(key, _input(key, text[key]))
-        for key in _YES_NO_KEYS:
-            yield from _field(key, _yes_no(key, getattr(episode, key, None)))
-            if key == "has_allergies":
-                yield from _field("allergies", _input("allergies", text["allergies"]))
-        yield from self._list_widgets("product", episode.products if episode else None)
-        yield from self._list_widgets("addon", episode.addons if episode else None)
-
-    def _physician_select(self, episode: EpisodeRecord | None) -> Select[str]:
-        options = [(f"{name} ({login})", login) for login, name in self._choices.physicians]
-        chosen = episode.treating_physician if episode else None
-        if chosen and chosen not in {login for login, _ in self._choices.physicians}:
-            # Kept as recorded: a correction must not drop a physician who left since.
-            options.append((f"{chosen} (no longer an active physician)", chosen))
-        return Select(
-            options,
-            prompt=NOT_RECORDED,
-            value=chosen or Select.NULL,
-            id="treating_physician",
-            compact=True,
-        )
-
-    def _list_widgets(
-        self, kind: str, given: tuple[Product, ...] | tuple[AddOn, ...] | None
-    ) -> Iterator[Widget]:
-        key = f"{kind}s"
-        yield Label(Text(field_words(key)), classes="section")
-        yield Checkbox("None given", value=given == (), id=key, compact=True)
-        yield Static("", id=f"{key}-error", classes="field-error -empty")
-        rows: list[Product | AddOn | None] = [*(given or ())] or [None]
-        yield Vertical(*(self._row(kind, row) for row in rows), id=f"{kind}-rows", classes="rows")
-        label = "Add product" if kind == "product" else "Add add-on"
-        yield Button(label, id=f"add-{kind}", compact=True)
 
     def _row(self, kind: str, given: Product | AddOn | None) -> Vertical:
+        """The next row of products or add-ons: the form counts them (empty ones too)."""
         self._rows[kind] += 1
-        n = self._rows[kind]
-        title = f"{'Product' if kind == 'product' else 'Add-on'} {n}"
-        parts: list[Widget] = [Label(Text(title), classes="row-title")]
-        for name in _PRODUCT_FIELDS if kind == "product" else _ADDON_FIELDS:
-            key = f"{kind}-{n}-{name}"
-            widget: Widget
-            if name == "exosome":
-                widget = _yes_no(key, given.exosome if isinstance(given, Product) else None)
-            else:
-                widget = _input(key, _row_text(given, name), placeholder=f"{kind}-{name}")
-            parts.extend(_field(key, widget, words=_capital(FIELD_WORDS[name])))
-        return Vertical(*parts, id=f"{kind}-row-{n}", classes="row")
+        return given_row(kind, self._rows[kind], given)
 
     def on_mount(self) -> None:
         # Tab goes from field to field; the body scrolls to the focused one by itself.
@@ -502,7 +359,7 @@ class CareForm(FormModal[RecordSaved]):
         return Typed(patient, episode)
 
     def _typed_patient(self, problems: list[FieldProblem]) -> PatientRecord | None:
-        values = _patient_text(self._patient)
+        values = patient_text(self._patient)
         for key in self._patient_fields:
             values[key] = self._value(key)
         try:
@@ -530,12 +387,12 @@ class CareForm(FormModal[RecordSaved]):
             "travel_insurer",
             "travel_policy_number",
             "khidi_cover_ref",
-            *_YES_NO_KEYS,
+            *YES_NO_KEYS,
             "allergies",
         )
         values = {key: self._value(key) for key in (*keys, "products", "addons")}
-        products, self._product_rows = self._filled("product", _PRODUCT_FIELDS)
-        addons, self._addon_rows = self._filled("addon", _ADDON_FIELDS)
+        products, self._product_rows = self._filled("product", PRODUCT_FIELDS)
+        addons, self._addon_rows = self._filled("addon", ADDON_FIELDS)
         now = self._now()
         unchanged = self._episode is not None and values["procedure_at"] == self._opened_time
         try:
@@ -667,242 +524,3 @@ class CareForm(FormModal[RecordSaved]):
 
     def _now(self) -> datetime:
         return cast("AftercareApp", self.app).clock.now()
-
-
-# -- opening a form from a screen ----------------------------------------------
-
-
-def open_new_patient(
-    screen: FollowUpActions, actor: Actor, saved: Callable[[RecordSaved], None]
-) -> None:
-    """`N` on the queue: a new patient with their first episode."""
-    clinic = screen.aftercare.clinic
-
-    def save(typed: Typed) -> RecordSaved:
-        assert typed.patient is not None and typed.episode is not None
-        return clinic.record_patient(actor, NewPatient(typed.patient, typed.episode))
-
-    def form_for(choices: FormChoices) -> CareForm:
-        heading = "New patient, with their first treatment episode"
-        now = screen.aftercare.clock.now()
-        return CareForm(heading, choices, save, patient_fields=PATIENT_FIELDS, now=now)
-
-    _open(screen, lambda: FormChoices.read(clinic), form_for, saved)
-
-
-def open_new_episode(
-    screen: FollowUpActions,
-    actor: Actor,
-    who: PatientIdentity,
-    saved: Callable[[RecordSaved], None],
-) -> None:
-    """`E` on the patient screen: a returning patient's new episode."""
-    clinic = screen.aftercare.clinic
-
-    def save(typed: Typed) -> RecordSaved:
-        assert typed.episode is not None
-        return clinic.record_episode(actor, who.patient_id, typed.episode)
-
-    def form_for(choices: FormChoices) -> CareForm:
-        heading = f"New treatment episode: {who.code} {who.display_name}"
-        return CareForm(heading, choices, save, now=screen.aftercare.clock.now())
-
-    _open(screen, lambda: FormChoices.read(clinic), form_for, saved)
-
-
-def open_episode_correction(
-    screen: FollowUpActions,
-    actor: Actor,
-    who: PatientIdentity,
-    episode_id: int,
-    saved: Callable[[RecordSaved], None],
-) -> None:
-    """`R` on the patient screen: the episode as stored now, saved against itself."""
-    clinic = screen.aftercare.clinic
-
-    def read() -> tuple[FormChoices, EpisodeRecord]:
-        opened = clinic.episode_record(episode_id)
-        if opened is None:
-            raise NotFound("the episode is no longer there; read the patient again (r)")
-        return FormChoices.read(clinic), opened
-
-    def form_for(read: tuple[FormChoices, EpisodeRecord]) -> CareForm:
-        choices, opened = read
-
-        def save(typed: Typed) -> RecordSaved:
-            assert typed.episode is not None
-            return clinic.correct_episode(actor, episode_id, typed.episode, expected=opened)
-
-        heading = f"Correct the record of care: {who.code} {who.display_name}"
-        now = screen.aftercare.clock.now()
-        return CareForm(heading, choices, save, episode=opened, now=now)
-
-    _open(screen, read, form_for, saved)
-
-
-def open_details_correction(
-    screen: FollowUpActions,
-    actor: Actor,
-    who: PatientIdentity,
-    saved: Callable[[RecordSaved], None],
-) -> None:
-    """`P` on the patient screen: who the patient is, saved against the record as opened."""
-    clinic = screen.aftercare.clinic
-
-    def read() -> PatientRecord:
-        opened = clinic.patient_record(who.patient_id)
-        if opened is None:
-            raise NotFound("the patient is no longer there")
-        return opened
-
-    def form_for(opened: PatientRecord) -> CareForm:
-        def save(typed: Typed) -> RecordSaved:
-            assert typed.patient is not None
-            return clinic.correct_patient(actor, who.patient_id, typed.patient, expected=opened)
-
-        return CareForm(
-            f"Correct the patient's details: {who.code} (where they are now: W)",
-            FormChoices((), ()),
-            save,
-            patient_fields=CORRECTABLE_PATIENT_FIELDS,
-            patient=opened,
-            with_episode=False,
-            now=screen.aftercare.clock.now(),
-        )
-
-    _open(screen, read, form_for, saved)
-
-
-def _open(
-    screen: FollowUpActions,
-    read: Callable[[], Opened],
-    form_for: Callable[[Opened], CareForm],
-    saved: Callable[[RecordSaved], None],
-) -> None:
-    """Read what the form needs off the event loop (`read`), open the form made of it,
-    and hand a saved record to `saved`; a refusal to read is a toast."""
-    app = screen.aftercare
-
-    def opened(what: Opened) -> None:
-        def closed(record: RecordSaved | None) -> None:
-            if record is not None:
-                saved(record)
-
-        app.push_screen(form_for(what), closed)
-
-    def run() -> None:
-        try:
-            what = read()
-        except Refused as exc:
-            failed = str(exc)
-        except Exception as exc:  # the database gone for a moment must not kill the screen
-            failed = f"could not open the form ({exc})"
-        else:
-            with suppress(RuntimeError):  # the app is closing
-                app.call_from_thread(opened, what)
-            return
-        with suppress(RuntimeError):
-            app.call_from_thread(
-                app.notify, failed, title="Not opened", severity="error", markup=False
-            )
-
-    screen.run_worker(run, thread=True, group="care-open", exit_on_error=False)
-
-
-def saved_words(saved: RecordSaved) -> str:
-    """The toast after a save: what it did, and the warnings confirmed."""
-    words = saved.words()
-    if saved.warnings:
-        words += " Recorded as typed despite: " + "; ".join(saved.warnings) + "."
-    return words
-
-
-# -- building the fields ----------------------------------------------------------
-
-
-def _field(
-    key: str, widget: Widget, *, words: str = "", hint: bool = False, said: str = ""
-) -> list[Widget]:
-    """A field: its words and widget on one line, a hint under it, its problem under that."""
-    parts: list[Widget] = [
-        Horizontal(Label(Text(words or field_words(key))), widget, classes="field")
-    ]
-    if hint:
-        parts.append(
-            Static(Text(said), id=f"{key}-hint", classes="hint" + ("" if said else " -empty"))
-        )
-    parts.append(Static("", id=f"{key}-error", classes="field-error -empty"))
-    return parts
-
-
-class FieldInput(Input):
-    """An input of a long form: Enter moves on to the next field at once.
-
-    Input's own Enter posts a Submitted message, handled after the keys already
-    typed behind it: text typed (or pasted) fast after Enter would land in the
-    same field. Moving the focus inside the key's own handling keeps every
-    keystroke in the field it was typed for."""
-
-    async def action_submit(self) -> None:
-        self.screen.focus_next()
-
-
-def _input(key: str, value: str, *, placeholder: str = "") -> Input:
-    return FieldInput(
-        value=value,
-        placeholder=_PLACEHOLDERS.get(placeholder or key, ""),
-        id=key,
-        compact=True,
-    )
-
-
-def _yes_no(key: str, value: bool | None) -> Select[str]:
-    chosen = Select.NULL if value is None else ("yes" if value else "no")
-    return Select(
-        [("yes", "yes"), ("no", "no")], prompt=NOT_RECORDED, value=chosen, id=key, compact=True
-    )
-
-
-def _capital(words: str) -> str:
-    return words[:1].upper() + words[1:]
-
-
-def _rounded(now: datetime) -> datetime:
-    """Now, down to the five minutes: a time a person would write."""
-    return now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value == int(value) else f"{value:g}"
-    return str(value)
-
-
-def _patient_text(patient: PatientRecord | None) -> dict[str, str]:
-    """The patient's fields as a form shows them (all empty for a new patient)."""
-    if patient is None:
-        return {}
-    return {key: _shown(getattr(patient, key)) for key in PATIENT_FIELDS}
-
-
-def _episode_text(episode: EpisodeRecord | None) -> dict[str, str]:
-    keys = (
-        "nurse_name",
-        "nurse_license_ref",
-        "departure_date",
-        "travel_insurer",
-        "travel_policy_number",
-        "khidi_cover_ref",
-        "allergies",
-    )
-    text = {key: _shown(getattr(episode, key, None)) for key in keys}
-    text["schedule"] = SCHEDULE_SEPARATOR.join(episode.schedule) if episode else ""
-    return text
-
-
-def _row_text(given: Product | AddOn | None, name: str) -> str:
-    return _shown(getattr(given, name, None)) if given is not None else ""

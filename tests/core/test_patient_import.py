@@ -8,17 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.csv_files import CsvFileError, decode_csv
 from core.domain import Channel, Protocol
-from core.patient_import import (
-    COLUMNS,
-    PRODUCT_COLUMNS,
-    PRODUCT_OPTIONAL_COLUMNS,
-    CheckedFile,
-    CsvFileError,
-    check_patient_csv,
-    decode_csv,
-    read_products_csv,
-)
+from core.patient_import import COLUMNS, CheckedFile, check_patient_csv
+from core.product_import import PRODUCT_COLUMNS, PRODUCT_OPTIONAL_COLUMNS, read_products_csv
 from core.records import AddOn, EpisodeRecord, Product
 from core.schedules import builtin_templates
 

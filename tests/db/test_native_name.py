@@ -16,10 +16,11 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from core.clock import FixedClock
+from core.csv_files import CsvFileError
 from core.domain import Role
 from core.exports.formats import ExportKind
 from core.exports.summary import NATIVE_NAME_NOT_PRINTABLE
-from core.patient_import import COLUMNS, CheckedFile, CsvFileError, check_patient_csv
+from core.patient_import import COLUMNS, CheckedFile, check_patient_csv
 from core.queue import QueueFilter, matches
 from core.schedules import CLINIC_TZ, load_templates
 from db import migrate

@@ -22,13 +22,8 @@ from core.clock import FixedClock
 from core.config import Settings
 from core.domain import Channel, Protocol, Role
 from core.patient_export import PATIENT_FILE_COLUMNS, PRODUCT_FILE_COLUMNS
-from core.patient_import import (
-    COLUMNS,
-    OPTIONAL_COLUMNS,
-    CheckedFile,
-    check_patient_csv,
-    read_products_csv,
-)
+from core.patient_import import COLUMNS, OPTIONAL_COLUMNS, CheckedFile, check_patient_csv
+from core.product_import import read_products_csv
 from core.records import AddOn, EpisodeRecord, NewPatient, PatientRecord, Product
 from core.refusals import Refused
 from core.schedules import CLINIC_TZ

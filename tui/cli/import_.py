@@ -83,13 +83,10 @@ def patients(
     from zoneinfo import ZoneInfo
 
     from core.config import schedule_template_dirs
-    from core.patient_import import (
-        CsvFileError,
-        check_patient_csv,
-        decode_csv,
-        read_products_csv,
-    )
+    from core.csv_files import CsvFileError, decode_csv
+    from core.patient_import import check_patient_csv
     from core.permissions import Action
+    from core.product_import import read_products_csv
     from core.schedules import load_templates
 
     loaded = loaded_config(EXIT_CANNOT_READ)

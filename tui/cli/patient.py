@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tui.cli.arguments import LoginOption, PatientArgument
-from tui.cli.episode import (
+from tui.cli.errors import fail, refusals
+from tui.cli.opening import open_clinic, settings, signed_in
+from tui.cli.record_options import (
     OPTION_OF,
     AddonOption,
     AllergiesOption,
@@ -47,14 +49,14 @@ from tui.cli.episode import (
     SensitiveSkinOption,
     TreatingOption,
     VasovagalOption,
+)
+from tui.cli.record_saving import (
     episode_input,
     patient_id_of,
     save_record,
     text_of,
     typed_episode,
 )
-from tui.cli.errors import fail, refusals
-from tui.cli.opening import open_clinic, settings, signed_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -204,7 +206,7 @@ def add(
     given = {key: value for key, value in typed.items() if value is not None}
 
     def work(clinic: Clinic, actor: Actor) -> tuple[RecordSaved, Sequence[FieldProblem]]:
-        from core.patient_import import patient_from_text
+        from core.patient_fields import patient_from_text
         from core.records import NewPatient, RecordRefused
 
         inputs = episode_input(clinic)
@@ -261,7 +263,7 @@ def edit(
         fail("give at least one option to change (see --help); nothing was saved", EXIT_REFUSED)
 
     def work(clinic: Clinic, actor: Actor) -> tuple[RecordSaved, Sequence[FieldProblem]]:
-        from core.patient_import import patient_from_text
+        from core.patient_fields import patient_from_text
 
         patient_id = patient_id_of(clinic, patient)
         stored = clinic.patient_record(patient_id)

@@ -410,7 +410,7 @@ class PatientScreen(ClinicScreen):
 
     def action_new_episode(self) -> None:
         """A returning patient's new treatment episode, with its follow-up."""
-        from tui.care_forms import open_new_episode
+        from tui.care_opening import open_new_episode
 
         actor = self.acting("record a treatment episode")
         if actor is not None and self.dossier is not None:
@@ -419,7 +419,7 @@ class PatientScreen(ClinicScreen):
     def action_correct_record(self) -> None:
         """Correct the latest episode as stored now; a colleague's correction made
         meanwhile refuses the save."""
-        from tui.care_forms import open_episode_correction
+        from tui.care_opening import open_episode_correction
 
         actor = self.acting("correct the record of care")
         if actor is None or self.dossier is None:
@@ -432,7 +432,7 @@ class PatientScreen(ClinicScreen):
 
     def action_correct_details(self) -> None:
         """Correct who the patient is; where they are now is `W`."""
-        from tui.care_forms import open_details_correction
+        from tui.care_opening import open_details_correction
 
         actor = self.acting("correct a patient's details")
         if actor is not None and self.dossier is not None:
@@ -440,7 +440,7 @@ class PatientScreen(ClinicScreen):
 
     def _recorded(self, saved: RecordSaved) -> None:
         """A record of care saved: say what it did, and show it."""
-        from tui.care_forms import saved_words
+        from tui.care_opening import saved_words
 
         self.notify(saved_words(saved), markup=False)
         self.reload()

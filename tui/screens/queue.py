@@ -38,7 +38,7 @@ from core.queue import QueueCounts, QueueFilter, QueueRow
 from core.records import RecordSaved
 from db.alerts import FailedSummary
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget
-from tui.care_forms import open_new_patient, saved_words
+from tui.care_opening import open_new_patient, saved_words
 from tui.keys import bind
 from tui.live import LiveReading
 from tui.modals import TextPromptModal
