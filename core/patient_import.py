@@ -39,6 +39,7 @@ from core.patient_fields import PatientFields, field_and_problem, lowered, valid
 from core.product_import import Given, ProductsFile, given_by_code
 from core.records import (
     NONE_GIVEN,
+    TEXT_FIELDS,
     EpisodeRecord,
     FieldProblem,
     RecordRefused,
@@ -69,13 +70,7 @@ COLUMNS: Final = (
 
 EPISODE_COLUMNS: Final = (
     "treating_physician",
-    "nurse_name",
-    "nurse_license_ref",
-    "departure_date",
-    "travel_insurer",
-    "travel_policy_number",
-    "khidi_cover_ref",
-    "allergies",
+    *TEXT_FIELDS,
     "vasovagal_history",
     "sensitive_skin",
     "products",

@@ -49,6 +49,18 @@ _MAX_NAME: Final = 120
 _MAX_REF: Final = 64
 _MAX_TEXT: Final = 2000
 
+TEXT_FIELDS: Final = (
+    "nurse_name",
+    "nurse_license_ref",
+    "departure_date",
+    "travel_insurer",
+    "travel_policy_number",
+    "khidi_cover_ref",
+    "allergies",
+)
+"""The episode's fields typed as free text (a date among them), in the order forms
+and files list them; the treating physician comes before them."""
+
 FIELD_WORDS: Final = {
     "code": "Patient code",
     "family_name": "Family name",

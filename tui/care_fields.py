@@ -26,6 +26,7 @@ from core.records import (
     FIELD_WORDS,
     PATIENT_FIELDS,
     SCHEDULE_SEPARATOR,
+    TEXT_FIELDS,
     AddOn,
     EpisodeRecord,
     PatientRecord,
@@ -265,16 +266,7 @@ def patient_text(patient: PatientRecord | None) -> dict[str, str]:
 
 
 def _episode_text(episode: EpisodeRecord | None) -> dict[str, str]:
-    keys = (
-        "nurse_name",
-        "nurse_license_ref",
-        "departure_date",
-        "travel_insurer",
-        "travel_policy_number",
-        "khidi_cover_ref",
-        "allergies",
-    )
-    text = {key: _shown(getattr(episode, key, None)) for key in keys}
+    text = {key: _shown(getattr(episode, key, None)) for key in TEXT_FIELDS}
     text["schedule"] = SCHEDULE_SEPARATOR.join(episode.schedule) if episode else ""
     return text
 

@@ -36,6 +36,7 @@ from core.patient_fields import patient_from_text
 from core.records import (
     NONE_GIVEN,
     PATIENT_FIELDS,
+    TEXT_FIELDS,
     AddOn,
     EpisodeRecord,
     FieldProblem,
@@ -381,14 +382,8 @@ class CareForm(FormModal[RecordSaved]):
             "protocol",
             "schedule",
             "treating_physician",
-            "nurse_name",
-            "nurse_license_ref",
-            "departure_date",
-            "travel_insurer",
-            "travel_policy_number",
-            "khidi_cover_ref",
+            *TEXT_FIELDS,
             *YES_NO_KEYS,
-            "allergies",
         )
         values = {key: self._value(key) for key in (*keys, "products", "addons")}
         products, self._product_rows = self._filled("product", PRODUCT_FIELDS)

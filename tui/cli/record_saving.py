@@ -113,7 +113,7 @@ def _as_text(
     record: EpisodeRecord, clinic_tz: tzinfo
 ) -> tuple[dict[str, str], list[dict[str, str]], list[dict[str, str]]]:
     """The stored episode as a form shows it: text values, product rows, add-on rows."""
-    from core.records import NONE_GIVEN, SCHEDULE_SEPARATOR
+    from core.records import NONE_GIVEN, SCHEDULE_SEPARATOR, TEXT_FIELDS
 
     def said(answer: bool | None) -> str:
         return "" if answer is None else "yes" if answer else "no"
@@ -128,16 +128,7 @@ def _as_text(
         "products": NONE_GIVEN if record.products == () else "",
         "addons": NONE_GIVEN if record.addons == () else "",
     }
-    for key in (
-        "treating_physician",
-        "nurse_name",
-        "nurse_license_ref",
-        "departure_date",
-        "travel_insurer",
-        "travel_policy_number",
-        "khidi_cover_ref",
-        "allergies",
-    ):
+    for key in ("treating_physician", *TEXT_FIELDS):
         values[key] = text_of(getattr(record, key))
     products = [
         {
