@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import Engine, func, select
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
@@ -80,6 +82,14 @@ def _sent(ward: Ward) -> list[tuple[int, int, str, NotificationStatus]]:
             (row.step, row.cycle, row.target_tag, row.status)
             for row in session.scalars(select(OutboxNotification).order_by(OutboxNotification.id))
         ]
+
+
+def _navigating(driver: WebDriver, act: Callable[[], object]) -> None:
+    """Do `act` (a click or a form submitted) and wait until the next page replaced
+    this one: a click returns before the browser has posted and loaded."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    act()
+    WebDriverWait(driver, 20).until(staleness_of(old))
 
 
 def _page_text(driver: WebDriver) -> str:
@@ -142,7 +152,7 @@ async def test_one_tap_in_chromium_acknowledges_and_every_other_use_is_refused(
             def open_and_acknowledge() -> tuple[str, float]:
                 browser.get(link)
                 shown = _page_text(browser)
-                browser.find_element(By.ID, "acknowledge").click()
+                _navigating(browser, browser.find_element(By.ID, "acknowledge").click)
                 done = browser.find_element(By.ID, "done").text
                 return shown + " || " + done, time.monotonic()
 
@@ -184,13 +194,16 @@ async def test_one_tap_in_chromium_acknowledges_and_every_other_use_is_refused(
             assert not browser.find_elements(By.ID, "acknowledge")
             form = browser.find_element(By.NAME, "form").get_attribute("value")
             # Replayed: the acknowledgement posted again with its own form value.
-            browser.execute_script(
-                "const f = document.createElement('form'); f.method = 'post'; f.action = '';"
-                "for (const [k, v] of [['form', arguments[0]], ['action', 'acknowledge']]) {"
-                "  const i = document.createElement('input'); i.type = 'hidden';"
-                "  i.name = k; i.value = v; f.appendChild(i); }"
-                "document.body.appendChild(f); f.submit();",
-                form,
+            _navigating(
+                browser,
+                lambda: browser.execute_script(
+                    "const f = document.createElement('form'); f.method = 'post'; f.action = '';"
+                    "for (const [k, v] of [['form', arguments[0]], ['action', 'acknowledge']]) {"
+                    "  const i = document.createElement('input'); i.type = 'hidden';"
+                    "  i.name = k; i.value = v; f.appendChild(i); }"
+                    "document.body.appendChild(f); f.submit();",
+                    form,
+                ),
             )
             said["replayed"] = _page_text(browser)
             at = len(link) - 20
