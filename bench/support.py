@@ -7,10 +7,12 @@ checkout without the test suite (and tests can change without breaking benchmark
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -21,6 +23,7 @@ from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.orm import Session as DbSession
@@ -36,16 +39,29 @@ HOST = "127.0.0.1"
 # --- records ---------------------------------------------------------------------
 
 
-def add_staff(session: DbSession, username: str, role: Role, at: datetime) -> Staff:
+def add_staff(
+    session: DbSession, username: str, role: Role, at: datetime, *, notify_tag: str | None = None
+) -> Staff:
     """A staff member (no audit event: set-up, not something a person did)."""
-    staff = Staff(username=username, display_name=username.title(), role=role, created_at=at)
+    staff = Staff(
+        username=username,
+        display_name=username.title(),
+        role=role,
+        created_at=at,
+        notify_tag=notify_tag,
+    )
     session.add(staff)
     session.flush()
     return staff
 
 
 def add_patient(
-    session: DbSession, code: str, *, procedure_at: datetime, created_at: datetime
+    session: DbSession,
+    code: str,
+    *,
+    procedure_at: datetime,
+    created_at: datetime,
+    treating_physician_id: int | None = None,
 ) -> Patient:
     """A patient in Japan with one episode and the standard schedule's touchpoints."""
     zone = "Asia/Tokyo"
@@ -70,6 +86,7 @@ def add_patient(
         protocol=Protocol.EXOSOME_IV,
         schedule_templates=["standard"],
         created_at=created_at,
+        treating_physician_id=treating_physician_id,
     )
     session.add(episode)
     session.flush()
@@ -212,3 +229,39 @@ class HttpReceiver:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+@contextmanager
+def serving(app: web.Application, port: int) -> Iterator[str]:
+    """Run an aiohttp `app` on 127.0.0.1:port in a thread with its own event loop (as
+    `aftercare web` serves it); yields its address."""
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None)
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, HOST, port).start())
+        except BaseException as exc:  # raised on the caller's thread below
+            failure.append(exc)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    if not started.wait(10):
+        raise TimeoutError("the web service did not start within 10 s")
+    if failure:
+        raise failure[0]
+    try:
+        yield f"http://{HOST}:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -149,19 +149,26 @@ def claim_due(
         .values(status=NotificationStatus.SENDING, lease_owner=owner, lease_expires_at=token)
         .execution_options(synchronize_session=False)
     )
-    claimed = session.scalars(
-        select(OutboxNotification.id).where(
+    # What was won, read as plain columns: loading ORM objects cost more than the claim.
+    won = session.execute(
+        select(
+            OutboxNotification.id,
+            OutboxNotification.escalation_id,
+            OutboxNotification.step,
+            OutboxNotification.cycle,
+            OutboxNotification.target_tag,
+            OutboxNotification.title,
+            OutboxNotification.body,
+            OutboxNotification.attempts,
+            OutboxNotification.results,
+            OutboxNotification.next_attempt_at,
+        )
+        .where(
             OutboxNotification.id.in_(candidates),
             OutboxNotification.lease_owner == owner,
             OutboxNotification.lease_expires_at == token,
             OutboxNotification.status == NotificationStatus.SENDING,
         )
-    ).all()
-    if not claimed:
-        return []
-    rows = session.scalars(
-        select(OutboxNotification)
-        .where(OutboxNotification.id.in_(claimed))
         .order_by(OutboxNotification.next_attempt_at, OutboxNotification.id)
     )
     return [
@@ -174,10 +181,10 @@ def claim_due(
             r.title,
             r.body,
             r.attempts,
-            list(r.results),
+            list(r.results or []),
             r.next_attempt_at,
         )
-        for r in rows
+        for r in won
     ]
 
 
@@ -211,6 +218,7 @@ def finish_delivery(
     error: str | None,
     now: datetime,
     routing: Mapping[str, Any] | None = None,
+    same_as: Sequence[str] = (),
 ) -> bool:
     """Record one attempt's outcome; False when the lease was lost (someone else owns it).
 
@@ -220,6 +228,10 @@ def finish_delivery(
     note, when the static on-call tag had to stand in, also goes to `last_error`
     so the alerts screen shows it, as does the note of an on-call row standing in
     for the treating physician (kept from `queue_step`).
+    `same_as` names the rows of the same step whose message already reached this
+    row's services (one message per person per step): the row is delivered, its
+    history says so (`same_person_note`), and `last_error` stays clear, since
+    nothing failed.
     """
     attempts = claim.attempts + 1
     history = [
@@ -231,6 +243,7 @@ def finish_delivery(
             "error": error,
             "services": list(results),
             **({"oncall": dict(routing)} if routing is not None else {}),
+            **({"same_as": list(same_as), "note": same_person_note(same_as)} if same_as else {}),
         },
     ]
     notes = [str(n) for n in (_covering_note(claim.results), _routing_note(routing)) if n]
@@ -275,6 +288,84 @@ def finish_delivery(
             .execution_options(synchronize_session=False)
         )
     return True
+
+
+def same_person_note(tags: Sequence[str]) -> str:
+    """Why a row was recorded as delivered without a message of its own."""
+    return f"same person as {' and '.join(tags)}, not sent twice"
+
+
+@dataclass(frozen=True)
+class SentPage:
+    """A row of a step already delivered in an earlier round: where its message went."""
+
+    escalation_id: int
+    step: int
+    cycle: int
+    target_tag: str
+    sent_to: str
+    """The tag the message was delivered to (for `oncall` rows, whom it was routed to)."""
+    services: list[Any]
+    """The masked outcome of each service of that delivery."""
+
+
+def sent_in_steps(session: Session, claimed: Sequence[ClaimedDelivery]) -> list[SentPage]:
+    """The rows already delivered, with a message of their own, in the steps (escalation,
+    step, cycle) of `claimed`, so a row claimed in a later round is not sent to the same
+    person twice. Rows recorded as the same person as another are left out: their
+    message is the other row's."""
+    steps = {(c.escalation_id, c.step, c.cycle) for c in claimed}
+    if not steps:
+        return []
+    rows = session.execute(
+        select(
+            OutboxNotification.escalation_id,
+            OutboxNotification.step,
+            OutboxNotification.cycle,
+            OutboxNotification.target_tag,
+            OutboxNotification.results,
+        ).where(
+            OutboxNotification.escalation_id.in_({e for e, _, _ in steps}),
+            OutboxNotification.status == NotificationStatus.SENT,
+            OutboxNotification.id.not_in([c.outbox_id for c in claimed]),
+        )
+    ).all()
+    sent = []
+    for escalation_id, step, cycle, target_tag, results in rows:
+        last = results[-1] if results and isinstance(results[-1], dict) else {}
+        if (escalation_id, step, cycle) not in steps or last.get("same_as"):
+            continue
+        routed = last.get("oncall")
+        sent_to = routed.get("tag") if isinstance(routed, dict) else None
+        services = last.get("services")
+        sent.append(
+            SentPage(
+                escalation_id,
+                step,
+                cycle,
+                target_tag,
+                str(sent_to or target_tag),
+                list(services) if isinstance(services, list) else [],
+            )
+        )
+    return sent
+
+
+def release_claims(session: Session, *, owner: str, outbox_ids: Sequence[int]) -> None:
+    """Hand back rows claimed but not attempted (the dispatcher is stopping): due again
+    at once for the next dispatcher, instead of when their lease runs out."""
+    if not outbox_ids:
+        return
+    session.execute(
+        update(OutboxNotification)
+        .where(
+            OutboxNotification.id.in_(list(outbox_ids)),
+            OutboxNotification.lease_owner == owner,
+            OutboxNotification.status == NotificationStatus.SENDING,
+        )
+        .values(status=NotificationStatus.PENDING, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _covering_note(results: Sequence[Any]) -> str | None:

@@ -19,6 +19,7 @@ raw configuration text.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -49,9 +50,11 @@ __all__ = [
     "deliver",
     "describe_services",
     "html_body",
+    "lift_default_spacing",
     "load_apprise",
     "mask_service_url",
     "send_test",
+    "services_reached",
     "tags_to_services",
 ]
 
@@ -77,6 +80,9 @@ class NotifyConfigError(Exception):
         super().__init__(" ".join(message.split()))
 
 
+_Senders = dict[tuple[str, ...], list[tuple[apprise.NotifyFormat, apprise.Apprise]]]
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedApprise:
     """A ready :class:`apprise.Apprise` plus what the admin should hear about its file."""
@@ -84,6 +90,9 @@ class LoadedApprise:
     path: Path
     apprise: apprise.Apprise
     warnings: tuple[str, ...] = ()
+    senders: _Senders = field(default_factory=dict, repr=False)
+    """What `deliver` sends through for each tag asked for, made on first use: the file
+    does not change once loaded, and making them on every alert cost a tenth of it."""
 
 
 @dataclass(frozen=True)
@@ -418,6 +427,48 @@ def tags_to_services(loaded: LoadedApprise) -> dict[str, list[str]]:
     return dict(sorted(reach.items()))
 
 
+def services_reached(loaded: LoadedApprise, tag: str) -> frozenset[str]:
+    """Which destinations a send to `tag` reaches (Apprise's own matching, as `deliver`
+    uses it), each as a digest of the service's full URL: two tags reaching the same
+    set reach the same person, whether through one entry tagged twice or two entries
+    with the same URL. Empty when no service carries the tag.
+
+    The full URL, not the masked one: masking can make two different destinations look
+    alike (tokens shortened to their ends), and taking one for the other would drop a
+    page. Digests, so no secret lingers in what the dispatcher compares or logs.
+    """
+    reached = set()
+    for service in loaded.apprise.find(tag):
+        # NotifyBase.url is not annotated in Apprise (see _private_url).
+        url: Any = service.url
+        reached.add(hashlib.sha256(str(url(privacy=False)).encode()).hexdigest())
+    return frozenset(reached)
+
+
+def lift_default_spacing(loaded: LoadedApprise) -> list[NotifyBase]:
+    """Drop Apprise's generic wait between two sends through one service, for the services
+    that do not declare a wait of their own; return those that do (they keep it).
+
+    Apprise spaces the sends of every plugin that sets no rate of its own 5.5 s apart
+    (e-mail among them): a politeness default, not any server's limit. An SMTP server
+    takes messages back to back (each send is its own connection), and for pages it
+    made the twentieth of twenty alerts due at once wait 105 s. A plugin that declares
+    its own wait (Slack 1.2 s, SES 2.5 s, ...) mirrors its service's API limit: going
+    faster would be refused (HTTP 429) and cost a retry 30 s later, so it stays.
+    """
+    spaced = []
+    for service in loaded.apprise:
+        declared_by = next(
+            (kind for kind in type(service).__mro__ if "request_rate_per_sec" in vars(kind)),
+            NotifyBase,
+        )
+        if declared_by is NotifyBase:
+            service.request_rate_per_sec = 0
+        elif service.request_rate_per_sec > 0:
+            spaced.append(service)
+    return spaced
+
+
 def _error_text(result: NotifyResult) -> str | None:
     """Why one service failed, from the log lines Apprise captured for it (WARNING+)."""
     if result.status == AppriseResultStatus.SUCCESS:
@@ -477,6 +528,26 @@ def html_body(text: str) -> str:
     return "<br/>".join(lines)
 
 
+def _senders(
+    loaded: LoadedApprise, wanted: str | list[str]
+) -> list[tuple[apprise.NotifyFormat, apprise.Apprise]]:
+    """The services `wanted` reaches, one Apprise per format they take (see `deliver`)."""
+    key = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+    known = loaded.senders.get(key)
+    if known is not None:
+        return known
+    # E-mail and the like default to HTML: they get the HTML form (and build their
+    # plain-text part from it); everything else gets the text as it is, so a JSON hook
+    # or an SMS gateway never sees a tag.
+    groups: dict[apprise.NotifyFormat, apprise.Apprise] = {}
+    for service in loaded.apprise.find(wanted):
+        html_first = service.resolve_format(None) == apprise.NotifyFormat.HTML
+        fmt = apprise.NotifyFormat.HTML if html_first else apprise.NotifyFormat.TEXT
+        groups.setdefault(fmt, apprise.Apprise(asset=loaded.apprise.asset)).add(service)
+    made = loaded.senders[key] = list(groups.items())
+    return made
+
+
 def deliver(
     loaded: LoadedApprise,
     tag: str | Sequence[str],
@@ -493,22 +564,12 @@ def deliver(
     """
     _quiet_apprise_logger()
     wanted = tag if isinstance(tag, str) else list(tag)
-    # E-mail and the like default to HTML: they get the HTML form (and build their
-    # plain-text part from it); everything else gets the text as it is, so a JSON hook
-    # or an SMS gateway never sees a tag.
-    groups: dict[apprise.NotifyFormat, list[NotifyBase]] = {}
-    for service in loaded.apprise.find(wanted):
-        html_first = service.resolve_format(None) == apprise.NotifyFormat.HTML
-        fmt = apprise.NotifyFormat.HTML if html_first else apprise.NotifyFormat.TEXT
-        groups.setdefault(fmt, []).append(service)
+    groups = _senders(loaded, wanted)
     if not groups:
         return DeliveryOutcome(ok_all=False, matched=False)
     results: list[DeliveryResult] = []
     ok_all, error = True, None
-    for fmt, services in groups.items():
-        sending = apprise.Apprise(asset=loaded.apprise.asset)
-        for service in services:
-            sending.add(service)
+    for fmt, sending in groups:
         text = html_body(body) if fmt == apprise.NotifyFormat.HTML else body
         with sending.notify(
             body=text, title=title, tag=wanted, timeout=timeout_seconds, body_format=fmt

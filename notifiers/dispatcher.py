@@ -2,10 +2,18 @@
 
 Each round: hold the dispatcher lease (only one dispatcher sends at a time),
 move escalations whose wait ran out to their next step, claim due outbox rows
-with a per-row lease, deliver each one outside any transaction, and record the
+with a per-row lease, deliver them outside any transaction, and record the
 outcome. A crash anywhere loses nothing: unrecorded rows are claimed again
 when their lease runs out (at-least-once delivery; duplicates only after a
 crash, never while a lease holds).
+
+One message per person per step: the rows of one escalation step are sent in
+turn, and a row whose destinations an earlier row of the step already reached
+(the on-call physician who is also the treating one, a role tag and a
+physician's own tag on the same address) is recorded as delivered, saying so,
+without a second message. When sending is slow, different escalations go out
+side by side (a few at a time), so twenty alerts due at once do not queue behind
+each other.
 """
 
 from __future__ import annotations
@@ -14,12 +22,16 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from queue import Empty, SimpleQueue
+from typing import Any, Protocol, runtime_checkable
 
 from core.alert_links import LinkClaim, LinkKeys, SecretFileError, link_url, new_nonce, read_secret
 from core.clock import Clock
@@ -31,16 +43,24 @@ from db.database import Database
 from db.engine import transaction
 from db.escalations import (
     ClaimedDelivery,
+    SentPage,
     acquire_dispatcher,
     advance_escalations,
     claim_due,
     finish_delivery,
+    release_claims,
     release_dispatcher,
+    sent_in_steps,
 )
 from db.followup import mark_changed
 from db.oncall import on_call_physician
 
 log = logging.getLogger("aftercare.dispatch")
+
+SLOW_SEND = 0.1
+"""Seconds one send may take before the rest of the round goes out side by side: a
+remote relay (0.2-1 s a message: a new connection, TLS and login each time) one at a
+time would keep the twentieth of twenty alerts waiting 20 s."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,24 @@ class DeliveryReport:
 
 
 Deliver = Callable[[str, str, str], DeliveryReport]
-"""deliver(tag, title, body) -> DeliveryReport; must never raise for a failed send."""
+"""deliver(tag, title, body) -> DeliveryReport; must never raise for a failed send.
+It may be called from several threads at once (escalations go out side by side)."""
+
+
+@runtime_checkable
+class KnowsReach(Protocol):
+    """A `deliver` that can say which destinations a tag reaches (notifiers.delivery)."""
+
+    def reach(self, tag: str) -> frozenset[str]:
+        """The destinations a send to `tag` reaches; empty when none."""
+        ...
+
+
+def tag_itself(tag: str) -> frozenset[str]:
+    """What a tag reaches when the delivery cannot say: the tag itself, so two rows sent
+    to the same tag (the on-call physician who is also the treating one) still count as
+    one person."""
+    return frozenset((tag,))
 
 
 @dataclass
@@ -65,8 +102,56 @@ class DispatchRound:
     held_lease: bool = False
     advanced: list[int] = field(default_factory=list)
     sent: int = 0
+    """Rows recorded as delivered (those in `same_person` included)."""
     retried: int = 0
     lost: int = 0
+    same_person: int = 0
+    """Rows recorded as delivered without a message of their own: another row of the
+    same step had already reached the same person."""
+    handed_back: int = 0
+    """Rows claimed but not tried because the dispatcher was stopping."""
+
+
+@dataclass(frozen=True)
+class _Reached:
+    """A message of a step already delivered: for which row, to which destinations."""
+
+    target_tag: str
+    destinations: frozenset[str]
+    services: list[dict[str, Any]]
+
+
+@dataclass
+class _Step:
+    """The claimed rows of one escalation step (and cycle), sent in turn."""
+
+    pages: list[tuple[ClaimedDelivery, PageRoute]] = field(default_factory=list)
+    reached: list[_Reached] = field(default_factory=list)
+    """Messages of the step delivered in earlier rounds."""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One row's attempt, to record: what the send achieved and where it went; `same_as`
+    names the rows whose message already reached this row's person (nothing sent)."""
+
+    claim: ClaimedDelivery
+    report: DeliveryReport
+    route: PageRoute
+    same_as: tuple[str, ...] = ()
+
+
+class _LaneOver:
+    """A worker's word that its lane is done."""
+
+
+_Lane = list[_Step]
+"""One escalation's claimed steps, earliest first, sent in turn by one worker: a
+physician never gets step 2 before step 1."""
+
+_Done = _Outcome | ClaimedDelivery | None
+"""What sending yields, row by row: an outcome to record, a claimed row left unsent
+(stopping), or None (nothing yet: a moment to renew the lease)."""
 
 
 @dataclass(frozen=True)
@@ -128,9 +213,11 @@ class Dispatcher:
         batch: int = 50,
         record_every: int = 5,
         links: AlertLinks | None = None,
+        workers: int = 4,
     ) -> None:
         self.database = database
         self.deliver = deliver
+        self.reach = deliver.reach if isinstance(deliver, KnowsReach) else tag_itself
         self.clock = clock
         self.owner = owner or default_owner()
         self.lease = lease
@@ -141,6 +228,12 @@ class Dispatcher:
         self.record_every = record_every
         self.links = links
         """When set, every message carries a signed one-tap link (see AlertLinks)."""
+        self.workers = workers
+        """Escalations sent side by side when sending is slow (see `SLOW_SEND`): four
+        keep twenty alerts to a relay taking 1 s a message near 5 s, well under the
+        connections a relay allows one client."""
+        self._stop = threading.Event()
+        """Set by `run_forever`'s caller; checked before each delivery."""
 
     def run_once(self) -> DispatchRound:
         """One round; returns at once with held_lease False when another dispatcher runs."""
@@ -171,26 +264,15 @@ class Dispatcher:
             on_call: OnCallPhysician | None = None
             if any(claim.target_tag == ONCALL for claim in claimed):
                 on_call = on_call_physician(session, self.clock.now())
+            earlier = sent_in_steps(session, claimed) if claimed else []
         renewed_at = self.clock.now()
-        pending: list[tuple[ClaimedDelivery, DeliveryReport, PageRoute]] = []
-        for claim in claimed:
-            route = route_page(claim.target_tag, on_call)
-            # Deliver outside any transaction: a slow SMTP server must not hold locks.
-            report = self.deliver(route.tag, claim.title, self._text(claim, route.tag))
-            backup = (
-                None
-                if report.delivered
-                else fall_back(route, matched=report.matched, error=report.error)
-            )
-            if backup is not None:
-                # The on-call physician's own tag did not deliver: the clinic's static
-                # `oncall` group gets the page in this same attempt; both are recorded.
-                second = self.deliver(backup.tag, claim.title, self._text(claim, backup.tag))
-                report = DeliveryReport(
-                    second.delivered, report.services + second.services, second.error
-                )
-                route = backup
-            pending.append((claim, report, route))
+        pending: list[_Outcome] = []
+        unsent: list[ClaimedDelivery] = []
+        for done in self._send_lanes(self._lanes(claimed, on_call, earlier)):
+            if isinstance(done, _Outcome):
+                pending.append(done)
+            elif done is not None:
+                unsent.append(done)
             if len(pending) >= self.record_every:
                 self._record(pending, result)
                 pending.clear()
@@ -202,32 +284,162 @@ class Dispatcher:
                     )
                 renewed_at = self.clock.now()
         self._record(pending, result)
+        if unsent:
+            # Stopping: what was not tried is due again at once for the next dispatcher.
+            with transaction(sessions) as session:
+                release_claims(session, owner=self.owner, outbox_ids=[c.outbox_id for c in unsent])
+            result.handed_back = len(unsent)
         if claimed:
             # One change-marker bump per round, so open screens show the delivery states.
             with transaction(sessions) as session:
                 mark_changed(session, self.clock.now())
         return result
 
+    def _lanes(
+        self,
+        claimed: Sequence[ClaimedDelivery],
+        on_call: OnCallPhysician | None,
+        earlier: Sequence[SentPage],
+    ) -> list[_Lane]:
+        """The claimed rows by escalation and step, each with where it goes and what of
+        its step was delivered before. Within a step the row reaching the most
+        destinations goes first (a role tag before a physician's own tag it includes),
+        so the others are covered by it rather than it repeating them."""
+        steps: dict[tuple[int, int, int], _Step] = {}
+        for claim in claimed:
+            step = steps.setdefault((claim.escalation_id, claim.cycle, claim.step), _Step())
+            step.pages.append((claim, route_page(claim.target_tag, on_call)))
+        for page in earlier:
+            known = steps.get((page.escalation_id, page.cycle, page.step))
+            if known is not None:
+                reached = _Reached(page.target_tag, self.reach(page.sent_to), page.services)
+                known.reached.append(reached)
+        lanes: dict[int, _Lane] = {}
+        for (escalation_id, _, _), step in sorted(steps.items(), key=lambda item: item[0]):
+            step.pages.sort(key=lambda page: -len(self.reach(page[1].tag)))
+            lanes.setdefault(escalation_id, []).append(step)
+        return list(lanes.values())
+
+    def _send_lanes(self, lanes: list[_Lane]) -> Iterator[_Done]:
+        """Every row's outcome as soon as it is known (so a crash re-sends only the few
+        not yet recorded), and now and then None while sends are slow, so the caller
+        can renew the lease.
+
+        One lane at a time while sending is quick: a near relay takes a message in a few
+        milliseconds, and Python threads would only contend for the interpreter (the
+        benchmark's throughput fell by a third with four). Once a send takes longer
+        than `SLOW_SEND`, the lanes left go out `workers` at a time.
+        """
+        waiting = deque(lanes)
+        slow = False
+        while waiting and not (slow and self.workers > 1):
+            for done, took in self._send_lane(waiting.popleft()):
+                slow = slow or took > SLOW_SEND
+                yield done
+        if waiting:
+            yield from self._side_by_side(waiting)
+
+    def _side_by_side(self, lanes: deque[_Lane]) -> Iterator[_Done]:
+        """Send `lanes` on `workers` threads, handing on each row's outcome as it comes."""
+        finished: SimpleQueue[_Done | BaseException | _LaneOver] = SimpleQueue()
+        given_up = threading.Event()
+
+        def work(lane: _Lane) -> None:
+            try:
+                for done, _ in self._send_lane(lane, given_up):
+                    finished.put(done)
+            except BaseException as exc:  # raised on the caller's thread below
+                finished.put(exc)
+            finally:
+                finished.put(_LaneOver())
+
+        workers = min(self.workers, len(lanes))
+        with ThreadPoolExecutor(workers, thread_name_prefix="aftercare-send") as pool:
+            for lane in lanes:
+                pool.submit(work, lane)
+            left = len(lanes)
+            try:
+                while left:
+                    try:
+                        item = finished.get(timeout=self.lease.total_seconds() / 3)
+                    except Empty:
+                        yield None
+                        continue
+                    if isinstance(item, _LaneOver):
+                        left -= 1
+                    elif isinstance(item, BaseException):
+                        raise item
+                    else:
+                        yield item
+            finally:
+                # Nobody records what is sent from here on (the round failed): send
+                # nothing more; the rows left are claimed again when their lease runs out.
+                given_up.set()
+
+    def _send_lane(
+        self, lane: _Lane, given_up: threading.Event | None = None
+    ) -> Iterator[tuple[_Done, float]]:
+        """Send one escalation's rows in turn, one message per person per step; each
+        row's outcome (or the row, left unsent when stopping) with the seconds its send
+        took. No database work: that stays with the caller."""
+        for step in lane:
+            reached = list(step.reached)
+            for claim, route in step.pages:
+                if self._stop.is_set() or (given_up is not None and given_up.is_set()):
+                    yield claim, 0.0
+                    continue
+                wanted = self.reach(route.tag)
+                covering = [r for r in reached if r.destinations & wanted]
+                if wanted and wanted <= frozenset().union(*(r.destinations for r in covering)):
+                    # Everything this row reaches had the step's message already.
+                    shared = [s for r in covering for s in r.services if s.get("ok", True)]
+                    tags = tuple(dict.fromkeys(r.target_tag for r in covering))
+                    yield _Outcome(claim, DeliveryReport(True, shared), route, tags), 0.0
+                    continue
+                started = time.monotonic()
+                report, route = self._send(claim, route)
+                took = time.monotonic() - started
+                if report.delivered:
+                    reached.append(
+                        _Reached(claim.target_tag, self.reach(route.tag), report.services)
+                    )
+                yield _Outcome(claim, report, route), took
+
+    def _send(self, claim: ClaimedDelivery, route: PageRoute) -> tuple[DeliveryReport, PageRoute]:
+        """Deliver one row, outside any transaction (a slow SMTP server must not hold
+        locks); an on-call physician's own tag that fails falls back to the static tag."""
+        report = self.deliver(route.tag, claim.title, self._text(claim, route.tag))
+        backup = (
+            None
+            if report.delivered
+            else fall_back(route, matched=report.matched, error=report.error)
+        )
+        if backup is None:
+            return report, route
+        # The on-call physician's own tag did not deliver: the clinic's static `oncall`
+        # group gets the page in this same attempt; both are recorded.
+        second = self.deliver(backup.tag, claim.title, self._text(claim, backup.tag))
+        joined = DeliveryReport(second.delivered, report.services + second.services, second.error)
+        return joined, backup
+
     def _text(self, claim: ClaimedDelivery, tag: str) -> str:
         """What is sent to `tag`: the queued text, with its own signed link when links are on."""
         return claim.body if self.links is None else self.links.message(claim, tag)
 
-    def _record(
-        self,
-        delivered: list[tuple[ClaimedDelivery, DeliveryReport, PageRoute]],
-        result: DispatchRound,
-    ) -> None:
+    def _record(self, delivered: list[_Outcome], result: DispatchRound) -> None:
         """Record a few outcomes in one transaction.
 
         Grouping bounds the cost per alert; the price is that a crash between a
-        send and its record re-sends at most `record_every` alerts once the lease
-        runs out (at-least-once delivery: a page twice, never a page lost).
+        send and its record re-sends the few alerts not yet recorded (fewer than
+        `record_every`, plus one per worker in flight) once the lease runs out
+        (at-least-once delivery: a page twice, never a page lost).
         """
         if not delivered:
             return
         now = self.clock.now()
         with transaction(self.database.sessions) as session:
-            for claim, report, route in delivered:
+            for outcome in delivered:
+                claim, report = outcome.claim, outcome.report
                 recorded = finish_delivery(
                     session,
                     claim=claim,
@@ -236,17 +448,21 @@ class Dispatcher:
                     results=report.services,
                     error=report.error,
                     now=now,
-                    routing=route.record() if claim.target_tag == ONCALL else None,
+                    routing=outcome.route.record() if claim.target_tag == ONCALL else None,
+                    same_as=outcome.same_as,
                 )
                 if not recorded:
                     result.lost += 1
                 elif report.delivered:
                     result.sent += 1
+                    result.same_person += bool(outcome.same_as)
                 else:
                     result.retried += 1
 
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
-        """Rounds until `stop` is set; a database gone for a moment is retried, not fatal."""
+        """Rounds until `stop` is set; a database gone for a moment is retried, not fatal.
+        A round in progress stops before its next delivery and hands back the rest."""
+        self._stop = stop
         try:
             while not stop.is_set():
                 try:

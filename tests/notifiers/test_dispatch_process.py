@@ -79,7 +79,9 @@ def test_sigkill_mid_batch_then_restart_delivers_everything(
     _emergencies(engine, 5, SystemClock())
     apprise_file = tmp_path / "apprise.yml"
     apprise_file.write_text(
-        f"version: 1\nurls:\n  - {slow_receiver.url()}:\n      tag: oncall, dr-lee\n"
+        "version: 1\nurls:\n"
+        f"  - {slow_receiver.url('/oncall')}:\n      tag: oncall\n"
+        f"  - {slow_receiver.url('/dr-lee')}:\n      tag: dr-lee\n"
     )
     apprise_file.chmod(0o600)
     env = _env(db_url, apprise_file, tmp_path)
@@ -91,8 +93,11 @@ def test_sigkill_mid_batch_then_restart_delivers_everything(
         stdin=subprocess.DEVNULL,
     )
     try:
-        # Past the first recorded group of five, before the batch of ten is done.
-        wait_for(lambda: len(slow_receiver.posts) >= 7, timeout=30)
+        # Past the first recorded group, before the batch of ten is done. The first
+        # escalation's two rows go one after the other (0.8 s); sends that slow make
+        # the other four go out side by side (two rows each in turn: 0.8 s more), and
+        # the first group of five is recorded halfway through them.
+        wait_for(lambda: NotificationStatus.SENT in _statuses(engine), timeout=30)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
@@ -131,7 +136,8 @@ def test_broken_entry_is_named_at_start_and_valid_services_still_get_alerts(
         apprise_file.write_text(
             "version: 1\nurls:\n"
             "  - nonsense://nowhere:\n      tag: oncall\n"
-            f"  - {receiver.url()}:\n      tag: oncall, dr-lee\n"
+            f"  - {receiver.url('/oncall')}:\n      tag: oncall\n"
+            f"  - {receiver.url('/dr-lee')}:\n      tag: dr-lee\n"
         )
         apprise_file.chmod(0o600)
         done = subprocess.run(

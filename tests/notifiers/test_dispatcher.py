@@ -37,10 +37,13 @@ def receiver() -> Iterator[HttpReceiver]:
 @pytest.fixture
 def apprise_file(tmp_path: Path, receiver: HttpReceiver) -> Path:
     path = tmp_path / "apprise.yml"
+    # Two addresses: one address for every tag would be one person, paged once a step.
     path.write_text(
         "version: 1\nurls:\n"
         f"  - {receiver.url('/alerts')}:\n"
-        "      tag: oncall, dr-lee, senior, physicians\n"
+        "      tag: oncall, senior, physicians\n"
+        f"  - {receiver.url('/dr-lee')}:\n"
+        "      tag: dr-lee\n"
     )
     path.chmod(0o600)
     return path

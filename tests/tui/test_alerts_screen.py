@@ -332,7 +332,10 @@ def apprise_file(tmp_path: Path, receiver: HttpReceiver) -> Path:
     path.write_text(
         "version: 1\nurls:\n"
         f"  - {receiver.url('/alerts')}:\n"
-        "      tag: oncall, dr-lee, senior, physicians\n"
+        "      tag: oncall, senior, physicians\n"
+        # dr-lee is a person of their own: one address for every tag would be one person.
+        f"  - {receiver.url('/dr-lee')}:\n"
+        "      tag: dr-lee\n"
     )
     path.chmod(0o600)
     return path
