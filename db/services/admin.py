@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +56,15 @@ class BackupRefused(Refused):
 
 class SignInRefused(Refused):
     """This person may not work as asked; `str()` says why in one line."""
+
+
+IMPORT_CHUNK = 200
+"""Rows per transaction of an import: each holds SQLite's write lock about a
+second, well inside the dispatcher's busy timeout."""
+
+
+IMPORT_PAUSE_S = 0.2
+"""Seconds between two chunks: longer than SQLite's longest busy-wait poll (100 ms)."""
 
 
 def unknown_login(login: str) -> str:
@@ -189,21 +200,71 @@ class AdminServices(ServiceBase):
         sha256: str,
         products_source: str | None = None,
         products_sha256: str | None = None,
+        chunk: int = IMPORT_CHUNK,
+        progress: Callable[[int], None] | None = None,
     ) -> ImportSummary:
-        """Add every checked row's patient and episode in one audited transaction (admins);
-        the products file, when there was one, is named in the audit trail too."""
-        from db.patient_import import import_patients
+        """Add every checked row's patient and episode, all or none (admins).
 
-        return self._apply(
-            import_patients,
-            actor,
-            rows,
-            templates=templates,
-            source=source,
-            sha256=sha256,
-            products_source=products_source,
-            products_sha256=products_sha256,
-            high_dose_glutathione_mg=self.settings.high_dose_glutathione_mg,
+        Written `chunk` rows per short transaction so the dispatcher and the
+        coordinators keep writing meanwhile; the patients stay out of every
+        queue until the last chunk is in, and one step then shows them all
+        (db.patient_import). On any failure what was staged is deleted.
+        `progress(rows_written)` is called after each chunk. The products file,
+        when there was one, is named in the audit trail too.
+        """
+        from uuid import uuid4
+
+        from db.patient_import import ImportSummary as Summary
+        from db.patient_import import (
+            abandon_import,
+            publish_import,
+            stage_patients,
+            start_import,
+        )
+
+        batch = uuid4().hex
+        codes = [row.code for row in rows]
+        removed = self._apply(start_import, actor, codes, batch=batch, source=source, sha256=sha256)
+        hidden: list[dict[str, object]] = []
+        touchpoints = 0
+        try:
+            for start in range(0, len(rows), max(1, chunk)):
+                staged = self._apply(
+                    stage_patients,
+                    actor,
+                    rows[start : start + max(1, chunk)],
+                    source=source,
+                    templates=templates,
+                    high_dose_glutathione_mg=self.settings.high_dose_glutathione_mg,
+                )
+                hidden += staged.hidden
+                touchpoints += staged.touchpoints
+                if progress is not None:
+                    progress(len(hidden))
+                # SQLite's waiting writers poll; without a gap the next chunk
+                # would take the lock again before any of them looked.
+                time.sleep(IMPORT_PAUSE_S)
+            self._apply(
+                publish_import,
+                actor,
+                hidden,
+                batch=batch,
+                source=source,
+                sha256=sha256,
+                products_source=products_source,
+                products_sha256=products_sha256,
+            )
+        except BaseException as failure:
+            reason = str(failure) or type(failure).__name__
+            # If even this fails the batch stays recorded as started: the next import removes it.
+            with suppress(Refused):
+                self._apply(abandon_import, actor.username, codes, batch=batch, reason=reason)
+            raise
+        return Summary(
+            patients=len(rows),
+            episodes=len(rows),
+            touchpoints=touchpoints,
+            removed_unfinished=tuple(removed),
         )
 
     # --- the audit trail --------------------------------------------------------------

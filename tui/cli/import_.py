@@ -5,7 +5,9 @@ Every row of both files is checked before anything is written
 (core.patient_import), and every problem is printed as "line N: column:
 problem" (prefixed with the products file's name for its rows); warnings (a
 lot expired before the procedure) as "warning: ...". One bad row and nothing
-is imported; clean files go in as one transaction, audited.
+is imported; clean files go in a few hundred rows per short transaction,
+hidden from every queue until the last is in, then shown at once (all or
+nothing), audited.
 Only an active admin may import (core.permissions, Action.IMPORT_PATIENTS);
 who imports is the operating-system login.
 
@@ -144,6 +146,13 @@ def patients(
             )
     finally:
         clinic.database.close()
+    if summary.removed_unfinished:
+        typer.echo(
+            f"removed {len(summary.removed_unfinished)} patients an earlier import cut short "
+            f"had left unfinished ({', '.join(summary.removed_unfinished[:5])}"
+            f"{' ...' if len(summary.removed_unfinished) > 5 else ''})",
+            err=True,
+        )
     typer.echo(
         f"imported {summary.patients} patients from {file} "
         f"({summary.episodes} episodes, {summary.touchpoints} touchpoints)"
