@@ -381,6 +381,15 @@ class Settings(BaseModel):
             "queue shows 'Physician alerts are NOT being sent'."
         ),
     )
+    alert_retry_max_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description=(
+            "Longest wait, in seconds, between two tries of a page that could not be "
+            "delivered; pages are retried for as long as their alert is open."
+        ),
+    )
     alert_include_patient_name: bool = Field(
         default=False, description="Whether staff alerts may contain the patient's name."
     )

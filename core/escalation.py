@@ -142,3 +142,22 @@ def build_policies(
             pages=disposition.pages_physician,
         )
     return policies
+
+
+RETRY_WAITS_SECONDS: tuple[int, ...] = (30, 60, 120, 300, 600)
+"""Waits between a page's attempts, the last one repeating; each is capped by the
+clinic's `alert_retry_max_seconds` (default `RETRY_CAP_SECONDS`)."""
+RETRY_CAP_SECONDS = 300
+"""The longest wait between two tries of an undelivered page, unless the clinic sets
+another: five minutes, so a page waits at most that long after a service recovers
+(and a recovered service brings its waiting pages forward at once anyway)."""
+FAILED_AFTER_ATTEMPTS = len(RETRY_WAITS_SECONDS) + 1
+"""Attempts after which an undelivered page shows as failed (the red banner) and its
+escalation climbs without waiting out the step; it is still tried while it is the
+current step's page of an open escalation."""
+
+
+def retry_wait_seconds(attempts: int, cap_seconds: int = RETRY_CAP_SECONDS) -> int:
+    """Seconds before the next try of a page that failed `attempts` times (1 or more)."""
+    wait = RETRY_WAITS_SECONDS[min(max(attempts, 1), len(RETRY_WAITS_SECONDS)) - 1]
+    return max(1, min(wait, cap_seconds))

@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from core.domain import Disposition, EscalationStatus, NotificationStatus
 from core.escalation import (
     DEFAULT_POLICIES,
+    FAILED_AFTER_ATTEMPTS,
+    RETRY_CAP_SECONDS,
+    RETRY_WAITS_SECONDS,
     TREATING,
     EscalationPolicy,
     TreatingPhysician,
@@ -27,6 +30,7 @@ from core.escalation import (
     alert_title,
     pages_treating,
     resolve_targets,
+    retry_wait_seconds,
     treating_target,
 )
 from core.oncall import ONCALL
@@ -45,9 +49,11 @@ from db.models import (
     UtcDateTime,
 )
 
-BACKOFF_SECONDS: tuple[int, ...] = (30, 60, 120, 300, 600)
-"""Waits between attempts; after the attempt that follows the last wait the row fails."""
-MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+BACKOFF_SECONDS = RETRY_WAITS_SECONDS
+"""Waits between attempts (core.escalation says how they repeat and are capped)."""
+MAX_ATTEMPTS = FAILED_AFTER_ATTEMPTS
+"""Attempts after which a row shows as failed; it is still retried while its step is
+the current one of an open escalation (see `claim_due`)."""
 OUTBOX_LEASE = "outbox"
 ROUTING = "alert routing"
 """The audit actor of a routing decision no person made (a step the dispatcher queued)."""
@@ -119,11 +125,33 @@ class ClaimedDelivery:
 def claim_due(
     session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[ClaimedDelivery]:
-    """Lease due outbox rows to `owner`; rows whose earlier lease expired are due again."""
+    """Lease due outbox rows to `owner`; rows whose earlier lease expired are due again.
+
+    A failed row is tried again, on its capped backoff, for as long as it is a page of
+    its escalation's current step and cycle and the escalation is open: an outage
+    does not end the trying, and an acknowledgement or resolution does. A failed row
+    of a step the chain has left is not sent late: the current step's people are
+    paged instead, and their page says how long delivery was impossible.
+    """
+    current_step = (
+        select(Escalation.id)
+        .where(
+            Escalation.id == OutboxNotification.escalation_id,
+            Escalation.status == EscalationStatus.OPEN,
+            Escalation.current_step == OutboxNotification.step,
+            Escalation.cycle == OutboxNotification.cycle,
+        )
+        .exists()
+    )
     due = or_(
         and_(
             OutboxNotification.status == NotificationStatus.PENDING,
             OutboxNotification.next_attempt_at <= now,
+        ),
+        and_(
+            OutboxNotification.status == NotificationStatus.FAILED,
+            OutboxNotification.next_attempt_at <= now,
+            current_step,
         ),
         # A dispatcher died mid-send: its lease ran out, the row is retried.
         and_(
@@ -219,6 +247,7 @@ def finish_delivery(
     now: datetime,
     routing: Mapping[str, Any] | None = None,
     same_as: Sequence[str] = (),
+    retry_cap_seconds: int = RETRY_CAP_SECONDS,
 ) -> bool:
     """Record one attempt's outcome; False when the lease was lost (someone else owns it).
 
@@ -252,11 +281,11 @@ def finish_delivery(
         error = f"{error} ({note})" if error else note
     if delivered:
         status, next_at = NotificationStatus.SENT, claim.next_attempt_at
-    elif attempts >= MAX_ATTEMPTS:
-        status, next_at = NotificationStatus.FAILED, claim.next_attempt_at
     else:
-        status = NotificationStatus.PENDING
-        next_at = now + timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
+        # Failed or not, the row keeps a next try: `claim_due` decides whether it is made.
+        failed = attempts >= MAX_ATTEMPTS
+        status = NotificationStatus.FAILED if failed else NotificationStatus.PENDING
+        next_at = now + timedelta(seconds=retry_wait_seconds(attempts, retry_cap_seconds))
     # A prepared statement on the session's connection: this runs once per alert
     # sent, and building an ORM update each time cost more than the update itself.
     recorded = session.connection().execute(
@@ -274,8 +303,9 @@ def finish_delivery(
     )
     if not _rows(recorded):
         return False
-    if status is NotificationStatus.FAILED:
-        # Nobody at this step can be reached: do not wait out the step, climb now.
+    if status is NotificationStatus.FAILED and attempts == MAX_ATTEMPTS and not _reached(history):
+        # Nobody at this step can be reached: do not wait out the step, climb now (once).
+        # (A pager that delivered while the mail server fails did reach the person.)
         session.execute(
             update(Escalation)
             .where(
@@ -288,6 +318,16 @@ def finish_delivery(
             .execution_options(synchronize_session=False)
         )
     return True
+
+
+def _reached(history: Sequence[Any]) -> bool:
+    """Whether any service delivered any attempt of a row."""
+    return any(
+        isinstance(service, dict) and service.get("ok")
+        for entry in history
+        if isinstance(entry, dict)
+        for service in entry.get("services") or []
+    )
 
 
 def same_person_note(tags: Sequence[str]) -> str:
@@ -366,6 +406,132 @@ def release_claims(session: Session, *, owner: str, outbox_ids: Sequence[int]) -
         .values(status=NotificationStatus.PENDING, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """How long an escalation's pages could not be delivered, up to a row's next try."""
+
+    since: datetime
+    error: str | None
+
+
+def undeliverable_since(
+    session: Session, claimed: Sequence[ClaimedDelivery]
+) -> dict[int, Undeliverable]:
+    """For each claimed row that failed before: since when its escalation's pages could
+    not be delivered (the first failure after the last delivery that preceded this row's
+    own first failure), and the row's last error; rows that never failed are left out.
+
+    Measured per row, so every person paged after an outage learns of it once, even when
+    the first page through, in an earlier round, already ended the outage."""
+    failed_before = [c for c in claimed if _attempt_times(c.results, delivered=False)]
+    if not failed_before:
+        return {}
+    histories = session.execute(
+        select(OutboxNotification.escalation_id, OutboxNotification.results).where(
+            OutboxNotification.escalation_id.in_({c.escalation_id for c in failed_before})
+        )
+    ).all()
+    failures: dict[int, list[datetime]] = {}
+    deliveries: dict[int, list[datetime]] = {}
+    for escalation_id, results in histories:
+        failures.setdefault(escalation_id, []).extend(_attempt_times(results, delivered=False))
+        deliveries.setdefault(escalation_id, []).extend(_attempt_times(results, delivered=True))
+    found = {}
+    for claim in failed_before:
+        first = min(_attempt_times(claim.results, delivered=False))
+        before = [at for at in deliveries.get(claim.escalation_id, []) if at < first]
+        after = max(before) if before else None
+        since = min(
+            at for at in failures.get(claim.escalation_id, [first]) if after is None or at > after
+        )
+        last = claim.results[-1] if isinstance(claim.results[-1], dict) else {}
+        found[claim.outbox_id] = Undeliverable(since, last.get("error"))
+    return found
+
+
+def _attempt_times(results: Any, *, delivered: bool) -> list[datetime]:
+    """When a row's attempts with this outcome were made (its history in `results`)."""
+    times = []
+    for entry in results or []:
+        if isinstance(entry, dict) and "attempt" in entry and entry.get("delivered") is delivered:
+            times.append(datetime.fromisoformat(str(entry["at"])))
+    return times
+
+
+def probe_one(session: Session, *, now: datetime) -> int | None:
+    """Make the undelivered row next in line for a try due now, and return its id (None
+    when nothing waits): called every half minute or so, it finds a service's recovery
+    without waiting out a backoff of up to five minutes, and the service's other pages
+    then follow at once (`retry_now`)."""
+    retried = or_(
+        OutboxNotification.status == NotificationStatus.PENDING,
+        select(Escalation.id)
+        .where(
+            Escalation.id == OutboxNotification.escalation_id,
+            Escalation.status == EscalationStatus.OPEN,
+            Escalation.current_step == OutboxNotification.step,
+            Escalation.cycle == OutboxNotification.cycle,
+        )
+        .exists(),
+    )
+    waiting = session.scalars(
+        select(OutboxNotification.id)
+        .where(
+            OutboxNotification.status.in_((NotificationStatus.PENDING, NotificationStatus.FAILED)),
+            OutboxNotification.attempts > 0,
+            OutboxNotification.next_attempt_at > now,
+            retried,
+        )
+        .order_by(OutboxNotification.next_attempt_at, OutboxNotification.id)
+        .limit(1)
+    ).first()
+    if waiting is None:
+        return None
+    session.execute(
+        update(OutboxNotification)
+        .where(OutboxNotification.id == waiting, OutboxNotification.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return waiting
+
+
+def retry_now(session: Session, *, recovered: Sequence[str], now: datetime) -> int:
+    """Bring forward every undelivered row whose last attempt failed on a service that
+    has just delivered again (`recovered`: service destinations), so pages waiting out
+    a long backoff go out within a round of the recovery; how many."""
+    if not recovered:
+        return 0
+    wanted = set(recovered)
+    waiting = session.execute(
+        select(OutboxNotification.id, OutboxNotification.results)
+        .join(Escalation, Escalation.id == OutboxNotification.escalation_id)
+        .where(
+            Escalation.status == EscalationStatus.OPEN,
+            OutboxNotification.status.in_((NotificationStatus.PENDING, NotificationStatus.FAILED)),
+            OutboxNotification.attempts > 0,
+            OutboxNotification.next_attempt_at > now,
+        )
+    ).all()
+    due = []
+    for outbox_id, results in waiting:
+        last = results[-1] if results and isinstance(results[-1], dict) else {}
+        services = last.get("services") or []
+        if any(
+            isinstance(s, dict) and not s.get("ok") and s.get("destination") in wanted
+            for s in services
+        ):
+            due.append(outbox_id)
+    if due:
+        session.execute(
+            update(OutboxNotification)
+            .where(OutboxNotification.id.in_(due), OutboxNotification.next_attempt_at > now)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(due)
 
 
 def _covering_note(results: Sequence[Any]) -> str | None:

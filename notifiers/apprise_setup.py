@@ -116,6 +116,9 @@ class DeliveryResult:
     attempts: int
     elapsed_seconds: float
     error: str | None
+    destination: str = ""
+    """The service's digest (`destination_of`): which results of a row's attempts were
+    the same service, so a retry skips those that already delivered."""
 
 
 @dataclass(frozen=True)
@@ -437,12 +440,14 @@ def services_reached(loaded: LoadedApprise, tag: str) -> frozenset[str]:
     alike (tokens shortened to their ends), and taking one for the other would drop a
     page. Digests, so no secret lingers in what the dispatcher compares or logs.
     """
-    reached = set()
-    for service in loaded.apprise.find(tag):
-        # NotifyBase.url is not annotated in Apprise (see _private_url).
-        url: Any = service.url
-        reached.add(hashlib.sha256(str(url(privacy=False)).encode()).hexdigest())
-    return frozenset(reached)
+    return frozenset(destination_of(service) for service in loaded.apprise.find(tag))
+
+
+def destination_of(service: NotifyBase) -> str:
+    """A service's digest of its full URL (see `services_reached`)."""
+    # NotifyBase.url is not annotated in Apprise (see _private_url).
+    url: Any = service.url
+    return hashlib.sha256(str(url(privacy=False)).encode()).hexdigest()
 
 
 def lift_default_spacing(loaded: LoadedApprise) -> list[NotifyBase]:
@@ -482,7 +487,7 @@ def _error_text(result: NotifyResult) -> str | None:
     return "delivery failed (no detail from Apprise)"
 
 
-def _convert(result: NotifyResult) -> DeliveryResult:
+def _convert(result: NotifyResult, destination: str = "") -> DeliveryResult:
     return DeliveryResult(
         service=result.name,
         # NotifyResult.url is already url(privacy=True).
@@ -492,6 +497,7 @@ def _convert(result: NotifyResult) -> DeliveryResult:
         attempts=len(result.attempts),
         elapsed_seconds=float(result.elapsed),
         error=_error_text(result),
+        destination=destination,
     )
 
 
@@ -555,26 +561,38 @@ def deliver(
     body: str,
     *,
     timeout_seconds: float = 0.0,
+    skip: frozenset[str] = frozenset(),
 ) -> DeliveryOutcome:
     """Send *title*/*body* to every service carrying *tag* and report per service.
 
     *tag* is one tag or several (any of them matches). *timeout_seconds* bounds the
-    whole call; 0 leaves only each service's own timeouts. Never raises for a delivery
-    problem: failures are in the returned results.
+    whole call; 0 leaves only each service's own timeouts. *skip* names services
+    (`destination_of`) that already delivered this message: they are not sent it
+    again. Never raises for a delivery problem: failures are in the returned results.
     """
     _quiet_apprise_logger()
     wanted = tag if isinstance(tag, str) else list(tag)
     groups = _senders(loaded, wanted)
     if not groups:
         return DeliveryOutcome(ok_all=False, matched=False)
+    if skip:
+        groups = _without(loaded, groups, skip)
     results: list[DeliveryResult] = []
     ok_all, error = True, None
     for fmt, sending in groups:
         text = html_body(body) if fmt == apprise.NotifyFormat.HTML else body
+        # Results name their service by its masked URL; the digest tells services apart.
+        digests: dict[str, list[str]] = {}
+        for service in sending:
+            private: Any = service.url
+            digests.setdefault(private(privacy=True), []).append(destination_of(service))
         with sending.notify(
             body=text, title=title, tag=wanted, timeout=timeout_seconds, body_format=fmt
         ) as outcome:
-            sent = [_convert(result) for result in outcome]
+            sent = [
+                _convert(result, (digests.get(result.url) or [""]).pop(0) or "")
+                for result in outcome
+            ]
             ok_all = ok_all and outcome.status == AppriseResultStatus.SUCCESS and bool(sent)
             if not sent and error is None:
                 error = _call_error(outcome)
@@ -583,6 +601,23 @@ def deliver(
     return DeliveryOutcome(
         ok_all=ok_all, matched=True, results=results, error=None if ok_all or results else error
     )
+
+
+def _without(
+    loaded: LoadedApprise,
+    groups: list[tuple[apprise.NotifyFormat, apprise.Apprise]],
+    skip: frozenset[str],
+) -> list[tuple[apprise.NotifyFormat, apprise.Apprise]]:
+    """`groups` less the services in `skip` (a retry of a message some already have)."""
+    kept = []
+    for fmt, sending in groups:
+        left = [service for service in sending if destination_of(service) not in skip]
+        if left:
+            subset = apprise.Apprise(asset=loaded.apprise.asset)
+            for service in left:
+                subset.add(service)
+            kept.append((fmt, subset))
+    return kept
 
 
 def send_test(

@@ -37,10 +37,17 @@ class AppriseDelivery:
         self._reach: dict[str, frozenset[str]] = {}
 
     def __call__(self, tag: str, title: str, body: str) -> DeliveryReport:
+        return self.deliver_rest(tag, title, body, frozenset())
+
+    def deliver_rest(
+        self, tag: str, title: str, body: str, delivered: frozenset[str]
+    ) -> DeliveryReport:
+        """Send to the services behind `tag` except those in `delivered` (their digests:
+        they already have this message), so a retry pages only the ones that failed."""
         with ExitStack() as waiting:
             for _, lock in sorted(self._turns_for(tag), key=lambda turn: turn[0]):
                 waiting.enter_context(lock)
-            outcome = deliver(self.loaded, tag, title, body)
+            outcome = deliver(self.loaded, tag, title, body, skip=delivered)
         # Flat dataclasses of plain values: a copy of each one's fields is its dict
         # (dataclasses.asdict deep-copies field by field, a tenth of a send's own cost).
         services = [dict(vars(result)) for result in outcome.results]

@@ -27,8 +27,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol, runtime_checkable
@@ -37,20 +37,24 @@ from core.alert_links import LinkClaim, LinkKeys, SecretFileError, link_url, new
 from core.clock import Clock
 from core.config import Settings
 from core.domain import Disposition
-from core.escalation import EscalationPolicy
+from core.escalation import RETRY_CAP_SECONDS, EscalationPolicy
 from core.oncall import ONCALL, OnCallPhysician, PageRoute, fall_back, route_page
 from db.database import Database
 from db.engine import transaction
 from db.escalations import (
     ClaimedDelivery,
     SentPage,
+    Undeliverable,
     acquire_dispatcher,
     advance_escalations,
     claim_due,
     finish_delivery,
+    probe_one,
     release_claims,
     release_dispatcher,
+    retry_now,
     sent_in_steps,
+    undeliverable_since,
 )
 from db.followup import mark_changed
 from db.oncall import on_call_physician
@@ -61,6 +65,11 @@ SLOW_SEND = 0.1
 """Seconds one send may take before the rest of the round goes out side by side: a
 remote relay (0.2-1 s a message: a new connection, TLS and login each time) one at a
 time would keep the twentieth of twenty alerts waiting 20 s."""
+
+
+PROBE_EVERY = timedelta(seconds=30)
+"""How often one page waiting out its backoff is tried early: a recovered service is
+found within this, and its other waiting pages go in the next round."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,36 @@ class KnowsReach(Protocol):
     def reach(self, tag: str) -> frozenset[str]:
         """The destinations a send to `tag` reaches; empty when none."""
         ...
+
+
+@runtime_checkable
+class DeliversRest(Protocol):
+    """A `deliver` that can leave out services that already have a row's message
+    (notifiers.delivery), so a retry pages only the services that failed."""
+
+    def deliver_rest(
+        self, tag: str, title: str, body: str, delivered: frozenset[str]
+    ) -> DeliveryReport:
+        """Send to `tag`'s services other than those in `delivered` (their digests)."""
+        ...
+
+
+def delivered_services(results: Sequence[Any]) -> frozenset[str]:
+    """The services (digests) that already delivered a row's message, from its history."""
+    done = set()
+    for entry in results:
+        if isinstance(entry, dict) and "attempt" in entry and not entry.get("same_as"):
+            for service in entry.get("services") or []:
+                if isinstance(service, dict) and service.get("ok") and service.get("destination"):
+                    done.add(str(service["destination"]))
+    return frozenset(done)
+
+
+def outage_line(outage: Undeliverable, now: datetime) -> str:
+    """The line a page sent after failed tries carries: how long delivery was impossible."""
+    minutes = max(1, round((now - outage.since).total_seconds() / 60))
+    why = f" ({outage.error[:120]})" if outage.error else ""
+    return f"Delivery was impossible for {minutes} min{why}; this page is its retry."
 
 
 def tag_itself(tag: str) -> frozenset[str]:
@@ -214,6 +253,8 @@ class Dispatcher:
         record_every: int = 5,
         links: AlertLinks | None = None,
         workers: int = 4,
+        retry_cap_seconds: int = RETRY_CAP_SECONDS,
+        probe_every: timedelta | None = PROBE_EVERY,
     ) -> None:
         self.database = database
         self.deliver = deliver
@@ -232,8 +273,18 @@ class Dispatcher:
         """Escalations sent side by side when sending is slow (see `SLOW_SEND`): four
         keep twenty alerts to a relay taking 1 s a message near 5 s, well under the
         connections a relay allows one client."""
+        self.retry_cap_seconds = retry_cap_seconds
+        """The longest wait between two tries of an undelivered page (core.escalation)."""
         self._stop = threading.Event()
         """Set by `run_forever`'s caller; checked before each delivery."""
+        self.probe_every = probe_every
+        """How often a page waiting out its backoff is tried early (`probe_one`); None:
+        never (a test of the backoff itself)."""
+        self._probed_at: datetime | None = None
+        self._outages: dict[int, Undeliverable] = {}
+        """The round's claimed rows that failed before: since when (see `outage_line`)."""
+        self._recovered: set[str] = set()
+        """Services that delivered this round (their waiting pages are brought forward)."""
 
     def run_once(self) -> DispatchRound:
         """One round; returns at once with held_lease False when another dispatcher runs."""
@@ -253,6 +304,12 @@ class Dispatcher:
                 include_patient_name=self.include_patient_name,
             )
         with transaction(sessions) as session:
+            now = self.clock.now()
+            if self.probe_every is not None and (
+                self._probed_at is None or now - self._probed_at >= self.probe_every
+            ):
+                probe_one(session, now=now)
+                self._probed_at = now
             claimed = claim_due(
                 session,
                 owner=self.owner,
@@ -265,6 +322,8 @@ class Dispatcher:
             if any(claim.target_tag == ONCALL for claim in claimed):
                 on_call = on_call_physician(session, self.clock.now())
             earlier = sent_in_steps(session, claimed) if claimed else []
+            self._outages = undeliverable_since(session, claimed)
+        self._recovered = set()
         renewed_at = self.clock.now()
         pending: list[_Outcome] = []
         unsent: list[ClaimedDelivery] = []
@@ -293,6 +352,9 @@ class Dispatcher:
             # One change-marker bump per round, so open screens show the delivery states.
             with transaction(sessions) as session:
                 mark_changed(session, self.clock.now())
+                # A service that delivered again ends its outage: its pages waiting out
+                # a backoff of up to `retry_cap_seconds` go in the next round.
+                retry_now(session, recovered=sorted(self._recovered), now=self.clock.now())
         return result
 
     def _lanes(
@@ -408,7 +470,13 @@ class Dispatcher:
     def _send(self, claim: ClaimedDelivery, route: PageRoute) -> tuple[DeliveryReport, PageRoute]:
         """Deliver one row, outside any transaction (a slow SMTP server must not hold
         locks); an on-call physician's own tag that fails falls back to the static tag."""
-        report = self.deliver(route.tag, claim.title, self._text(claim, route.tag))
+        done = delivered_services(claim.results)
+        if done and isinstance(self.deliver, DeliversRest):
+            # Only the services that have not delivered this row's message are paged.
+            text = self._text(claim, route.tag)
+            report = self.deliver.deliver_rest(route.tag, claim.title, text, done)
+        else:
+            report = self.deliver(route.tag, claim.title, self._text(claim, route.tag))
         backup = (
             None
             if report.delivered
@@ -423,7 +491,13 @@ class Dispatcher:
         return joined, backup
 
     def _text(self, claim: ClaimedDelivery, tag: str) -> str:
-        """What is sent to `tag`: the queued text, with its own signed link when links are on."""
+        """What is sent to `tag`: the queued text, with its own signed link when links are
+        on, and after failed tries a line saying how long delivery was impossible."""
+        outage = self._outages.get(claim.outbox_id)
+        if outage is not None:
+            headline, newline, rest = claim.body.partition("\n")
+            line = outage_line(outage, self.clock.now())
+            claim = replace(claim, body=f"{headline}\n{line}{newline}{rest}")
         return claim.body if self.links is None else self.links.message(claim, tag)
 
     def _record(self, delivered: list[_Outcome], result: DispatchRound) -> None:
@@ -450,7 +524,14 @@ class Dispatcher:
                     now=now,
                     routing=outcome.route.record() if claim.target_tag == ONCALL else None,
                     same_as=outcome.same_as,
+                    retry_cap_seconds=self.retry_cap_seconds,
                 )
+                if not outcome.same_as:
+                    self._recovered.update(
+                        str(s["destination"])
+                        for s in report.services
+                        if s.get("ok") and s.get("destination")
+                    )
                 if not recorded:
                     result.lost += 1
                 elif report.delivered:

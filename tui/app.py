@@ -180,6 +180,7 @@ class AftercareApp(App[None]):
             owner=self.dispatcher_owner,
             include_patient_name=self.settings.alert_include_patient_name,
             policies=build_policies(self.settings.escalation_policies),
+            retry_cap_seconds=self.settings.alert_retry_max_seconds,
         )
         self.dispatcher = dispatcher
         # Standing by is not stopping: every round asks for the lease, so if the

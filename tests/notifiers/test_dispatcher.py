@@ -152,7 +152,8 @@ def test_receiver_down_for_several_retries_then_up_loses_nothing(
         )
     }
     _emergency(engine, clock, nurse, policies=patient)
-    dispatcher = _dispatcher(engine, clock, apprise_file, policies=patient)
+    # The backoff itself: no early try of a waiting page (test_resilience covers those).
+    dispatcher = _dispatcher(engine, clock, apprise_file, policies=patient, probe_every=None)
     receiver.stop()
     for wait in (0, 30, 60, 120):  # the first four attempts, each after its backoff
         clock.advance(timedelta(seconds=wait))

@@ -102,6 +102,7 @@ def register(app: typer.Typer) -> None:
             include_patient_name=settings.alert_include_patient_name,
             policies=build_policies(settings.escalation_policies),
             links=links,
+            retry_cap_seconds=settings.alert_retry_max_seconds,
         )
         try:
             if once:
