@@ -276,8 +276,37 @@ _ACCOUNT_WORDS = re.compile(
 )
 
 
+# The tests that take longest (CI's --durations list), run first: pytest-xdist hands out
+# tests in collection order and idle workers steal from the end of a busy one's queue, so
+# a long test collected last would run alone while the other core waits for it. Whole
+# modules or single tests; modules keep their own order.
+_SLOW_FIRST = (
+    "tests/tui/test_record_keyboard.py",
+    "tests/notifiers/test_dispatch_process.py::test_sigkill",
+    "tests/test_bench_smoke.py",
+    "tests/db/test_alert_health.py",
+    "tests/db/test_import_chunks.py",
+    "tests/notifiers/test_stop.py",
+    "tests/notifiers/test_resilience.py",
+    "tests/core/test_triage.py::test_every_symptom_on_every_day",
+    "tests/tui/test_care_forms.py",
+    "tests/tui/test_triage_form.py",
+    "tests/tui/test_export_cli.py",
+    "tests/tui/test_search_screen.py",
+    "tests/tui/test_whereabouts_form.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(_SLOW_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(_SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `account` every test in a module that looks at who runs it (see above)."""
+    """Mark `account` every test in a module that looks at who runs it, and put the
+    slowest tests first (see above)."""
     sensitive: dict[Path, bool] = {}
     for item in items:
         path = item.path
@@ -285,6 +314,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             sensitive[path] = bool(_ACCOUNT_WORDS.search(path.read_text(encoding="utf-8")))
         if sensitive[path]:
             item.add_marker(pytest.mark.account)
+    items.sort(key=_start_rank)  # stable: every other test keeps its place
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -7,7 +7,9 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import Engine
+from textual import events
 from textual.app import App
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
@@ -61,6 +63,25 @@ async def settle(pilot: Pilot[None]) -> None:
     for _ in range(3):
         await workers_done(pilot.app)
         await pilot.pause()
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    """Type `text` into the focused field, one real key event per character, as a
+    quick typist (or a terminal) sends them: all keys go in, then `settle` lets them
+    land (the app hands each key to the focused field, which may post a change its
+    form acts on: hence its rounds). `pilot.press` waits for the app to go idle
+    after every key, which made a long form take half a minute to fill. Only for
+    plain characters within one field: a key that moves focus (enter, tab) goes
+    through `pilot.press`, which waits for the focus to move."""
+    if not text:
+        return  # as `pilot.press()` with no keys
+    app = pilot.app
+    for character in text:
+        key = character if character.isalnum() else _character_to_key(character)
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app.post_message(event)
+    await settle(pilot)
 
 
 async def open_patient(pilot: Pilot[None], patient_id: int) -> PatientScreen:

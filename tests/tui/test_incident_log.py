@@ -28,7 +28,7 @@ from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import AuditEvent, Incident, ProductGiven, TreatmentEpisode
 from tests.factories import add_staff, add_triaged_patient
-from tests.tui.pilot import settle
+from tests.tui.pilot import settle, type_text
 from tui.app import AftercareApp
 from tui.incident_forms import (
     ClassifyModal,
@@ -134,7 +134,7 @@ async def test_recording_the_report_changes_days_left_in_the_log_and_on_the_queu
         assert isinstance(app.screen, DatedReferenceModal)
         # A wrong date is named, and the form keeps what was typed.
         app.screen.query_one("#day", Input).value = "2026-13-01"
-        await pilot.press(*"MFDS-2026-0042")
+        await type_text(pilot, "MFDS-2026-0042")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DatedReferenceModal)
@@ -222,7 +222,8 @@ async def test_a_colleagues_change_in_between_is_refused_and_shown(clinic: Clini
                 actor=clinic.doctor,
                 now=clinic.clock.now(),
             )
-        await pilot.press(*"MFDS-9", "enter")
+        await type_text(pilot, "MFDS-9")
+        await pilot.press("enter")
         await settle(pilot)
         assert any("escalated to KHIDI by Dr.Lee" in note for note in _notes(app))
         with clinic.database.sessions() as session:
@@ -383,7 +384,8 @@ async def test_d_corrects_day_0_with_a_reason_and_the_clock_follows(clinic: Clin
         assert app.screen is form
         assert "Say why" in _text(form, "#error")
         form.query_one("#onset", Input).value = (today - timedelta(days=4)).isoformat()
-        await pilot.press(*"patient wrote 3 days ago", "enter")
+        await type_text(pilot, "patient wrote 3 days ago")
+        await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, IncidentLogScreen)
         assert _column(screen, "#incidents-table", "report") == ["27d left"]

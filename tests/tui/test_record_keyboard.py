@@ -21,7 +21,7 @@ from db.followup import Actor
 from db.models import OutboxNotification, Patient
 from tests.exported import export_text
 from tests.factories import add_patient, add_staff
-from tests.tui.pilot import settle, workstation
+from tests.tui.pilot import settle, type_text, workstation
 from tui.care_forms import CareForm
 from tui.screens.queue import QueueScreen
 
@@ -31,7 +31,7 @@ BOOSTER_LOT = "HB-2211/B"
 
 async def _type(pilot: Pilot[None], text: str, then: str = "enter") -> None:
     """Type `text` key by key, then press `then` (enter moves to the next field)."""
-    await pilot.press(*text)
+    await type_text(pilot, text)
     if then:
         await pilot.press(then)
 
