@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from bench.support import serving
 from core.alert_links import create_secret, read_secret
 from core.clock import FixedClock
 from core.domain import EscalationStatus, NotificationStatus
@@ -36,7 +37,7 @@ from notifiers.delivery import apprise_deliverer
 from notifiers.dispatcher import Dispatcher, alert_links
 from tests.notifiers.receivers import ReceivedMail, SmtpReceiver, free_port
 from tests.tui.pilot import settle, workstation
-from tests.web.browser import chromium, serving
+from tests.web.browser import chromium
 from tests.web.conftest import Ward, make_ward
 from tui.app import AftercareApp
 from web.app import make_app
@@ -144,7 +145,7 @@ async def test_one_tap_in_chromium_acknowledges_and_every_other_use_is_refused(
 
     keys, _ = read_secret(secret)
     nurse_app = workstation(engine, clock, ward.nurse, login="rn.kim", run_dispatcher=False)
-    with serving(make_app(ward.clinic, keys), "127.0.0.1", port), chromium() as browser:
+    with serving(make_app(ward.clinic, keys), port), chromium() as browser:
         async with nurse_app.run_test(size=(140, 40)) as pilot:
             await settle(pilot)
             assert _priority(nurse_app, "P-7") == "ALERT emergency"
