@@ -32,11 +32,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from core.alert_links import base_url_problem
 from core.incidents import ReportingPolicy
+from core.plain_text import refuse_control
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -325,6 +327,38 @@ class Settings(BaseModel):
         default_factory=_default_database_url,
         description="SQLAlchemy database URL.",
     )
+    # PostgreSQL logins (docs/deployment.md). "per-person": each operating-system login
+    # connects as its own database role over the local socket, so the database itself
+    # keeps everyone to their role and names who wrote each audit event. "shared": one
+    # login (and password) for everyone, as before: weaker, whoever reads it can change
+    # anything. Not the default, so a clinic that has not made the roles keeps working.
+    database_logins: str = Field(
+        default="shared",
+        description=(
+            'PostgreSQL: "per-person" (each login connects as its own database role, '
+            'docs/deployment.md) or "shared" (one login for everyone; weaker).'
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_database_logins(self) -> Settings:
+        if self.database_logins not in ("per-person", "shared"):
+            raise ValueError('expected "per-person" or "shared"')
+        if self.database_logins == "per-person" and self.database_url.startswith("postgresql"):
+            from urllib.parse import parse_qs, urlsplit
+
+            parts = urlsplit(self.database_url)
+            query = parse_qs(parts.query)
+            if "@" in parts.netloc or "user" in query or "password" in query:
+                # A ConfigError passes through pydantic as it is: one line even when the
+                # URL and this setting come from different places.
+                raise ConfigError(
+                    'database_logins = "per-person", but database_url names a login or a '
+                    "password: leave both out (postgresql+psycopg:///aftercare), each "
+                    "person connects as their own login"
+                )
+        return self
+
     clinic_timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
         default="Asia/Seoul",
         description="IANA time zone the clinic works in.",
@@ -410,6 +444,14 @@ class Settings(BaseModel):
             "creates it, mode 0600); only the alert and web services read it."
         ),
     )
+    audit_anchor_file: str = Field(
+        default="/var/lib/aftercare-audit/anchors.jsonl",
+        min_length=1,
+        description=(
+            "File the audit chain's anchors are appended to (`aftercare audit anchor`, the "
+            "daily anchor, each backup); its folder must be writable by its owner only."
+        ),
+    )
     escalation_policies: Annotated[
         dict[str, EscalationPolicySetting] | None,
         BeforeValidator(_check_policy_keys),
@@ -442,6 +484,13 @@ class Settings(BaseModel):
     report_days_non_serious: int = Field(
         default=30, ge=1, le=365, description="Days to the periodic report for non-serious events."
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        # clinic_name titles every screen and clinic_contact is printed on exports: a
+        # setting is text, never terminal control (core.plain_text).
+        return refuse_control(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_reporting_order(self) -> Settings:

@@ -22,6 +22,7 @@ import phonenumbers
 from core.commands import ContactDetails, PatientMove
 from core.countries import country_name
 from core.domain import Channel
+from core.plain_text import refuse_control
 from core.refusals import Refused
 from core.zones import suggested_zone, zones_for_country
 
@@ -81,6 +82,7 @@ def timezone_key(value: str) -> str:
 
 def email_address(value: str) -> str:
     """An e-mail address, as written."""
+    refuse_control(value)
     if len(value) > _MAX_TEXT or not EMAIL.match(value):
         raise ValueError(f"{value!r} is not an e-mail address")
     return value
@@ -110,6 +112,8 @@ def handle_for_channel(channel: Channel, value: str, home: str | None) -> str:
 
     "whatsapp:+1212...", "line:yuki_t": an optional "name:" prefix is kept as written.
     """
+    # Before anything echoes it: a handle is shown on screens and exports (core.plain_text).
+    refuse_control(value)
     match = _HANDLE_PREFIX.match(value)
     prefix, rest = (f"{match['prefix']}:", match["rest"].strip()) if match else ("", value)
     if channel in _PHONE_CHANNELS:
@@ -171,6 +175,10 @@ def checked_contacts(
         raise FieldRefused("channel_handle", str(exc)) from None
     phone = (contacts.phone or "").strip() or None
     if phone is not None:
+        try:
+            refuse_control(phone)
+        except ValueError as exc:
+            raise FieldRefused("phone", str(exc)) from None
         number = phone_number(phone, home_country)
         if number is None:
             raise FieldRefused(

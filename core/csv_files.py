@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from core.plain_text import shown
+
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these is a formula to a spreadsheet: an export writes
 it after a "'", and the import reads it without that "'"."""
@@ -88,9 +90,10 @@ def _check_header(
                     f"{source}: line 1: the columns are separated by {name}; "
                     "save the file as comma-separated CSV (UTF-8)"
                 )
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    # A header cell is the file's text: echoed with its control characters made visible.
+    repeated = sorted({shown(n) for n in names if names.count(n) > 1})
     missing = [c for c in required if c not in names]
-    extra = [n or "(empty)" for n in names if n not in (*required, *optional)]
+    extra = [shown(n) or "(empty)" for n in names if n not in (*required, *optional)]
     if repeated or missing or extra:
         parts = []
         if missing:

@@ -29,9 +29,9 @@ from core.domain import (
     TouchpointResolution,
     Trend,
 )
-from core.incident_log import EntryKind
+from core.labels import CONTACT_OUTCOME_WORDS, finding_words
+from core.labels import entry_words as _entry_words
 from core.schedules import CLINIC_TZ, touchpoint_state
-from core.triage.vocabulary import SYMPTOMS
 
 DECISION_NOTE = "Decision: the treating physician or local emergency services decide."
 """Shown beside every triage outcome: this is decision support, not a diagnosis."""
@@ -69,15 +69,6 @@ _CHANNEL_LABELS = {
     Channel.PHONE: "phone",
     Channel.SMS: "SMS",
 }
-
-_OUTCOME_LABELS = {
-    ContactOutcome.REACHED: "reached",
-    ContactOutcome.NO_ANSWER: "no answer",
-    ContactOutcome.MESSAGE_SENT: "message sent",
-    ContactOutcome.PHOTO_RECEIVED: "photo received",
-    ContactOutcome.CALL_LATER: "asked to call later",
-}
-
 
 # --- identity and episodes -------------------------------------------------
 
@@ -440,6 +431,21 @@ class IncidentRecord:
     reported_on: date | None
     suspect_product: str | None
     notes: tuple[IncidentNote, ...]
+    triage_id: int | None = None
+    """The triage that opened it; None for one opened by hand."""
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """One page of a physician alert: to whom, at which step, and what became of it."""
+
+    step: int
+    cycle: int
+    to: str
+    """Words: 'Dr Lee Seo-yeon', 'the on-call physician, Dr Kim', 'the senior group'."""
+    status: NotificationStatus
+    at: datetime
+    """When it was sent, or queued when it was not sent."""
 
 
 @dataclass(frozen=True)
@@ -457,6 +463,10 @@ class AlertRecord:
     notifications: Mapping[NotificationStatus, int]
     """How many outbox rows are in each status."""
     last_error: str | None
+    pages: tuple[AlertPage, ...] = ()
+    """Every page of the alert, oldest first: who was paged."""
+    triage_id: int | None = None
+    incident_id: int | None = None
 
 
 # --- the timeline ------------------------------------------------------------
@@ -535,7 +545,7 @@ def _touchpoint_entry(tp: TouchpointRecord, now: datetime) -> TimelineEntry:
 
 def _attempt_entry(attempt: AttemptRecord) -> TimelineEntry:
     by = f" by {attempt.staff}" if attempt.staff else ""
-    outcome = _OUTCOME_LABELS.get(attempt.outcome, attempt.outcome.value)
+    outcome = CONTACT_OUTCOME_WORDS.get(attempt.outcome, attempt.outcome.value)
     return TimelineEntry(
         kind=TimelineKind.ATTEMPT,
         at=attempt.at,
@@ -546,31 +556,48 @@ def _attempt_entry(attempt: AttemptRecord) -> TimelineEntry:
     )
 
 
-def _triage_entry(triage: TriageRecord) -> TimelineEntry:
+def triage_title(triage: TriageRecord) -> str:
+    """'Triage day 2 by Kim RN: urgent (computed emergency)'."""
     overridden = triage.chosen is not triage.computed
     outcome = (
         f"{triage.chosen.value} (computed {triage.computed.value})"
         if overridden
         else triage.chosen.value
     )
+    by = f" by {triage.staff}" if triage.staff else ""
+    return f"Triage day {triage.day}{by}: {outcome}"
+
+
+def triage_findings(triage: TriageRecord) -> str:
+    """What the patient reported, in words: 'chills, 38.6 °C, trend stable'."""
     findings = symptom_words(triage.symptoms) or "nothing reported"
     temperature = f"{triage.temperature_c:.1f} °C" if triage.temperature_c is not None else None
     trend = f"trend {triage.trend.value}" if triage.trend else None
-    override = triage.override_reason if overridden else None
-    detail = _join(
-        "Findings: " + ", ".join(p for p in (findings, temperature, trend) if p),
+    return ", ".join(p for p in (findings, temperature, trend) if p)
+
+
+def triage_lines(triage: TriageRecord) -> tuple[str, ...]:
+    """A triage's detail, one line each: findings, rules, what was missing, lab
+    suggestions, an override's reason, the note (the decision note is not among
+    them: each surface says it where it fits)."""
+    override = triage.override_reason if triage.chosen is not triage.computed else None
+    lines = (
+        f"Findings: {triage_findings(triage)}",
         "Rules: " + "; ".join(triage.reasons) if triage.reasons else None,
         needs_line(triage.needs),
         lab_suggestions_line(triage.labs),
         f"Override reason: {override}" if override else None,
         f"Note: {triage.note}" if triage.note else None,
-        DECISION_NOTE,
     )
-    by = f" by {triage.staff}" if triage.staff else ""
+    return tuple(line for line in lines if line)
+
+
+def _triage_entry(triage: TriageRecord) -> TimelineEntry:
+    detail = _join(*triage_lines(triage), DECISION_NOTE)
     return TimelineEntry(
         kind=TimelineKind.TRIAGE,
         at=triage.assessed_at,
-        title=f"Triage day {triage.day}{by}: {outcome}",
+        title=triage_title(triage),
         detail=detail,
         state=triage.chosen.value,
         key=f"triage-{triage.triage_id}",
@@ -644,19 +671,14 @@ def _alert_entry(alert: AlertRecord) -> TimelineEntry:
 
 def entry_words(kind: str) -> str:
     """An incident entry's stored kind as the incident screen names it:
-    'home_physician_contact' -> 'Contact with home physician'."""
-    try:
-        return EntryKind(kind).label
-    except ValueError:
-        return kind.replace("_", " ").capitalize()
+    'home_physician_contact' -> 'Contact with home physician' (`core.labels`)."""
+    return _entry_words(kind)
 
 
 def symptom_words(codes: Iterable[str]) -> str:
-    """Stored symptom codes as a nurse says them: 'redness (erythema), warmth'.
-
-    A code the vocabulary no longer knows (an old row) still reads as words.
-    """
-    return ", ".join(SYMPTOMS.get(code, code.replace("_", " ")) for code in codes)
+    """Stored symptom codes as a nurse says them: 'redness (erythema), warmth'
+    (`core.labels.finding_words`, the one table)."""
+    return finding_words(codes)
 
 
 def seriousness_words(seriousness: Seriousness) -> str:
@@ -690,6 +712,12 @@ class PatientDossier:
     triages: tuple[TriageRecord, ...] = ()
     """The triages of the timeline as records, oldest first: what exports
     carry beyond the timeline's words (lab suggestions, who decides)."""
+    attempts: tuple[AttemptRecord, ...] = ()
+    """Every try to reach the patient, oldest first (the summary lists them with notes)."""
+    incidents: tuple[IncidentRecord, ...] = ()
+    """The incidents of the timeline as records, oldest first (which triage opened each)."""
+    alerts: tuple[AlertRecord, ...] = ()
+    """Physician alerts with their pages, oldest first."""
 
 
 @dataclass(frozen=True)

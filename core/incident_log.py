@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from core.domain import IncidentCategory, IncidentOutcome, IncidentStatus, Seriousness
 from core.incidents import CATEGORY_LABELS, ClockState, ReportClock, report_clock
+from core.plain_text import shown
 
 
 class EntryKind(StrEnum):
@@ -308,7 +309,7 @@ def _cell(value: object) -> str:
         return value.isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
+    text = shown(str(value), notes=True)
     if text.startswith(_FORMULA_STARTS) and not isinstance(value, int):
         return "'" + text
     return text

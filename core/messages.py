@@ -65,6 +65,7 @@ from typing import Any
 import pycountry
 
 from core.countries import EmergencyContact
+from core.plain_text import shown
 
 # Language codes as the catalogue files are named. zh is simplified Chinese
 # (also used for zh-Hans, zh-CN, zh-SG); zh-Hant is traditional (zh-TW, zh-HK, zh-MO).
@@ -324,11 +325,13 @@ def render_message(ctx: MessageContext, catalogue: Catalogue | None = None) -> R
         template = _drop_field(template, "iv_site_question")
     template = _tidy(template)
     values: dict[str, str] = {
-        "patient_name": ctx.patient_name,
+        # Names are stored text: any control character an old record still holds
+        # is written visibly, never sent or shown as terminal control (core.plain_text).
+        "patient_name": shown(ctx.patient_name),
         "day": str(ctx.day),
         "procedure_date": format_date(ctx.procedure_date, pack.date_format),
-        "coordinator_name": ctx.coordinator_name,
-        "clinic_name": ctx.clinic_name,
+        "coordinator_name": shown(ctx.coordinator_name),
+        "clinic_name": shown(ctx.clinic_name),
         "photos_line": pack.sentences["photos_line"],
         "call_now": _call_now(pack, ctx.emergency, "call_now"),
         "message_us": pack.sentences["message_us"],

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from core.plain_text import refusal
+
 ONCALL = "oncall"
 """The escalation target (and the static Apprise tag of the clinic's on-call group)."""
 
@@ -19,7 +21,7 @@ MAX_SHIFT = timedelta(days=14)
 
 
 class ShiftTimeError(ValueError):
-    """A shift's times cannot be used; `str()` says why in one sentence."""
+    """A shift cannot be used as asked (its times, its note); `str()` says why in one sentence."""
 
 
 def check_shift_window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
@@ -34,6 +36,14 @@ def check_shift_window(starts_at: datetime, ends_at: datetime, now: datetime) ->
         )
     if ends_at <= now:
         raise ShiftTimeError("the shift would already be over")
+
+
+def check_shift_note(note: str | None) -> None:
+    """Refuse a note carrying terminal control (ESC, a bidi override): it is shown on
+    the on-call screen and in `oncall list` (core.plain_text). A note may span lines."""
+    problem = refusal("The note", note or "", notes=True)
+    if problem is not None:
+        raise ShiftTimeError(problem)
 
 
 def parse_clinic_time(text: str, clinic_tz: tzinfo) -> datetime:

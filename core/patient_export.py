@@ -24,6 +24,7 @@ from typing import Final
 
 from core.csv_files import FORMULA_STARTS, unguarded
 from core.patient_import import COLUMNS, EPISODE_COLUMNS
+from core.plain_text import shown
 from core.product_import import PRODUCT_COLUMNS, PRODUCT_OPTIONAL_COLUMNS
 from core.records import NONE_GIVEN, SCHEDULE_SEPARATOR, EpisodeRecord, PatientRecord
 
@@ -132,7 +133,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    text = value.isoformat() if isinstance(value, date) else str(value)
+    text = value.isoformat() if isinstance(value, date) else shown(str(value), notes=True)
     if text.startswith(FORMULA_STARTS) or unguarded(text) != text:
         # Also a text the import would otherwise take a "'" off: it reads back as written.
         return "'" + text

@@ -34,6 +34,7 @@ from core.contacts import (
     timezone_key,
 )
 from core.domain import Channel
+from core.plain_text import refuse_control
 from core.records import FieldProblem, PatientRecord, RecordRefused
 
 _LANGUAGE = re.compile(r"^(?P<base>[A-Za-z]{2,3})(-[A-Za-z0-9]{1,8})*$")
@@ -125,6 +126,13 @@ class PatientFields(BaseModel):
         Annotated[str, StringConstraints(max_length=200)] | None,
         BeforeValidator(_empty_as_none),
     ] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        # First of every field's checks: a name or handle carrying ESC or a bidi
+        # override would act on the terminal of whoever is shown it (core.plain_text).
+        return refuse_control(value) if isinstance(value, str) else value
 
     @field_validator("birth_date")
     @classmethod

@@ -23,6 +23,7 @@ from enum import IntEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from core.countries import country_name
 from core.domain import Channel, Disposition, TouchpointState
 from core.schedules import days_after_procedure, touchpoint_state
 
@@ -164,6 +165,61 @@ class QueueFilter:
         if self.search:
             parts.append(f"search {self.search!r}")
         return ", ".join(parts)
+
+
+def country_filter(typed: str) -> str | None:
+    """The country code a coordinator typed into the queue's country filter; None
+    (every country) for nothing typed.
+
+    A name or an unknown code would silently show no patient at all, so it is
+    refused with a sentence saying what a country code is ("Japan" is JP).
+    """
+    code = typed.strip().upper()
+    if not code:
+        return None
+    if len(code) == 2 and country_name(code) != code:
+        return code
+    suggestion = _country_named(typed.strip())
+    if suggestion is not None:
+        raise ValueError(
+            f"{typed.strip()!r} is not a country code; {country_name(suggestion)} is {suggestion}."
+        )
+    raise ValueError(
+        f"{typed.strip()!r} is not a country code: type the two-letter ISO code of the "
+        "country the patient is in, such as JP (Japan), TH (Thailand) or US."
+    )
+
+
+def _country_named(name: str) -> str | None:
+    """The ISO code of a country typed by name ("Japan", "japan", "JPN"), if any."""
+    import pycountry  # only when a name was typed: the queue's first paint need not load it
+
+    try:
+        found = pycountry.countries.lookup(name)
+    except LookupError:
+        return None
+    return str(found.alpha_2)
+
+
+def language_filter(typed: str) -> str | None:
+    """The language tag typed into the queue's language filter, written as the clinic
+    stores tags ("ja", "zh-Hant", "pt-BR"); None for nothing typed.
+
+    Case is put right rather than lowered, so "zh-hant" and "ZH-HANT" find the
+    patients recorded as zh-Hant.
+    """
+    parts = [part for part in typed.strip().replace("_", "-").split("-") if part]
+    if not parts:
+        return None
+    tag = [parts[0].lower()]
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            tag.append(part.title())  # a script: Hant, Latn
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+            tag.append(part.upper())  # a region: BR, TW, 419
+        else:
+            tag.append(part.lower())
+    return "-".join(tag)
 
 
 def matches(row: QueueRow, wanted: QueueFilter, now: datetime) -> bool:

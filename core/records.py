@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
 from core.domain import Channel, Protocol
+from core.plain_text import control_problem
 from core.refusals import Refused
 from core.schedules import procedure_local_date
 
@@ -438,7 +439,7 @@ def episode_problems(
         ("khidi_cover_ref", _MAX_REF),
         ("allergies", _MAX_TEXT),
     ):
-        problem = _text_problem(getattr(record, key), limit)
+        problem = _text_problem(getattr(record, key), limit, notes=key == "allergies")
         if problem:
             problems.append(FieldProblem(key, problem))
     if record.nurse_license_ref and not record.nurse_name:
@@ -579,14 +580,15 @@ def _text(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def _text_problem(value: str | None, limit: int, *, required: bool = False) -> str | None:
+def _text_problem(
+    value: str | None, limit: int, *, required: bool = False, notes: bool = False
+) -> str | None:
     if not value:
         return "empty; a value is required" if required else None
     if len(value) > limit:
         return f"longer than {limit} characters"
-    if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value):
-        return "holds a control character; type plain text"
-    return None
+    # Names, references and logins are one line; only the allergies are notes.
+    return control_problem(value, notes=notes)
 
 
 def _check_procedure_time(at: datetime, now: datetime, written: str | None) -> None:

@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from core.config import mask_url
 from core.domain import Disposition, EscalationStatus, NotificationStatus, Role
+from core.service_urls import mask_secrets_in, mask_service_url
+from db.escalations import SentWith
 from db.models import (
     Escalation,
     OutboxNotification,
@@ -56,6 +57,9 @@ class NotificationView:
     last_error: str | None
     services: tuple[str, ...]
     """Masked URLs of the services tried for this tag, in first-seen order."""
+    sent_with: SentWith | None = None
+    """The Apprise file its latest attempt went out with (None: not tried yet, or
+    sent by a dispatcher of an earlier version)."""
 
     @property
     def failing(self) -> bool:
@@ -188,8 +192,15 @@ def _notification(outbox: OutboxNotification) -> NotificationView:
         created_at=outbox.created_at,
         next_attempt_at=outbox.next_attempt_at,
         sent_at=outbox.sent_at,
-        last_error=outbox.last_error,
+        # Masked again on the way out: a row written before masking covered webhook
+        # paths and topics must not show them either.
+        last_error=mask_secrets_in(outbox.last_error) if outbox.last_error else None,
         services=_services(outbox.results),
+        sent_with=(
+            SentWith(outbox.config_path, "", outbox.config_sha256)
+            if outbox.config_path and outbox.config_sha256
+            else None
+        ),
     )
 
 
@@ -205,8 +216,8 @@ def _services(results: list[Any]) -> tuple[str, ...]:
             continue
         for service in attempt.get("services") or []:
             url = service.get("masked_url") if isinstance(service, dict) else None
-            if isinstance(url, str) and url and mask_url(url) not in seen:
-                seen.append(mask_url(url))
+            if isinstance(url, str) and url and mask_service_url(url) not in seen:
+                seen.append(mask_service_url(url))
     return tuple(seen)
 
 

@@ -19,10 +19,12 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from core.audit_anchor import EMPTY_CHAIN_HASH, ChainHead
 from core.config import mask_url
 from db.errors import StorageError
 
@@ -52,6 +54,8 @@ class BackupReport:
     revision: str | None
     counts: dict[str, int]
     """Rows per COUNTED_TABLES entry (words -> rows)."""
+    audit_head: ChainHead | None = None
+    """The copy's newest audit event, to anchor the backup by (None: no audit table)."""
 
 
 def backup_sqlite(
@@ -135,9 +139,24 @@ def _read_back(copy: Path, target: Path) -> BackupReport:
                 for words, table in COUNTED_TABLES
                 if _has_table(database, table)
             }
+            head = _audit_head(database) if _has_table(database, "audit_event") else None
     except sqlite3.Error as exc:
         raise StorageError(f"the copy does not open as a database ({exc}); not kept") from exc
-    return BackupReport(target, copy.stat().st_size, revision, counts)
+    return BackupReport(target, copy.stat().st_size, revision, counts, head)
+
+
+def _audit_head(database: sqlite3.Connection) -> ChainHead:
+    """The copy's audit chain head, as `db.audit_anchor.chain_head` reads a live database:
+    so the anchor taken at a backup names exactly what the backup holds."""
+    row = database.execute(
+        "SELECT id, hash, at, (SELECT count(*) FROM audit_event) "
+        "FROM audit_event ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return ChainHead(0, EMPTY_CHAIN_HASH, None, 0)
+    # The column holds naive UTC text (db.models.UtcDateTime).
+    at = datetime.fromisoformat(str(row[2])).replace(tzinfo=UTC)
+    return ChainHead(int(row[0]), str(row[1]), at, int(row[3]))
 
 
 def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:

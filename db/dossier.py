@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.domain import NotificationStatus
 from core.dossier import (
+    AlertPage,
     AlertRecord,
     AttemptRecord,
     EpisodeRecord,
@@ -32,6 +33,7 @@ from core.dossier import (
     needs_words,
     parse_addons,
 )
+from core.oncall import ONCALL
 from db.incidents import product_record, read_incidents
 from db.models import (
     ContactAttempt,
@@ -52,13 +54,16 @@ def load_dossier(session: Session, patient_id: int, now: datetime) -> PatientDos
     if identity is None:
         return None
     triages = _triages(session, patient_id)
+    attempts = _attempts(session, patient_id)
+    incidents = _incidents(session, patient_id)
+    alerts = _alerts(session, patient_id)
     timeline = build_timeline(
         now,
         touchpoints=[record for _, record in touchpoints_of(session, patient_id)],
-        attempts=_attempts(session, patient_id),
+        attempts=attempts,
         triages=triages,
-        incidents=_incidents(session, patient_id),
-        alerts=_alerts(session, patient_id),
+        incidents=incidents,
+        alerts=alerts,
     )
     return PatientDossier(
         identity=identity,
@@ -66,6 +71,9 @@ def load_dossier(session: Session, patient_id: int, now: datetime) -> PatientDos
         timeline=timeline,
         read_at=now,
         triages=tuple(sorted(triages, key=lambda t: (t.assessed_at, t.triage_id))),
+        attempts=tuple(sorted(attempts, key=lambda a: (a.at, a.attempt_id))),
+        incidents=tuple(sorted(incidents, key=lambda i: (i.opened_at, i.incident_id))),
+        alerts=tuple(sorted(alerts, key=lambda a: (a.created_at, a.escalation_id))),
     )
 
 
@@ -223,6 +231,7 @@ def _incidents(session: Session, patient_id: int) -> list[IncidentRecord]:
             if (product := read.suspect_product) is not None
             else None,
             notes=read.entries,
+            triage_id=read.triage_id,
         )
         for read in read_incidents(session, patient_id=patient_id)
     ]
@@ -242,16 +251,37 @@ def _alerts(session: Session, patient_id: int) -> list[AlertRecord]:
         .group_by(OutboxNotification.escalation_id, OutboxNotification.status)
     ):
         counts[escalation_id][status] = count
-    # The latest failure per escalation, in the same query for all of them.
+    # Every page of every alert in one query: who was paged, and the latest failure.
     last_errors: dict[int, str] = {}
-    for escalation_id, error in session.execute(
-        select(OutboxNotification.escalation_id, OutboxNotification.last_error)
+    pages: dict[int, list[AlertPage]] = defaultdict(list)
+    names = _paged_names(session)
+    for row in session.execute(
+        select(
+            OutboxNotification.escalation_id,
+            OutboxNotification.step,
+            OutboxNotification.cycle,
+            OutboxNotification.target_tag,
+            OutboxNotification.status,
+            OutboxNotification.sent_at,
+            OutboxNotification.created_at,
+            OutboxNotification.results,
+            OutboxNotification.last_error,
+        )
         .join(Escalation, Escalation.id == OutboxNotification.escalation_id)
-        .where(Escalation.patient_id == patient_id, OutboxNotification.last_error.is_not(None))
+        .where(Escalation.patient_id == patient_id)
         .order_by(OutboxNotification.id)
     ):
-        if error:
-            last_errors[escalation_id] = error
+        if row.last_error:
+            last_errors[row.escalation_id] = row.last_error
+        pages[row.escalation_id].append(
+            AlertPage(
+                step=row.step,
+                cycle=row.cycle,
+                to=_paged_words(row.target_tag, row.results, names),
+                status=row.status,
+                at=row.sent_at if row.sent_at is not None else row.created_at,
+            )
+        )
     return [
         AlertRecord(
             escalation_id=escalation.id,
@@ -264,9 +294,37 @@ def _alerts(session: Session, patient_id: int) -> list[AlertRecord]:
             acknowledged_by=acknowledged_by,
             notifications=counts[escalation.id],
             last_error=last_errors.get(escalation.id),
+            pages=tuple(sorted(pages[escalation.id], key=lambda p: (p.cycle, p.step, p.at))),
+            triage_id=escalation.triage_id,
+            incident_id=escalation.incident_id,
         )
         for escalation, acknowledged_by in escalations
     ]
+
+
+def _paged_names(session: Session) -> dict[str, str]:
+    """Display names by notify tag and by login: pages name their target by tag, and
+    an `oncall` page records the login of the physician it reached."""
+    names: dict[str, str] = {}
+    for login, tag, name in session.execute(
+        select(Staff.username, Staff.notify_tag, Staff.display_name)
+    ):
+        names[f"login:{login}"] = name
+        if tag:
+            names[tag] = name
+    return names
+
+
+def _paged_words(tag: str, results: Any, names: dict[str, str]) -> str:
+    """Whom a page went to, in words: a person's name, never their tag."""
+    if tag == ONCALL:
+        for attempt in reversed(results or []):
+            routed = attempt.get("oncall") if isinstance(attempt, dict) else None
+            if isinstance(routed, dict) and routed.get("physician"):
+                login = str(routed["physician"])
+                return f"the on-call physician, {names.get(f'login:{login}', login)}"
+        return "the on-call physician"
+    return names.get(tag, f"the {tag} group")
 
 
 def _with_staff_name(entity: Any, staff_id: Any, patient_id: int) -> Select[Any]:

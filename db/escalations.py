@@ -35,6 +35,8 @@ from core.escalation import (
 )
 from core.oncall import ONCALL
 from core.permissions import Action
+from core.plain_text import shown
+from core.service_urls import mask_secrets_in, mask_service_url
 from db import audit
 from db.conflicts import last_change, staff_name, when
 from db.followup import Actor, FollowUpConflict, mark_changed, require
@@ -64,15 +66,50 @@ def _rows(result: object) -> int:
     return result.rowcount
 
 
-def acquire_dispatcher(session: Session, *, owner: str, now: datetime, ttl: timedelta) -> bool:
-    """Take or renew the single dispatcher lease; False while another holds it."""
+@dataclass(frozen=True)
+class SentWith:
+    """The Apprise file a dispatcher sends with, as the lease and each page record it."""
+
+    path: str
+    owner: str
+    sha256: str
+
+    def words(self) -> str:
+        """How a screen names it: the path and the start of the content's hash."""
+        return f"{self.path} ({self.sha256[:12]})"
+
+
+@dataclass(frozen=True)
+class DispatcherHolder:
+    """Who holds the live dispatcher lease, and with which Apprise file they send."""
+
+    owner: str
+    sent_with: SentWith | None
+    """None for a dispatcher that did not say (one of an earlier version)."""
+
+
+def acquire_dispatcher(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+    sent_with: SentWith | None = None,
+) -> bool:
+    """Take or renew the single dispatcher lease; False while another holds it. The
+    lease names the configuration its holder sends with (`sent_with`)."""
+    named = {
+        "config_path": sent_with.path if sent_with else None,
+        "config_owner": sent_with.owner if sent_with else None,
+        "config_sha256": sent_with.sha256 if sent_with else None,
+    }
     renewed = session.execute(
         update(DispatcherLease)
         .where(
             DispatcherLease.name == OUTBOX_LEASE,
             or_(DispatcherLease.owner == owner, DispatcherLease.expires_at <= now),
         )
-        .values(owner=owner, expires_at=now + ttl, renewed_at=now)
+        .values(owner=owner, expires_at=now + ttl, renewed_at=now, **named)
     )
     if _rows(renewed):
         return True
@@ -83,7 +120,7 @@ def acquire_dispatcher(session: Session, *, owner: str, now: datetime, ttl: time
         with session.begin_nested():
             session.add(
                 DispatcherLease(
-                    name=OUTBOX_LEASE, owner=owner, expires_at=now + ttl, renewed_at=now
+                    name=OUTBOX_LEASE, owner=owner, expires_at=now + ttl, renewed_at=now, **named
                 )
             )
     except Exception:
@@ -104,6 +141,19 @@ def dispatcher_active(session: Session, now: datetime) -> str | None:
     """The owner of a live dispatcher lease, if any (the TUI runs its own when None)."""
     lease = session.get(DispatcherLease, OUTBOX_LEASE)
     return lease.owner if lease is not None and lease.expires_at > now else None
+
+
+def dispatcher_holder(session: Session, now: datetime) -> DispatcherHolder | None:
+    """The live dispatcher lease's holder and the configuration it sends with."""
+    lease = session.get(DispatcherLease, OUTBOX_LEASE, populate_existing=True)
+    if lease is None or lease.expires_at <= now:
+        return None
+    sent_with = (
+        SentWith(lease.config_path, lease.config_owner or "", lease.config_sha256)
+        if lease.config_path and lease.config_sha256
+        else None
+    )
+    return DispatcherHolder(lease.owner, sent_with)
 
 
 @dataclass(frozen=True)
@@ -230,6 +280,8 @@ _FINISH = (
         status=bindparam("status_", type_=OutboxNotification.__table__.c.status.type),
         sent_at=bindparam("sent_at_", type_=UtcDateTime()),
         next_attempt_at=bindparam("next_at_", type_=UtcDateTime()),
+        config_path=bindparam("config_path_"),
+        config_sha256=bindparam("config_sha256_"),
         lease_owner=None,
         lease_expires_at=None,
     )
@@ -248,6 +300,7 @@ def finish_delivery(
     routing: Mapping[str, Any] | None = None,
     same_as: Sequence[str] = (),
     retry_cap_seconds: int = RETRY_CAP_SECONDS,
+    sent_with: SentWith | None = None,
 ) -> bool:
     """Record one attempt's outcome; False when the lease was lost (someone else owns it).
 
@@ -261,8 +314,12 @@ def finish_delivery(
     row's services (one message per person per step): the row is delivered, its
     history says so (`same_person_note`), and `last_error` stays clear, since
     nothing failed.
+    `sent_with` names the Apprise file the attempt went out with (the row and its
+    history keep it). Service URLs and errors are masked here, before anything is
+    stored, whoever produced them (`core.service_urls`).
     """
     attempts = claim.attempts + 1
+    error = mask_secrets_in(error) if error else error
     history = [
         *claim.results,
         {
@@ -270,7 +327,12 @@ def finish_delivery(
             "at": now.isoformat(),
             "delivered": delivered,
             "error": error,
-            "services": list(results),
+            "services": [_masked(service) for service in results],
+            **(
+                {"config": {"path": sent_with.path, "sha256": sent_with.sha256}}
+                if sent_with is not None
+                else {}
+            ),
             **({"oncall": dict(routing)} if routing is not None else {}),
             **({"same_as": list(same_as), "note": same_person_note(same_as)} if same_as else {}),
         },
@@ -299,6 +361,8 @@ def finish_delivery(
             "status_": status,
             "sent_at_": now if delivered else None,
             "next_at_": next_at,
+            "config_path_": sent_with.path if sent_with else None,
+            "config_sha256_": sent_with.sha256 if sent_with else None,
         },
     )
     if not _rows(recorded):
@@ -318,6 +382,16 @@ def finish_delivery(
             .execution_options(synchronize_session=False)
         )
     return True
+
+
+def _masked(service: Mapping[str, Any]) -> dict[str, Any]:
+    """One service's result as it may be stored: its URL and error masked."""
+    stored = dict(service)
+    if isinstance(stored.get("masked_url"), str):
+        stored["masked_url"] = mask_service_url(stored["masked_url"])
+    if isinstance(stored.get("error"), str):
+        stored["error"] = mask_secrets_in(stored["error"])
+    return stored
 
 
 def _reached(history: Sequence[Any]) -> bool:
@@ -715,7 +789,8 @@ def alert_text(
         f"On the clinic server, signed in as yourself: aftercare ack E-{escalation_id} "
         "(or the alerts screen, key !)"
     )
-    return "\n".join(lines)
+    # Patient and staff names are shown on a phone or a terminal: never as control.
+    return shown("\n".join(lines), notes=True)
 
 
 def _treating(session: Session, triage: TriageAssessment | None) -> TreatingTarget:

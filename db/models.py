@@ -20,6 +20,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -180,6 +181,9 @@ class Patient(Base):
     last_contact_at: Mapped[datetime | None]
     last_heard_at: Mapped[datetime | None]
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set while a chunked import is still being written (db.patient_import):
+    # such a patient is not yet in the clinic's records, and no read shows it.
+    import_batch: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -378,6 +382,9 @@ class IncidentEntry(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
+    # The database login that wrote the entry, set by PostgreSQL (session_user, migration
+    # 0012), never by the app; NULL on SQLite and for entries written before.
+    database_login: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue())
 
     incident: Mapped[Incident] = relationship(back_populates="entries")
 
@@ -434,6 +441,10 @@ class OutboxNotification(Base):
     # Per-service results (status, attempts, elapsed, masked URL), secrets redacted.
     results: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
+    # The Apprise file the latest attempt was sent with (each attempt's is also in
+    # `results`), so the alerts screen can say which configuration sent each page.
+    config_path: Mapped[str | None] = mapped_column(Text)
+    config_sha256: Mapped[str | None] = mapped_column(String(64))
 
     escalation: Mapped[Escalation] = relationship(back_populates="notifications")
 
@@ -477,6 +488,9 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The database login that wrote the event, set by PostgreSQL (session_user, migration
+    # 0012), never by the app; not part of the hash. NULL on SQLite and for older events.
+    database_login: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue())
 
 
 class ChangeMarker(Base):
@@ -502,6 +516,11 @@ class DispatcherLease(Base):
     owner: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+    # The Apprise file the holder sends with: its path, its owner's login and the
+    # SHA-256 of its content (notifiers.clinic_config), for every screen to show.
+    config_path: Mapped[str | None] = mapped_column(Text)
+    config_owner: Mapped[str | None] = mapped_column(String(64))
+    config_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class AlertLinkUse(Base):

@@ -24,6 +24,7 @@ from core.domain import Role
 from core.oncall import (
     OnCallPhysician,
     ShiftTimeError,
+    check_shift_note,
     check_shift_window,
     window_label,
 )
@@ -150,6 +151,7 @@ def set_shift(
     starts_at, ends_at = wanted.starts_at, wanted.ends_at
     try:
         check_shift_window(starts_at, ends_at, now)
+        check_shift_note(wanted.note)
     except ShiftTimeError as exc:
         raise FollowUpConflict(str(exc)) from None
     staff = _physician(session, wanted.login)

@@ -157,7 +157,9 @@ def _add_patient(
 # publish the new patients are *staged*: their next-touchpoint cache is empty, so
 # no queue band shows them. The publish fills it for the whole file in one
 # statement; a failure instead deletes every staged row. For the person
-# importing it stays all or nothing.
+# importing it stays all or nothing. Each staged patient carries the batch
+# (`Patient.import_batch`) until then, so search and lookups by code leave it
+# out too, and a patient already published is never taken for a staged one.
 
 STARTED = "patient.import.started"
 PUBLISHED = "patient.import"
@@ -236,11 +238,12 @@ def stage_patients(
     actor: Actor,
     rows: Sequence[PatientRow],
     *,
+    batch: str,
     source: str,
     templates: Mapping[str, ScheduleTemplate],
     high_dose_glutathione_mg: int = DEFAULT_HIGH_DOSE_GLUTATHIONE_MG,
 ) -> StagedChunk:
-    """Write one chunk of rows, each patient kept out of every queue band until the publish."""
+    """Write one chunk of rows, each patient marked with `batch`, unseen until the publish."""
     require(session, actor, Action.IMPORT_PATIENTS)
     mark_changed(session, now)
     taken = existing_codes(session, (row.code for row in rows))
@@ -265,9 +268,13 @@ def stage_patients(
     session.execute(
         update(Patient)
         .where(Patient.id.in_(ids))
-        .values(next_touchpoint_id=None, next_opens_at=None, next_closes_at=None)
+        .values(
+            next_touchpoint_id=None, next_opens_at=None, next_closes_at=None, import_batch=batch
+        )
         .execution_options(synchronize_session=False)
     )
+    for found in hidden:
+        found["import_batch"] = None  # what the publish writes back
     return StagedChunk(touchpoints=touchpoints, hidden=hidden)
 
 
@@ -334,10 +341,10 @@ def unfinished_imports(session: Session) -> list[AuditEvent]:
 
 
 def delete_staged(session: Session, codes: Sequence[str]) -> list[str]:
-    """Delete the patients of `codes` still staged (no queue place) with all an import wrote.
+    """Delete the patients of `codes` still staged (import not published) with all it wrote.
 
     A staged patient has only what the import wrote: episodes, their products
-    and touchpoints. One already in a queue band is left alone.
+    and touchpoints. One already published is left alone.
     """
     removed: list[str] = []
     wanted = sorted(set(codes))
@@ -345,9 +352,7 @@ def delete_staged(session: Session, codes: Sequence[str]) -> list[str]:
         chunk = wanted[start : start + _CODES_PER_QUERY]
         staged = session.execute(
             select(Patient.id, Patient.code).where(
-                Patient.code.in_(chunk),
-                Patient.next_touchpoint_id.is_(None),
-                Patient.is_demo.is_(False),
+                Patient.code.in_(chunk), Patient.import_batch.is_not(None)
             )
         ).all()
         ids = [row[0] for row in staged]

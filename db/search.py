@@ -68,7 +68,8 @@ def find_patients(session: Session, text: str, *, limit: int = 50) -> list[Patie
             Patient.latest_disposition,
             Patient.native_name,
         )
-        .where(or_(code_prefix, every_word))
+        # A patient of an import still being written is not yet in the records.
+        .where(or_(code_prefix, every_word), Patient.import_batch.is_(None))
         .order_by(
             case((code_prefix, 0), else_=1),
             Patient.family_name,
@@ -98,12 +99,14 @@ def find_patient(session: Session, reference: str) -> int | None:
     """The id of the patient a person named on the command line, or None.
 
     The clinic's patient code ("AC-000123") wins; a plain number that is no
-    one's code is taken as the database id.
+    one's code is taken as the database id. A patient of an import still being
+    written is nobody yet.
     """
     wanted = reference.strip()
-    by_code = session.scalar(select(Patient.id).where(Patient.code == wanted))
+    published = Patient.import_batch.is_(None)
+    by_code = session.scalar(select(Patient.id).where(Patient.code == wanted, published))
     if by_code is not None:
         return by_code
     if wanted.isascii() and wanted.isdigit():
-        return session.scalar(select(Patient.id).where(Patient.id == int(wanted)))
+        return session.scalar(select(Patient.id).where(Patient.id == int(wanted), published))
     return None

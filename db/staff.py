@@ -6,16 +6,25 @@ admins cannot disable each other at once and leave nobody in charge), writes
 with a compare-and-set on `Staff.version`, and appends an audit event with
 the before and after. The last active admin can be neither disabled nor
 moved to another role. Refusals raise `FollowUpConflict` (one sentence).
+
+On PostgreSQL with one login per person (docs/deployment.md), each staff member
+also has a database role of their own, named like their login and a member of
+the group role of their staff role (migration 0012). A change to the list
+makes the same change to that role in the same transaction when the session's
+role may (the superuser, or a role with CREATEROLE); otherwise it hands back
+the statements for someone who may (`DatabaseLogin`), and the list changes
+anyway: the person then simply cannot connect, or keeps their old grants,
+until those statements are run.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.domain import Role
@@ -30,6 +39,33 @@ TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """An Apprise tag (see notify_tag): letters, digits, `_`, `-`."""
 
 
+GROUP_ROLES: dict[Role, str] = {
+    Role.COORDINATOR: "aftercare_coordinator",
+    Role.PHYSICIAN: "aftercare_physician",
+    Role.ADMIN: "aftercare_admin",
+}
+"""The PostgreSQL group role each staff role's people are members of (migration 0012
+makes them and their grants)."""
+
+POSTGRES_NAME_LIMIT = 63
+"""PostgreSQL cuts role names longer than this: a login must fit whole."""
+
+
+@dataclass(frozen=True)
+class DatabaseLogin:
+    """What a change to the staff list needs of the person's own PostgreSQL role."""
+
+    statements: tuple[str, ...]
+    done: bool
+    """True when the change made them; False when a role that may create roles (the
+    PostgreSQL superuser) must still run `statements`."""
+
+    @property
+    def sql(self) -> str:
+        """The statements as one line for `psql -c`."""
+        return "; ".join(self.statements)
+
+
 @dataclass(frozen=True)
 class StaffLine:
     """One staff member as the list shows them (no e-mail, phone or secrets)."""
@@ -40,6 +76,8 @@ class StaffLine:
     active: bool
     notify_tag: str | None
     version: int
+    database_login: DatabaseLogin | None = None
+    """After a change on PostgreSQL with per-person logins: their database role's part."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +91,8 @@ class NewStaff:
     phone: str | None = None
     notify_tag: str | None = None
     license_ref: str | None = None
+    database_login: bool = False
+    """Also give them a PostgreSQL login of their own (per-person logins)."""
 
 
 def _line(staff: Staff) -> StaffLine:
@@ -122,7 +162,11 @@ def checked(new: NewStaff) -> NewStaff:
     if tag is not None and not TAG_PATTERN.fullmatch(tag):
         raise FollowUpConflict(f"{tag!r} is not a notify tag (letters, digits, _ and -)")
     license_ref = _optional(new.license_ref, 64, "the licence number")
-    return NewStaff(login, name, new.role, email, phone, tag, license_ref)
+    if new.database_login and len(login.encode()) > POSTGRES_NAME_LIMIT:
+        raise FollowUpConflict(
+            f"{login!r} is too long for a PostgreSQL login (at most {POSTGRES_NAME_LIMIT})"
+        )
+    return NewStaff(login, name, new.role, email, phone, tag, license_ref, new.database_login)
 
 
 def _e164(text: str) -> str:
@@ -179,7 +223,8 @@ def add_staff(session: Session, now: datetime, actor: Actor, new: NewStaff) -> S
     new = checked(new)
     mark_changed(session, now)
     staff = _insert(session, new, now)
-    return _audited_line(session, staff, "staff.add", by=actor.username, now=now, before=None)
+    line = _audited_line(session, staff, "staff.add", by=actor.username, now=now, before=None)
+    return _with_login(session, line, wanted=new.database_login)
 
 
 def add_first_admin(session: Session, now: datetime, *, new: NewStaff, by: str) -> StaffLine:
@@ -199,10 +244,12 @@ def add_first_admin(session: Session, now: datetime, *, new: NewStaff, by: str) 
     staff = staff_by_login(session, new.username)
     if staff is None:
         staff = _insert(session, new, now)
-        return _audited_line(session, staff, "staff.first_admin", by=by, now=now, before=None)
-    return _change(
-        session, staff, "staff.first_admin", by=by, now=now, role=Role.ADMIN, active=True
-    )
+        line = _audited_line(session, staff, "staff.first_admin", by=by, now=now, before=None)
+    else:
+        line = _change(
+            session, staff, "staff.first_admin", by=by, now=now, role=Role.ADMIN, active=True
+        )
+    return _with_login(session, line, wanted=new.database_login)
 
 
 def set_active(
@@ -222,7 +269,8 @@ def set_active(
     if not active:
         _not_the_last_admin(session, staff, f"disable {username}")
     action = "staff.enable" if active else "staff.disable"
-    return _change(session, staff, action, by=actor.username, now=now, active=active)
+    line = _change(session, staff, action, by=actor.username, now=now, active=active)
+    return _with_login(session, line, wanted=False)
 
 
 def change_role(
@@ -240,7 +288,8 @@ def change_role(
     if staff.role is role:
         raise FollowUpConflict(f"{username} is already {role.value}")
     _not_the_last_admin(session, staff, f"make {username} {_a(role)}")
-    return _change(session, staff, "staff.role", by=actor.username, now=now, role=role)
+    line = _change(session, staff, "staff.role", by=actor.username, now=now, role=role)
+    return _with_login(session, line, wanted=False)
 
 
 def _change(
@@ -314,3 +363,58 @@ def _compare_and_set(session: Session, staff: Staff, **values: Any) -> None:
         session.refresh(staff)
         raise FollowUpConflict(_changed_meanwhile(staff))
     session.refresh(staff)
+
+
+# --- the person's own PostgreSQL role (per-person logins) ------------------------------
+
+
+def _quoted(login: str) -> str:
+    # LOGIN_PATTERN admits no quote, so quoting is all an identifier needs here.
+    return f'"{login}"'
+
+
+def login_statements(line: StaffLine, *, exists: bool) -> tuple[str, ...]:
+    """What makes `line`'s PostgreSQL role match the list: a login when active, a member
+    of their staff role's group role only."""
+    name = _quoted(line.username)
+    group = GROUP_ROLES[line.role]
+    others = ", ".join(g for r, g in GROUP_ROLES.items() if r is not line.role)
+    login = "LOGIN" if line.active else "NOLOGIN"
+    if not exists:
+        return (f"CREATE ROLE {name} {login} IN ROLE {group}",)
+    return (
+        f"ALTER ROLE {name} {login}",
+        f"REVOKE {others} FROM {name}",
+        f"GRANT {group} TO {name}",
+    )
+
+
+def _with_login(session: Session, line: StaffLine, *, wanted: bool) -> StaffLine:
+    """`line` with its database role brought in line, or the statements that would.
+
+    Asked for when a person is added with per-person logins; otherwise done only for
+    a role that is already a member of one of the staff group roles, so a clinic on
+    one shared login (and the test suite) never has server roles made for it.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return line
+    row = session.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :login), "
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m "
+            "JOIN pg_catalog.pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_catalog.pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = :login AND g.rolname = ANY(:groups)), "
+            "(SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles "
+            "WHERE rolname = current_user)"
+        ),
+        {"login": line.username, "groups": list(GROUP_ROLES.values())},
+    ).one()
+    exists, member, may = bool(row[0]), bool(row[1]), bool(row[2])
+    if not (wanted or member):
+        return line
+    statements = login_statements(line, exists=exists)
+    if may:
+        for statement in statements:
+            session.execute(text(statement))
+    return replace(line, database_login=DatabaseLogin(statements, done=may))

@@ -6,9 +6,11 @@ whatever it held (only with `force`), copies every table parent-first in
 batches, moves PostgreSQL's id sequences past the copied ids, and checks,
 before committing, that every table holds as many rows as the source and
 that the audit chain verifies on the target. Any failure rolls the whole
-copy back. The source is read in one snapshot, so a clinic that forgot to
-stop its apps still gets a consistent copy (or a count mismatch, never a
-half copy).
+copy back. A target whose alert lease an app or dispatcher holds is refused:
+the copy would block its alert path and erase what it recorded meanwhile.
+The source is read in one snapshot that blocks none of its writers, so a
+clinic that forgot to stop its apps still gets a consistent copy (or a count
+mismatch, never a half copy) and their alerts keep flowing.
 
 Rows travel through SQLAlchemy's column types (`db.models`), so times, JSON,
 booleans and enums are converted between SQLite's and PostgreSQL's storage.
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -44,7 +47,7 @@ from db.database import initialise_database, open_database
 from db.engine import make_engine, parse_database_url, sqlite_path
 from db.errors import StorageError
 from db.listen import CHANNEL
-from db.models import Base, ChangeMarker
+from db.models import Base, ChangeMarker, DispatcherLease
 
 BATCH_ROWS: Final = 2000
 """Rows read and inserted per round trip."""
@@ -96,6 +99,10 @@ class TargetNotEmpty(StorageError):
             f"the target database already holds data ({describe_rows(rows)}); "
             "nothing copied (use --force to replace it)"
         )
+
+
+class TargetInUse(StorageError):
+    """An app or the dispatcher holds the target's live alert lease."""
 
 
 class CopyMismatch(StorageError):
@@ -163,6 +170,7 @@ def _copy(
     with _snapshot(source) as src, target.connect() as dst, dst.begin():
         _begin_write(dst)
         existing = {t.name: n for t, n in _counts(dst, tables) if n and t.name not in SEEDED_TABLES}
+        _refuse_a_live_target(dst)
         if existing and not force:
             raise TargetNotEmpty(existing)
         if existing and on_replace is not None:
@@ -188,6 +196,25 @@ def _copy(
         if report.problems():
             raise CopyMismatch(report)  # leaving the block rolls the target back
     return report
+
+
+def _refuse_a_live_target(dst: Connection) -> None:
+    # A copy replaces everything the target holds in one transaction: on SQLite it
+    # would stop the target's dispatcher writing for as long as the copy takes, and
+    # anything an open app recorded meanwhile (a page sent, an acknowledgement)
+    # would be erased by the copy. So a target in use is refused, never waited out.
+    # (The source is only read, in a snapshot that blocks none of its writers.)
+    now = datetime.now(UTC)
+    for owner, expires_at in dst.execute(
+        select(DispatcherLease.owner, DispatcherLease.expires_at)
+    ).all():
+        if expires_at is not None and expires_at > now:
+            raise TargetInUse(
+                f"the target database is in use: an aftercare app or dispatcher ({owner}) "
+                "holds its alert lease; nothing copied. Stop the apps and the dispatcher "
+                "on the target first: a copy replaces everything, and what they recorded "
+                "meanwhile would be lost"
+            )
 
 
 @contextmanager

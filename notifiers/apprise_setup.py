@@ -11,9 +11,9 @@ the whole file (:class:`NotifyConfigError`, one line naming the file, line and U
 any entry yields no service.
 
 Secrets: service URLs carry passwords and tokens. Nothing here stores, returns or prints
-a raw URL; every URL shown is Apprise's ``url(privacy=True)`` with header and
-credential-like query values masked as well, because Apprise leaves ``+Header=`` values in
-clear. The ``apprise`` logger is kept at INFO or above since at DEBUG Apprise logs the
+a raw URL; every URL shown is Apprise's ``url(privacy=True)`` masked again by the one mask
+(`core.service_urls`): Apprise leaves webhook path tokens, ntfy topics and ``+Header=``
+values in clear. The ``apprise`` logger is kept at INFO or above since at DEBUG Apprise logs the
 raw configuration text.
 """
 
@@ -24,7 +24,6 @@ import html
 import logging
 import re
 import stat
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,8 @@ from apprise.config.base import ConfigBase
 from apprise.plugins.base import NotifyBase
 from apprise.result import AppriseResult, AppriseResultStatus, NotifyResult
 
-from core.config import mask_url
+from core.service_urls import MASK, mask_secrets_in, mask_service_url
+from notifiers.clinic_config import SendingConfiguration, read_configuration
 
 __all__ = [
     "TEST_BODY",
@@ -64,12 +64,7 @@ TEST_BODY: Final = (
     "no action is needed."
 )
 
-MASK: Final = "***"
 _LOGGER_NAME: Final = "apprise"
-# Query keys whose values are secrets even though Apprise's privacy mode leaves them: custom
-# HTTP headers (+Name=), payload extras (:name=) and anything credential-shaped.
-_SECRET_KEY = re.compile(r"pass|pwd|token|secret|key|auth|sig", re.IGNORECASE)
-_HEADER_PREFIXES: Final = ("+", ":", "%2B", "%2b", "%3A", "%3a")
 
 
 class NotifyConfigError(Exception):
@@ -89,6 +84,8 @@ class LoadedApprise:
 
     path: Path
     apprise: apprise.Apprise
+    configuration: SendingConfiguration
+    """Which file this is: owner, mode and the hash of the content loaded."""
     warnings: tuple[str, ...] = ()
     senders: _Senders = field(default_factory=dict, repr=False)
     """What `deliver` sends through for each tag asked for, made on first use: the file
@@ -136,23 +133,6 @@ class DeliveryOutcome:
     error: str | None = None
 
 
-def mask_service_url(url: str) -> str:
-    """Mask what Apprise's privacy mode leaves: URL passwords, header and secret-like values.
-
-    *url* should already be ``service.url(privacy=True)``; this is the second layer.
-    """
-    masked = mask_url(url)
-    head, sep, query = masked.partition("?")
-    if not sep:
-        return masked
-    parts = []
-    for item in query.split("&"):
-        key, eq, _value = item.partition("=")
-        secret = key.startswith(_HEADER_PREFIXES) or _SECRET_KEY.search(urllib.parse.unquote(key))
-        parts.append(f"{key}={MASK}" if eq and secret else item)
-    return f"{head}?{'&'.join(parts)}"
-
-
 def _mask_unparsed(url: str) -> str:
     """Mask a URL Apprise could not load (so it has no privacy form): keep the scheme,
     host and port an admin needs to find the entry, hide user info, path and query."""
@@ -180,10 +160,12 @@ def _quiet_apprise_logger() -> None:
         logger.setLevel(logging.INFO)
 
 
-def _read(path: Path) -> str:
-    """Read the config file, turning every failure into one line naming it."""
+def _read(path: Path) -> tuple[str, SendingConfiguration]:
+    """Read the config file and who owns it (one open), turning every failure into one
+    line naming it."""
     try:
-        return path.read_bytes().decode("utf-8")
+        content, configuration = read_configuration(path)
+        return content.decode("utf-8"), configuration
     except FileNotFoundError:
         raise NotifyConfigError(f"{path}: Apprise config file does not exist") from None
     except UnicodeDecodeError:
@@ -193,12 +175,8 @@ def _read(path: Path) -> str:
         raise NotifyConfigError(f"{path}: cannot read Apprise config file: {reason}") from None
 
 
-def _permission_warnings(path: Path) -> list[str]:
+def _permission_warnings(path: Path, mode: int) -> list[str]:
     """Warn when people other than the owner can read or change a file holding secrets."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return []
     if not stat.S_ISREG(mode) or not mode & 0o077:
         return []
     who = []
@@ -356,8 +334,8 @@ def load_apprise(path: Path, *, strict: bool = True) -> LoadedApprise:
     going to every valid service. Loose file permissions are always warnings.
     """
     _quiet_apprise_logger()
-    text = _read(path)
-    warnings = _permission_warnings(path)
+    text, configuration = _read(path)
+    warnings = _permission_warnings(path, configuration.mode)
     document, entries = _parse_yaml(path, text)
     if not entries:
         raise NotifyConfigError(f"{path}: no services configured ('urls:' is empty)")
@@ -388,7 +366,9 @@ def load_apprise(path: Path, *, strict: bool = True) -> LoadedApprise:
                 f"{path}: service {_private_url(service)} is disabled "
                 "(a library it needs is missing); it will not deliver"
             )
-    return LoadedApprise(path=path, apprise=notifier, warnings=tuple(warnings))
+    return LoadedApprise(
+        path=path, apprise=notifier, warnings=tuple(warnings), configuration=configuration
+    )
 
 
 def _private_url(service: NotifyBase) -> str:
@@ -480,8 +460,9 @@ def _error_text(result: NotifyResult) -> str | None:
         return None
     messages = [entry.message for entry in result.logs()]
     if messages:
-        # Apprise logs with its own secure-logging masking; mask_url is a second layer.
-        return mask_url(" ".join(messages[-1].split()))
+        # Apprise logs with its own secure-logging masking, which leaves webhook paths
+        # and topics: every URL in the line is masked again.
+        return mask_secrets_in(" ".join(messages[-1].split()))
     if result.status == AppriseResultStatus.TIMEOUT:
         return "timed out"
     return "delivery failed (no detail from Apprise)"
@@ -504,7 +485,7 @@ def _convert(result: NotifyResult, destination: str = "") -> DeliveryResult:
 def _call_error(outcome: AppriseResult) -> str | None:
     """A failure that belongs to the call itself (bad arguments), not to one service."""
     messages = [entry.message for entry in outcome.call_logs()]
-    return mask_url(" ".join(messages[-1].split())) if messages else None
+    return mask_secrets_in(" ".join(messages[-1].split())) if messages else None
 
 
 _LINK = re.compile(r"https?://[^\s<>\"']+")

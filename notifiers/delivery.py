@@ -13,6 +13,7 @@ from notifiers.apprise_setup import (
     load_apprise,
     services_reached,
 )
+from notifiers.clinic_config import SendingConfiguration
 from notifiers.dispatcher import DeliveryReport
 
 
@@ -35,6 +36,11 @@ class AppriseDelivery:
         # same two services cannot each hold one and wait for the other.
         self._turns = {id(service): (order[id(service)], threading.Lock()) for service in spaced}
         self._reach: dict[str, frozenset[str]] = {}
+
+    @property
+    def configuration(self) -> SendingConfiguration:
+        """The Apprise file this delivers through: path, owner, mode, content hash."""
+        return self.loaded.configuration
 
     def __call__(self, tag: str, title: str, body: str) -> DeliveryReport:
         return self.deliver_rest(tag, title, body, frozenset())

@@ -44,6 +44,7 @@ from db.engine import transaction
 from db.escalations import (
     ClaimedDelivery,
     SentPage,
+    SentWith,
     Undeliverable,
     acquire_dispatcher,
     advance_escalations,
@@ -58,6 +59,8 @@ from db.escalations import (
 )
 from db.followup import mark_changed
 from db.oncall import on_call_physician
+from notifiers.audit_anchor import DailyAnchor
+from notifiers.clinic_config import SendingConfiguration, not_the_clinics
 
 log = logging.getLogger("aftercare.dispatch")
 
@@ -106,6 +109,16 @@ class DeliversRest(Protocol):
         self, tag: str, title: str, body: str, delivered: frozenset[str]
     ) -> DeliveryReport:
         """Send to `tag`'s services other than those in `delivered` (their digests)."""
+        ...
+
+
+@runtime_checkable
+class KnowsConfiguration(Protocol):
+    """A `deliver` loaded from an Apprise file (notifiers.delivery): which file."""
+
+    @property
+    def configuration(self) -> SendingConfiguration:
+        """The file's path, owner, mode and content hash."""
         ...
 
 
@@ -255,6 +268,8 @@ class Dispatcher:
         workers: int = 4,
         retry_cap_seconds: int = RETRY_CAP_SECONDS,
         probe_every: timedelta | None = PROBE_EVERY,
+        configuration: SendingConfiguration | None = None,
+        anchors: DailyAnchor | None = None,
     ) -> None:
         self.database = database
         self.deliver = deliver
@@ -285,14 +300,35 @@ class Dispatcher:
         """The round's claimed rows that failed before: since when (see `outage_line`)."""
         self._recovered: set[str] = set()
         """Services that delivered this round (their waiting pages are brought forward)."""
+        if configuration is None and isinstance(deliver, KnowsConfiguration):
+            configuration = deliver.configuration
+        self.configuration = configuration
+        self.anchors = anchors
+        """The daily audit anchor (notifiers.audit_anchor), taken by whoever holds the lease."""
+        """The Apprise file `deliver` sends with (by default the one it was loaded from);
+        the lease and every page name it."""
+        self.refusal = None if configuration is None else not_the_clinics(configuration)
+        """Why this dispatcher may not send (its Apprise file is not the clinic's,
+        notifiers.clinic_config): it then never takes the lease, so never sends."""
+        self.sent_with = (
+            None
+            if configuration is None
+            else SentWith(configuration.path, configuration.owner, configuration.sha256)
+        )
 
     def run_once(self) -> DispatchRound:
         """One round; returns at once with held_lease False when another dispatcher runs."""
         result = DispatchRound()
+        if self.refusal is not None:
+            return result
         sessions = self.database.sessions
         with transaction(sessions) as session:
             result.held_lease = acquire_dispatcher(
-                session, owner=self.owner, now=self.clock.now(), ttl=self.lease
+                session,
+                owner=self.owner,
+                now=self.clock.now(),
+                ttl=self.lease,
+                sent_with=self.sent_with,
             )
         if not result.held_lease:
             return result
@@ -339,7 +375,11 @@ class Dispatcher:
                 # A long batch keeps the dispatcher lease alive while it works.
                 with transaction(sessions) as session:
                     acquire_dispatcher(
-                        session, owner=self.owner, now=self.clock.now(), ttl=self.lease
+                        session,
+                        owner=self.owner,
+                        now=self.clock.now(),
+                        ttl=self.lease,
+                        sent_with=self.sent_with,
                     )
                 renewed_at = self.clock.now()
         self._record(pending, result)
@@ -355,6 +395,9 @@ class Dispatcher:
                 # A service that delivered again ends its outage: its pages waiting out
                 # a backoff of up to `retry_cap_seconds` go in the next round.
                 retry_now(session, recovered=sorted(self._recovered), now=self.clock.now())
+        if self.anchors is not None:
+            # Once a day, after the alerts: the audit chain's head, kept outside the database.
+            self.anchors.run_if_due(self.database, self.clock.now())
         return result
 
     def _lanes(
@@ -525,6 +568,7 @@ class Dispatcher:
                     routing=outcome.route.record() if claim.target_tag == ONCALL else None,
                     same_as=outcome.same_as,
                     retry_cap_seconds=self.retry_cap_seconds,
+                    sent_with=self.sent_with,
                 )
                 if not outcome.same_as:
                     self._recovered.update(

@@ -32,10 +32,12 @@ from db.listen import ChangeListener, ListenerState
 from db.services import Clinic
 from notifiers.dispatcher import Dispatcher, default_owner
 from tui.keys import bind
+from tui.live import SessionEnded
 from tui.screens.alerts import AlertsScreen
 from tui.screens.incidents import IncidentLogScreen
 from tui.screens.oncall import OnCallScreen
 from tui.screens.queue import QueueScreen
+from tui.session_ended import SessionEndedScreen
 
 log = logging.getLogger("aftercare.tui")
 
@@ -93,8 +95,15 @@ class AftercareApp(App[None]):
         self.database = database
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.clinic = Clinic(database, settings, self.clock, template_dirs=template_dirs)
-        """The service layer: every screen reads and writes through it."""
+        self.clinic = Clinic(
+            database, settings, self.clock, template_dirs=template_dirs, signed_in=actor
+        )
+        """The service layer: every screen reads and writes through it, for `actor` only
+        while they stay active staff (db.services.base.SignedOut)."""
+        self.session_ended = ""
+        """Why this session shows no more patient data (its login was disabled), or ""."""
+        # Any read refused for that reason, from any screen's worker, ends the session.
+        self.clinic.on_signed_out = lambda sentence: self.post_message(SessionEnded(sentence))
         self.actor = actor
         """The staff member at the keyboard; None means read-only."""
         self.login = login or (actor.username if actor else "")
@@ -105,7 +114,8 @@ class AftercareApp(App[None]):
         self.dispatcher_owner = default_owner()
         """The lease owner name this app's dispatcher uses (the alerts screen compares)."""
         self.dispatcher_state = "off"
-        """off, starting, running, standby (another dispatcher sends), or broken."""
+        """off, starting, running, standby (another dispatcher sends), broken, or
+        "not the clinic's" (its Apprise file may not send: see `_dispatch_loop`)."""
         self.dispatcher: Dispatcher | None = None
         """The running in-app dispatcher, once started."""
         self._dispatch_stop = threading.Event()
@@ -150,6 +160,7 @@ class AftercareApp(App[None]):
         # Imported here, on the thread: Apprise is slow to import and the queue's first
         # paint must not wait for it.
         from notifiers.apprise_setup import NotifyConfigError, load_apprise
+        from notifiers.clinic_config import not_the_clinics
         from notifiers.delivery import deliverer_for
 
         path = Path(self.settings.apprise_config or "").expanduser()
@@ -161,6 +172,22 @@ class AftercareApp(App[None]):
             return
         except Exception as exc:  # Apprise itself failing must not take the app down
             self._dispatch_broken(f"{path}: {exc}")
+            return
+        # Only the clinic's own Apprise file sends (notifiers.clinic_config): a file of
+        # the person at the keyboard would let them take the lease and divert every page.
+        # This app then never asks for the lease; the queue's alert-path banner still
+        # says whether the service is sending.
+        refusal = not_the_clinics(loaded.configuration)
+        if refusal is not None:
+            self.dispatcher_state = "not the clinic's"
+            log.warning("this app does not send physician alerts: %s", refusal)
+            self.notify(
+                f"This app does not send physician alerts: {refusal}. The clinic's alert "
+                "service sends them.",
+                severity="warning",
+                markup=False,
+                timeout=30,
+            )
             return
         if loaded.warnings:
             more = f" (+{len(loaded.warnings) - 1} more)" if len(loaded.warnings) > 1 else ""
@@ -181,6 +208,7 @@ class AftercareApp(App[None]):
             include_patient_name=self.settings.alert_include_patient_name,
             policies=build_policies(self.settings.escalation_policies),
             retry_cap_seconds=self.settings.alert_retry_max_seconds,
+            configuration=loaded.configuration,
         )
         self.dispatcher = dispatcher
         # Standing by is not stopping: every round asks for the lease, so if the
@@ -254,6 +282,23 @@ class AftercareApp(App[None]):
         elif state is ListenerState.LISTENING and self._live_updates_paused:
             self._live_updates_paused = False
             self.notify("Live updates are back.", markup=False, timeout=5)
+
+    # -- the session's end -------------------------------------------------
+
+    async def on_session_ended(self, message: SessionEnded) -> None:
+        """The login was disabled: every screen goes, one sentence stays (tui.session_ended)."""
+        if self.session_ended:
+            return
+        self.session_ended = message.sentence
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        await self.push_screen(SessionEndedScreen(message.sentence))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """After the session ended, no key opens a screen again, nor the palette."""
+        if self.session_ended and (action.startswith("open_") or action == "command_palette"):
+            return False
+        return super().check_action(action, parameters)
 
     # -- screens -----------------------------------------------------------
 

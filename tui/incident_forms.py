@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Label, Select
 from core.commands import Closing, DateCorrection, DatedReference, NewIncident, dates_problem
 from core.domain import IncidentCategory, IncidentOutcome, Seriousness
 from core.incident_log import HAND_WRITTEN, SEVERITY_GRADES, EntryKind, disagreement, words
+from core.labels import category_words
 from db.incidents import Classification
 from tui.modals import FormModal
 
@@ -137,7 +138,7 @@ class ClassifyModal(FormModal[Classification]):
             if s is not Seriousness.NOT_ASSESSED or now.seriousness is Seriousness.NOT_ASSESSED
         ]
         yield Select(
-            [(words(c).capitalize(), c) for c in IncidentCategory],
+            [(category_words(c), c) for c in IncidentCategory],
             value=now.category,
             allow_blank=False,
             id="category",
@@ -360,7 +361,7 @@ class NewIncidentModal(FormModal[NewIncident]):
 
     def fields(self) -> ComposeResult:
         yield Select(
-            [(words(c).capitalize(), c) for c in IncidentCategory],
+            [(category_words(c), c) for c in IncidentCategory],
             prompt="Category",
             id="category",
         )

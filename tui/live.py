@@ -10,7 +10,10 @@ PostgreSQL the app also calls `refresh_now` on NOTIFY (db.listen).
 Everything is read through the app's `Clinic` (db.services): the marker with
 `clinic.change_marker()`, the page by the screen's `read_page(clinic, now,
 marker)`, which calls the Clinic's read methods. A refusal from the Clinic
-(`core.refusals.Refused`, e.g. `Unavailable`) is shown in its own words.
+(`core.refusals.Refused`, e.g. `Unavailable`) is shown in its own words. One
+refusal is not a stale page but the end of the session: the signed-in login
+was disabled (`db.services.base.SignedOut`); the screen then tells the app
+(`SessionEnded`), which takes every patient screen away and shows the sentence.
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ class PageReadFailed(Message):
         super().__init__()
 
 
+class SessionEnded(Message):
+    """The Clinic refused to read for the signed-in login any more (it was disabled);
+    bubbles up to the app, which stops showing patient data (tui.app)."""
+
+    def __init__(self, sentence: str) -> None:
+        self.sentence = sentence
+        super().__init__()
+
+
 class LiveReading(Generic[PageT]):
     """Mixin for a Screen; call `start_live()` in `__init__` and `poll()` on mount."""
 
@@ -106,6 +118,8 @@ class LiveReading(Generic[PageT]):
         )
 
     def _read(self) -> None:
+        from db.services.base import SignedOut  # loaded with the Clinic already
+
         app: AftercareApp = self.app
         clinic, now = app.clinic, app.clock.now()
         page, force = self.page, self._force
@@ -122,6 +136,10 @@ class LiveReading(Generic[PageT]):
                 self.post_message(PageUnchanged())
                 return
             fresh = self.read_page(clinic, now, marker)
+        except SignedOut as exc:
+            # Not a stale page to keep showing: no more patient data for this login.
+            self.post_message(SessionEnded(str(exc)))
+            return
         except Exception as exc:
             # Usually a `Refused` (`Unavailable`: the database is gone for a moment)
             # with its own sentence; anything else must not kill the screen either.

@@ -4,7 +4,7 @@ one yes/no question every screen asks before an action that cannot be undone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from rich.text import Text
 from textual import on
@@ -26,6 +26,10 @@ _OUTCOME_LABELS = {
 
 Result = TypeVar("Result")
 
+SAVE_KEY = "(ctrl+s)"
+CANCEL_KEY = "(esc)"
+"""The keys written on a form's buttons: the form covers the screen's footer."""
+
 
 class FormModal(ModalScreen[Result | None]):
     """Shared shape of a form: a heading, fields, an error line, an OK (Save) and a
@@ -35,10 +39,16 @@ class FormModal(ModalScreen[Result | None]):
     `fields`; `compose` puts them between the heading and the buttons. (A form
     laid out otherwise overrides `compose` and still uses `buttons`.) A form
     never closes on bad input: `refuse` names what is wrong and keeps
-    everything typed so far.
+    everything typed so far. ctrl+s saves from any field, as the OK button
+    does; both keys are written on the buttons, since a form covers the
+    screen's footer. A form with `ASK_BEFORE_DISCARD` asks before Escape
+    throws away what was typed.
     """
 
-    BINDINGS = [bind("form.cancel", "escape", "cancel", "Cancel", "Close without saving")]
+    BINDINGS = [
+        bind("form.cancel", "escape", "cancel", "Cancel", "Close without saving"),
+        bind("form.save", "ctrl+s", "save", "Save", "Save the form from any field"),
+    ]
 
     FORM_CLASSES = "form"
     """The frame's classes: "form wide" for long fields."""
@@ -46,10 +56,14 @@ class FormModal(ModalScreen[Result | None]):
     """The OK button's label and id."""
     ERROR_LINE = True
     """False for a form whose every choice is valid: no line for an error."""
+    ASK_BEFORE_DISCARD = False
+    """True: Escape asks before throwing away a form that differs from how it opened."""
+    DISCARD_QUESTION = "Throw away what you typed? Nothing of this form is saved."
 
     def __init__(self, heading: str = "") -> None:
         super().__init__()
         self._heading = heading
+        self._as_opened: dict[str, object] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes=self.FORM_CLASSES):
@@ -68,17 +82,46 @@ class FormModal(ModalScreen[Result | None]):
         if errors:
             yield Static("", id="error", classes="error")
         with Horizontal(classes="buttons"):
-            yield Button(ok, variant="primary", id=ok_id)
-            yield Button("Cancel", id="cancel")
+            yield Button(f"{ok} {SAVE_KEY}", variant="primary", id=ok_id)
+            yield Button(f"Cancel {CANCEL_KEY}", id="cancel")
 
     def refuse(self, message: str) -> None:
         """Say what is wrong; the form stays open with what was typed."""
         self.query_one("#error", Static).update(Text(message, style="bold red"))
 
+    def action_save(self) -> None:
+        """ctrl+s: what the OK button does, from any field."""
+        self.query_one(f"#{self.OK_BUTTON[1]}", Button).press()
+
+    def remember_as_opened(self) -> None:
+        """Take what the form shows now as "nothing typed yet" (call once it is filled in)."""
+        self._as_opened = self.typed_now()
+
+    def typed_now(self) -> dict[str, object]:
+        """Every field holding something, by id."""
+        typed: dict[str, object] = {}
+        for widget in self.query("Input, Select, Checkbox"):
+            value = cast("Any", widget).value
+            if widget.id and value not in ("", False, Select.NULL):
+                typed[widget.id] = value
+        return typed
+
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
+        """Close without saving; a form that asks does so when something was typed."""
+        if not self.ASK_BEFORE_DISCARD or self.typed_now() == (self._as_opened or {}):
+            self.dismiss(None)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmModal(Text(self.discard_question())), answered)
+
+    def discard_question(self) -> str:
+        """What Escape asks before throwing the form away."""
+        return self.DISCARD_QUESTION
 
 
 @dataclass(frozen=True)
@@ -93,8 +136,6 @@ class ContactAttemptForm:
 class ContactAttemptModal(FormModal[ContactAttemptForm]):
     """Log a contact attempt: channel, outcome, note."""
 
-    ERROR_LINE = False
-
     def __init__(self, patient: str, touchpoint: str, channel: Channel) -> None:
         super().__init__(f"Contact attempt: {patient}, {touchpoint}")
         self._channel = channel
@@ -106,10 +147,10 @@ class ContactAttemptModal(FormModal[ContactAttemptForm]):
             allow_blank=False,
             id="channel",
         )
+        # No outcome is chosen at first: an unthinking Enter must not log a success.
         yield Select(
             [(label, o) for o, label in _OUTCOME_LABELS.items()],
-            value=ContactOutcome.REACHED,
-            allow_blank=False,
+            prompt="Outcome: choose one",
             id="outcome",
         )
         yield Input(placeholder="Note (optional)", id="note")
@@ -118,9 +159,15 @@ class ContactAttemptModal(FormModal[ContactAttemptForm]):
     @on(Input.Submitted, "#note")
     def _save(self) -> None:
         channel = self.query_one("#channel", Select).value
-        outcome = self.query_one("#outcome", Select).value
-        assert isinstance(channel, Channel) and isinstance(outcome, ContactOutcome)
-        self.dismiss(ContactAttemptForm(channel, outcome, self.query_one("#note", Input).value))
+        outcome = self.query_one("#outcome", Select)
+        assert isinstance(channel, Channel)
+        if not isinstance(outcome.value, ContactOutcome):
+            self.refuse("Choose the outcome first: reached, no answer, message sent…")
+            outcome.focus()
+            return
+        self.dismiss(
+            ContactAttemptForm(channel, outcome.value, self.query_one("#note", Input).value)
+        )
 
 
 class TextPromptModal(FormModal[str]):
@@ -144,7 +191,7 @@ class TextPromptModal(FormModal[str]):
     def _ok(self) -> None:
         answer = self.query_one("#answer", Input).value.strip()
         if self._required and not answer:
-            self.query_one("#error", Static).update("This needs an answer.")
+            self.refuse("This needs an answer.")
             return
         self.dismiss(answer)
 

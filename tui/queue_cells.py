@@ -8,22 +8,43 @@ from rich.text import Text
 
 from core.domain import Channel
 from core.incidents import ClockState, clinic_today, report_clock
+from core.plain_text import shown
 from core.queue import QueueCategory, QueueRow, due_phrase, humanise
+from tui.plain import plain_cells
 from tui.styles import REPORT_SOON_DAYS, Palette
 
 COLUMNS: tuple[tuple[str, str], ...] = (
+    # What a coordinator acts on comes first, so it is on screen at 80 columns: how
+    # urgent, who, what time it is where they are, how late, what is next. The rest
+    # follows to the right (the arrow keys scroll the table sideways).
     ("priority", "Priority"),
     ("patient", "Patient"),
-    ("country", "Ctry"),
     ("local", "Local now"),
-    ("day", "Day"),
-    ("touchpoint", "Next"),
     ("due", "Due"),
+    ("touchpoint", "Next"),
+    ("day", "Day"),
+    ("country", "Ctry"),
     ("report", "Report"),
     ("last", "Contact"),
     ("channel", "Channel"),
     ("assigned", "Assigned"),
 )
+
+NARROW_BELOW = 100
+"""A terminal narrower than this (80 columns over SSH) gets the narrow queue: the local
+time without its weekday and names cut shorter, so the first five columns fit."""
+
+_NARROW_LABELS = {"local": "Local"}
+_NAME_WIDTH = 22
+_NARROW_NAME_WIDTH = 19
+
+
+def columns(*, narrow: bool = False) -> tuple[tuple[str, str], ...]:
+    """The queue's columns (key, heading) at the terminal's width."""
+    if not narrow:
+        return COLUMNS
+    return tuple((key, _NARROW_LABELS.get(key, label)) for key, label in COLUMNS)
+
 
 TEMPLATE_LABEL = {
     "standard": "std",
@@ -51,8 +72,11 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def row_cells(row: QueueRow, now: datetime, quiet_days: int, palette: Palette) -> tuple[Text, ...]:
-    """The cells of one row. Names go in as Text, so patient-written markup shows literally."""
+def row_cells(
+    row: QueueRow, now: datetime, quiet_days: int, palette: Palette, *, narrow: bool = False
+) -> tuple[Text, ...]:
+    """The cells of one row, in the order of COLUMNS. Names go in as Text, so
+    patient-written markup shows literally. `narrow`: for a terminal under NARROW_BELOW."""
     band = row.category(now)
     if row.alert_disposition is not None:
         priority = Text(
@@ -78,21 +102,28 @@ def row_cells(row: QueueRow, now: datetime, quiet_days: int, palette: Palette) -
         else "—"
     )
     days = row.days_after(now)
-    return (
-        priority,
-        Text(clip(f"{row.patient_code} {row.patient_name}", 22)),
-        Text(row.country),
-        Text(f"{row.local_now(now):%a %H:%M}"),
-        Text(str(days) if days is not None else "—"),
-        Text(touchpoint),
-        Text(due_phrase(row, now), style=palette.band(band) if band is not None else ""),
-        report_cell(row, now),
-        last,
-        Text(_CHANNEL_LABEL.get(row.channel, row.channel.value)),
-        Text(
-            clip(row.assigned_to, 14) if row.assigned_to else "—",
-            style="" if row.assigned_to else "dim",
-        ),
+    # At 80 columns the hour is what decides whether to call; the weekday gives way.
+    local = f"{row.local_now(now):%H:%M}" if narrow else f"{row.local_now(now):%a %H:%M}"
+    name_width = _NARROW_NAME_WIDTH if narrow else _NAME_WIDTH
+    # Stored text goes on screen as data: control characters an old record holds are
+    # shown, never sent (tui.plain). Made visible before clipping, so the width is right.
+    return plain_cells(
+        (
+            priority,
+            Text(clip(shown(f"{row.patient_code} {row.patient_name}"), name_width)),
+            Text(local),
+            Text(due_phrase(row, now), style=palette.band(band) if band is not None else ""),
+            Text(touchpoint),
+            Text(str(days) if days is not None else "—"),
+            Text(row.country),
+            report_cell(row, now),
+            last,
+            Text(_CHANNEL_LABEL.get(row.channel, row.channel.value)),
+            Text(
+                clip(shown(row.assigned_to), 14) if row.assigned_to else "—",
+                style="" if row.assigned_to else "dim",
+            ),
+        )
     )
 
 

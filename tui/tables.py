@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from core.countries import country_name, reporting_route
+
+
+class RecordTable(DataTable[Text]):
+    """A table of records, one per row: `Home` and `End` go to the first and the last
+    row (a plain DataTable only scrolls sideways with them, and needs ctrl+Home)."""
+
+    # The table's own movement keys, like the arrows: not the clinic's, so no binding id.
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
 
 def cursor_key(table: DataTable[Text]) -> str | None:

@@ -7,7 +7,11 @@ fired and who decides; an emergency shows a banner with the local emergency
 number and a short script to read to the patient. A missing input that could
 raise the outcome (the trend, the protocol) is asked for in words and Save
 waits for it; choosing a lower outcome says beforehand what is still written.
-Saving returns a typed result; the patient screen writes it in one transaction.
+Each field keeps its name once filled ("Day" over 98, "Trend: stable"), and
+what is wrong is said under the field it is about, named in the outcome line
+at the top, and gone once it is put right. Escape asks before throwing away a
+triage in progress. Saving returns a typed result; the patient screen writes it
+in one transaction.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.commands import TriageEntry
 from core.domain import Disposition, Protocol, Trend
+from core.labels import disposition_word
 from core.messages import emergency_script, fallback_notice, language_name
 from core.triage import (
     SYMPTOMS,
@@ -41,6 +47,11 @@ from tui.modals import FormModal
 from tui.styles import STYLE_CLASSES, ClinicStyles
 
 _ASKED_FOR_BELOW = frozenset({TREND_NOT_RECORDED, PROTOCOL_NOT_RECORDED})
+
+FIELD_NAMES = {"day": "Day", "temperature_c": "Temperature"}
+"""The name on screen of each input the rules read, by the rules' own field name."""
+_ERROR_UNDER = {"day": "numbers-error", "temperature_c": "numbers-error"}
+"""Where a field's problem is said: the line under its row."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +85,25 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
     TriageModal #override-warning {
         color: $warning;
     }
+    TriageModal .field-error {
+        color: $error;
+        text-style: bold;
+        height: auto;
+    }
     """
 
     COMPONENT_CLASSES = STYLE_CLASSES
-    # escape cancels, as in every form (FormModal).
+    # escape cancels, as in every form (FormModal), asking first once anything is entered.
     BINDINGS = [bind("triage.save", "ctrl+s", "save", "Save triage", "Save the triage")]
+    ASK_BEFORE_DISCARD = True
+    # The first field gets the focus without scrolling: the outcome stays in view.
+    AUTO_FOCUS = None
 
     def __init__(self, context: TriageContext) -> None:
         super().__init__()
         self._triage = context
+        self._problem = ""
+        """What is wrong with a field now, in words ("Temperature: ..."), or ""."""
         self.outcome: TriageOutcome | None = None
         """The live outcome of what is on the form (None while the form has an error)."""
         self.course: NormalCourse = normal_course(
@@ -99,36 +120,59 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
             yield Static("", id="triage-needs")
             yield Static(Text(WHO_DECIDES, style="italic"), id="who-decides")
             with Horizontal(classes="triage-numbers"):
-                yield Input(str(self._triage.day), placeholder="day", id="day")
-                yield Input(placeholder="temperature °C", id="temperature")
-                yield Select([(t.value, t) for t in Trend], prompt="trend", id="trend")
+                yield _named(Input(str(self._triage.day), placeholder="day", id="day"), "Day")
+                yield _named(
+                    Input(placeholder="temperature °C", id="temperature"), "Temperature °C"
+                )
+                # The option says which field it is, so a chosen trend keeps its name.
+                yield Select(
+                    [(f"Trend: {t.value}", t) for t in Trend], prompt="Trend: choose", id="trend"
+                )
+            yield Static("", id="numbers-error", classes="field-error")
             # Only when the episode has no protocol: the rules read an infusion alone
             # differently, so the form asks rather than assumes.
             yield Select(
-                [(words, protocol) for protocol, words in PROTOCOL_WORDS.items()],
-                prompt="protocol (not recorded)",
+                [(f"Protocol: {words}", protocol) for protocol, words in PROTOCOL_WORDS.items()],
+                prompt="Protocol (not recorded): choose",
                 id="protocol",
             )
+            yield Static("", id="protocol-error", classes="field-error")
             for heading, codes in BODY_SYSTEMS:
                 yield Label(Text(heading, style="bold underline"), classes="group")
                 for code in codes:
                     yield Checkbox(SYMPTOMS[code], id=f"symptom-{code}")
-            yield Input(placeholder="Note (what the patient said)", id="note")
+            yield _named(Input(placeholder="what the patient said", id="note"), "Note")
             yield Select(
-                [(d.value, d) for d in Disposition],
-                prompt="keep the computed outcome",
+                [(f"Outcome instead: {disposition_word(d)}", d) for d in Disposition],
+                prompt="Outcome: keep the computed one",
                 id="override",
             )
-            yield Input(placeholder="Reason for choosing another outcome", id="override-reason")
+            yield _named(
+                Input(placeholder="why another outcome", id="override-reason"),
+                "Reason for choosing another outcome",
+            )
+            yield Static("", id="reason-error", classes="field-error")
             yield Static("", id="override-warning")
             yield from self.buttons("Save triage")
 
     def on_mount(self) -> None:
         self.query_one("#protocol", Select).display = self._triage.protocol is None
+        for line in self.query(".field-error").results(Static):
+            line.display = False
         self._update()
+        self.query_one("#day", Input).focus(scroll_visible=False)
+        self.remember_as_opened()
+
+    def discard_question(self) -> str:
+        if self.outcome is not None and self.outcome.disposition is Disposition.EMERGENCY:
+            return (
+                "Throw away this EMERGENCY triage? Nothing of it is saved and no physician "
+                "is paged."
+            )
+        return "Throw away this triage? Nothing of it is saved."
 
     @on(Checkbox.Changed)
-    @on(Input.Changed, "#day, #temperature")
+    @on(Input.Changed, "#day, #temperature, #override-reason")
     @on(Select.Changed, "#trend, #protocol, #override")
     def _changed(self) -> None:
         self._update()
@@ -168,12 +212,37 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
             findings = parse_triage_input(self._raw())
         except TriageInputError as exc:
             self.outcome = None
-            self.query_one("#error", Static).update(Text(f"Fix: {exc}"))
+            name = FIELD_NAMES.get(exc.field, exc.field)
+            self._problem = f"{name}: {exc.message}"
+            under = _ERROR_UNDER.get(exc.field)
+            if under is None:  # not a field of its own: said above the buttons
+                self.query_one("#error", Static).update(Text(self._problem))
+            else:
+                _show(self.query_one(f"#{under}", Static), f"⚠ {self._problem}")
             return None
-        self.query_one("#error", Static).update("")
+        if self._problem:
+            self._problem = ""
+            self.query_one("#error", Static).update("")
+            _show(self.query_one("#numbers-error", Static), None)
         outcome = assess(findings)
         self.outcome = outcome
         return findings, outcome
+
+    def _clear_stale(self, outcome: TriageOutcome) -> None:
+        """A refusal said at Save goes once it no longer holds: the trend or the
+        protocol chosen, the reason written or no other outcome chosen."""
+        numbers = self.query_one("#numbers-error", Static)
+        if numbers.display and not self._problem and "trend" not in outcome.needs:
+            _show(numbers, None)
+        if "protocol" not in outcome.needs:
+            _show(self.query_one("#protocol-error", Static), None)
+        if not self._needs_reason(outcome):
+            _show(self.query_one("#reason-error", Static), None)
+
+    def _needs_reason(self, outcome: TriageOutcome) -> bool:
+        chosen = self._chosen()
+        reason = self.query_one("#override-reason", Input).value.strip()
+        return chosen is not None and chosen is not outcome.disposition and not reason
 
     def _chosen(self) -> Disposition | None:
         value = self.query_one("#override", Select).value
@@ -187,7 +256,7 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
         who = self.query_one("#who-decides", Static)
         warning = self.query_one("#override-warning", Static)
         if assessed is None:
-            preview.update(Text("Outcome: — (the form has an error)", style="dim"))
+            preview.update(Text(f"Outcome: — fix first: {self._problem}", style="bold red"))
             banner.update("")
             banner.remove_class("emergency")
             banner.display = False
@@ -196,6 +265,7 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
             who.update(Text(WHO_DECIDES, style="italic"))
             return
         findings, outcome = assessed
+        self._clear_stale(outcome)
         text = Text("Outcome: ", style="bold")
         text.append(
             outcome.disposition.value.upper(), style=self.palette.disposition(outcome.disposition)
@@ -233,12 +303,12 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
         if assessed is None:
             return
         findings, outcome = assessed
-        error = self.query_one("#error", Static)
         if "trend" in outcome.needs:
             self._refuse(
                 "Not saved: choose the trend (improving, stable or worsening) first; "
                 "without it a worsening finding would be read as not worsening.",
                 self.query_one("#trend", Select),
+                "numbers-error",
             )
             return
         if "protocol" in outcome.needs:
@@ -248,18 +318,18 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
                 "Not saved: choose the protocol first; the outcome depends on whether "
                 "the patient had an infusion alone.",
                 protocol,
+                "protocol-error",
             )
             return
         chosen = self._chosen()
         reason = self.query_one("#override-reason", Input).value.strip()
-        if chosen is not None and chosen is not outcome.disposition and not reason:
-            error.update(
-                Text(
-                    f"Choosing {chosen.value} instead of {outcome.disposition.value} "
-                    "needs a written reason."
-                )
+        if chosen is not None and self._needs_reason(outcome):
+            self._refuse(
+                f"Not saved: choosing {disposition_word(chosen)} instead of "
+                f"{disposition_word(outcome.disposition)} needs a written reason.",
+                self.query_one("#override-reason", Input),
+                "reason-error",
             )
-            self.query_one("#override-reason", Input).focus()
             return
         self.dismiss(
             TriageEntry(
@@ -271,11 +341,11 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
             )
         )
 
-    def _refuse(self, message: str, field: Select[Any]) -> None:
-        # Said at the bottom with the other errors and as a toast, since the
-        # coordinator may be anywhere in a long form; the field gets the focus.
-        self.query_one("#error", Static).update(Text(message))
-        self.notify(message, severity="warning")
+    def _refuse(self, message: str, field: Widget, under: str) -> None:
+        # Said under the field it is about and as a toast, since the coordinator
+        # may be anywhere in a long form; the field gets the focus (and comes into view).
+        _show(self.query_one(f"#{under}", Static), f"⚠ {message}")
+        self.notify(message, severity="warning", markup=False)
         field.focus()
 
 
@@ -366,6 +436,12 @@ def _emergency_banner(outcome: TriageOutcome, language: str) -> Text:
     banner.append("The same in English:\n", style="bold")
     banner.append(script.english)
     return banner
+
+
+def _named(field: Input, name: str) -> Input:
+    """The field's name stays on its frame once a value replaces the placeholder."""
+    field.border_title = name
+    return field
 
 
 def _show(widget: Static, text: str | None) -> None:

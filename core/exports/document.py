@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.plain_text import shown
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -61,6 +63,13 @@ class Document:
 
     title: str
     blocks: tuple[Block, ...]
+    running_names: str | None = None
+    """Whose record this is, as a PDF prints it under the title and at the foot of
+    every page: the passport name and the name in the patient's own script."""
+    language: str | None = None
+    """The patient's language tag ("ja", "zh-TW"): a PDF draws names in that
+    language's letterforms (one Chinese character looks different in Japan,
+    Korea, mainland China and Taiwan)."""
 
 
 def to_markdown(document: Document) -> str:
@@ -105,13 +114,21 @@ def _cell(text: str) -> str:
 def _inline(text: str) -> str:
     # One line per block item: a newline inside a stored note would otherwise
     # end the list item or the table row early.
-    flat = " ".join(text.split())
-    # Inline '*', '`' and '<' are escaped so a patient's "*very* sore" or an
-    # angle-bracketed address stays literal. Underscores are left alone: codes
-    # such as "non_serious" and lot numbers must read back exactly, and
-    # CommonMark does not emphasise inside words.
-    for char in ("\\", "*", "`", "<"):
+    # Terminal control (ESC, a bidi override) stored before the way in refused it
+    # is shown as data: the summary is printed to terminals (core.plain_text).
+    flat = shown(" ".join(text.split()))
+    # Inline '*', '`', '~' and '<' are escaped so a patient's "*very* sore" or an
+    # angle-bracketed address stays literal, never emphasis or an autolink.
+    # Underscores are left alone: codes such as "non_serious" and lot numbers must
+    # read back exactly, and CommonMark does not emphasise inside words.
+    for char in ("\\", "*", "`", "~", "<"):
         flat = flat.replace(char, "\\" + char)
+    # A link or an image needs a ']' followed by '(' or '[', or a definition
+    # ("[x]: url") at the start of a block: those are escaped, so "[click](http://...)"
+    # in a name stays text and the summary's own "[done]" reads as it is.
+    flat = flat.replace("](", "\\]\\(").replace("][", "\\]\\[")
+    if flat.startswith("["):
+        flat = "\\" + flat
     # A leading '#', '>', '-', '+' or '1.' would turn text into a heading,
     # quote or list.
     if flat[:1] in ("#", ">", "-", "+"):

@@ -31,7 +31,7 @@ import html
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from fhir.resources.R4B.address import Address
 from fhir.resources.R4B.adverseevent import (
@@ -44,12 +44,14 @@ from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.careplan import CarePlan, CarePlanActivity, CarePlanActivityDetail
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
+from fhir.resources.R4B.condition import Condition, ConditionEvidence
 from fhir.resources.R4B.contactpoint import ContactPoint
+from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.humanname import HumanName
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.medication import Medication, MedicationBatch
 from fhir.resources.R4B.narrative import Narrative
-from fhir.resources.R4B.observation import Observation, ObservationComponent
+from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient, PatientCommunication
 from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.procedure import Procedure, ProcedurePerformer
@@ -58,16 +60,44 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from core.domain import IncidentOutcome, Seriousness, TouchpointState
+from core.domain import Channel, Seriousness, TouchpointState
 from core.dossier import (
     EpisodeRecord,
     ProductRecord,
     TouchpointRecord,
     TriageRecord,
+    channel_label,
     entry_words,
     needs_line,
     recorded_words,
     symptom_words,
+)
+from core.exports.fhir_terms import (
+    BODY_TEMPERATURE_LOINC,
+    CAUSALITY_ASSESSMENT_SYSTEM,
+    CAUSALITY_CODES,
+    CAUSALITY_METHOD_WORDS,
+    CONDITION_CLINICAL,
+    CONDITION_CLINICAL_SYSTEM,
+    CONDITION_VERIFICATION_SYSTEM,
+    EVENT_SNOMED,
+    LANGUAGE_EXTENSION,
+    LANGUAGE_SYSTEM,
+    LOINC_SYSTEM,
+    OBSERVATION_CATEGORY_SYSTEM,
+    OUTCOME_CODES,
+    OUTCOME_SYSTEM,
+    SERIOUSNESS_CODES,
+    SERIOUSNESS_SYSTEM,
+    SEVERITY_CODES,
+    SEVERITY_SYSTEM,
+    SNOMED_SYSTEM,
+    SYMPTOM_LOINC,
+    SYMPTOM_SNOMED,
+    UCUM_SYSTEM,
+    clinic_time,
+    clinic_time_words,
+    name_language_tag,
 )
 from core.exports.labels import (
     DISPOSITION_EXPLANATIONS,
@@ -80,56 +110,27 @@ from core.exports.labels import (
 )
 from core.exports.records import ClinicContact, IncidentDetail, PatientExport
 from core.incidents import CATEGORY_LABELS
+from core.plain_text import is_control
 from core.schedules import touchpoint_state
 
-SERIOUSNESS_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
-OUTCOME_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
-SEVERITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
-LANGUAGE_SYSTEM = "urn:ietf:bcp:47"
-LOINC_SYSTEM = "http://loinc.org"
-UCUM_SYSTEM = "http://unitsofmeasure.org"
-BODY_TEMPERATURE_LOINC = "8310-5"
+__all__ = [
+    "OUTCOME_CODES",
+    "OUTCOME_SYSTEM",
+    "SERIOUSNESS_CODES",
+    "SERIOUSNESS_SYSTEM",
+    "build_bundle",
+    "bundle_json",
+]
 
 LAB_SUGGESTION_NOTE = (
     "A suggestion for the home physician, not an order: the home physician decides "
     "whether to request it."
 )
 
-# ICH E2A criteria to the R4 AdverseEventSeriousness codes. "Other medically
-# important" has no code of its own: it is plain `Serious` (the text keeps the
-# criterion), not "requires intervention to prevent permanent impairment",
-# which is a different, device-oriented criterion. "Not yet assessed" has no
-# code at all and is left out of this table: it is sent as text only.
-SERIOUSNESS_CODES: dict[Seriousness, tuple[str, str]] = {
-    Seriousness.NON_SERIOUS: ("Non-serious", "Non-serious"),
-    Seriousness.DEATH: ("SeriousResultsInDeath", "Results in death"),
-    Seriousness.LIFE_THREATENING: ("SeriousIsLifeThreatening", "Is Life-threatening"),
-    Seriousness.HOSPITALISATION: (
-        "SeriousResultsInHospitalization",
-        "Requires or prolongs inpatient hospitalization",
-    ),
-    Seriousness.DISABILITY: (
-        "SeriousResultsInDisability",
-        "Results in persistent or significant disability/incapacity",
-    ),
-    Seriousness.CONGENITAL_ANOMALY: (
-        "SeriousIsBirthDefect",
-        "Is a congenital anomaly/birth defect",
-    ),
-    Seriousness.MEDICALLY_IMPORTANT: ("Serious", "Serious"),
-}
-
-OUTCOME_CODES: dict[IncidentOutcome, tuple[str, str]] = {
-    IncidentOutcome.RECOVERING: ("recovering", "Recovering"),
-    IncidentOutcome.RESOLVED: ("resolved", "Resolved"),
-    IncidentOutcome.RESOLVED_WITH_SEQUELAE: ("resolvedWithSequelae", "Resolved with Sequelae"),
-    IncidentOutcome.NOT_RESOLVED: ("ongoing", "Ongoing"),
-    IncidentOutcome.FATAL: ("fatal", "Fatal"),
-    IncidentOutcome.UNKNOWN: ("unknown", "Unknown"),
-}
-
-# CTCAE grade to the three-level R4 severity; the grade itself stays in the text.
-_SEVERITY_CODES = {1: "mild", 2: "moderate", 3: "severe", 4: "severe", 5: "severe"}
+REPORTED_NOT_DIAGNOSED = (
+    "What the patient reported to the clinic's coordinators after the procedure; not a diagnosis."
+)
+"""Said on every finding and on the reaction an incident resulted in."""
 
 # Touchpoint states to CarePlan activity statuses. R4 has no "overdue": an
 # overdue check-in has not started, and the reason says why.
@@ -142,15 +143,31 @@ _ACTIVITY_STATUS = {
     TouchpointState.UNREACHABLE: "stopped",
 }
 
+# Messaging channels have no ContactPoint system of their own; these have.
+_CHANNEL_SYSTEMS = {Channel.EMAIL: "email", Channel.PHONE: "phone", Channel.SMS: "sms"}
+
 
 def build_bundle(export: PatientExport, clinic: ClinicContact) -> Bundle:
     """A `collection` Bundle of the patient's record as of `export.read_at`."""
     ids = _Ids(clinic.name, export.identity.code)
     patient_ref = Reference(reference=ids.url("patient", 0), display=export.identity.display_name)
     entries: list[tuple[str, Resource]] = [(ids.url("patient", 0), _patient(export, ids, clinic))]
+    # Each product given is one Medication in the Bundle, referenced by its Procedure
+    # and by any AdverseEvent that suspects it: one copy, so its lot is said once.
+    products: dict[tuple[int, ProductRecord], str] = {}
     for episode in sorted(export.episodes, key=lambda e: (e.procedure_at, e.episode_id)):
-        procedure_url = ids.url("procedure", episode.episode_id)
-        entries.append((procedure_url, _procedure(episode, ids, patient_ref)))
+        used = []
+        for number, product in enumerate(episode.products, 1):
+            kind = f"product-{episode.episode_id}"
+            entries.append((ids.url(kind, number), _medication(ids.id(kind, number), product)))
+            products.setdefault((episode.episode_id, product), ids.url(kind, number))
+            used.append(Reference(reference=ids.url(kind, number), display=product.name))
+        entries.append(
+            (
+                ids.url("procedure", episode.episode_id),
+                _procedure(episode, ids, patient_ref, used),
+            )
+        )
         touchpoints = export.episode_touchpoints.get(episode.episode_id, ())
         entries.append(
             (
@@ -158,9 +175,21 @@ def build_bundle(export: PatientExport, clinic: ClinicContact) -> Bundle:
                 _care_plan(export, episode, touchpoints, ids, patient_ref, clinic),
             )
         )
+    findings: dict[int, list[Reference]] = {}
     for triage in export.dossier.triages:
+        reported = _findings(triage, ids, patient_ref)
+        entries.extend(reported)
+        findings[triage.triage_id] = [
+            Reference(reference=url, display=_finding_words(observation))
+            for url, observation in reported
+        ]
         observation_url = ids.url("triage", triage.triage_id)
-        entries.append((observation_url, _triage_observation(triage, ids, patient_ref)))
+        entries.append(
+            (
+                observation_url,
+                _triage_observation(triage, ids, patient_ref, findings[triage.triage_id]),
+            )
+        )
         for number, lab in enumerate(triage.labs, 1):
             kind = f"lab-suggestion-{triage.triage_id}"
             entries.append(
@@ -172,23 +201,76 @@ def build_bundle(export: PatientExport, clinic: ClinicContact) -> Bundle:
                 )
             )
     for incident in export.incidents:
+        suspect_url = None
+        if incident.suspect_product is not None:
+            suspect_url = _given(incident, products)
+            if suspect_url is None:
+                # Not among the episodes exported: the Bundle still holds it once.
+                suspect_url = ids.url("suspect-product", incident.incident_id)
+                medication = _medication(
+                    ids.id("suspect-product", incident.incident_id), incident.suspect_product
+                )
+                entries.append((suspect_url, medication))
+        triage_id = _opening_triage(incident)
+        evidence = findings.get(triage_id, []) if triage_id is not None else []
+        reaction = None
+        if evidence:
+            reaction = Reference(
+                reference=ids.url("reaction", incident.incident_id),
+                display=_event(incident).text,
+            )
+            entries.append(
+                (
+                    ids.url("reaction", incident.incident_id),
+                    _reaction(incident, ids, patient_ref, evidence),
+                )
+            )
         entries.append(
             (
                 ids.url("adverse-event", incident.incident_id),
-                _adverse_event(incident, ids, patient_ref),
+                _adverse_event(incident, ids, patient_ref, suspect_url, reaction, evidence),
             )
         )
     return Bundle(
         id=ids.id("bundle", int(export.read_at.timestamp())),
         type="collection",
-        timestamp=export.read_at,
+        timestamp=clinic_time(export.read_at),
         entry=[BundleEntry(fullUrl=url, resource=resource) for url, resource in entries],
     )
 
 
+def _given(incident: IncidentDetail, products: dict[tuple[int, ProductRecord], str]) -> str | None:
+    """The Medication of the suspect product as given in the incident's episode (or,
+    with no episode recorded, in any exported episode)."""
+    for (episode_id, product), url in products.items():
+        if product == incident.suspect_product and incident.episode_id in (None, episode_id):
+            return url
+    return None
+
+
+def _opening_triage(incident: IncidentDetail) -> int | None:
+    """The triage that opened the incident, whose findings are the incident's.
+
+    `IncidentDetail.triage_id` is read when the export records carry it (the
+    incident row has it; None for an incident opened by hand).
+    """
+    return cast("int | None", getattr(incident, "triage_id", None))
+
+
 def bundle_json(bundle: Bundle) -> str:
-    """The Bundle as indented JSON text, the way FHIR tools exchange it."""
-    return bundle.model_dump_json(indent=2)
+    """The Bundle as indented JSON text, the way FHIR tools exchange it.
+
+    JSON escapes C0 itself; DEL, C1 and the bidi overrides it writes as they are,
+    so they are written as \\uXXXX here: the same string to any JSON reader, and
+    nothing a terminal obeys when the bundle goes to standard output.
+    """
+    text = bundle.model_dump_json(indent=2)
+    if not any(is_control(char) for char in text.replace("\n", "")):
+        return text
+    # Outside strings JSON is ASCII with newlines, so every such character is in a string.
+    return "".join(
+        f"\\u{ord(char):04x}" if char != "\n" and is_control(char) else char for char in text
+    )
 
 
 class _Ids:
@@ -211,11 +293,6 @@ class _Ids:
 
 def _patient(export: PatientExport, ids: _Ids, clinic: ClinicContact) -> Patient:
     who = export.identity
-    telecom = [
-        ContactPoint(system=system, value=value)
-        for system, value in (("phone", who.phone), ("email", who.email))
-        if value
-    ]
     return Patient(
         id=ids.id("patient", 0),
         identifier=[
@@ -234,12 +311,10 @@ def _patient(export: PatientExport, ids: _Ids, clinic: ClinicContact) -> Patient
                 given=[who.given_name],
                 text=who.display_name,
             ),
-            # The own-script name as the patient writes it: FHIR keeps it as
-            # text only, since family/given order differs between scripts.
-            *([HumanName(use="usual", text=who.native_name)] if who.native_name else []),
+            *([_own_script_name(who.native_name, who.language)] if who.native_name else []),
         ],
         birthDate=who.birth_date,
-        telecom=telecom or None,
+        telecom=_telecom(export) or None,
         address=[Address(use="home", country=who.home_country)],
         communication=[
             PatientCommunication(
@@ -253,11 +328,43 @@ def _patient(export: PatientExport, ids: _Ids, clinic: ClinicContact) -> Patient
     )
 
 
-def _procedure(episode: EpisodeRecord, ids: _Ids, patient: Reference) -> Procedure:
-    # Products are contained: they only exist as given in this procedure.
-    medications: list[Resource] = [
-        _medication(f"product-{n}", p) for n, p in enumerate(episode.products, 1)
-    ]
+def _own_script_name(name: str, language: str) -> HumanName:
+    # The name as the patient writes it, as text only: family/given order differs
+    # between scripts. R4's Human Language extension on HumanName says its
+    # language and script ('ja-Jpan'), so a receiver need not guess.
+    tag = name_language_tag(name, language)
+    return HumanName(
+        use="usual",
+        text=name,
+        extension=[Extension(url=LANGUAGE_EXTENSION, valueCode=tag)] if tag else None,
+    )
+
+
+def _telecom(export: PatientExport) -> list[ContactPoint]:
+    """The way the clinic reaches the patient first (rank 1), then phone and email.
+
+    R4's ContactPoint has no system for a messenger and no text element: a LINE,
+    WeChat, WhatsApp or KakaoTalk handle is system `other`, its value the handle
+    as recorded followed by the messenger's name, so a reader knows which app to
+    open without an extension no receiver reads.
+    """
+    who = export.identity
+    points: list[ContactPoint] = []
+    if who.channel_handle:
+        system = _CHANNEL_SYSTEMS.get(who.channel)
+        value = (
+            who.channel_handle if system else f"{who.channel_handle} ({channel_label(who.channel)})"
+        )
+        points.append(ContactPoint(system=system or "other", value=value, rank=1))
+    for kind, number in (("phone", who.phone), ("email", who.email)):
+        if number and not any(p.system == kind and p.value == number for p in points):
+            points.append(ContactPoint(system=kind, value=number))
+    return points
+
+
+def _procedure(
+    episode: EpisodeRecord, ids: _Ids, patient: Reference, used: list[Reference]
+) -> Procedure:
     performers = []
     if episode.treating_physician:
         performers.append(_performer(episode.treating_physician, "Treating physician"))
@@ -274,21 +381,17 @@ def _procedure(episode: EpisodeRecord, ids: _Ids, patient: Reference) -> Procedu
         f"Vasovagal history: {recorded_words(episode.vasovagal_history)}",
         f"Sensitive skin: {recorded_words(episode.sensitive_skin)}",
         None if episode.products else f"Products given: {episode.no_products_words}",
+        *(f"{p.name}: dose {p.dose}" for p in episode.products if p.dose),
         f"Flew home {episode.departure_date.isoformat()}" if episode.departure_date else None,
     ]
     return Procedure(
         id=ids.id("procedure", episode.episode_id),
-        contained=medications or None,
         status="completed",
         code=CodeableConcept(text=episode.protocol_label),
         subject=patient,
-        performedDateTime=episode.procedure_at,
+        performedDateTime=clinic_time(episode.procedure_at),
         performer=performers or None,
-        usedReference=[
-            Reference(reference=f"#{m.id}", display=p.name)
-            for m, p in zip(medications, episode.products, strict=True)
-        ]
-        or None,
+        usedReference=used or None,
         note=[Annotation(text=n) for n in notes if n] or None,
     )
 
@@ -297,9 +400,9 @@ def _performer(name: str, role: str) -> ProcedurePerformer:
     return ProcedurePerformer(function=CodeableConcept(text=role), actor=Reference(display=name))
 
 
-def _medication(local_id: str, product: ProductRecord) -> Medication:
+def _medication(resource_id: str, product: ProductRecord) -> Medication:
     return Medication(
-        id=local_id,
+        id=resource_id,
         code=CodeableConcept(text=product.name),
         identifier=[
             Identifier(
@@ -331,6 +434,7 @@ def _care_plan(
         for tp in touchpoints
     ]
     finished = all(tp.resolution is not None for tp in touchpoints)
+    last = max((tp.closes_at for tp in touchpoints), default=None)
     return CarePlan(
         id=ids.id("careplan", episode.episode_id),
         status="completed" if finished else "active",
@@ -340,8 +444,8 @@ def _care_plan(
         f"on schedules: {', '.join(episode.schedule_templates) or 'none'}.",
         subject=patient,
         period=Period(
-            start=episode.procedure_at,
-            end=max((tp.closes_at for tp in touchpoints), default=None),
+            start=clinic_time(episode.procedure_at),
+            end=clinic_time(last) if last is not None else None,
         ),
         author=Reference(display=clinic.name),
         supportingInfo=[Reference(reference=ids.url("procedure", episode.episode_id))],
@@ -356,7 +460,13 @@ def _activity(tp: TouchpointRecord, state: TouchpointState) -> CarePlanActivity:
         TouchpointState.UNREACHABLE: "Patient unreachable",
     }.get(state)
     progress = (
-        [Annotation(text=tp.note, time=tp.resolved_at, authorString=tp.resolved_by)]
+        [
+            Annotation(
+                text=tp.note,
+                time=clinic_time(tp.resolved_at) if tp.resolved_at else None,
+                authorString=tp.resolved_by,
+            )
+        ]
         if tp.note
         else None
     )
@@ -366,13 +476,105 @@ def _activity(tp: TouchpointRecord, state: TouchpointState) -> CarePlanActivity:
             code=CodeableConcept(text=f"Day {tp.day} check-in ({tp.template})"),
             status=_ACTIVITY_STATUS[state],
             statusReason=CodeableConcept(text=reason) if reason else None,
-            scheduledPeriod=Period(start=tp.opens_at, end=tp.closes_at),
+            scheduledPeriod=Period(start=clinic_time(tp.opens_at), end=clinic_time(tp.closes_at)),
             description=tp.ask,
         ),
     )
 
 
-def _triage_observation(triage: TriageRecord, ids: _Ids, patient: Reference) -> Observation:
+def _findings(triage: TriageRecord, ids: _Ids, patient: Reference) -> list[tuple[str, Observation]]:
+    """Each symptom the patient reported at a triage, and their temperature, as one
+    Observation each: what a receiving system can file and chart."""
+    kind = f"finding-{triage.triage_id}"
+    reported = []
+    for number, symptom in enumerate(triage.symptoms, 1):
+        snomed = SYMPTOM_SNOMED.get(symptom)
+        value = CodeableConcept(
+            coding=[Coding(system=SNOMED_SYSTEM, code=snomed[0], display=snomed[1])]
+            if snomed
+            else None,
+            text=symptom_words((symptom,)),
+        )
+        code, display = SYMPTOM_LOINC
+        reported.append(
+            (
+                ids.url(kind, number),
+                _finding(
+                    ids.id(kind, number),
+                    triage,
+                    patient,
+                    code=CodeableConcept(
+                        coding=[Coding(system=LOINC_SYSTEM, code=code, display=display)],
+                        text="Symptom reported by the patient",
+                    ),
+                    valueCodeableConcept=value,
+                ),
+            )
+        )
+    if triage.temperature_c is not None:
+        code, display = BODY_TEMPERATURE_LOINC
+        reported.append(
+            (
+                ids.url(f"temperature-{triage.triage_id}", 0),
+                _finding(
+                    ids.id(f"temperature-{triage.triage_id}", 0),
+                    triage,
+                    patient,
+                    category=[
+                        CodeableConcept(
+                            coding=[
+                                Coding(
+                                    system=OBSERVATION_CATEGORY_SYSTEM,
+                                    code="vital-signs",
+                                    display="Vital Signs",
+                                )
+                            ]
+                        )
+                    ],
+                    code=CodeableConcept(
+                        coding=[Coding(system=LOINC_SYSTEM, code=code, display=display)],
+                        text=display,
+                    ),
+                    # The shortest decimal that is the stored float: 38.6, never
+                    # 38.600000000000001.
+                    valueQuantity=Quantity(
+                        value=Decimal(str(triage.temperature_c)),
+                        unit="°C",
+                        system=UCUM_SYSTEM,
+                        code="Cel",
+                    ),
+                ),
+            )
+        )
+    return reported
+
+
+def _finding(
+    resource_id: str, triage: TriageRecord, patient: Reference, **value: Any
+) -> Observation:
+    return Observation(
+        id=resource_id,
+        status="final",
+        subject=patient,
+        effectiveDateTime=clinic_time(triage.assessed_at),
+        # The patient reported it; the coordinator only wrote it down.
+        performer=[patient],
+        note=[Annotation(text=REPORTED_NOT_DIAGNOSED)],
+        **value,
+    )
+
+
+def _finding_words(observation: Observation) -> str:
+    if observation.valueQuantity is not None:
+        quantity = observation.valueQuantity
+        return f"temperature {quantity.value} {quantity.unit}"
+    concept = observation.valueCodeableConcept
+    return (concept.text if concept is not None else None) or "finding"
+
+
+def _triage_observation(
+    triage: TriageRecord, ids: _Ids, patient: Reference, findings: list[Reference]
+) -> Observation:
     """A triage as the clinic recorded it: findings in words, the outcome and who decides."""
     overridden = triage.chosen is not triage.computed
     trend = f"; trend {triage.trend.value}" if triage.trend else ""
@@ -388,31 +590,6 @@ def _triage_observation(triage: TriageRecord, ids: _Ids, patient: Reference) -> 
         f"Coordinator's note: {triage.note}" if triage.note else None,
         WHO_DECIDES,
     ]
-    temperature = (
-        [
-            ObservationComponent(
-                code=CodeableConcept(
-                    coding=[
-                        Coding(
-                            system=LOINC_SYSTEM,
-                            code=BODY_TEMPERATURE_LOINC,
-                            display="Body temperature",
-                        )
-                    ],
-                    text="Body temperature",
-                ),
-                # The shortest decimal that is the stored float: 38.6, never 38.600000000000001.
-                valueQuantity=Quantity(
-                    value=Decimal(str(triage.temperature_c)),
-                    unit="°C",
-                    system=UCUM_SYSTEM,
-                    code="Cel",
-                ),
-            )
-        ]
-        if triage.temperature_c is not None
-        else None
-    )
     return Observation(
         id=ids.id("triage", triage.triage_id),
         identifier=[
@@ -425,11 +602,12 @@ def _triage_observation(triage: TriageRecord, ids: _Ids, patient: Reference) -> 
             text="Follow-up triage by a clinic coordinator (decision support, not a diagnosis)"
         ),
         subject=patient,
-        effectiveDateTime=triage.assessed_at,
+        effectiveDateTime=clinic_time(triage.assessed_at),
         performer=[Reference(display=triage.staff)] if triage.staff else None,
         valueCodeableConcept=CodeableConcept(text=DISPOSITION_EXPLANATIONS[triage.chosen]),
         note=[Annotation(text=line) for line in lines if line],
-        component=temperature,
+        # The outcome was reached from these findings.
+        derivedFrom=findings or None,
     )
 
 
@@ -448,7 +626,7 @@ def _lab_suggestion(
         intent="proposal",
         code=CodeableConcept(text=text),
         subject=patient,
-        authoredOn=triage.assessed_at,
+        authoredOn=clinic_time(triage.assessed_at),
         requester=Reference(display=clinic.name),
         performerType=CodeableConcept(text="The patient's home physician"),
         reasonReference=[Reference(reference=observation_url)],
@@ -468,25 +646,106 @@ def _seriousness(seriousness: Seriousness) -> CodeableConcept:
     )
 
 
-def _adverse_event(incident: IncidentDetail, ids: _Ids, patient: Reference) -> AdverseEvent:
+def _event(incident: IncidentDetail) -> CodeableConcept:
+    """What happened: SNOMED CT where a concept means exactly the category, else words."""
+    snomed = EVENT_SNOMED.get(incident.category)
+    return CodeableConcept(
+        coding=[Coding(system=SNOMED_SYSTEM, code=snomed[0], display=snomed[1])]
+        if snomed
+        else None,
+        text=CATEGORY_LABELS[incident.category],
+    )
+
+
+def _causality(incident: IncidentDetail) -> list[AdverseEventSuspectEntityCausality] | None:
+    if not incident.causality:
+        return None
+    coded = CAUSALITY_CODES.get(incident.causality.strip().lower())
+    return [
+        AdverseEventSuspectEntityCausality(
+            assessment=CodeableConcept(
+                coding=[Coding(system=CAUSALITY_ASSESSMENT_SYSTEM, code=coded[0], display=coded[1])]
+                if coded
+                else None,
+                text=incident.causality,
+            ),
+            method=CodeableConcept(text=CAUSALITY_METHOD_WORDS) if coded else None,
+        )
+    ]
+
+
+def _reaction(
+    incident: IncidentDetail, ids: _Ids, patient: Reference, evidence: list[Reference]
+) -> Condition:
+    """The reaction the incident resulted in, with the findings it rests on.
+
+    R4's AdverseEvent has no element for findings; its `resultingCondition` is
+    "the reaction that occurred", a Condition, whose `evidence` may reference any
+    resource: the findings' Observations. Provisional once a physician has
+    classified the incident, unconfirmed before; never a diagnosis.
+    """
+    clinical = CONDITION_CLINICAL.get(incident.outcome)
+    verification = (
+        ("unconfirmed", "Unconfirmed")
+        if incident.seriousness is Seriousness.NOT_ASSESSED
+        else ("provisional", "Provisional")
+    )
+    return Condition(
+        id=ids.id("reaction", incident.incident_id),
+        clinicalStatus=CodeableConcept(
+            coding=[
+                Coding(
+                    system=CONDITION_CLINICAL_SYSTEM, code=clinical, display=clinical.capitalize()
+                )
+            ],
+            text=OUTCOME_LABELS[incident.outcome],
+        )
+        if clinical
+        else None,
+        verificationStatus=CodeableConcept(
+            coding=[
+                Coding(
+                    system=CONDITION_VERIFICATION_SYSTEM,
+                    code=verification[0],
+                    display=verification[1],
+                )
+            ],
+            text=SERIOUSNESS_LABELS[Seriousness.NOT_ASSESSED]
+            if incident.seriousness is Seriousness.NOT_ASSESSED
+            else "Classified by a physician; not a diagnosis",
+        ),
+        code=_event(incident),
+        subject=patient,
+        onsetDateTime=_as_fhir_date(incident.onset_date),
+        recordedDate=clinic_time(incident.opened_at),
+        evidence=[ConditionEvidence(detail=evidence)],
+        note=[Annotation(text=REPORTED_NOT_DIAGNOSED)],
+    )
+
+
+def _adverse_event(
+    incident: IncidentDetail,
+    ids: _Ids,
+    patient: Reference,
+    suspect_url: str | None,
+    reaction: Reference | None,
+    findings: list[Reference],
+) -> AdverseEvent:
     outcome_code, outcome_display = OUTCOME_CODES[incident.outcome]
     suspect = incident.suspect_product
-    contained: list[Resource] | None = (
-        [_medication("suspect-product", suspect)] if suspect else None
-    )
     return AdverseEvent(
         id=ids.id("adverse-event", incident.incident_id),
-        text=_narrative(incident),
-        contained=contained,
+        text=_narrative(incident, findings),
         identifier=Identifier(
             type=CodeableConcept(text="Clinic incident number"), value=str(incident.incident_id)
         ),
         actuality="actual",
-        event=CodeableConcept(text=CATEGORY_LABELS[incident.category]),
+        event=_event(incident),
         subject=patient,
         date=_as_fhir_date(incident.onset_date),
         detected=_as_fhir_date(incident.learned_on),
-        recordedDate=incident.opened_at,
+        recordedDate=clinic_time(incident.opened_at),
+        resultingCondition=[reaction] if reaction else None,
         seriousness=_seriousness(incident.seriousness),
         severity=_severity(incident.severity_grade),
         outcome=CodeableConcept(
@@ -495,17 +754,11 @@ def _adverse_event(incident: IncidentDetail, ids: _Ids, patient: Reference) -> A
         ),
         suspectEntity=[
             AdverseEventSuspectEntity(
-                instance=Reference(reference="#suspect-product", display=product_words(suspect)),
-                causality=[
-                    AdverseEventSuspectEntityCausality(
-                        assessment=CodeableConcept(text=incident.causality)
-                    )
-                ]
-                if incident.causality
-                else None,
+                instance=Reference(reference=suspect_url, display=product_words(suspect)),
+                causality=_causality(incident),
             )
         ]
-        if suspect
+        if suspect is not None and suspect_url is not None
         else None,
         subjectMedicalHistory=[Reference(reference=ids.url("procedure", incident.episode_id))]
         if incident.episode_id is not None
@@ -514,25 +767,33 @@ def _adverse_event(incident: IncidentDetail, ids: _Ids, patient: Reference) -> A
 
 
 def _severity(grade: int | None) -> CodeableConcept | None:
-    if grade is None or grade not in _SEVERITY_CODES:
+    if grade is None or grade not in SEVERITY_CODES:
         return None
-    code = _SEVERITY_CODES[grade]
+    code = SEVERITY_CODES[grade]
     return CodeableConcept(
         coding=[Coding(system=SEVERITY_SYSTEM, code=code, display=code.capitalize())],
         text=f"CTCAE-style grade {grade}",
     )
 
 
-def _narrative(incident: IncidentDetail) -> Narrative:
-    # R4 AdverseEvent has no note element: actions, reporting and the entries
-    # of the incident's timeline travel in the human-readable narrative.
+def _narrative(incident: IncidentDetail, findings: list[Reference]) -> Narrative:
+    # R4 AdverseEvent has no note element: the facts in words, actions, reporting
+    # and the entries of the incident's timeline travel in the human-readable
+    # narrative, every time in clinic time with its zone and offset.
+    suspect = incident.suspect_product
     lines = [
         f"Incident #{incident.incident_id}: {CATEGORY_LABELS[incident.category]}",
+        f"Opened {clinic_time_words(incident.opened_at)}",
+        "Findings: " + "; ".join(f.display or "" for f in findings) if findings else None,
+        f"Seriousness: {SERIOUSNESS_LABELS[incident.seriousness]}",
+        f"Outcome: {OUTCOME_LABELS[incident.outcome]}",
+        f"Suspect product: {product_words(suspect)}" if suspect else None,
+        f"Causality: {incident.causality or 'not assessed'}",
         f"Actions taken: {incident.actions_taken or 'none recorded'}",
         "Report to MFDS: "
         + report_words(incident.report_due_on, incident.reported_on, incident.report_reference),
         *(
-            f"{note.at.isoformat(timespec='minutes')} {entry_words(note.kind)}: {note.text}"
+            f"{clinic_time_words(note.at)} {entry_words(note.kind)}: {note.text}"
             for note in incident.notes
         ),
     ]
@@ -540,6 +801,7 @@ def _narrative(incident: IncidentDetail) -> Narrative:
     items = "".join(
         "<li>" + html.escape("".join(c if c.isprintable() else " " for c in line)) + "</li>"
         for line in lines
+        if line
     )
     return Narrative(
         status="generated", div=f'<div xmlns="http://www.w3.org/1999/xhtml"><ul>{items}</ul></div>'

@@ -7,67 +7,40 @@ the two never describe the same incident differently.
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from core.domain import Disposition, IncidentOutcome, Seriousness
 from core.dossier import EpisodeRecord, ProductRecord, patient_zone
-from core.schedules import CLINIC_TZ
 
-NOT_YET_ASSESSED = "not yet assessed by a physician"
-"""An incident a triage opened, until a physician classifies it: a triage is not a
-physician's assessment, so it is never called non-serious."""
+# The label table itself lives in core.labels (the screens read it too); these
+# names stay importable from here for the exports that already use them.
+from core.labels import (
+    CLINIC_ZONE,
+    DISPOSITION_EXPLANATIONS,
+    NOT_YET_ASSESSED,
+    OUTCOME_LABELS,
+    SERIOUSNESS_LABELS,
+    zone_words,
+)
 
-SERIOUSNESS_LABELS = {
-    Seriousness.NOT_ASSESSED: NOT_YET_ASSESSED,
-    Seriousness.NON_SERIOUS: "Non-serious",
-    Seriousness.DEATH: "Serious: results in death",
-    Seriousness.LIFE_THREATENING: "Serious: life-threatening",
-    Seriousness.HOSPITALISATION: "Serious: requires or prolongs hospitalisation",
-    Seriousness.DISABILITY: "Serious: persistent or significant disability",
-    Seriousness.CONGENITAL_ANOMALY: "Serious: congenital anomaly",
-    Seriousness.MEDICALLY_IMPORTANT: "Serious: other medically important event",
-}
+__all__ = [
+    "DISPOSITION_EXPLANATIONS",
+    "NOT_YET_ASSESSED",
+    "OUTCOME_LABELS",
+    "SERIOUSNESS_LABELS",
+    "WHO_DECIDES",
+    "addon_words",
+    "clinic_and_local_time",
+    "clinic_zone_words",
+    "patient_zone_words",
+    "product_words",
+    "report_words",
+]
 
 WHO_DECIDES = (
     "The clinic's triage is decision support for its coordinators, not a diagnosis: "
     "the treating physician decides, or local emergency services in an emergency."
 )
 """Said with the triage outcomes of every export."""
-
-DISPOSITION_EXPLANATIONS = {
-    Disposition.EXPECTED: (
-        "expected: the normal course after this treatment; the coordinator reassures "
-        "the patient and continues the schedule. The treating physician decides on any "
-        "change of care."
-    ),
-    Disposition.MONITOR: (
-        "monitor: outside the usual course but not an adverse event yet; conservative-care "
-        "advice and an extra check-in within 48 hours. The treating physician decides "
-        "whether more is needed."
-    ),
-    Disposition.REVIEW: (
-        "review: a suspected adverse event; an incident is opened and a physician reviews "
-        "it within one business day. The treating physician decides."
-    ),
-    Disposition.URGENT: (
-        "urgent: an adverse event needing a physician today; the on-call and the treating "
-        "physician are paged at once. The treating physician decides."
-    ),
-    Disposition.EMERGENCY: (
-        "emergency: possible systemic illness or anaphylaxis; the patient is told to call "
-        "the local emergency number at once and the on-call physician is paged. Local "
-        "emergency services decide; the treating physician decides on follow-up care."
-    ),
-}
-"""Each triage outcome word, what the clinic did on it, and who decides."""
-
-OUTCOME_LABELS = {
-    IncidentOutcome.RECOVERING: "Recovering",
-    IncidentOutcome.RESOLVED: "Resolved",
-    IncidentOutcome.RESOLVED_WITH_SEQUELAE: "Resolved with sequelae",
-    IncidentOutcome.NOT_RESOLVED: "Not resolved",
-    IncidentOutcome.FATAL: "Fatal",
-    IncidentOutcome.UNKNOWN: "Unknown",
-}
 
 
 def product_words(product: ProductRecord) -> str:
@@ -96,17 +69,28 @@ def addon_words(episode: EpisodeRecord) -> str:
 
 
 def clinic_and_local_time(at: datetime, patient_timezone: str) -> str:
-    """'20 Nov 2026 15:00 KST (patient 20 Nov 15:00 JST)': both clocks, labelled.
+    """Both clocks, each zone named with its offset at that instant:
+    '20 Nov 2026 15:00 Asia/Seoul, UTC+9 (patient: 20 Nov 14:00 Asia/Taipei, UTC+8)'.
 
     A patient time zone the system cannot load is named rather than guessed.
     """
-    clinic = f"{at.astimezone(CLINIC_TZ):%d %b %Y %H:%M} KST"
+    clinic = at.astimezone(ZoneInfo(CLINIC_ZONE))
+    said = f"{clinic:%d %b %Y %H:%M} {zone_words(clinic, CLINIC_ZONE)}"
     zone = patient_zone(patient_timezone)
     if zone is None:
-        return f"{clinic} (patient time zone {patient_timezone!r} unknown)"
+        return f"{said} (patient time zone {patient_timezone!r} unknown)"
     local = at.astimezone(zone)
-    name = local.tzname() or ""
-    # Zones without a letter abbreviation report "+05"; the IANA key says more.
-    if not name or name[0] in "+-":
-        name = patient_timezone
-    return f"{clinic} (patient {local:%d %b %H:%M} {name})"
+    return f"{said} (patient: {local:%d %b %H:%M} {zone_words(local, patient_timezone)})"
+
+
+def patient_zone_words(at: datetime, patient_timezone: str) -> str:
+    """The patient's zone at `at`: 'Asia/Tokyo, UTC+9', or the name and 'unknown'."""
+    zone = patient_zone(patient_timezone)
+    if zone is None:
+        return f"{patient_timezone} (a time zone this system does not know)"
+    return zone_words(at.astimezone(zone), patient_timezone)
+
+
+def clinic_zone_words(at: datetime) -> str:
+    """The clinic's zone at `at`: 'Asia/Seoul, UTC+9'."""
+    return zone_words(at.astimezone(ZoneInfo(CLINIC_ZONE)), CLINIC_ZONE)

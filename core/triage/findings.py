@@ -35,6 +35,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from core.domain import Protocol, Trend
+from core.plain_text import shown
 from core.triage.vocabulary import SYMPTOM_CODES
 
 TEMPERATURE_RANGE_C: Final = (30.0, 45.0)
@@ -50,6 +51,9 @@ class TriageInputError(ValueError):
     """Triage input that cannot be read without guessing; str() is one line."""
 
     def __init__(self, field: str, message: str) -> None:
+        # A key is the sender's text: echoed with its control characters made
+        # visible, so an unknown key holding ESC is not a terminal command.
+        field = shown(field)
         super().__init__(f"{field}: {message}")
         self.field = field
         """Where the problem is: 'day', 'symptoms[1]', or 'input' for the whole input."""

@@ -44,7 +44,7 @@ BLOCK_PATIENTS = 5000
 
 
 class RealDataPresent(StorageError):
-    """The database holds real (non-demo) patients and `force` was not given."""
+    """The database holds real (non-demo) patients: demo data never goes beside them."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,15 @@ def load_demo(
     patients: int,
     seed: int,
     now: datetime,
-    force: bool = False,
     high_dose_glutathione_mg: int = DEFAULT_HIGH_DOSE_GLUTATHIONE_MG,
 ) -> DemoSummary:
     """Replace the demo data with `patients` invented patients, in one transaction.
 
-    Refuses with `RealDataPresent` (writing nothing) when non-demo patients exist,
-    unless `force`. Earlier demo rows are deleted first, demo staff (`demo-*`) are
-    reused, and the change marker is bumped. Same arguments, same rows.
+    Refuses with `RealDataPresent` (writing nothing) when non-demo patients exist:
+    demo data comes with demo logins, which must never sign in beside real
+    patients (a clinic tries things on a database of its own). Earlier demo rows
+    are deleted first, demo staff (`demo-*`) are reused, and the change marker is
+    bumped. Same arguments, same rows.
     `high_dose_glutathione_mg` is the clinic's setting of that name: which
     episodes get the week-4 liver panel reminder.
     """
@@ -90,11 +91,11 @@ def load_demo(
             real = conn.scalar(
                 select(func.count()).select_from(PATIENT_T).where(PATIENT_T.c.is_demo.is_(False))
             )
-            if real and not force:
+            if real:
                 noun = "patient" if real == 1 else "patients"
                 raise RealDataPresent(
-                    f"database holds {real} non-demo {noun}; refusing to add demo data "
-                    "(use --force to add it anyway)"
+                    f"database holds {real} non-demo {noun}; demo data (and its demo logins) "
+                    "is never added beside real patients: try things on a database of its own"
                 )
             write.delete_demo(conn)
             staff = write.upsert_staff(conn, now)

@@ -38,8 +38,10 @@ from db.staff import (
 # The import, backup and copy modules (and the phone-number and CSV checks they
 # bring) load on first use: every face builds a Clinic, few of them import or copy.
 if TYPE_CHECKING:
+    from core.audit_anchor import Anchor, ChainHead
     from core.patient_import import PatientRow
     from core.schedules import ScheduleTemplate
+    from db.audit_anchor import AnchorReport
     from db.backup import BackupReport
     from db.demo import DemoSummary
     from db.patient_import import ImportSummary
@@ -59,12 +61,29 @@ class SignInRefused(Refused):
 
 
 IMPORT_CHUNK = 200
-"""Rows per transaction of an import: each holds SQLite's write lock about a
-second, well inside the dispatcher's busy timeout."""
+"""Rows per transaction of an import at most: on a quiet machine each holds
+SQLite's write lock well under a second."""
+
+IMPORT_CHUNK_SECONDS = 1.0
+"""How long one chunk may hold the write lock. On a loaded machine 200 rows took
+over 5 s, the dispatcher's busy timeout, and its rounds failed with "database is
+locked": a chunk slower than this makes the next one smaller."""
+
+IMPORT_MIN_CHUNK = 10
 
 
 IMPORT_PAUSE_S = 0.2
 """Seconds between two chunks: longer than SQLite's longest busy-wait poll (100 ms)."""
+
+
+def _next_chunk(size: int, took: float, largest: int) -> int:
+    """The next chunk's rows: smaller after one that held the lock too long, back up after
+    quick ones, so each write stays short whatever else the machine is doing."""
+    if took > IMPORT_CHUNK_SECONDS:
+        return max(IMPORT_MIN_CHUNK, min(size - 1, int(size * IMPORT_CHUNK_SECONDS / took)))
+    if took < IMPORT_CHUNK_SECONDS / 4:
+        return min(largest, size * 2)
+    return size
 
 
 def unknown_login(login: str) -> str:
@@ -94,10 +113,10 @@ class AdminServices(ServiceBase):
         """How many patients the database holds, demo ones included."""
         return self._read(patient_count)
 
-    def load_demo(self, *, patients: int, seed: int, force: bool) -> DemoSummary:
+    def load_demo(self, *, patients: int, seed: int) -> DemoSummary:
         """Replace the demo data with `patients` deterministic demo patients.
 
-        Refuses (StorageError) when real patients are present, unless `force`.
+        Refuses (StorageError) when real patients are present, always.
         """
         from db.demo import load_demo  # the generator's word lists load only for `demo`
 
@@ -106,7 +125,6 @@ class AdminServices(ServiceBase):
             patients=patients,
             seed=seed,
             now=self.clock.now(),
-            force=force,
             high_dose_glutathione_mg=self.settings.high_dose_glutathione_mg,
         )
 
@@ -227,16 +245,21 @@ class AdminServices(ServiceBase):
         removed = self._apply(start_import, actor, codes, batch=batch, source=source, sha256=sha256)
         hidden: list[dict[str, object]] = []
         touchpoints = 0
+        largest = max(1, chunk)
+        size = largest
         try:
-            for start in range(0, len(rows), max(1, chunk)):
+            while len(hidden) < len(rows):
+                began = time.monotonic()
                 staged = self._apply(
                     stage_patients,
                     actor,
-                    rows[start : start + max(1, chunk)],
+                    rows[len(hidden) : len(hidden) + size],
+                    batch=batch,
                     source=source,
                     templates=templates,
                     high_dose_glutathione_mg=self.settings.high_dose_glutathione_mg,
                 )
+                size = _next_chunk(size, time.monotonic() - began, largest)
                 hidden += staged.hidden
                 touchpoints += staged.touchpoints
                 if progress is not None:
@@ -348,3 +371,75 @@ class AdminServices(ServiceBase):
             return Actor(target.id, target.username, target.display_name, target.role)
 
         return self._write(check)
+
+    # --- audit anchors (the chain's head kept outside the database) --------------------
+
+    def audit_chain_head(self) -> ChainHead:
+        """The newest audit event and how many there are, to be anchored."""
+        from db.audit_anchor import chain_head
+
+        return self._read(chain_head)
+
+    def check_audit_anchors(self, anchors: Sequence[Anchor]) -> AnchorReport:
+        """Check anchors taken earlier against the audit trail; the first that fails is named."""
+        from db.audit_anchor import check_anchors
+
+        return self._read(check_anchors, anchors)
+
+    # --- demo data, with who loads it (core.permissions: admins, or a newcomer) ---------
+
+    def load_demo_as(self, login: str, *, patients: int, seed: int) -> DemoSummary:
+        """Load demo data for the OS login `login`, checked and audited.
+
+        Who may: an active admin; or, on a database with no staff of its own (demo
+        logins aside), whoever can open it: a newcomer's first demo. A disabled
+        login never, and nobody beside real patients (db.demo). Every load
+        leaves an audit event naming who loaded what. Raises `Refused` with one line.
+        """
+        from db import audit
+        from db.followup import mark_changed
+
+        def check(session: Session) -> str:
+            own = staff_by_login(session, login)
+            if own is not None and not own.active:
+                raise Refused(f"login {login!r} is disabled, so it may not load demo data")
+            if own is not None and own.role is Role.ADMIN:
+                return "admin"
+            who = f"you are {login!r}" + (
+                f" ({own.role.value})" if own is not None else ", not on the staff list"
+            )
+            if _has_own_staff(session):
+                raise Refused(f"this clinic has staff, so only an admin may load demo data; {who}")
+            return "first demo, no staff yet"
+
+        allowed_as = self._read(check)
+        summary = self.load_demo(patients=patients, seed=seed)
+
+        def record(session: Session) -> None:
+            now = self.clock.now()
+            mark_changed(session, now)
+            audit.log(
+                session,
+                now,
+                login,
+                "demo_loaded",
+                ("demo", None),
+                after={
+                    "patients": summary.patients,
+                    "seed": seed,
+                    "allowed_as": allowed_as,
+                },
+            )
+
+        self._write(record)
+        return summary
+
+
+def _has_own_staff(session: Session) -> bool:
+    """Whether the staff list names anyone who is not a demo login."""
+    return (
+        session.scalar(
+            select(Staff.id).where(Staff.username.not_like(f"{DEMO_LOGIN_PREFIX}%")).limit(1)
+        )
+        is not None
+    )

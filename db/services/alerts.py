@@ -18,6 +18,7 @@ from db.alerts import (
     open_alerts,
     untagged_treating_physicians,
 )
+from db.escalations import DispatcherHolder
 from db.followup import Actor
 from db.services.base import ServiceBase
 
@@ -30,6 +31,8 @@ class AlertsRead:
     dispatcher: str | None
     """The owner of the live dispatcher lease; None when nobody is sending alerts."""
     read_at: datetime
+    holder: DispatcherHolder | None = None
+    """The live lease's holder with the Apprise file it sends with."""
 
 
 class AlertServices(ServiceBase):
@@ -41,8 +44,9 @@ class AlertServices(ServiceBase):
         at = now or self.clock.now()
 
         def read(session: Session) -> AlertsRead:
+            holder = escalations.dispatcher_holder(session, at)
             return AlertsRead(
-                open_alerts(session, at), escalations.dispatcher_active(session, at), at
+                open_alerts(session, at), holder.owner if holder else None, at, holder
             )
 
         return self._read(read)

@@ -1,5 +1,5 @@
-"""What every service mixin shares: the database, the clock, the settings, and
-one way to run a use case in one transaction."""
+"""What every service mixin shares: the database, the clock, the settings, who
+is signed in, and one way to run a use case in one transaction."""
 
 from __future__ import annotations
 
@@ -8,20 +8,39 @@ from datetime import datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
 from core.permissions import NotPermitted
-from core.refusals import Refused, Unavailable
+from core.refusals import NotFound, Refused, Unavailable
 from core.schedules import ScheduleTemplate, load_templates
 from db.database import Database
 from db.engine import transaction
 from db.errors import StorageError, explain_operational_error
+from db.followup import Actor
+from db.models import Staff
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+TOO_LARGE_TO_FIND = "no record has a number that large"
+TOO_LARGE_TO_SAVE = "a number given is larger than the database can hold; nothing was saved"
+
+
+class SignedOut(Refused):
+    """The staff member this clinic works for was disabled (or removed) after signing in:
+    nothing more is read or written for them."""
+
+
+def signed_out_sentence(login: str) -> str:
+    """What a person whose login was disabled mid-session is told, in the clinic's words."""
+    return (
+        f"Login {login!r} has been disabled by an admin, so this session shows no more "
+        "patient data; close it (an admin can enable the login again)."
+    )
 
 
 class ServiceBase:
@@ -34,6 +53,7 @@ class ServiceBase:
         clock: Clock,
         *,
         template_dirs: Sequence[Path] = (),
+        signed_in: Actor | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
@@ -41,6 +61,14 @@ class ServiceBase:
         self.template_dirs = tuple(template_dirs)
         """Folders of the clinic's own schedule templates (core.config.schedule_template_dirs)."""
         self._templates: dict[str, ScheduleTemplate] | None = None
+        self.signed_in = signed_in
+        """The staff member this clinic works for (the TUI's, a command's), or None (a
+        service that acts for nobody in particular, before sign-in). While set, every read
+        and write first checks, in its own session, that they are still active staff:
+        disabling a login stops an open session at its next read (`SignedOut`)."""
+        self.on_signed_out: Callable[[str], object] | None = None
+        """Told the sentence when a read or write is refused because `signed_in` was
+        disabled, whichever screen or worker asked: the TUI then ends the session."""
 
     @property
     def templates(self) -> dict[str, ScheduleTemplate]:
@@ -86,14 +114,21 @@ class ServiceBase:
         """
         try:
             with transaction(self.database.sessions) as session:
+                self._still_signed_in(session)
                 return work(session, *args, **kwargs)
         except Refused:
             raise
+        except OverflowError as exc:
+            if not _too_large_for_database(exc):
+                raise
+            raise Refused(TOO_LARGE_TO_SAVE) from exc
         except NotPermitted as exc:
             raise Refused(str(exc)) from exc
         except StorageError as exc:
             raise Unavailable(f"{exc}; nothing was saved") from exc
         except DBAPIError as exc:
+            if _out_of_range(exc):
+                raise Refused(TOO_LARGE_TO_SAVE) from exc
             raise Unavailable(
                 f"{explain_operational_error(exc, self.database.engine.url)}; nothing was saved"
             ) from exc
@@ -109,10 +144,44 @@ class ServiceBase:
         failures become `Unavailable`."""
         try:
             with self.database.sessions() as session:
+                self._still_signed_in(session)
                 return work(session, *args, **kwargs)
+        except OverflowError as exc:
+            if not _too_large_for_database(exc):
+                raise
+            raise NotFound(TOO_LARGE_TO_FIND) from exc
         except StorageError as exc:
             raise Unavailable(str(exc)) from exc
         except DBAPIError as exc:
+            if _out_of_range(exc):
+                raise NotFound(TOO_LARGE_TO_FIND) from exc
             raise Unavailable(
                 str(explain_operational_error(exc, self.database.engine.url))
             ) from exc
+
+    def _still_signed_in(self, session: Session) -> None:
+        """Refuse (`SignedOut`) when the signed-in staff member is no longer active.
+
+        Read from the staff row in the session that does the work, so a login an
+        admin disables is stopped at its next read or write, not at its next sign-in.
+        """
+        actor = self.signed_in
+        if actor is None:
+            return
+        active = session.scalar(select(Staff.active).where(Staff.id == actor.staff_id))
+        if not active:
+            sentence = signed_out_sentence(actor.username)
+            if self.on_signed_out is not None:
+                self.on_signed_out(sentence)
+            raise SignedOut(sentence)
+
+
+def _too_large_for_database(exc: OverflowError) -> bool:
+    """Whether the driver refused an integer beyond 64 bits (an id typed as 10**30): SQLite
+    raises OverflowError before asking the database; other overflows are bugs, not input."""
+    return "too large to convert" in str(exc)
+
+
+def _out_of_range(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL refused a number beyond its column's integer (SQLSTATE 22003)."""
+    return getattr(exc.orig, "sqlstate", None) == "22003"

@@ -1,5 +1,9 @@
-"""The FHIR Bundle: valid against fhir.resources, the four resource types, coded
-seriousness and outcome, lots on the products, references that resolve."""
+"""The FHIR Bundle: valid against fhir.resources, the resource types, coded
+seriousness and outcome, lots on the products, references that resolve.
+
+(tests/core/test_fhir_truthful.py reads a bundle with an assessed and an unassessed
+incident the way a receiving system would: codes against their value sets, times,
+names, the messenger handle.)"""
 
 from __future__ import annotations
 
@@ -55,9 +59,10 @@ def test_bundle_reparses_with_every_resource_type() -> None:
     kinds = Counter(resource_type(e) for e in bundle.entry or [])
     assert kinds == {
         "Patient": 1,
+        "Medication": 2,  # the two products given, each once
         "Procedure": 1,
         "CarePlan": 1,
-        "Observation": 1,  # the triage
+        "Observation": 3,  # the triage, its one symptom and its temperature
         "ServiceRequest": 1,  # its lab suggestion
         "AdverseEvent": 1,
     }
@@ -75,20 +80,23 @@ def test_counts_follow_episodes_and_incidents() -> None:
     kinds = Counter(resource_type(e) for e in _parsed(bigger).entry or [])
     assert kinds == {
         "Patient": 1,
+        "Medication": 4,
         "Procedure": 2,
         "CarePlan": 2,
-        "Observation": 1,
+        "Observation": 3,
         "ServiceRequest": 1,
         "AdverseEvent": 2,
     }
 
 
 def test_procedure_carries_products_with_mfds_reference_and_lot() -> None:
-    (procedure,) = _resources(_parsed(sample_export()), Procedure)
+    bundle = _parsed(sample_export())
+    (procedure,) = _resources(bundle, Procedure)
     assert procedure.status == "completed"
     assert procedure.code.text == "Exosome IV"
-    medications = {m.id: m for m in procedure.contained or [] if isinstance(m, Medication)}
-    assert [r.reference for r in procedure.usedReference] == [f"#{i}" for i in medications]
+    assert procedure.contained is None  # products are Bundle entries, not copies
+    medications = {f"urn:uuid:{m.id}": m for m in _resources(bundle, Medication)}
+    assert [r.reference for r in procedure.usedReference] == list(medications)
     lots = dict(_name_reference_and_lot(m) for m in medications.values())
     assert lots == {
         "ExoRene IV exosome concentrate": ("MFDS-2024-98765", "LOT-EXO-4417"),
@@ -97,7 +105,8 @@ def test_procedure_carries_products_with_mfds_reference_and_lot() -> None:
 
 
 def test_adverse_event_has_coded_seriousness_outcome_and_suspect_lot() -> None:
-    (event,) = _resources(_parsed(sample_export()), AdverseEvent)
+    bundle = _parsed(sample_export())
+    (event,) = _resources(bundle, AdverseEvent)
     assert event.actuality == "actual"
     assert event.event.text == "Systemic symptoms"
     (seriousness,) = event.seriousness.coding
@@ -109,10 +118,18 @@ def test_adverse_event_has_coded_seriousness_outcome_and_suspect_lot() -> None:
     assert (outcome.system, outcome.code) == (OUTCOME_SYSTEM, "recovering")
     assert event.severity.coding[0].code == "moderate"  # CTCAE grade 2
     (suspect,) = event.suspectEntity
-    (medication,) = event.contained
-    assert suspect.instance.reference == f"#{medication.id}"
+    assert event.contained is None  # the suspect is the product given, not a second copy
+    (medication,) = [
+        m
+        for m in _resources(bundle, Medication)
+        if f"urn:uuid:{m.id}" == suspect.instance.reference
+    ]
     assert medication.batch.lotNumber == "LOT-EXO-4417"
-    assert suspect.causality[0].assessment.text == "possible"
+    (causality,) = suspect.causality
+    assert (causality.assessment.coding[0].code, causality.assessment.text) == (
+        "Possible",
+        "possible",
+    )
     assert "Called Dr Sato in Osaka." in event.text.div
 
 
@@ -135,8 +152,15 @@ def test_unassessed_seriousness_is_text_only_and_never_non_serious() -> None:
         assert wrong not in text, wrong
 
 
+def _triage(bundle: Bundle) -> Any:
+    """The triage's Observation (its findings' Observations carry no clinic number)."""
+    (triage,) = [o for o in _resources(bundle, Observation) if o.identifier]
+    return triage
+
+
 def test_triage_is_an_observation_with_findings_outcome_and_who_decides() -> None:
-    (observation,) = _resources(_parsed(sample_export(needs=("trend not recorded",))), Observation)
+    bundle = _parsed(sample_export(needs=("trend not recorded",)))
+    observation = _triage(bundle)
     assert observation.status == "final"
     assert observation.valueCodeableConcept.text == DISPOSITION_EXPLANATIONS[Disposition.EMERGENCY]
     assert "Local emergency services decide" in observation.valueCodeableConcept.text
@@ -144,7 +168,10 @@ def test_triage_is_an_observation_with_findings_outcome_and_who_decides() -> Non
     assert "Day 2 after the procedure. Findings: chills." in notes
     assert any("trend not recorded" in n for n in notes)
     assert any("the treating physician decides" in n for n in notes)
-    (temperature,) = observation.component
+    # The findings it was derived from are Observations of their own.
+    findings = {f"urn:uuid:{o.id}": o for o in _resources(bundle, Observation)}
+    derived = [findings[r.reference] for r in observation.derivedFrom]
+    (temperature,) = [o for o in derived if o.valueQuantity is not None]
     assert (temperature.code.coding[0].system, temperature.code.coding[0].code) == (
         "http://loinc.org",
         "8310-5",
@@ -159,7 +186,7 @@ def test_triage_is_an_observation_with_findings_outcome_and_who_decides() -> Non
 def test_lab_suggestions_are_proposals_for_the_home_physician_not_orders() -> None:
     second = "Infection signs at a treated site (warmth): the home physician may request CRP"
     bundle = _parsed(sample_export(labs=(LAB_TEXT, second)))
-    (observation,) = _resources(bundle, Observation)
+    observation = _triage(bundle)
     requests = _resources(bundle, ServiceRequest)
     assert [r.code.text for r in requests] == [LAB_TEXT, second]
     for request in requests:
@@ -173,7 +200,7 @@ def test_lab_suggestions_are_proposals_for_the_home_physician_not_orders() -> No
 
 def test_a_triage_recorded_before_labs_were_kept_still_exports() -> None:
     bundle = _parsed(sample_export(labs=()))
-    assert len(_resources(bundle, Observation)) == 1
+    assert _triage(bundle).status == "final"
     assert _resources(bundle, ServiceRequest) == []
 
 
@@ -212,9 +239,7 @@ def test_every_reference_resolves_inside_the_bundle() -> None:
     references = list(_references(document))
     assert references
     for reference in references:
-        if reference.startswith("#"):
-            continue  # contained; checked per resource above
-        assert reference in urls, reference
+        assert reference in urls, reference  # nothing contained, nothing outside
     # The procedure an incident followed is linked from the AdverseEvent.
     (event,) = _resources(bundle, AdverseEvent)
     (procedure,) = _resources(bundle, Procedure)

@@ -192,29 +192,25 @@ def sample_export(
         khidi_reference=None,
         notes=notes,
     )
-    timeline = build_timeline(
-        now,
-        touchpoints=touchpoints,
-        triages=[triage],
-        incidents=[
-            IncidentRecord(
-                incident_id=9,
-                opened_at=incident.opened_at,
-                category=incident.category,
-                seriousness=incident.seriousness,
-                severity_grade=2,
-                outcome=outcome,
-                status=IncidentStatus.OPEN,
-                report_due_on=incident.report_due_on,
-                reported_on=None,
-                suspect_product="ExoRene IV exosome concentrate (MFDS MFDS-2024-98765, lot "
-                "LOT-EXO-4417)",
-                notes=notes,
-            )
-        ],
+    opened = IncidentRecord(
+        incident_id=9,
+        opened_at=incident.opened_at,
+        category=incident.category,
+        seriousness=incident.seriousness,
+        severity_grade=2,
+        outcome=outcome,
+        status=IncidentStatus.OPEN,
+        report_due_on=incident.report_due_on,
+        reported_on=None,
+        suspect_product="ExoRene IV exosome concentrate (MFDS MFDS-2024-98765, lot LOT-EXO-4417)",
+        notes=notes,
+        triage_id=5,
     )
+    timeline = build_timeline(now, touchpoints=touchpoints, triages=[triage], incidents=[opened])
     return PatientExport(
-        dossier=PatientDossier(identity, (episode,), timeline, now, triages=(triage,)),
+        dossier=PatientDossier(
+            identity, (episode,), timeline, now, triages=(triage,), incidents=(opened,)
+        ),
         incidents=(incident,),
         episode_touchpoints={3: touchpoints},
         physicians={3: PhysicianContact("Dr Lee", "dr.lee@example.com", None, "KR-MD-777")},
@@ -249,20 +245,25 @@ def test_timeline_has_touchpoints_triage_and_incident_in_both_clocks() -> None:
     timeline = _section(_markdown(sample_export()), "Timeline")
     triage_at = NOW - timedelta(hours=2)  # 13:00 in Seoul and in Tokyo
     assert (
-        f"- {triage_at:%d %b %Y} 13:00 KST (patient {triage_at:%d %b} 13:00 JST): "
-        "Triage day 2 by Kim RN: emergency"
+        f"- {triage_at:%d %b %Y} 13:00 Asia/Seoul, UTC+9 (patient: {triage_at:%d %b} 13:00 "
+        "Asia/Tokyo, UTC+9): Triage day 2 by Kim RN: emergency"
     ) in timeline
     assert "Findings: chills, 38.6 °C" in timeline
-    assert "Incident #9 opened: systemic" in timeline
-    assert "Day 1 check-in (standard)" in timeline and "[done]" in timeline
-    assert "Day 7 check-in (standard)" in timeline and "[scheduled]" in timeline
+    assert "Incident #9 opened: chills (found at the day 2 triage)" in timeline
+    assert "Day 1 check-in (standard)" in timeline and ": done" in timeline
+    assert "Day 7 check-in (standard)" in timeline and ": not yet due" in timeline
+    for code in ("KST", "JST", "[done]", "[scheduled]"):
+        assert code not in timeline, code
     # Said once at the top, not repeated under each triage.
     assert DECISION_NOTE not in timeline
 
 
 def test_incident_section_has_seriousness_product_lot_and_entries() -> None:
     incidents = _section(_markdown(sample_export()), "Incidents (adverse events)")
-    assert "### Incident #9: Systemic symptoms" in incidents
+    # Named by what was found, the category given as a category.
+    assert "### Incident #9: chills (found at the day 2 triage)" in incidents
+    assert "Found at the day 2 triage: chills, 38.6 °C" in incidents
+    assert "Category for reporting: Systemic symptoms" in incidents
     assert "Seriousness (ICH E2A): Serious: other medically important event" in incidents
     assert "Severity grade (CTCAE-style): 2" in incidents
     assert (
@@ -276,9 +277,13 @@ def test_incident_section_has_seriousness_product_lot_and_entries() -> None:
 
 def test_current_status_counts_check_ins_and_names_the_next() -> None:
     status = _section(_markdown(sample_export()), "Current status")
-    assert "Latest triage outcome: emergency" in status
-    assert "Open incidents: #9" in status
-    assert "1 scheduled, 1 due, 1 done" in status
+    triage_at = NOW - timedelta(hours=2)
+    assert (
+        f"Latest triage: emergency on day 2, {triage_at:%d %b %Y} 13:00 (Asia/Seoul, UTC+9); "
+        "its incident #9 is open"
+    ) in status
+    assert "Open incidents: #9, chills (found at the day 2 triage)" in status
+    assert "1 not yet due, 1 due now, 1 done" in status
     assert "Next check-in: day 3 (standard)" in status
 
 
@@ -370,7 +375,7 @@ def test_lab_suggestions_are_under_their_triage_as_suggestions_not_orders() -> N
         f"  - Lab suggestions for the home physician (not orders): {LAB_TEXT}."
     )
     # Under the triage, before the next timeline item.
-    assert triage_at < labs_at < timeline.index("Incident #9 opened: systemic")
+    assert triage_at < labs_at < timeline.index("Incident #9 opened: chills")
     assert "cbc_bmp" not in _markdown(sample_export())
 
 
@@ -436,7 +441,7 @@ def test_an_unassessed_incident_is_not_yet_assessed_never_non_serious() -> None:
         "Seriousness (ICH E2A): not yet assessed by a physician; until then the report "
         "deadline follows the triage"
     ) in incidents
-    timeline = _section(markdown, "Timeline")
-    assert "Incident #9 opened: systemic (seriousness not yet assessed, grade 2)" in timeline
+    assert "Physician assessment: not yet assessed by a physician" in incidents
+    assert "Category for reporting: Systemic symptoms (suggested from the findings" in incidents
     for wrong in ("non-serious", "Non-serious", "non_serious", "not_assessed", "not assessed,"):
         assert wrong not in markdown, wrong

@@ -238,19 +238,26 @@ def test_write_patient_export_writes_the_file_and_audits_it(
             ).one()
         bundle = Bundle.model_validate_json(content)
         kinds = Counter(resource_type(e) for e in bundle.entry or [])
+        # The reaction (a Condition over the triage's findings) comes once the export
+        # records carry the triage that opened the incident.
+        assert kinds.pop("Condition", 1) == 1
         assert kinds == {
             "Patient": 1,
+            "Medication": 2,  # the exosome and the glutathione, each once
             "Procedure": 1,
             "CarePlan": 1,
-            "Observation": 1,  # the triage
+            "Observation": 3,  # the triage, its chills and its temperature
             "AdverseEvent": 1,
             **({"ServiceRequest": len(labs)} if labs else {}),
         }
         (adverse,) = [
             e.resource for e in bundle.entry or [] if isinstance(e.resource, AdverseEvent)
         ]
-        assert adverse.contained and adverse.seriousness is not None
-        suspect = adverse.contained[0]
+        assert adverse.contained is None and adverse.seriousness is not None
+        assert adverse.suspectEntity and adverse.suspectEntity[0].instance is not None
+        suspect = {e.fullUrl: e.resource for e in bundle.entry or []}[
+            adverse.suspectEntity[0].instance.reference
+        ]
         assert isinstance(suspect, Medication) and suspect.batch is not None
         assert suspect.batch.lotNumber == EXOSOME_LOT
         assert adverse.seriousness.text == SERIOUSNESS_LABELS[seriousness]
@@ -351,7 +358,8 @@ def test_a_triage_stored_before_labs_were_kept_still_exports(
     else:
         bundle = Bundle.model_validate_json(text)
         kinds = Counter(resource_type(e) for e in bundle.entry or [])
-        assert (kinds["Observation"], kinds["ServiceRequest"]) == (1, 0)
+        # The triage, its chills and its temperature; no lab suggestion.
+        assert (kinds["Observation"], kinds["ServiceRequest"]) == (3, 0)
 
 
 def test_the_incidents_csv_says_not_yet_assessed(

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from db.audit import verify_chain
 from db.database import initialise_database
 from db.demo import load_demo
 from db.engine import make_engine, make_session_factory, transaction
+from db.escalations import acquire_dispatcher, release_dispatcher
 from db.followup import claim_patient, find_actor
 from db.models import AuditEvent, Base, ChangeMarker, Patient
 from tests.conftest import POSTGRES_ENV, TEST_NOW
@@ -196,6 +198,25 @@ def test_a_target_with_data_is_refused_and_replaced_with_force(
     assert forced.exit_code == 0, forced.output
     assert "--force: replacing" in forced.stdout and "5 patient" in forced.stdout
     assert _rows(db_url) == _rows(source_url)
+
+
+def test_a_target_an_app_is_using_is_refused_even_with_force(source_url: str, db_url: str) -> None:
+    # A copy replaces everything in one transaction: it would stop the target's
+    # dispatcher writing and erase the pages it recorded meanwhile.
+    _fill(source_url, patients=5, seed=7)
+    _fill(db_url, patients=5, seed=3)
+    now = datetime.now(UTC)
+    with _engine(db_url) as engine, transaction(make_session_factory(engine)) as session:
+        assert acquire_dispatcher(
+            session, owner="clinic-host:4242", now=now, ttl=timedelta(seconds=60)
+        )
+    before = _rows(db_url)
+    refused = copy("--from", source_url, "--to", db_url, "--force")
+    _assert_one_line(refused, "in use", "clinic-host:4242", "nothing copied")
+    assert _rows(db_url) == before
+    with _engine(db_url) as engine, transaction(make_session_factory(engine)) as session:
+        release_dispatcher(session, owner="clinic-host:4242", now=now)
+    assert copy("--from", source_url, "--to", db_url, "--force").exit_code == 0
 
 
 def test_a_copy_that_does_not_verify_leaves_the_target_as_it_was(

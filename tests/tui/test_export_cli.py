@@ -161,12 +161,13 @@ def test_fhir_to_a_file_as_another_staff_member(
     result = _aftercare("export", "fhir", treated.code, "-o", str(target), env=env)
     assert result.returncode == 0, result.stderr
     bundle = Bundle.model_validate_json(target.read_bytes())
-    kinds = sorted(resource_type(e) for e in bundle.entry or [])
-    # The triage is an Observation; its lab suggestions, if the rules made any,
-    # are ServiceRequests (proposals) beside it.
-    assert [k for k in kinds if k != "ServiceRequest"] == [
+    kinds = sorted({resource_type(e) for e in bundle.entry or []})
+    # The triage and its findings are Observations; its lab suggestions, if the rules
+    # made any, are ServiceRequests (proposals) beside it; each product a Medication.
+    assert [k for k in kinds if k not in {"ServiceRequest", "Condition"}] == [
         "AdverseEvent",
         "CarePlan",
+        "Medication",
         "Observation",
         "Patient",
         "Procedure",

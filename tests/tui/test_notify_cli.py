@@ -81,7 +81,7 @@ def test_check_lists_services_masked_and_which_tags_reach_them(
     assert result.stderr == ""
     out = result.stdout
     assert str(path) in out
-    assert f"json://127.0.0.1:{http.port}/alerts" in out
+    assert f"json://127.0.0.1:{http.port}/a...s" in out
     assert f"mailto://alerts:***@127.0.0.1:{smtp.port}" in out
     assert "physicians -> 2 services" in out and "senior -> 1 service" in out
     assert "dr-lee -> 1 service" in out and "oncall -> 1 service" in out

@@ -16,10 +16,11 @@ database, Textual, Apprise, the export libraries) when it runs, so
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
+from core.masking import masked_text
 from tui.cli.errors import EXIT_REFUSED, fail, refusal_status, refusals
 from tui.cli.lazy import lazy_group
 from tui.cli.opening import loaded_config, open_clinic, settings, signed_in
@@ -133,9 +134,6 @@ def init() -> None:
 def demo(
     patients: Annotated[int, typer.Option(min=1, help="How many demo patients.")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 1,
-    force: Annotated[
-        bool, typer.Option(help="Add demo data even though real patients are present.")
-    ] = False,
     if_empty: Annotated[
         bool, typer.Option(help="Only load when the database has no patients at all.")
     ] = False,
@@ -143,18 +141,23 @@ def demo(
     """Fill the database with realistic, deterministic demo patients.
 
     Existing demo data is replaced. Refuses when the database holds real
-    (non-demo) patients unless --force is given.
+    (non-demo) patients: demo logins never sign in beside them. Admins only,
+    except a newcomer's first demo on a database with no staff yet; every load
+    is audited.
     """
+    from tui.identity import os_login
+
     clinic = open_clinic(settings())
     try:
         with refusals():
+            me = os_login()
             if if_empty:
                 existing = clinic.patient_count()
                 if existing:
                     typer.echo(f"database already holds {existing} patients; no demo data loaded")
                     return
             started = time.perf_counter()
-            summary = clinic.load_demo(patients=patients, seed=seed, force=force)
+            summary = clinic.load_demo_as(me, patients=patients, seed=seed)
             elapsed = time.perf_counter() - started
     finally:
         clinic.database.close()
@@ -207,12 +210,27 @@ def main() -> None:
     """Console-script entry point.
 
     The one place a refusal or storage failure no command caught (a database
-    that fails mid-command: gone, locked) still becomes one line and exit 1.
+    that fails mid-command: gone, locked) still becomes one line and exit 1,
+    and so does a file the operating system refused (permission denied, disk
+    full), whichever command met it.
     """
     try:
         app()
+    except OSError as exc:
+        _last_line(_os_refusal(exc))
     except Exception as exc:
         if refusal_status(exc, refused=EXIT_REFUSED, unavailable=EXIT_REFUSED) is None:
             raise
-        typer.echo(f"aftercare: {exc}", err=True)
-        raise SystemExit(EXIT_REFUSED) from None
+        _last_line(str(exc))
+
+
+def _last_line(sentence: str) -> NoReturn:
+    """`fail` outside the command (typer.Exit means nothing once app() has returned)."""
+    typer.echo(f"aftercare: {masked_text(sentence)}", err=True)
+    raise SystemExit(EXIT_REFUSED) from None
+
+
+def _os_refusal(exc: OSError) -> str:
+    """One line for a file the operating system refused: what, and which file."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"

@@ -11,12 +11,16 @@ PostgreSQL, configuration or database trouble.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tui.cli.errors import fail, refusals
 from tui.cli.opening import settings
+
+if TYPE_CHECKING:
+    from core.audit_anchor import ChainHead
+    from core.config import Settings
 
 EXIT_REFUSED = 1
 EXIT_NOT_HERE = 2
@@ -37,7 +41,9 @@ def backup(
     The copy is one self-contained SQLite file, readable by owner and group
     only (mode 0640), checked with SQLite's quick_check and for the same
     schema revision before it is kept; a failed backup leaves nothing at
-    FILE. Prints its size and the rows it holds. On PostgreSQL, prints the
+    FILE. Prints its size and the rows it holds, then anchors the audit chain
+    as the copy holds it (`aftercare audit anchor`; a refused anchor is a
+    warning, the backup stands). On PostgreSQL, prints the
     pg_dump command to use instead and exits 2. Exit status: 0 written,
     1 FILE exists (without --force) or cannot be written, 2 PostgreSQL or
     configuration or database trouble.
@@ -55,6 +61,28 @@ def backup(
         f"backup written to {report.path}: {_size(report.size_bytes)}, schema revision "
         f"{report.revision or '(none)'}; {counts or 'no tables'}"
     )
+    if report.audit_head is not None:
+        _anchor_backup(current, report.audit_head, report.path)
+
+
+def _anchor_backup(current: Settings, head: ChainHead, copy: Path) -> None:
+    """Anchor the audit chain as the backup holds it, so a later restore of an older
+    copy, or a chain rewritten after it, is found (`aftercare audit verify --anchors`)."""
+    from datetime import UTC, datetime
+
+    from notifiers.audit_anchor import audit_deliverer, take_anchor
+    from tui.cli.audit import report_anchor
+
+    deliver, unset = audit_deliverer(current.apprise_config)
+    taken = take_anchor(
+        head,
+        now=datetime.now(UTC),
+        why=f"backup {copy.name}",
+        file=Path(current.audit_anchor_file),
+        deliver=deliver,
+        unset=unset,
+    )
+    report_anchor(taken)
 
 
 def _size(size_bytes: int) -> str:

@@ -6,12 +6,12 @@ one file (and back). Passwords in the URLs are never printed.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.masking import masked_text as _masked
 from tui.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -79,15 +79,3 @@ def register(app: typer.Typer) -> None:
         _print_counts(report)
         typer.echo(f"audit chain intact on the target: {report.audit.checked} events")
         typer.echo(f"copied {shown_from} -> {shown_to} in {time.perf_counter() - started:.1f} s")
-
-
-# Like core.config.mask_url, but for URLs anywhere in a message, malformed ones too
-# (a mistyped URL is quoted back as given).
-_USERINFO_PASSWORD = re.compile(r"(?P<head>//[^/:@\s'\"]*:)[^@\s'\"]+@")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#\s'\"]+", re.IGNORECASE)
-
-
-def _masked(text: str) -> str:
-    """`text` with every URL password replaced by ***."""
-    text = _USERINFO_PASSWORD.sub(r"\g<head>***@", text)
-    return _QUERY_PASSWORD.sub(r"\g<head>***", text)

@@ -25,7 +25,7 @@ ByOption = Annotated[
 
 
 def _escalation_id(text: str) -> int:
-    match = re.fullmatch(r"[Ee]-?(\d+)|(\d+)", text.strip())
+    match = re.fullmatch(r"[Ee]-?(\d{1,18})|(\d{1,18})", text.strip())
     if match is None:
         fail(f"{text!r} is not an escalation id (expected E-123)")
     return int(match.group(1) or match.group(2))
@@ -61,10 +61,7 @@ def register(app: typer.Typer) -> None:
             return
         import signal
 
-        from core.escalation import build_policies
-        from notifiers.apprise_setup import NotifyConfigError, load_apprise
-        from notifiers.delivery import deliverer_for
-        from notifiers.dispatcher import Dispatcher
+        from notifiers.clinic_config import not_the_clinics, read_configuration
         from notifiers.systemd import notify
 
         def stop_notice() -> None:
@@ -76,10 +73,32 @@ def register(app: typer.Typer) -> None:
                 "apprise_config is not set: point it at the Apprise YAML file "
                 "(AFTERCARE_APPRISE_CONFIG or the config file)"
             )
+        path = Path(settings.apprise_config)
+        # Only the clinic's own file sends (notifiers.clinic_config): a file anyone in
+        # the group could write would let them redirect every emergency page. Checked
+        # before Apprise is even imported, and again on the bytes it loads.
         try:
-            loaded = load_apprise(Path(settings.apprise_config), strict=False)
+            _, first_look = read_configuration(path)
+        except OSError:
+            pass  # load_apprise says what is wrong, in its words
+        else:
+            refusal = not_the_clinics(first_look)
+            if refusal is not None:
+                fail(f"{refusal}; no alerts are sent with it", 2)
+        from core.escalation import build_policies
+        from notifiers.apprise_setup import NotifyConfigError, load_apprise
+        from notifiers.audit_anchor import daily_anchor
+        from notifiers.delivery import deliverer_for
+        from notifiers.dispatcher import Dispatcher
+
+        try:
+            loaded = load_apprise(path, strict=False)
         except NotifyConfigError as exc:
             fail(str(exc))
+        configuration = loaded.configuration
+        refusal = not_the_clinics(configuration)
+        if refusal is not None:
+            fail(f"{refusal}; no alerts are sent with it", 2)
         # A broken entry must not stop alerts to the valid ones: say so, keep going.
         for warning in loaded.warnings:
             warn(warning)
@@ -103,6 +122,8 @@ def register(app: typer.Typer) -> None:
             policies=build_policies(settings.escalation_policies),
             links=links,
             retry_cap_seconds=settings.alert_retry_max_seconds,
+            configuration=configuration,
+            anchors=daily_anchor(settings.audit_anchor_file, deliver),
         )
         try:
             if once:
@@ -119,7 +140,10 @@ def register(app: typer.Typer) -> None:
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             signal.signal(signal.SIGINT, lambda *_: stop.set())
-            typer.echo(f"dispatcher {dispatcher.owner} running; SIGTERM stops it")
+            typer.echo(
+                f"dispatcher {dispatcher.owner} running with {configuration.words()}; "
+                "SIGTERM stops it"
+            )
             _watch(clinic, dispatcher.owner, stop, interval, lease)
             dispatcher.run_forever(stop, interval=interval)
         finally:

@@ -10,7 +10,8 @@ left over the same way.
 Light on purpose: every command imports this module, and `aftercare --help`
 must not load the database libraries, so the refusal classes are looked up
 only in modules already loaded (an exception of a class nobody imported
-cannot have been raised).
+cannot have been raised). No password reaches stderr: every line passes
+through `core.masking.masked_text`.
 """
 
 from __future__ import annotations
@@ -22,19 +23,25 @@ from typing import NoReturn
 
 import typer
 
+from core.masking import masked_text
+from core.plain_text import shown
+
 EXIT_REFUSED = 1
 """The action was refused or failed; the reason is on stderr."""
 
 
 def fail(message: str, status: int = EXIT_REFUSED) -> NoReturn:
-    """Print "aftercare: <message>" on stderr and end the command with `status`."""
-    typer.echo(f"aftercare: {message}", err=True)
+    """Print "aftercare: <message>" on stderr and end the command with `status`.
+
+    Any database password in the message (a URL quoted back as typed) is masked.
+    """
+    typer.echo(f"aftercare: {shown(masked_text(message))}", err=True)
     raise typer.Exit(status)
 
 
 def warn(message: str) -> None:
     """Print "aftercare: warning: <message>" on stderr and carry on."""
-    typer.echo(f"aftercare: warning: {message}", err=True)
+    typer.echo(f"aftercare: warning: {shown(masked_text(message))}", err=True)
 
 
 def _raised(exc: BaseException, module: str, name: str) -> bool:

@@ -235,8 +235,20 @@ def _deliver(clinic: Clinic, rendered: RenderedExport, output: Path | None, *, l
 
 
 def _to_stdout(content: bytes) -> None:
-    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.write(terminal_safe(content))
     sys.stdout.buffer.flush()
+
+
+def terminal_safe(content: bytes) -> bytes:
+    """A text export as printed: every control character a record may still hold (an
+    old database, a row written by hand) in its visible form, so the terminal it
+    lands on shows it and obeys nothing (core.plain_text). Line ends (CSV's CRLF, a
+    note's own newline) and tabs stay, so the text still reads as its format."""
+    from core.plain_text import shown
+
+    text = content.decode("utf-8", errors="replace")
+    lines = text.split("\r\n")
+    return "\r\n".join(shown(line, notes=True) for line in lines).encode("utf-8")
 
 
 def _written(output: Path, save: Callable[[], Written]) -> Written:

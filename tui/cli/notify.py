@@ -1,9 +1,11 @@
 """`aftercare notify`: check the staff-alert (Apprise) config and send a test message.
 
 `notify check` answers "will an alert for this tag reach anyone?" before an emergency
-does; `notify test --tag T` proves it end to end. Both show service URLs only in
-Apprise's masked form, so their output can be pasted into a ticket. Failures end in one
-line on stderr and exit status 1, like the rest of the command line.
+does; `notify test --tag T` proves it end to end. Both show service URLs only masked
+(`core.service_urls`: passwords, webhook path tokens, ntfy topics, secret query values),
+so their output can be pasted into a ticket. `notify check` also says whether the file
+is the clinic's own, the only kind the dispatcher sends with (notifiers.clinic_config).
+Failures end in one line on stderr and exit status 1, like the rest of the command line.
 """
 
 from __future__ import annotations
@@ -118,10 +120,22 @@ def _check_staff_tags(loaded: LoadedApprise) -> None:
 def check() -> None:
     """Validate the Apprise config: list every service (masked) and which tags reach it."""
     from notifiers.apprise_setup import describe_services, tags_to_services
+    from notifiers.clinic_config import not_the_clinics
 
     loaded = _load()
     services = describe_services(loaded)
     typer.echo(f"alert config: {loaded.path}")
+    configuration = loaded.configuration
+    refusal = not_the_clinics(configuration)
+    verdict = (
+        "the clinic's own, alerts may be sent with it" if refusal is None else "NOT the clinic's"
+    )
+    typer.echo(
+        f"  owner {configuration.owner}, mode {configuration.mode & 0o7777:o}, "
+        f"content {configuration.short_hash}: {verdict}"
+    )
+    if refusal is not None:
+        warn(f"{refusal}: the alert service refuses it and no app sends alerts with it")
     typer.echo(f"services ({len(services)}):")
     for line in services:
         state = "ok" if line.valid else "INVALID"

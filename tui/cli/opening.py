@@ -26,6 +26,9 @@ def loaded_config(status: int = EXIT_REFUSED) -> LoadedConfig:
         return load_config()
     except ConfigError as exc:
         fail(f"configuration error: {exc}", status)
+    except OSError as exc:  # a config folder this user may not even look into
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"configuration error: cannot read{where}: {exc.strerror or exc}", status)
 
 
 def settings(status: int = EXIT_REFUSED) -> Settings:
@@ -64,6 +67,9 @@ def signed_in(
     from tui.identity import SignInRefused, sign_in
 
     try:
-        return sign_in(clinic, requested, flag=flag)
+        actor = sign_in(clinic, requested, flag=flag)
     except SignInRefused as exc:
         fail(str(exc), status)
+    # From here on the clinic reads and writes for them only while they stay active.
+    clinic.signed_in = actor
+    return actor

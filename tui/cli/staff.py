@@ -47,6 +47,23 @@ def _said(line: StaffLine) -> str:
     return f"{line.username} ({line.display_name}): {line.role.value}, {state}"
 
 
+def _echo(line: StaffLine, done: str) -> None:
+    """What changed on the list, then what was (or is still to be) done to the person's
+    own PostgreSQL login (per-person logins, docs/deployment.md)."""
+    typer.echo(f"{done} {_said(line)}")
+    login = line.database_login
+    if login is None:
+        return
+    if login.done:
+        typer.echo(f"database login {line.username} made: {login.sql}")
+        return
+    # Said, not failed: the list has changed; the database role follows when run.
+    typer.echo(
+        f"database login {line.username} not changed (your PostgreSQL role may not manage "
+        f"roles); as root run: sudo -u postgres psql -c '{login.sql}'"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `staff` command group to the `aftercare` CLI."""
     staff_app = typer.Typer(
@@ -75,8 +92,13 @@ def register(app: typer.Typer) -> None:
         from db.staff import NewStaff
         from tui.identity import os_login
 
-        new = NewStaff(login, name, role, email, phone, tag, license_ref)
-        clinic = open_clinic(settings())
+        current = settings()
+        # Per-person logins: the person also gets a PostgreSQL role of their own.
+        own_login = current.database_logins == "per-person" and current.database_url.startswith(
+            "postgresql"
+        )
+        new = NewStaff(login, name, role, email, phone, tag, license_ref, own_login)
+        clinic = open_clinic(current)
         try:
             with refusals():
                 if clinic.active_admin_count() == 0:
@@ -92,13 +114,11 @@ def register(app: typer.Typer) -> None:
                             f"by the owner of the database file{owner_text}; you are {me!r} "
                             f"(uid {euid})"
                         )
-                    line = clinic.add_first_admin(new, by=me)
-                    typer.echo(f"added first admin {_said(line)}")
+                    _echo(clinic.add_first_admin(new, by=me), "added first admin")
                     return
         finally:
             clinic.database.close()
-        line = _as_staff(lambda clinic, actor: clinic.add_staff(actor, new))
-        typer.echo(f"added {_said(line)}")
+        _echo(_as_staff(lambda clinic, actor: clinic.add_staff(actor, new)), "added")
 
     @staff_app.command("list")
     def list_command() -> None:
@@ -123,13 +143,13 @@ def register(app: typer.Typer) -> None:
     def disable(login: LoginArgument) -> None:
         """Disable a login (admins): it can no longer sign in or act. Not the last admin."""
         line = _as_staff(lambda clinic, actor: clinic.set_staff_active(actor, login, active=False))
-        typer.echo(f"disabled {_said(line)}")
+        _echo(line, "disabled")
 
     @staff_app.command("enable")
     def enable(login: LoginArgument) -> None:
         """Enable a disabled login again (admins)."""
         line = _as_staff(lambda clinic, actor: clinic.set_staff_active(actor, login, active=True))
-        typer.echo(f"enabled {_said(line)}")
+        _echo(line, "enabled")
 
     @staff_app.command("role")
     def role_command(
@@ -138,4 +158,4 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Give a staff member another role (admins). The last admin keeps theirs."""
         line = _as_staff(lambda clinic, actor: clinic.change_staff_role(actor, login, role))
-        typer.echo(f"{login} is now {line.role.value}: {_said(line)}")
+        _echo(line, f"{login} is now {line.role.value}:")

@@ -50,6 +50,10 @@ def triage(
         findings = parse_triage_input(raw)
     except TriageInputError as exc:
         fail(f"bad triage input: {exc}", BAD_INPUT_STATUS)
+    except RecursionError:  # the JSON parser gives up on nesting thousands deep
+        fail("bad triage input: input: nested too deeply to be findings", BAD_INPUT_STATUS)
+    except ValueError:  # a number of more than 4,300 digits, refused by int()
+        fail("bad triage input: input: holds a number thousands of digits long", BAD_INPUT_STATUS)
     try:
         outcome = assess(findings)
     except ValueError as exc:  # the installed rule table failed its own checks

@@ -3,8 +3,10 @@
 Opened with `!` from anywhere (an app-level key) and from the command palette.
 The table has one line per alert (open ones first, most severe and newest
 first); the pane below lists every notification of the highlighted alert:
-step, target tag, delivery status, attempts, the (masked) services tried and
-the last error. Failed deliveries are red, here and in the queue banner.
+step, target tag, delivery status, attempts, the (masked) services tried, the
+Apprise file the page was sent with (path and the start of its content's hash)
+and the last error; the status line names the file the live dispatcher sends
+with. Failed deliveries are red, here and in the queue banner.
 
 `k` acknowledges (every further page and pending delivery stops) and `R`
 resolves after a confirmation; both call the app's `Clinic` in a thread
@@ -33,8 +35,10 @@ from core.domain import EscalationStatus, NotificationStatus
 from core.dossier import DECISION_NOTE
 from core.escalation import DEFAULT_POLICIES
 from db.alerts import AlertView, NotificationView
+from db.escalations import DispatcherHolder, SentWith
 from db.followup import Actor
 from tui.keys import bind, screen_keys
+from tui.plain import shown_fields
 from tui.screens.common import LiveTableScreen
 from tui.styles import Palette
 
@@ -62,6 +66,7 @@ class AlertsPage:
     read_at: datetime
     marker: int
     dispatcher: str | None
+    holder: DispatcherHolder | None = None
 
 
 class AlertsScreen(LiveTableScreen[AlertsPage, AlertView]):
@@ -98,7 +103,7 @@ class AlertsScreen(LiveTableScreen[AlertsPage, AlertView]):
     def read_page(self, clinic: Clinic, now: datetime, marker: int) -> AlertsPage:
         """The open alerts and who sends them (in a worker thread)."""
         read = clinic.physician_alerts(now)
-        return AlertsPage(read.alerts, now, marker, read.dispatcher)
+        return AlertsPage(read.alerts, now, marker, read.dispatcher, read.holder)
 
     def show_page(self, page: AlertsPage) -> None:
         """Rows, summary and the highlighted alert's deliveries."""
@@ -138,6 +143,11 @@ class AlertsScreen(LiveTableScreen[AlertsPage, AlertView]):
         else:
             status.append("· alerts sent by ")
             status.append(page.dispatcher)
+        if page.holder is not None and page.holder.sent_with is not None:
+            status.append(" with ")
+            status.append(_file_words(page.holder.sent_with))
+        if self.aftercare.dispatcher_state == "not the clinic's":
+            status.append(" · this app's Apprise file is not the clinic's: it sends nothing")
         self.show_status(status)
 
     @on(DataTable.RowHighlighted, "#alerts-table")
@@ -154,7 +164,9 @@ class AlertsScreen(LiveTableScreen[AlertsPage, AlertView]):
                 else Text("")
             )
             return
-        pane.update(_detail(alert, self.page.read_at, self.aftercare.clinic_tz, self.palette))
+        pane.update(
+            _detail(shown_fields(alert), self.page.read_at, self.aftercare.clinic_tz, self.palette)
+        )
 
     # -- changes -------------------------------------------------------------
 
@@ -217,6 +229,12 @@ def _until(then: datetime, now: datetime) -> str:
         return "now"
     minutes = (seconds + 59) // 60
     return f"in {minutes}m" if minutes < 60 else f"in {minutes // 60}h {minutes % 60}m"
+
+
+def _file_words(sent_with: SentWith) -> str:
+    """The Apprise file a page went with, in words: its path and the start of the hash of
+    its content (two versions of one file differ there)."""
+    return f"Apprise file {sent_with.path}, content {sent_with.sha256[:12]}"
 
 
 def _steps_of(alert: AlertView) -> str:
@@ -307,6 +325,9 @@ def _detail(alert: AlertView, now: datetime, tz: tzinfo, palette: Palette) -> Re
     table.add_column("Via (masked) / last error", overflow="fold", ratio=1)
     for n in alert.notifications:
         via = Text("\n".join(n.services) or "not tried yet", style="" if n.services else "dim")
+        if n.sent_with is not None:
+            via.append("\n" if via.plain else "")
+            via.append(f"sent with {_file_words(n.sent_with)}", style="dim")
         if n.last_error:
             via.append("\n" if n.services else " · ")
             via.append(n.last_error, style="red" if n.failing else "dim")

@@ -37,6 +37,7 @@ from core.commands import DatedReference
 from core.domain import IncidentCategory, IncidentStatus
 from core.incident_log import IncidentDetail, IncidentFilter, IncidentLine, StatusFilter, words
 from core.incidents import ClockState, ReportClock, clinic_today
+from core.labels import category_words
 from core.refusals import Refused
 from db.followup import Actor
 from db.incidents import current_classification
@@ -50,6 +51,7 @@ from tui.incident_forms import (
 )
 from tui.keys import bind, screen_keys
 from tui.modals import FormModal, TextPromptModal
+from tui.plain import plain_str, shown_fields
 from tui.screens.common import LiveTableScreen, ReadFailed, next_in
 from tui.styles import Palette
 from tui.tables import reporting_routes
@@ -532,7 +534,7 @@ class IncidentLogScreen(LiveTableScreen[IncidentPage, IncidentLine]):
 
 
 def _title(line: IncidentLine) -> str:
-    return f"#{line.incident_id} ({line.patient_code} {line.patient_name})"
+    return plain_str(f"#{line.incident_id} ({line.patient_code} {line.patient_name})")
 
 
 def _cells(line: IncidentLine, today: date, palette: Palette) -> tuple[Text, ...]:
@@ -544,7 +546,7 @@ def _cells(line: IncidentLine, today: date, palette: Palette) -> tuple[Text, ...
         Text(f"{due:%d %b}" if due else "—", style="" if clock.owed else "dim"),
         Text(f"{line.patient_code} {line.patient_name}"[:24]),
         Text(line.country),
-        Text(words(line.category)[:18]),
+        Text(category_words(line.category)[:18]),
         Text(words(line.seriousness), style=palette.seriousness(line.seriousness)),
         Text(str(line.severity_grade) if line.severity_grade else "—"),
         Text(line.status.value, style="" if line.status is IncidentStatus.OPEN else "dim"),
@@ -553,6 +555,8 @@ def _cells(line: IncidentLine, today: date, palette: Palette) -> tuple[Text, ...
 
 def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo, palette: Palette) -> RenderableType:
     """The highlighted incident: facts, clocks, routes, then the timeline."""
+    # Stored text (names, entries, references) drawn as data (tui.plain).
+    detail = shown_fields(detail)
     line = detail.line
     today = clinic_today(now)
     head = Text.assemble(
@@ -560,7 +564,7 @@ def _detail(detail: IncidentDetail, now: datetime, tz: tzinfo, palette: Palette)
         (line.patient_code, "bold"),
         " ",
         line.patient_name,
-        f"   {words(line.category)}   {words(line.seriousness)}",
+        f"   {category_words(line.category)}   {words(line.seriousness)}",
         f"   grade {line.severity_grade or '—'}   {line.status.value}",
         f", outcome {words(line.outcome)}",
     )

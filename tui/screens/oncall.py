@@ -31,6 +31,7 @@ from db.oncall import ShiftView
 from tui.actions import FollowUpWritten
 from tui.keys import bind, screen_keys
 from tui.modals import FormModal
+from tui.plain import shown_fields
 from tui.screens.common import LiveTableScreen
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class OnCallScreen(LiveTableScreen[OnCallPage, ShiftView]):
 
 
 def _now_line(page: OnCallPage, tz: tzinfo) -> Text:
-    shift = page.now_shift
+    shift = shown_fields(page.now_shift)  # stored names drawn as data (tui.plain)
     line = Text("On call now: ", style="bold")
     if shift is None:
         line.append("nobody", style="bold red")

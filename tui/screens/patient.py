@@ -52,6 +52,7 @@ from core.dossier import (
     recorded_words,
 )
 from core.incidents import clinic_today
+from core.plain_text import shown
 from core.records import RecordSaved
 from core.refusals import Refused
 from core.schedules import CLINIC_TZ, days_after_procedure
@@ -63,6 +64,7 @@ from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
 from tui.incident_forms import NewIncidentModal
 from tui.keys import bind
+from tui.plain import shown_fields
 from tui.queue_cells import TEMPLATE_WORDS
 from tui.screens.common import ClinicScreen, ReadFailed
 from tui.styles import Palette
@@ -227,6 +229,8 @@ class PatientScreen(ClinicScreen):
         """Which patient this screen shows."""
         self.dossier: PatientDossier | None = None
         """The last successful read, for tests and for actions added to this screen."""
+        self._drawn: PatientDossier | None = None
+        """`dossier` as drawn: its text with control characters visible (tui.plain)."""
         self._what_width = 0
 
     def compose(self) -> ComposeResult:
@@ -274,10 +278,10 @@ class PatientScreen(ClinicScreen):
             return None
         identity = self.dossier.identity
         wanted = f"touchpoint-{identity.next_touchpoint_id}"
-        label = next((e.title for e in self.dossier.timeline if e.key == wanted), "")
+        label = shown(next((e.title for e in self.dossier.timeline if e.key == wanted), ""))
         return FollowUpTarget(
             patient_id=identity.patient_id,
-            patient_label=f"{identity.code} {identity.display_name}",
+            patient_label=shown(f"{identity.code} {identity.display_name}"),
             touchpoint_id=identity.next_touchpoint_id,
             touchpoint_label=label,
             channel=identity.channel,
@@ -296,7 +300,7 @@ class PatientScreen(ClinicScreen):
         settings = self.aftercare.settings
         clinic = self.aftercare.clinic
         context = TriageContext(
-            patient_label=f"{identity.code} {identity.display_name}",
+            patient_label=shown(f"{identity.code} {identity.display_name}"),
             day=max(
                 0,
                 days_after_procedure(
@@ -442,7 +446,7 @@ class PatientScreen(ClinicScreen):
         """A record of care saved: say what it did, and show it."""
         from tui.care_opening import saved_words
 
-        self.notify(saved_words(saved), markup=False)
+        self.notify(shown(saved_words(saved)), markup=False)
         self.reload()
 
     def after_follow_up(self) -> None:
@@ -467,12 +471,16 @@ class PatientScreen(ClinicScreen):
     def _show(self, message: Loaded) -> None:
         dossier = message.dossier
         if dossier is None:
-            self.dossier = None
+            self.dossier = self._drawn = None
             self.query_one("#patient-banner", Static).update(
                 Text(f"No patient with id {self.patient_id}: removed or never saved.", "bold red")
             )
             return
         self.dossier = dossier
+        # Drawn from a copy whose stored text shows any control character an old
+        # record holds, visibly: never sent to the terminal (tui.plain). Forms and
+        # actions keep the record as stored.
+        self._drawn = dossier = shown_fields(dossier)
         identity = dossier.identity
         with self.app.batch_update():
             self.query_one("#patient-banner", Static).update(_banner(identity, self.palette))
@@ -494,23 +502,23 @@ class PatientScreen(ClinicScreen):
     def _show_problem(self, reason: str | None) -> None:
         problem = self.query_one("#patient-problem", Static)
         problem.display = reason is not None
-        problem.update(Text(f"⚠ {reason}", style="bold red") if reason else "")
+        problem.update(Text(shown(f"⚠ {reason}"), style="bold red") if reason else "")
 
     def on_resize(self, event: events.Resize) -> None:
         # Timeline rows wrap to the width; re-lay them when the terminal changes size.
         self._show_timeline(force=False)
 
     def _show_times(self) -> None:
-        if self.dossier is None:
+        if self._drawn is None:
             return
-        times = local_times(self.aftercare.clock.now(), self.dossier.identity.timezone)
+        times = local_times(self.aftercare.clock.now(), self._drawn.identity.timezone)
         style = "" if times.patient_zone_known else "bold yellow"
         self.query_one("#patient-times", Static).update(
             Text.assemble((times.patient_label, style), "   ", times.clinic_label)
         )
 
     def _show_timeline(self, *, force: bool) -> None:
-        if self.dossier is None:
+        if self._drawn is None:
             return
         width = max(_MIN_WHAT_WIDTH, self.size.width - _WHEN_WIDTH - _ENTRY_WIDTH - _TABLE_CHROME)
         if width == self._what_width and not force:
@@ -524,8 +532,8 @@ class PatientScreen(ClinicScreen):
             if table.row_count
             else None
         )
-        zone, palette = patient_zone(self.dossier.identity.timezone), self.palette
-        rows = _most_recent_first(self.dossier.timeline, self.dossier.read_at)
+        zone, palette = patient_zone(self._drawn.identity.timezone), self.palette
+        rows = _most_recent_first(self._drawn.timeline, self._drawn.read_at)
         table.clear()
         for entry in rows:
             table.add_row(*_timeline_cells(entry, zone, palette), height=None, key=entry.key)

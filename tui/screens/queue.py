@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.geometry import Offset
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Header, Static
 
 from core.alert_health import AlertPathState
 from core.domain import Disposition
@@ -39,13 +39,14 @@ from core.records import RecordSaved
 from db.alerts import FailedSummary
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget
 from tui.care_opening import open_new_patient, saved_words
+from tui.footer import ClinicFooter
 from tui.keys import bind
 from tui.live import LiveReading
 from tui.modals import TextPromptModal
-from tui.queue_cells import COLUMNS, TEMPLATE_LABEL, row_cells
+from tui.queue_cells import NARROW_BELOW, TEMPLATE_LABEL, columns, row_cells
 from tui.screens.common import ClinicScreen, next_in
 from tui.screens.search import SearchScreen
-from tui.tables import cursor_key
+from tui.tables import RecordTable, cursor_key
 
 if TYPE_CHECKING:
     from db.services import Clinic
@@ -160,16 +161,39 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         self._cursor_to: tuple[str, datetime] | None = None
         """A patient just recorded here, and when: the cursor goes to them once a page
         shows them (a page read later without them, say under a filter, forgets them)."""
+        self._shown_for: QueueFilter | None = None
+        """The filters of the page on screen; None before the first."""
+        self._narrow = False
+        """Whether the table is laid out for a terminal under NARROW_BELOW columns."""
 
     def compose(self) -> ComposeResult:
+        # The title bar names the clinic (`clinic_name`): which clinic's patients these are.
+        yield Header()
         yield Static("Loading the queue…", id="queue-counts")
         yield Static("", id="queue-banner")
-        table: DataTable[Text] = DataTable(id="queue-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        self._narrow = self.app.size.width < NARROW_BELOW
+        table = RecordTable(id="queue-table", cursor_type="row")
+        self._add_columns(table)
         yield table
         yield Static("", id="queue-status")
-        yield Footer()
+        yield ClinicFooter()
+
+    def _add_columns(self, table: DataTable[Text]) -> None:
+        for key, label in columns(narrow=self._narrow):
+            table.add_column(label, key=key)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Across NARROW_BELOW columns the table is laid out again, on the same patient."""
+        narrow = event.size.width < NARROW_BELOW
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
+        table: DataTable[Text] = self.query_one("#queue-table", DataTable)
+        kept = cursor_key(table)
+        table.clear(columns=True)
+        self._add_columns(table)
+        if self.page is not None:
+            self._apply(self.page, kept=kept, scroll=None)
 
     def on_mount(self) -> None:
         if self.aftercare.actor is not None:
@@ -226,27 +250,37 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         self.query_one("#queue-status", Static).update(Text(f"⚠ {reason}", style="bold red"))
 
     def show_page(self, page: QueuePage) -> None:
-        """Rows by difference, band counts, the failed-delivery banner."""
-        self._apply(page)
+        """Rows by difference, band counts, the failed-delivery banner.
+
+        The first page, and the first after the filters changed (a search, a filter set
+        or cleared), open at the top: the most urgent patients, the cursor on the first.
+        Otherwise the cursor stays on the patient being read, and the view where it was.
+        """
+        table: DataTable[Text] = self.query_one("#queue-table", DataTable)
+        if page.wanted != self._shown_for:
+            self._shown_for = page.wanted
+            self._apply(page, kept=None, scroll=Offset(0, 0))
+        else:
+            self._apply(page, kept=cursor_key(table), scroll=table.scroll_offset)
         self._show_counts(page)
         self._show_banner(page.failed)
 
-    def _apply(self, page: QueuePage) -> None:
-        """Update the table by difference so the cursor stays on its patient."""
+    def _apply(self, page: QueuePage, *, kept: str | None, scroll: Offset | None) -> None:
+        """Update the table by difference; the cursor goes to the patient `kept` (None:
+        the first row) and the view to `scroll` (None: wherever shows the cursor)."""
         table: DataTable[Text] = self.query_one("#queue-table", DataTable)
         quiet, palette = self.aftercare.settings.quiet_channel_days, self.palette
         wanted_keys = [str(r.patient_id) for r in page.rows]
-        kept = cursor_key(table)
-        scroll: Offset | None = table.scroll_offset
+        layout = columns(narrow=self._narrow)
         with self.aftercare.batch_update():
             keep = set(wanted_keys)
             for gone in [k for k in table.rows if k.value not in keep]:
                 table.remove_row(gone)
             for row in page.rows:
                 key = str(row.patient_id)
-                cells = row_cells(row, page.read_at, quiet, palette)
+                cells = row_cells(row, page.read_at, quiet, palette, narrow=self._narrow)
                 if key in table.rows:
-                    for (column, _), cell in zip(COLUMNS, cells, strict=True):
+                    for (column, _), cell in zip(layout, cells, strict=True):
                         if table.get_cell(key, column) != cell:
                             table.update_cell(key, column, cell, update_width=True)
                 else:
@@ -266,6 +300,8 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
                 table.move_cursor(
                     row=table.get_row_index(kept), animate=False, scroll=scroll is None
                 )
+            elif kept is None and table.row_count:
+                table.move_cursor(row=0, animate=False, scroll=scroll is None)
             if scroll is not None:
                 table.scroll_to(scroll.x, scroll.y, animate=False)
 

@@ -29,6 +29,7 @@ from core.refusals import Refused
 from core.search import PatientHit
 from tui.actions import FollowUpTarget
 from tui.keys import bind, screen_keys
+from tui.plain import plain_cells, plain_str, plain_text
 from tui.queue_cells import clip
 from tui.screens.common import ClinicScreen, ReadFailed
 from tui.styles import Palette
@@ -151,7 +152,7 @@ class SearchScreen(ClinicScreen):
         self._status(Text(f"⚠ {message.reason}", style="bold red"))
 
     def _status(self, text: Text) -> None:
-        self.query_one("#search-status", Static).update(text)
+        self.query_one("#search-status", Static).update(plain_text(text))
 
     # -- the highlighted patient ---------------------------------------------
 
@@ -208,11 +209,14 @@ def _cells(hit: PatientHit, now: datetime, palette: Palette) -> tuple[Text, ...]
         if hit.last_procedure_at is not None
         else _NOTHING
     )
-    return (
-        Text(clip(_patient_label(hit), 44)),
-        Text(clip(country_name(hit.current_country), 16)),
-        Text(f"{now.astimezone(zone):%a %H:%M} {hit.timezone}"),
-        Text(procedure),
-        triage,
-        Text(hit.schedule_words, style="" if hit.on_schedule else "bold"),
+    # Stored text as data (tui.plain): visible before clipping, so the width is right.
+    return plain_cells(
+        (
+            Text(clip(plain_str(_patient_label(hit)), 44)),
+            Text(clip(country_name(hit.current_country), 16)),
+            Text(f"{now.astimezone(zone):%a %H:%M} {hit.timezone}"),
+            Text(procedure),
+            triage,
+            Text(hit.schedule_words, style="" if hit.on_schedule else "bold"),
+        )
     )
