@@ -33,13 +33,17 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from bench.support import HttpReceiver, add_patient, add_staff, wait_for  # noqa: E402
+from bench.support import (  # noqa: E402
+    HttpReceiver,
+    add_patient,
+    add_staff,
+    patient_file_rows,
+    wait_for,
+)
 from core.clock import SystemClock  # noqa: E402
 from core.commands import TriageEntry  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.domain import Role  # noqa: E402
-from core.patient_import import PatientRow, check_patient_csv  # noqa: E402
-from core.schedules import CLINIC_TZ  # noqa: E402
 from core.triage import assess, parse_triage_input  # noqa: E402
 from db import migrate  # noqa: E402
 from db.database import Database  # noqa: E402
@@ -50,32 +54,6 @@ from notifiers.delivery import apprise_deliverer  # noqa: E402
 from notifiers.dispatcher import Dispatcher  # noqa: E402
 
 FINDINGS = parse_triage_input({"day": 2, "symptoms": ["throat_tightness"], "country": "JP"})
-HEADER = (
-    "code,family_name,given_name,birth_date,home_country,current_country,language,"
-    "timezone,channel,channel_handle,phone,email,procedure_at,protocol,schedule,"
-    "treating_physician"
-)
-
-
-def _rows(clinic: Clinic, count: int) -> list[PatientRow]:
-    """`count` checked rows of a patient file, as the import command has them."""
-    procedure = (clinic.clock.now() - timedelta(days=2)).astimezone(CLINIC_TZ)
-    at = procedure.strftime("%Y-%m-%d %H:%M")
-    lines = [HEADER] + [
-        f"IM-{n:06d},Tanaka,Yui{n},,JP,,ja,Asia/Tokyo,line,line:yui{n},,,{at},prp,standard,dr.lee"
-        for n in range(count)
-    ]
-    checked = check_patient_csv(
-        "\n".join(lines) + "\n",
-        "patients.csv",
-        now=clinic.clock.now(),
-        clinic_tz=CLINIC_TZ,
-        templates=clinic.templates,
-        products=None,
-    )
-    if checked.problems:
-        raise SystemExit(f"the generated file does not check: {checked.problems[:3]}")
-    return list(checked.rows.values())
 
 
 class Desk:
@@ -113,7 +91,7 @@ class Desk:
 
 def measure(folder: Path, rows: int) -> dict[str, float | bool]:
     desk = Desk(folder)
-    file_rows = _rows(desk.clinic, rows)
+    file_rows = patient_file_rows(desk.clock.now(), dict(desk.clinic.templates), rows)
     with HttpReceiver() as receiver:
         config = folder / "apprise.yml"
         config.write_text(

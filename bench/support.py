@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -29,7 +29,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.orm import Session as DbSession
 
 from core.domain import Channel, Protocol, Role
-from core.schedules import builtin_templates, touchpoint_window
+from core.patient_import import PatientRow, check_patient_csv
+from core.schedules import CLINIC_TZ, ScheduleTemplate, builtin_templates, touchpoint_window
 from db.followup import refresh_next_touchpoint
 from db.models import Patient, Staff, Touchpoint, TreatmentEpisode
 
@@ -265,3 +266,34 @@ def serving(app: web.Application, port: int) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+PATIENT_FILE_HEADER = (
+    "code,family_name,given_name,birth_date,home_country,current_country,language,"
+    "timezone,channel,channel_handle,phone,email,procedure_at,protocol,schedule,"
+    "treating_physician"
+)
+
+
+def patient_file_rows(
+    now: datetime, templates: dict[str, ScheduleTemplate], count: int
+) -> list[PatientRow]:
+    """`count` checked rows of a patient file (IM-000000, ...; treated two days ago,
+    treating physician dr.lee), as `aftercare import patients` has them."""
+    procedure = (now - timedelta(days=2)).astimezone(CLINIC_TZ)
+    at = procedure.strftime("%Y-%m-%d %H:%M")
+    lines = [PATIENT_FILE_HEADER] + [
+        f"IM-{n:06d},Tanaka,Yui{n},,JP,,ja,Asia/Tokyo,line,line:yui{n},,,{at},prp,standard,dr.lee"
+        for n in range(count)
+    ]
+    checked = check_patient_csv(
+        "\n".join(lines) + "\n",
+        "patients.csv",
+        now=now,
+        clinic_tz=CLINIC_TZ,
+        templates=templates,
+        products=None,
+    )
+    if checked.problems:
+        raise ValueError(f"the generated file does not check: {checked.problems[:3]}")
+    return list(checked.rows.values())

@@ -226,6 +226,7 @@ KEYMAP_IDS: Final = frozenset(
         "incidents.back",
         "incidents.help",
         "form.cancel",
+        "form.save",
         "triage.save",
         "care.save",
         "confirm.yes",

@@ -29,7 +29,7 @@ from core.domain import (
     TouchpointResolution,
     Trend,
 )
-from core.labels import CONTACT_OUTCOME_WORDS, finding_words
+from core.labels import CONTACT_OUTCOME_WORDS, finding_words, utc_offset_words
 from core.labels import entry_words as _entry_words
 from core.schedules import CLINIC_TZ, touchpoint_state
 
@@ -739,14 +739,15 @@ class LocalTimes:
 
     @property
     def patient_label(self) -> str:
-        """'Patient local (JST): Sun 22 Nov 15:00'; the IANA name when the zone
-        has no letter abbreviation ('Patient local (Asia/Tashkent): ...')."""
+        """'Patient local (Asia/Tokyo, UTC+9): Sun 22 Nov 15:00': the zone's name and
+        offset, never letters ("CST" is China to the clinic, US Central to others)."""
         if not self.patient_zone_known:
             return (
                 f"Patient local: unknown time zone {self.patient_zone!r}; "
                 f"UTC now {self.patient:%a %d %b %H:%M}"
             )
-        return f"Patient local ({_zone_name(self.patient)}): {self.patient:%a %d %b %H:%M}"
+        zone = f"{self.patient_zone}, {utc_offset_words(self.patient.utcoffset())}"
+        return f"Patient local ({zone}): {self.patient:%a %d %b %H:%M}"
 
 
 def local_times(now: datetime, patient_timezone: str) -> LocalTimes:
@@ -775,11 +776,3 @@ def patient_zone(name: str) -> ZoneInfo | None:
 def clinic_time_label(at: datetime) -> str:
     """An instant in clinic time, labelled: '20 Nov 14:05 KST'."""
     return f"{at.astimezone(CLINIC_TZ):%d %b %H:%M} KST"
-
-
-def _zone_name(local: datetime) -> str:
-    abbreviation = local.tzname() or ""
-    # Zones without a letter abbreviation report "+05"; the IANA key says more.
-    if not abbreviation or abbreviation[0] in "+-":
-        return str(getattr(local.tzinfo, "key", "") or abbreviation)
-    return abbreviation

@@ -17,7 +17,7 @@ reminder is added by an event, high-dose glutathione, not by a template.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core.domain import Protocol, TouchpointResolution, TouchpointState
+from core.refusals import Refused
 
 CLINIC_TZ = ZoneInfo("Asia/Seoul")
 
@@ -62,32 +63,76 @@ class TouchpointWindow:
     closes_at: datetime
 
 
+class ScheduleTemplateError(Refused, ValueError):
+    """A schedule template file that cannot be read; `str()` is one line naming the
+    file and what is wrong in it, in words (never a Python message such as
+    "invalid literal for int()"). A refusal, so every command and the TUI's start
+    say it as one line and stop."""
+
+
 def parse_template(text: str, source: str) -> ScheduleTemplate:
     """Parse one template from TOML text; `source` names the file in errors."""
+
+    def wrong(problem: str) -> ScheduleTemplateError:
+        return ScheduleTemplateError(f"schedule template {source}: {problem}")
+
     try:
         raw = tomllib.loads(text)
-        plans = tuple(
+    except tomllib.TOMLDecodeError as exc:
+        raise wrong(f"not valid TOML ({exc})") from None
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise wrong('no name (a line such as name = "standard")')
+    listed = raw.get("touchpoints")
+    if not isinstance(listed, list) or not listed:
+        raise wrong("no touchpoints (one [[touchpoints]] table per check-in, with day and ask)")
+    plans = []
+    for number, tp in enumerate(listed, start=1):
+        where = f"touchpoint {number}"
+        if not isinstance(tp, dict):
+            raise wrong(f"{where} is not a table ([[touchpoints]])")
+        ask = tp.get("ask")
+        if not isinstance(ask, str):
+            raise wrong(f"{where} has no ask (what the coordinator asks the patient)")
+        photos = tp.get("photos", False)
+        if not isinstance(photos, bool):
+            raise wrong(f"{where}: photos must be true or false, not {photos!r}")
+        plans.append(
             TouchpointPlan(
-                day=int(tp["day"]),
-                window_before=int(tp.get("window_before", 0)),
-                window_after=int(tp.get("window_after", 1)),
-                ask=str(tp["ask"]),
-                photos=bool(tp.get("photos", False)),
+                day=_days(tp, "day", None, where, wrong),
+                window_before=_days(tp, "window_before", 0, where, wrong),
+                window_after=_days(tp, "window_after", 1, where, wrong),
+                ask=ask,
+                photos=photos,
             )
-            for tp in raw["touchpoints"]
         )
-        template = ScheduleTemplate(
-            name=str(raw["name"]),
-            description=str(raw.get("description", "")),
-            touchpoints=plans,
-            default_for_exosome=bool(raw.get("default_for_exosome", False)),
-        )
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"schedule template {source}: {exc}") from exc
-    for plan in plans:
-        if plan.day < 0 or plan.window_before < 0 or plan.window_after < 0:
-            raise ValueError(f"schedule template {source}: day and window must be >= 0")
-    return template
+    exosome = raw.get("default_for_exosome", False)
+    if not isinstance(exosome, bool):
+        raise wrong(f"default_for_exosome must be true or false, not {exosome!r}")
+    return ScheduleTemplate(
+        name=name,
+        description=str(raw.get("description", "")),
+        touchpoints=tuple(plans),
+        default_for_exosome=exosome,
+    )
+
+
+def _days(
+    table: dict[str, object],
+    key: str,
+    default: int | None,
+    where: str,
+    wrong: Callable[[str], ScheduleTemplateError],
+) -> int:
+    """A whole number of days >= 0 from a touchpoint table, said in words when it is not."""
+    value = table.get(key, default)
+    if value is None:
+        raise wrong(f"{where} has no {key} (days after the procedure)")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise wrong(f"{where}: {key} must be a whole number of days, not {value!r}")
+    if value < 0:
+        raise wrong(f"{where}: {key} must be 0 or more, not {value}")
+    return value
 
 
 # Added by an event (high-dose glutathione), not chosen: a coordinator task on
@@ -144,7 +189,15 @@ def load_templates(extra_dirs: Iterable[Path] = ()) -> dict[str, ScheduleTemplat
     templates = builtin_templates()
     for folder in extra_dirs:
         for path in sorted(folder.glob("*.toml")):
-            template = parse_template(path.read_text(encoding="utf-8"), str(path))
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ScheduleTemplateError(f"schedule template {path}: not UTF-8 text") from None
+            except OSError as exc:
+                raise ScheduleTemplateError(
+                    f"schedule template {path}: cannot be read ({exc.strerror or exc})"
+                ) from None
+            template = parse_template(text, str(path))
             templates[template.name] = template
     return templates
 

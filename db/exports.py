@@ -73,6 +73,7 @@ def _incidents(session: Session, patient_id: int) -> tuple[IncidentDetail, ...]:
             status=read.line.status,
             suspect_product=read.suspect_product,
             causality=read.causality,
+            triage_id=read.triage_id,
             actions_taken=read.actions_taken,
             report_due_on=read.line.report_due_on,
             reported_on=read.line.reported_on,

@@ -51,15 +51,28 @@ def main() -> None:
             pdf = Path(scratch) / f"{name}.pdf"
             pdf.write_bytes(rendered.content)
             subprocess.run(
-                ["pdftoppm", "-png", "-r", str(RESOLUTION), "-f", "1", "-l", "1", "-singlefile",
-                 str(pdf), str(DOCS / name)],
+                [
+                    "pdftoppm",
+                    "-png",
+                    "-r",
+                    str(RESOLUTION),
+                    "-f",
+                    "1",
+                    "-l",
+                    "1",
+                    "-singlefile",
+                    str(pdf),
+                    str(DOCS / name),
+                ],
                 check=True,
             )
             if keep_pdf:
                 (DOCS / f"{name}.pdf").write_bytes(rendered.content)
             size = (DOCS / f"{name}.png").stat().st_size
-            print(f"{name}.png: patient {rendered.patient_code}, PDF {len(rendered.content)} "
-                  f"bytes, PNG {size} bytes")
+            print(
+                f"{name}.png: patient {rendered.patient_code}, PDF {len(rendered.content)} "
+                f"bytes, PNG {size} bytes"
+            )
         database.close()
 
 

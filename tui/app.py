@@ -52,7 +52,8 @@ class AftercareApp(App[None]):
 
     TITLE = "aftercare"
     CSS_PATH = "aftercare.tcss"
-    # Kept out of the footer: the queue's banner, the help and the palette name them.
+    # In every screen's footer (tui.footer keeps them at 80 columns), so a newcomer
+    # finds every screen; the screen already open is left out (check_action).
     BINDINGS = [
         bind(
             "app.alerts",
@@ -60,7 +61,6 @@ class AftercareApp(App[None]):
             "open_alerts",
             "Alerts",
             "Physician alerts: who was paged, delivery status, acknowledge",
-            show=False,
         ),
         bind(
             "app.incidents",
@@ -68,7 +68,6 @@ class AftercareApp(App[None]):
             "open_incidents",
             "Incidents",
             "Incident log: adverse events, MFDS report clocks, timelines",
-            show=False,
         ),
         bind(
             "app.oncall",
@@ -76,7 +75,6 @@ class AftercareApp(App[None]):
             "open_oncall",
             "On-call",
             "On-call schedule: who receives oncall pages; admins set shifts",
-            show=False,
         ),
     ]
 
@@ -298,7 +296,17 @@ class AftercareApp(App[None]):
         """After the session ended, no key opens a screen again, nor the palette."""
         if self.session_ended and (action.startswith("open_") or action == "command_palette"):
             return False
+        if self._opens_screen_in_view(action):
+            return False  # no key offered for the screen already open
         return super().check_action(action, parameters)
+
+    def _opens_screen_in_view(self, action: str) -> bool:
+        opened = {
+            "open_alerts": AlertsScreen,
+            "open_incidents": IncidentLogScreen,
+            "open_oncall": OnCallScreen,
+        }.get(action)
+        return opened is not None and isinstance(self.screen, opened)
 
     # -- screens -----------------------------------------------------------
 
@@ -327,8 +335,12 @@ class AftercareApp(App[None]):
         self.push_screen(OnCallScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette offers every action of the current screen, not only the app's."""
-        yield from super().get_system_commands(screen)
+        """The palette offers every action of the current screen, not only the app's,
+        each once (Textual's own Quit stands for the queue's `q`)."""
+        offered: set[str] = set()
+        for command in super().get_system_commands(screen):
+            offered.add(command.title)
+            yield command
         if not isinstance(screen, AlertsScreen):
             yield SystemCommand(
                 "Physician alerts",
@@ -348,7 +360,12 @@ class AftercareApp(App[None]):
                 self.action_open_incidents,
             )
         for binding in screen.BINDINGS:
-            if isinstance(binding, Binding) and binding.description:
+            if (
+                isinstance(binding, Binding)
+                and binding.description not in ("", *offered)
+                and screen.check_action(binding.action, ()) is not False
+            ):
+                offered.add(binding.description)
                 yield SystemCommand(
                     binding.description,
                     binding.tooltip or binding.description,

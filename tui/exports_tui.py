@@ -1,6 +1,8 @@
 """Exports started from the TUI: written to the export folder in a thread
 worker (a large file must not freeze the screen), the path or the failure
-shown in a toast. Only active staff whose role may export (core.permissions)
+shown in a toast. A toast says at once that the writing started, so the key
+shows its result within a frame even when the export libraries are still
+loading (tui.warmup loads them ahead). Only active staff whose role may export (core.permissions)
 do: a file discloses patients' records, and the audit trail must name them.
 The Clinic (`db.services.ExportServices`) checks the role and writes each file
 with its audit event.
@@ -21,12 +23,13 @@ if TYPE_CHECKING:
     from tui.app import AftercareApp
 
 
-def _run(screen: Screen[None], work: Callable[[AftercareApp, Actor], str]) -> None:
+def _run(screen: Screen[None], what: str, work: Callable[[AftercareApp, Actor], str]) -> None:
     app: AftercareApp = screen.app  # type: ignore[assignment]
     if app.actor is None:
         app.notify(f"Read-only: login {app.login!r} cannot export.", severity="error")
         return
     actor = app.actor
+    app.notify(f"Writing {what}…", markup=False, timeout=3)
 
     def run() -> None:
         try:
@@ -42,6 +45,14 @@ def _run(screen: Screen[None], work: Callable[[AftercareApp, Actor], str]) -> No
     screen.run_worker(run, thread=True, group="export", exit_on_error=False)
 
 
+_KIND_WORDS: dict[str, str] = {
+    "summary": "the summary",
+    "pdf": "its PDF",
+    "fhir": "the FHIR bundle",
+}
+"""An export kind as the toast names it."""
+
+
 def export_incidents_csv(screen: Screen[None], wanted: IncidentFilter) -> None:
     """Write the incidents `wanted` lists to `<export folder>/incidents-<time>.csv`."""
 
@@ -49,7 +60,7 @@ def export_incidents_csv(screen: Screen[None], wanted: IncidentFilter) -> None:
         written = app.clinic.export_incident_log(actor, wanted)
         return f"{written.count} incidents written to {written.path}"
 
-    _run(screen, work)
+    _run(screen, "the incident log (CSV)", work)
 
 
 def export_patient(screen: Screen[None], patient_id: int, kinds: tuple[ExportKind, ...]) -> None:
@@ -59,4 +70,4 @@ def export_patient(screen: Screen[None], patient_id: int, kinds: tuple[ExportKin
         paths = app.clinic.export_patient(actor, patient_id, kinds)
         return "Written: " + ", ".join(str(path) for path in paths)
 
-    _run(screen, work)
+    _run(screen, " and ".join(_KIND_WORDS.get(kind, kind) for kind in kinds), work)

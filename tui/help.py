@@ -60,7 +60,12 @@ def help_rows(screen: Screen[object]) -> list[HelpRow]:
     keys: dict[str, list[str]] = {}
     for node in (screen, app):
         for _, binding in node._bindings:
-            if binding.id is not None and not binding.system:
+            # A key this person's role may not use is not offered (tui.screens.common).
+            if (
+                binding.id is not None
+                and not binding.system
+                and node.check_action(binding.action, ()) is not False
+            ):
                 declared.setdefault(binding.id, binding.tooltip or binding.description)
         # The same copy-and-remap Textual does for each key press (Screen._binding_chain),
         # without the focused widget's own keys (moving the cursor is not the clinic's).
@@ -104,10 +109,10 @@ class HelpScreen(ModalScreen[None]):
             yield Label(Text(f"{self.title_words}: every key", style="bold"))
             with VerticalScroll(id="help-scroll"):
                 yield Static(self._tables(), id="help-text")
+            # One line at 80 columns, so the list above keeps every row it can.
             yield Static(
                 Text(
-                    "escape closes · ctrl+p finds every action by name · the config file's "
-                    "[keymap] table gives an id other keys",
+                    "escape closes · ctrl+p: every action by name · [keymap] remaps by id",
                     style="dim",
                 ),
                 id="help-footer",

@@ -14,6 +14,9 @@ marker)`, which calls the Clinic's read methods. A refusal from the Clinic
 refusal is not a stale page but the end of the session: the signed-in login
 was disabled (`db.services.base.SignedOut`); the screen then tells the app
 (`SessionEnded`), which takes every patient screen away and shows the sentence.
+
+The first page a screen shows also starts, once per process, the loading of
+what later keys need (tui.warmup), a few seconds later and off the event loop.
 """
 
 from __future__ import annotations
@@ -181,7 +184,14 @@ class LiveReading(Generic[PageT]):
         if self.page_outdated(message.page):  # filters changed while reading: read again
             self.refresh_now()
             return
+        first = self.page is None
         self.page = message.page
         with self.app.batch_update():
             self.show_page(message.page)
         self._arm_next_poll()
+        if first and not self.app.is_headless:
+            # The first page is on screen: load what later keys need, off the event loop
+            # and after a pause (tui.warmup). Tests run headless and import on first use.
+            from tui.warmup import WARM_UP_AFTER, warm_up_once
+
+            self.set_timer(WARM_UP_AFTER, warm_up_once)

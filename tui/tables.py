@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from core.countries import country_name, reporting_route
 
 
 class RecordTable(DataTable[Text]):
     """A table of records, one per row: `Home` and `End` go to the first and the last
-    row (a plain DataTable only scrolls sideways with them, and needs ctrl+Home)."""
+    row, as ctrl+Home and ctrl+End do (a plain DataTable's Home and End only scroll
+    sideways, which a coordinator looking for the most urgent patient never wants)."""
 
-    # The table's own movement keys, like the arrows: not the clinic's, so no binding id.
-    BINDINGS = [
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
-    ]
+    def action_scroll_home(self) -> None:
+        """Home: the first row, its first column in view."""
+        self.scroll_x = 0
+        self.action_scroll_top()
+
+    def action_scroll_end(self) -> None:
+        """End: the last row."""
+        self.action_scroll_bottom()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        super()._update_dimensions(new_rows)
+        # Textual widens the columns for new rows after a row may already have been
+        # drawn and cached at the old widths: the cursor's row, the first of the queue,
+        # then showed its cells cut ("D-00015 ... ove"). Drawn again at the new widths.
+        self._clear_caches()
 
 
 def cursor_key(table: DataTable[Text]) -> str | None:

@@ -1,22 +1,30 @@
-"""The patient's follow-up as a FHIR R4 Bundle: Patient, Procedure, CarePlan, the
-triages as Observations with their lab suggestions as ServiceRequests, AdverseEvent.
+"""The patient's follow-up as a FHIR R4 Bundle: Patient, the products given as
+Medications, Procedure, CarePlan, each triage with its findings as Observations and
+its lab suggestions as ServiceRequests, the reaction each incident resulted in as a
+Condition, and the AdverseEvent.
 
 Built with the `fhir.resources.R4B` models, which validate every element as it
 is set. fhir.resources 8 ships R4B (4.3.0) and R5, not plain R4 (4.0.1); R4B
-changed only medication-definition and evidence resources, so Patient,
-Procedure, CarePlan, AdverseEvent and the contained Medication have the same
-elements and cardinalities in both, and this JSON is read as R4 by R4 servers.
+changed only medication-definition and evidence resources, so every resource
+sent here has the same elements and cardinalities in both, and this JSON is read
+as R4 by R4 servers.
 
 One Procedure and one CarePlan per treatment episode (the touchpoints are the
-CarePlan's activities), one Observation per triage (findings in words, the
-outcome with who decides), one ServiceRequest with intent "proposal" per lab
-suggestion of a triage (FHIR's word for a suggestion that authorises nothing:
-the home physician decides whether to request it), one AdverseEvent per
-incident. Products are contained Medications carrying the MFDS reference and
-the lot. Seriousness, outcome and severity use the HL7 adverse-event code
-systems (CC0); a seriousness no physician has assessed yet is said in text
-only, since no code means "not yet assessed". The event itself is free text:
-MedDRA is licensed and its codes are never shipped.
+CarePlan's activities). Each product given is one Medication entry carrying the
+MFDS reference and the lot, referenced by its Procedure and by any AdverseEvent
+that suspects it. Each triage is an Observation (the outcome with who decides),
+derived from one Observation per reported symptom and one for the temperature
+(LOINC 8310-5, in Cel); each lab suggestion a ServiceRequest with intent
+"proposal" (FHIR's word for a suggestion that authorises nothing). Each incident
+is an AdverseEvent: R4 gives it no element for findings, so it points through
+`resultingCondition` to a Condition (the reaction, never a diagnosis) whose
+`evidence` references the findings of the triage that opened it. Codes only
+where one means exactly what was recorded (core/exports/fhir_terms.py): HL7's
+adverse-event code systems (CC0), SNOMED CT and LOINC; otherwise text. MedDRA is
+licensed and its codes are never shipped.
+
+Every instant is in clinic time with its offset (+09:00), and the narrative says
+the zone in words ("Asia/Seoul, UTC+9"), so no reader takes a time for UTC.
 
 The pre-procedure history (allergies, vasovagal history, sensitive skin) and
 whether products and add-ons were recorded are notes on the Procedure, always
@@ -249,12 +257,9 @@ def _given(incident: IncidentDetail, products: dict[tuple[int, ProductRecord], s
 
 
 def _opening_triage(incident: IncidentDetail) -> int | None:
-    """The triage that opened the incident, whose findings are the incident's.
-
-    `IncidentDetail.triage_id` is read when the export records carry it (the
-    incident row has it; None for an incident opened by hand).
-    """
-    return cast("int | None", getattr(incident, "triage_id", None))
+    """The triage that opened the incident, whose findings are the incident's
+    (None for an incident opened by hand)."""
+    return incident.triage_id
 
 
 def bundle_json(bundle: Bundle) -> str:

@@ -245,9 +245,7 @@ def _bold_texts(document: Document, printer: _Printer) -> Iterator[str]:
 
 def _lines(pdf: FPDF, text: str, height: float, indent: float = 0) -> None:
     pdf.set_x(pdf.l_margin + indent)
-    pdf.multi_cell(
-        pdf.epw - indent, height, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-    )
+    pdf.multi_cell(pdf.epw - indent, height, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _heading(pdf: FPDF, printer: _Printer, heading: Heading) -> None:

@@ -166,9 +166,10 @@ def truetype_cut(font_file: Path, face: int, characters: Iterable[str]) -> tuple
     The collection is read once per process (about half a second per face) and
     kept; each cut then costs a few milliseconds per character.
     """
-    from fontTools.fontBuilder import FontBuilder
-    from fontTools.pens.cu2quPen import Cu2QuPen
-    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    # fontTools (installed with fpdf2) ships no type information.
+    from fontTools.fontBuilder import FontBuilder  # type: ignore[import-untyped]
+    from fontTools.pens.cu2quPen import Cu2QuPen  # type: ignore[import-untyped]
+    from fontTools.pens.ttGlyphPen import TTGlyphPen  # type: ignore[import-untyped]
 
     with _reading:
         source = _collection_face(font_file, face)
@@ -195,9 +196,7 @@ def truetype_cut(font_file: Path, face: int, characters: Iterable[str]) -> tuple
         built.setupCharacterMap({ord(c): cmap[ord(c)] for c in printable})
         built.setupGlyf(glyphs)
         built.setupHorizontalMetrics(metrics)
-        built.setupHorizontalHeader(
-            ascent=hhea.ascent, descent=hhea.descent, lineGap=hhea.lineGap
-        )
+        built.setupHorizontalHeader(ascent=hhea.ascent, descent=hhea.descent, lineGap=hhea.lineGap)
         built.setupNameTable(
             {
                 "copyright": naming.getDebugName(0) or "",
@@ -245,6 +244,6 @@ _drawn: dict[tuple[Path, int], dict[str, Any]] = {}
 
 @cache
 def _collection_face(font_file: Path, face: int) -> Any:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
     return TTFont(font_file, fontNumber=face, lazy=True)

@@ -82,6 +82,8 @@ class IncidentDetail:
     khidi_reference: str | None
     notes: tuple[IncidentNote, ...]
     """The append-only timeline entries, oldest first."""
+    triage_id: int | None = None
+    """The triage that opened the incident; None when opened by hand."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,14 @@ def build_summary(export: PatientExport, clinic: ClinicContact) -> Document:
         *_status(export),
         *_contact(export, clinic),
     ]
-    return Document(title=TITLE, blocks=tuple(blocks))
+    # Both names on every page: the passport name as "Family, Given" (so "Brown, Ryan"
+    # never reads as given name Brown) and the name in the patient's own script.
+    running = f"{identity.family_name}, {identity.given_name}"
+    if identity.native_name:
+        running += f" / {identity.native_name}"
+    return Document(
+        title=TITLE, blocks=tuple(blocks), running_names=running, language=identity.language
+    )
 
 
 # --- patient and procedure -------------------------------------------------------------
@@ -505,7 +512,7 @@ def _latest_triage(export: PatientExport) -> str:
     triages = export.dossier.triages
     if not triages:
         latest = export.identity.latest_disposition
-        return disposition_word(latest) if latest is not None else "none recorded"
+        return disposition_word(latest) if latest is not None else "no triage yet"
     triage = triages[-1]
     said = (
         f"{disposition_word(triage.chosen)} on day {triage.day}, "

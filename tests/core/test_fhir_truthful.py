@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from core.exports.fhir_terms import (
     name_language_tag,
 )
 from core.exports.formats import render_export
-from core.exports.records import IncidentDetail, PatientExport
+from core.exports.records import PatientExport
 from tests.core.test_exports_summary import CLINIC, sample_export
 
 # The R4 (4.0.1) value sets of the HL7 code systems the export declares, whole.
@@ -97,21 +97,13 @@ NAME_USES = {"usual", "official", "temp", "nickname", "anonymous", "old", "maide
 OWN_SCRIPT = "田中 ゆき"
 
 
-@dataclass(frozen=True)
-class _Opened(IncidentDetail):
-    """An incident with the triage that opened it, as the export records carry it."""
-
-    triage_id: int | None = None
-
-
 def _two_incidents() -> PatientExport:
     """The sample patient (triage 5: chills, 38.6 °C) with an incident a physician
     classified (other medically important, causality possible, the exosome
     suspected) and one the same triage opened that no physician has assessed."""
     export = sample_export()
     (assessed,) = export.incidents
-    fields = {f: getattr(assessed, f) for f in IncidentDetail.__dataclass_fields__}
-    first = _Opened(**fields, triage_id=5)
+    first = replace(assessed, triage_id=5)
     second = replace(
         first,
         incident_id=10,

@@ -13,11 +13,13 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from core.domain import Disposition, IncidentCategory, IncidentOutcome, Seriousness
 from core.exports.document import Bullet, BulletList, Document, Heading, Paragraph
@@ -93,12 +95,13 @@ def test_both_names_lots_and_zones_with_both_names_at_the_foot_of_every_page(
     for needle in (EXOSOME.lot_number, GLUTATHIONE.lot_number, zone, "Asia/Seoul"):
         assert needle and needle in whole, needle
     for number, text in enumerate(texts, 1):
-        foot = f"{family} {given} / {native} - AC-000777 - {CLINIC.name}"
+        foot = f"{family}, {given} / {native} - AC-000777 - {CLINIC.name}"
         assert text.endswith(f"{foot} - page {number} of {len(texts)}"), (number, text[-120:])
     assert "?" not in first.split("Patient")[0]
     # One collection, one face per region: a Taiwanese name in traditional letterforms.
-    fonts = PdfReader(io.BytesIO(content)).pages[0]["/Resources"]["/Font"]
-    names = {str(font.get_object()["/BaseFont"]) for font in fonts.values()}
+    resources = cast(DictionaryObject, PdfReader(io.BytesIO(content)).pages[0]["/Resources"])
+    fonts = cast(DictionaryObject, resources["/Font"].get_object())
+    names = {str(cast(DictionaryObject, f.get_object())["/BaseFont"]) for f in fonts.values()}
     assert any(f"NotoSansCJK{FACES[language]}" in name for name in names), names
     for code in INTERNAL_CODES:
         assert code not in whole, code

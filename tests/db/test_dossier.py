@@ -100,10 +100,12 @@ def test_timeline_merges_parts_oldest_first_with_the_shared_touchpoint_state() -
 def test_local_times_are_both_labelled() -> None:
     times = local_times(NOW, "Europe/Berlin")
     assert times.clinic_label == "Clinic (KST): Sun 22 Nov 15:00"
-    assert times.patient_label == "Patient local (CET): Sun 22 Nov 07:00"
-    # A zone without a letter abbreviation is named by its IANA key.
+    assert times.patient_label == "Patient local (Europe/Berlin, UTC+1): Sun 22 Nov 07:00"
     tashkent = local_times(NOW, "Asia/Tashkent").patient_label
-    assert tashkent == "Patient local (Asia/Tashkent): Sun 22 Nov 11:00"
+    assert tashkent == "Patient local (Asia/Tashkent, UTC+5): Sun 22 Nov 11:00"
+    # Never letters: "CST" is China to the clinic and US Central to a reader abroad.
+    taipei = local_times(NOW, "Asia/Taipei").patient_label
+    assert taipei == "Patient local (Asia/Taipei, UTC+8): Sun 22 Nov 14:00"
 
 
 def test_local_times_say_when_the_zone_is_unknown() -> None:

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from bench.support import patient_file_rows
 from core.clock import FixedClock
 from core.commands import TriageEntry
 from core.config import Settings
 from core.domain import Role
-from core.patient_import import PatientRow, check_patient_csv
+from core.patient_import import PatientRow
 from core.refusals import Refused
-from core.schedules import CLINIC_TZ
 from core.triage import assess, parse_triage_input
 from db.database import Database
 from db.engine import make_session_factory, transaction
@@ -43,11 +43,6 @@ from tests.notifiers.receivers import HttpReceiver
 EMERGENCY = {"day": 2, "symptoms": ["throat_tightness"], "country": "JP"}
 ROWS = 600
 CHUNK = 100
-HEADER = (
-    "code,family_name,given_name,birth_date,home_country,current_country,language,"
-    "timezone,channel,channel_handle,phone,email,procedure_at,protocol,schedule,"
-    "treating_physician"
-)
 
 
 @dataclass
@@ -83,25 +78,6 @@ class Desk:
         )
 
 
-def _rows(clinic: Clinic, count: int) -> list[PatientRow]:
-    procedure = (clinic.clock.now() - timedelta(days=2)).astimezone(CLINIC_TZ)
-    at = procedure.strftime("%Y-%m-%d %H:%M")
-    lines = [HEADER] + [
-        f"IM-{n:05d},Tanaka,Yui{n},,JP,,ja,Asia/Tokyo,line,line:yui{n},,,{at},prp,standard,dr.lee"
-        for n in range(count)
-    ]
-    checked = check_patient_csv(
-        "\n".join(lines) + "\n",
-        "patients.csv",
-        now=clinic.clock.now(),
-        clinic_tz=CLINIC_TZ,
-        templates=clinic.templates,
-        products=None,
-    )
-    assert not checked.problems, checked.problems[:3]
-    return list(checked.rows.values())
-
-
 @pytest.fixture
 def desk(engine: Engine, clock: FixedClock) -> Desk:
     now = clock.now()
@@ -112,7 +88,14 @@ def desk(engine: Engine, clock: FixedClock) -> Desk:
         actors = [Actor(s.id, s.username, s.display_name) for s in (admin, nurse)]
     settings = Settings(database_url="sqlite:///unused.db")
     clinic = Clinic(Database(engine, make_session_factory(engine)), settings, clock)
-    return Desk(clinic, engine, clock, actors[0], actors[1], _rows(clinic, ROWS))
+    return Desk(
+        clinic,
+        engine,
+        clock,
+        actors[0],
+        actors[1],
+        patient_file_rows(clock.now(), dict(clinic.templates), ROWS),
+    )
 
 
 @pytest.fixture

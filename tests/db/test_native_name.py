@@ -62,8 +62,9 @@ def _rendered(engine: Engine, clock: FixedClock, patient_id: int, kind: ExportKi
 def test_0008_adds_the_column_and_takes_it_away_keeping_the_patients(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        migrate.upgrade(engine, "0008")
-        assert migrate.current_revision(engine) == "0008"
+        # The models are head's, so the patient is written and read back at head;
+        # the round trip goes down through 0008 and up again.
+        migrate.upgrade(engine)
         when = datetime(2026, 11, 1, 9, 0, tzinfo=ZoneInfo("UTC"))
         with transaction(make_session_factory(engine)) as session:
             _sakura(session, when)
@@ -75,6 +76,8 @@ def test_0008_adds_the_column_and_takes_it_away_keeping_the_patients(db_url: str
 
         migrate.upgrade(engine, "0008")
         assert migrate.current_revision(engine) == "0008"
+        assert "native_name" in {c["name"] for c in inspect(engine).get_columns("patient")}
+        migrate.upgrade(engine)
         with make_session_factory(engine)() as session:
             kept = session.scalars(select(Patient).where(Patient.code == "JP-0815")).one()
             # The own-script name went with the column; the passport name stayed.
@@ -163,16 +166,14 @@ def test_the_summary_says_nothing_of_a_name_not_recorded(engine: Engine, clock: 
     assert "own script" not in _rendered(engine, clock, patient_id, "pdf")
 
 
-def test_the_pdf_builds_and_says_in_words_what_it_cannot_print(
-    engine: Engine, clock: FixedClock
-) -> None:
+def test_the_pdf_prints_the_own_script_name(engine: Engine, clock: FixedClock) -> None:
     with transaction(make_session_factory(engine)) as session:
         patient_id = _sakura(session, clock.now()).id
     text = _rendered(engine, clock, patient_id, "pdf")
-    assert f"Name in own script: {NATIVE_NAME_NOT_PRINTABLE}" in text
+    assert f"Name in own script: {SAKURA}" in text
     assert "Yamamoto, Sakura" in text
-    # Only the name was unprintable, and it is said in words: no '?' for it.
-    assert "cannot be printed in this PDF and are shown as '?'" not in text
+    assert NATIVE_NAME_NOT_PRINTABLE not in text
+    assert "cannot be printed in this PDF" not in text
 
 
 def test_the_pdf_prints_an_own_script_name_its_font_can(engine: Engine, clock: FixedClock) -> None:

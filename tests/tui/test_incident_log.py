@@ -184,7 +184,7 @@ async def test_raising_seriousness_shortens_the_clock(clinic: Clinic) -> None:
 
 
 async def test_grade_5_without_death_is_refused_in_the_form(clinic: Clinic) -> None:
-    app = _app(clinic)
+    app = _app(clinic, actor=clinic.doctor)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         await _open_log(pilot)

@@ -87,7 +87,7 @@ async def test_shows_identity_times_emergency_episode_and_timeline(
         assert "urgent" in banner and "Park Jiwon" in banner
 
         times = _plain(screen, "#patient-times")
-        assert "Patient local (JST): Sun 22 Nov 15:00" in times
+        assert "Patient local (Asia/Tokyo, UTC+9): Sun 22 Nov 15:00" in times
         assert "Clinic (KST): Sun 22 Nov 15:00" in times
 
         emergency = _plain(screen, "#patient-emergency")

@@ -29,4 +29,6 @@ def test_without_the_font_the_pdf_is_refused_naming_the_package(
     assert_one_clear_line(result, MISSING_FONT, "apt-get install fonts-noto-cjk")
     assert not list(tmp_path.glob("*.pdf"))
     with transaction(make_session_factory(engine)) as session:
-        assert not session.scalars(select(AuditEvent).where(AuditEvent.action.like("export%"))).all()
+        assert not session.scalars(
+            select(AuditEvent).where(AuditEvent.action.like("export%"))
+        ).all()

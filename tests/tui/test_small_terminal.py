@@ -120,7 +120,7 @@ async def test_main_screens_at_80x24_in_256_colours(demo_url: str) -> None:
         seen[n] for n in ("queue", "patient", "alerts", "incidents")
     )
     # The band counts, the first patients and the keys are all on an 80x24 screen.
-    assert "Overdue" in queue[0] and "Due" in queue[0] and "Upcoming" in queue[0]
+    assert "Overdue" in queue[1] and "Due" in queue[1] and "Upcoming" in queue[1]
     assert sum("D-0" in line for line in queue) >= 10
     assert "palette" in queue[-1]
     # The emergency number for where the patient is now is never below the fold.

@@ -141,7 +141,7 @@ async def test_override_needs_a_reason_and_keeps_both(
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, TriageModal)
-        assert "needs a written reason" in str(form.query_one("#error", Static).render())
+        assert "needs a written reason" in str(form.query_one("#reason-error", Static).render())
         form.query_one(
             "#override-reason", Input
         ).value = "Known nickel allergy; doctor wants eyes on it"
@@ -171,7 +171,7 @@ async def test_bad_temperature_is_named_and_nothing_is_saved(
         form = await _open_form(pilot, patient_id)
         form.query_one("#temperature", Input).value = "83"
         await pilot.pause()
-        assert "temperature_c" in str(form.query_one("#error", Static).render())
+        assert "Temperature:" in str(form.query_one("#numbers-error", Static).render())
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, TriageModal)
@@ -232,7 +232,7 @@ async def test_a_missing_trend_is_asked_for_and_save_waits_for_it(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is form
-        assert "Not saved: choose the trend" in _text(form, "#error")
+        assert "Not saved: choose the trend" in _text(form, "#numbers-error")
         assert any("Not saved: choose the trend" in toast for toast in _toasts(app))
         # Said once, where it is asked for, not again among the reasons.
         assert "Trend not recorded" not in _text(form, "#triage-preview")

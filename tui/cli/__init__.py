@@ -96,6 +96,12 @@ def run(
     from tui.terminal import NoTerminal, run_in_terminal
 
     try:
+        # The clinic's schedule templates are read now, not when a form first needs
+        # them: a broken file stops here in one line naming it, before the screen opens.
+        from core.schedules import load_templates
+
+        with refusals():
+            load_templates(clinic.template_dirs)
         try:
             actor = signed_in(clinic, login, flag="--as")
             status = run_in_terminal(
@@ -167,6 +173,28 @@ def demo(
         f"{summary.triages} triages, {summary.incidents} incidents "
         f"in {elapsed:.1f} s"
     )
+    typer.echo(demo_logins())
+
+
+def demo_logins() -> str:
+    """The demo staff `aftercare demo` made, so a newcomer can work as one of them."""
+    from db.demo.people import ADMINS, COORDINATORS, PHYSICIANS
+
+    lines = [
+        "demo logins (work as one with `aftercare run --as LOGIN`; "
+        f"`./dev run` signs in as {DEMO_RUN_LOGIN}):"
+    ]
+    for words, staff in (
+        ("coordinators", COORDINATORS),
+        ("physicians", PHYSICIANS),
+        ("admin", ADMINS),
+    ):
+        lines.append(f"  {words + ':':<14}{', '.join(person.username for person in staff)}")
+    return "\n".join(lines)
+
+
+DEMO_RUN_LOGIN = "demo-rn-park"
+"""Who `./dev run` works as unless DEMO_LOGIN says otherwise (the `dev` script)."""
 
 
 @app.command()

@@ -18,7 +18,7 @@ import typer
 
 from core.domain import Role
 from tui.cli.errors import fail, refusals
-from tui.cli.opening import open_clinic, settings, signed_in
+from tui.cli.opening import open_clinic, settings
 
 if TYPE_CHECKING:
     from db.followup import Actor
@@ -30,12 +30,27 @@ T = TypeVar("T")
 LoginArgument = Annotated[str, typer.Argument(help="The person's operating-system login.")]
 
 
-def _as_staff(work: Callable[[Clinic, Actor], T]) -> T:
+DEMO_HINT = (
+    "to try the workstation on demo data, `aftercare demo` prints the demo logins it "
+    "made; work as one with `aftercare run --as demo-rn-park`"
+)
+"""Said to someone not on the staff list who asks for it: the list itself stays staff-only
+(it names the clinic's people), and the door a newcomer wants is the demo's logins."""
+
+
+def _as_staff(work: Callable[[Clinic, Actor], T], *, newcomer: str = "") -> T:
     """Sign in as the OS login (refusing unknown and disabled people), then run
-    `work`, one use case of the clinic; every refusal becomes one line."""
+    `work`, one use case of the clinic; every refusal becomes one line, with
+    `newcomer` after it when the login is not staff."""
+    from tui.identity import SignInRefused, sign_in
+
     clinic = open_clinic(settings())
     try:
-        actor = signed_in(clinic, None, flag="--as")
+        try:
+            actor = sign_in(clinic, None, flag="--as")
+        except SignInRefused as exc:
+            fail(f"{exc}; {newcomer}" if newcomer else str(exc))
+        clinic.signed_in = actor
         with refusals():
             return work(clinic, actor)
     finally:
@@ -123,7 +138,7 @@ def register(app: typer.Typer) -> None:
     @staff_app.command("list")
     def list_command() -> None:
         """Everyone on the staff list: login, name, role, active, notify tag (any staff)."""
-        lines = _as_staff(lambda clinic, _actor: clinic.staff_list())
+        lines = _as_staff(lambda clinic, _actor: clinic.staff_list(), newcomer=DEMO_HINT)
         rows = [("login", "name", "role", "active", "tag")] + [
             (
                 s.username,

@@ -24,15 +24,16 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.permissions import Action, allowed, refusal
 from tui.actions import FollowUpActions, FollowUpTarget
+from tui.footer import ClinicFooter
 from tui.help import HasHelp
 from tui.live import LiveReading, PageT
 from tui.plain import plain_cells, plain_text
 from tui.styles import STYLE_CLASSES, ClinicStyles
-from tui.tables import cursor_key, show_rows
+from tui.tables import RecordTable, cursor_key, show_rows
 
 RecordT = TypeVar("RecordT")
 ChoiceT = TypeVar("ChoiceT")
@@ -153,7 +154,7 @@ class LiveTableScreen(LiveReading[PageT], ClinicScreen, Generic[PageT, RecordT])
 
     def compose(self) -> ComposeResult:
         yield Static(self.LOADING, id=f"{self.NAME}-{self.SUMMARY}")
-        table: DataTable[Text] = DataTable(id=f"{self.NAME}-table", cursor_type="row")
+        table: DataTable[Text] = RecordTable(id=f"{self.NAME}-table", cursor_type="row")
         for key, label in self.COLUMNS:
             table.add_column(self.column_label(label), key=key)
         yield table
@@ -161,7 +162,7 @@ class LiveTableScreen(LiveReading[PageT], ClinicScreen, Generic[PageT, RecordT])
             with VerticalScroll(id=f"{self.NAME}-detail"):
                 yield Static("", id=f"{self.NAME}-detail-text")
         yield Static("", id=f"{self.NAME}-status")
-        yield Footer()
+        yield ClinicFooter()
 
     def column_label(self, label: str) -> str:
         """A column's heading as shown (a screen may fill in, say, the time zone)."""

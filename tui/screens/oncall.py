@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
@@ -33,12 +33,16 @@ from tui.keys import bind, screen_keys
 from tui.modals import FormModal
 from tui.plain import shown_fields
 from tui.screens.common import LiveTableScreen
+from tui.tables import cursor_key
 
 if TYPE_CHECKING:
     from db.services import Clinic
 
 DAYS_SHOWN = 14
 FULL_READ_EVERY = timedelta(seconds=60)
+NARROW_BELOW = 100
+"""Under this many columns (80 over SSH) the physician is shown by login alone, so
+"Pages go to", where an `oncall` page is sent, stays on screen beside the times."""
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("shift", "Shift"),
@@ -154,6 +158,31 @@ class OnCallScreen(LiveTableScreen[OnCallPage, ShiftView]):
     DETAIL = False
     SUMMARY = "now"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._narrow = False
+        """Laid out for a terminal under NARROW_BELOW columns."""
+
+    def compose(self) -> ComposeResult:
+        self._narrow = self.app.size.width < NARROW_BELOW
+        yield from super().compose()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Across NARROW_BELOW columns the rows are drawn again, the cursor on its shift."""
+        narrow = event.size.width < NARROW_BELOW
+        changed, self._narrow = narrow != self._narrow, narrow
+        if not changed or self.page is None:
+            return
+        kept = cursor_key(self.table)
+        # Columns too: a cleared table keeps each column as wide as it once had to be.
+        self.table.clear(columns=True)
+        for key, label in self.COLUMNS:
+            self.table.add_column(self.column_label(label), key=key)
+        self._fill(self.page, self.aftercare.clinic_tz)
+        keys = [row.key.value for row in self.table.ordered_rows]
+        if kept in keys:
+            self.table.move_cursor(row=keys.index(kept), animate=False)
+
     def column_label(self, label: str) -> str:
         """Times are in the clinic's zone; the heading names it."""
         zone = f"{self.aftercare.clock.now().astimezone(self.aftercare.clinic_tz):%Z}"
@@ -186,7 +215,7 @@ class OnCallScreen(LiveTableScreen[OnCallPage, ShiftView]):
     def _fill(self, page: OnCallPage, tz: tzinfo) -> None:
         end = page.read_at + timedelta(days=DAYS_SHOWN)
         rows: list[tuple[datetime, str, tuple[Text, ...]]] = [
-            (s.starts_at, str(s.id), _shift_cells(s, tz)) for s in page.shifts
+            (s.starts_at, str(s.id), _shift_cells(s, tz, narrow=self._narrow)) for s in page.shifts
         ]
         for a, b in uncovered(((s.starts_at, s.ends_at) for s in page.shifts), page.read_at, end):
             gap = (
@@ -268,11 +297,12 @@ def _now_line(page: OnCallPage, tz: tzinfo) -> Text:
     return line
 
 
-def _shift_cells(shift: ShiftView, tz: tzinfo) -> tuple[Text, ...]:
+def _shift_cells(shift: ShiftView, tz: tzinfo, *, narrow: bool = False) -> tuple[Text, ...]:
     return (
         Text(f"#{shift.id}"),
         Text(window_label(shift.starts_at, shift.ends_at, tz, zone=False)),
-        Text(f"{shift.display_name} ({shift.login})"),
+        # The login alone is short and names one person; the line above names who is on now.
+        Text(shift.login if narrow else f"{shift.display_name} ({shift.login})"),
         Text(
             shift.notify_tag or f"static {ONCALL!r}",
             style="" if shift.notify_tag else "yellow",

@@ -29,7 +29,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
@@ -62,6 +62,7 @@ from db.followup import Actor
 from db.triage import SavedTriage
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget, FollowUpWritten
 from tui.exports_tui import export_patient
+from tui.footer import ClinicFooter
 from tui.incident_forms import NewIncidentModal
 from tui.keys import bind
 from tui.plain import shown_fields
@@ -257,7 +258,7 @@ class PatientScreen(ClinicScreen):
         yield Static("", id="patient-problem")
         # Decision support only: who decides stays on screen whatever else happens.
         yield Static(Text(DECISION_NOTE), id="patient-status")
-        yield Footer()
+        yield ClinicFooter()
 
     def on_mount(self) -> None:
         self.reload()

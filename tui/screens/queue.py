@@ -34,7 +34,7 @@ from textual.widgets import DataTable, Header, Static
 
 from core.alert_health import AlertPathState
 from core.domain import Disposition
-from core.queue import QueueCounts, QueueFilter, QueueRow
+from core.queue import QueueCounts, QueueFilter, QueueRow, country_filter, language_filter
 from core.records import RecordSaved
 from db.alerts import FailedSummary
 from tui.actions import FOLLOW_UP_BINDINGS, FollowUpTarget
@@ -274,8 +274,10 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         layout = columns(narrow=self._narrow)
         with self.aftercare.batch_update():
             keep = set(wanted_keys)
-            for gone in [k for k in table.rows if k.value not in keep]:
-                table.remove_row(gone)
+            if any(k.value not in keep for k in table.rows):
+                # Textual's remove_row renumbers every row: dropping k of n one by one
+                # costs k*n (a filter toggle took 0.76 s); write the page afresh.
+                table.clear()
             for row in page.rows:
                 key = str(row.patient_id)
                 cells = row_cells(row, page.read_at, quiet, palette, narrow=self._narrow)
@@ -417,12 +419,22 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         self._set_filter(replace(self.wanted, min_severity=least))
 
     def _prompt(
-        self, title: str, placeholder: str, field: str, transform: Callable[[str], str] = str.strip
+        self,
+        title: str,
+        placeholder: str,
+        field: str,
+        transform: Callable[[str], str | None] = str.strip,
     ) -> None:
         def apply(answer: str | None) -> None:
             if answer is None:
                 return
-            changes: dict[str, Any] = {field: transform(answer) or None}
+            try:
+                value = transform(answer)
+            except ValueError as exc:
+                # "Japan" or "XX" would silently show nobody: say what a code is instead.
+                self.notify(str(exc), title="Filter not changed", severity="warning", markup=False)
+                return
+            changes: dict[str, Any] = {field: value or None}
             self._set_filter(replace(self.wanted, **changes))
 
         current = getattr(self.wanted, field) or ""
@@ -438,15 +450,11 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
 
     def action_filter_country(self) -> None:
         """Filter by the ISO code of the country the patient is in now."""
-        self._prompt(
-            "Country (ISO code, empty for all)", "JP", "country", lambda s: s.strip().upper()
-        )
+        self._prompt("Country (ISO code, empty for all)", "JP", "country", country_filter)
 
     def action_filter_language(self) -> None:
         """Filter by the patient's language code."""
-        self._prompt(
-            "Language (code, empty for all)", "ja", "language", lambda s: s.strip().lower()
-        )
+        self._prompt("Language (code, empty for all)", "ja", "language", language_filter)
 
     def action_clear_filters(self) -> None:
         """Back to the whole queue."""
