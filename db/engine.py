@@ -113,8 +113,11 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (screens read them)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit (screens read them), and
+    that never store terminal control in a row people write (db.text_guard)."""
+    from db.text_guard import guard
+
+    return guard(sessionmaker(engine, expire_on_commit=False))
 
 
 @contextmanager

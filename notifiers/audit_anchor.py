@@ -187,10 +187,16 @@ def audit_deliverer(apprise_config: str | None) -> tuple[Deliver | None, str]:
 
     if not apprise_config:
         return None, "apprise_config is not set, so there is no `audit` tag to send to"
+    from notifiers.clinic_config import not_the_clinics
+
     try:
         loaded = load_apprise(Path(apprise_config).expanduser(), strict=False)
+        # An anchor sent where a coordinator chose would be no anchor at all.
+        foreign = not_the_clinics(loaded.configuration)
     except NotifyConfigError as exc:
-        reason = f"alert config error: {exc}"
+        foreign = f"alert config error: {exc}"
+    if foreign is not None:
+        reason = foreign
 
         def cannot_send(tag: str, title: str, body: str) -> DeliveryReport:
             return DeliveryReport(False, [], reason)

@@ -160,3 +160,27 @@ def test_a_database_that_cannot_be_reached_is_unavailable(
             )
             == 0
         )
+
+
+def test_a_note_holding_terminal_control_is_refused_and_nothing_is_saved(ward: Ward) -> None:
+    # Every path that stores people's text ends at one check (db.text_guard): a note
+    # pasted from a messenger with an OSC 52 clipboard sequence never reaches a screen.
+    before = _audit_actions(ward.engine)
+    with pytest.raises(Refused, match=r"Note contains a control character \(ESC\) at position 6"):
+        ward.clinic.log_contact_attempt(
+            ward.kim,
+            ward.day1,
+            channel=Channel.LINE,
+            outcome=ContactOutcome.REACHED,
+            note="said \x1b]52;c;Y3VybA==\x07 fine",
+        )
+    assert _audit_actions(ward.engine) == before
+    # A note over several lines is a note: newline and tab stay allowed.
+    logged = ward.clinic.log_contact_attempt(
+        ward.kim,
+        ward.day1,
+        channel=Channel.LINE,
+        outcome=ContactOutcome.NO_ANSWER,
+        note="rang twice\n\tno answer",
+    )
+    assert logged.failed.total == 1

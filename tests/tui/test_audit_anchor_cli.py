@@ -159,3 +159,20 @@ def test_every_backup_anchors_what_it_holds_and_sends_it(
     # The backup's anchor holds against the database it was taken from.
     verified = run(cli, "audit", "verify", "--anchors", str(anchors))
     assert verified.stdout == "audit chain intact: 4 events, 1 anchor checked\n"
+
+
+def test_an_anchor_is_never_sent_with_an_apprise_file_the_group_can_change(
+    cli: typer.Typer, database: str, anchors: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whoever can change the file decides where the anchor goes: then it anchors nothing.
+    _events(database, 1, 2)
+    with HttpReceiver() as receiver:
+        config = tmp_path / "apprise.yml"
+        config.write_text(f"version: 1\nurls:\n  - {receiver.url('/audit')}:\n      tag: audit\n")
+        config.chmod(0o660)
+        monkeypatch.setenv("AFTERCARE_APPRISE_CONFIG", str(config))
+        result = run(cli, "audit", "anchor")
+        assert receiver.posts == []
+    assert result.exit_code == 1, result.stdout
+    assert "the group can change it" in result.stderr, result.stderr
+    assert len(anchors.read_text().splitlines()) == 1  # written to the file all the same

@@ -224,8 +224,11 @@ async def test_help_footer_and_palette_name_every_screen_once(crowded: Aftercare
             help_screen = crowded.screen
             assert isinstance(help_screen, HelpScreen)
             listed = {row.binding_id: row.keys for row in help_screen.rows}
+            # Every other screen's key; the one that opens this screen is not offered here.
+            here = {"i": "app.incidents", "O": "app.oncall"}.get(key or "")
             for binding_id, keys in screen_keys.items():
-                assert listed.get(binding_id) == keys, (key, binding_id)
+                if binding_id != here:
+                    assert listed.get(binding_id) == keys, (key, binding_id)
             # No key is written by its Unicode name ("question_mark"), on any screen.
             assert not any("_" in row.keys for row in help_screen.rows), help_screen.rows
             await pilot.press("escape")
