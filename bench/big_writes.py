@@ -15,7 +15,7 @@ The last line is JSON: {"import_10k_alert_delay_s": ..., "idle_alert_delay_s": .
 name the row count). Target: the delay <= 5 s.
 
 Usage: .venv/bin/python bench/big_writes.py [--rows 10000] [--smoke].
-`--smoke` (200 rows, seconds) only proves the benchmark still runs.
+`--smoke` (60 rows, seconds) only proves the benchmark still runs.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.smoke:
-        args.rows = 200
+        args.rows = 60
     if args.rows < 1:
         parser.error("--rows must be at least 1")
     with tempfile.TemporaryDirectory(prefix="aftercare-big-writes-") as scratch:

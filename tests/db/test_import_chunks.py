@@ -41,8 +41,8 @@ from tests.factories import add_patient, add_staff
 from tests.notifiers.receivers import HttpReceiver
 
 EMERGENCY = {"day": 2, "symptoms": ["throat_tightness"], "country": "JP"}
-ROWS = 600
-CHUNK = 100
+ROWS = 400
+CHUNK = 50
 
 
 @dataclass
