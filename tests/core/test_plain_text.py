@@ -24,6 +24,7 @@ from core.product_import import PRODUCT_COLUMNS, read_products_csv
 from core.records import RecordRefused, episode_from_text
 from core.schedules import builtin_templates
 from core.triage import TriageInputError, parse_triage_input
+from tests.core.test_patient_import import GOOD as PATIENT_ROW
 
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -38,25 +39,9 @@ RLO = "\u202e"
 """Shows the rest of the line backwards."""
 HOSTILE = (OSC_52, OSC_0, CSI_2J, RLO)
 
-GOOD = {
-    "code": "AC-1",
-    "family_name": "Tanaka",
-    "given_name": "Yuki",
-    "birth_date": "1985-04-02",
-    "home_country": "JP",
-    "current_country": "",
-    "language": "ja",
-    "timezone": "Asia/Tokyo",
-    "channel": "line",
-    "channel_handle": "line:yuki_t",
-    "phone": "090-1234-5678",
-    "email": "yuki@example.org",
-    "procedure_at": "2026-11-10 14:30",
-    "protocol": "exosome_iv",
-    "schedule": "standard",
-    "nurse_name": "Park",
-    "allergies": "",
-}
+# A row the import takes as it is (tests/core/test_patient_import.py), with two
+# episode columns whose free text may span lines.
+GOOD = PATIENT_ROW | {"nurse_name": "Park", "allergies": ""}
 
 
 def _csv(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
