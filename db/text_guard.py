@@ -41,26 +41,29 @@ class ControlCharacterRefused(Refused):
     """A field people write holds a control character; nothing was saved."""
 
 
-def _check(row: Any) -> None:
+def _check(row: Any, *, changed_only: bool) -> None:
     table = getattr(row, "__tablename__", None)
     if table not in PEOPLES_TABLES:
         return
     state = inspect(row)
     for column in state.mapper.columns:
-        if not isinstance(column.type, String | Text):
+        if not isinstance(column.type, String | Text) or column.key not in state.attrs:
             continue
-        value = state.attrs[column.key].value if column.key in state.attrs else None
-        if not isinstance(value, str):
-            continue
-        problem = control_problem(value, notes=True)
-        if problem is not None:
-            field = column.key.replace("_", " ").capitalize()
-            raise ControlCharacterRefused(f"{field} {problem}; nothing was saved")
+        attribute = state.attrs[column.key]
+        # A changed row: only what changed (reading the rest could load it again).
+        values = attribute.history.added if changed_only else [attribute.value]
+        for value in values:
+            problem = control_problem(value, notes=True) if isinstance(value, str) else None
+            if problem is not None:
+                field = column.key.replace("_", " ").capitalize()
+                raise ControlCharacterRefused(f"{field} {problem}; nothing was saved")
 
 
 def _before_flush(session: Session, _context: object, _instances: object) -> None:
-    for row in (*session.new, *session.dirty):
-        _check(row)
+    for row in session.new:
+        _check(row, changed_only=False)
+    for row in session.dirty:
+        _check(row, changed_only=True)
 
 
 def guard(factory: sessionmaker[Session]) -> sessionmaker[Session]:

@@ -184,3 +184,16 @@ def test_a_note_holding_terminal_control_is_refused_and_nothing_is_saved(ward: W
         note="rang twice\n\tno answer",
     )
     assert logged.failed.total == 1
+
+
+def test_a_changed_row_is_checked_too_and_only_what_changed(ward: Ward) -> None:
+    with transaction(make_session_factory(ward.engine)) as session:
+        patient = session.get(Patient, ward.patient_id)
+        assert patient is not None
+        patient.channel_handle = "line:yuki\x1b]0;pwned\x07"
+        with pytest.raises(Refused, match=r"Channel handle contains a control character \(ESC\)"):
+            session.flush()
+        session.rollback()
+    with make_session_factory(ward.engine)() as session:
+        stored = session.get(Patient, ward.patient_id)
+        assert stored is not None and "\x1b" not in stored.channel_handle
