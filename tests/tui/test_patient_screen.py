@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text
@@ -16,7 +18,7 @@ from textual.widgets import DataTable, Static
 from core.clock import FixedClock
 from core.config import Settings
 from core.domain import Channel, ContactOutcome, Disposition
-from core.dossier import DECISION_NOTE
+from core.dossier import DECISION_NOTE, TimelineEntry, TimelineKind
 from core.triage import DECIDED_BY
 from db import migrate
 from db.database import Database
@@ -33,8 +35,9 @@ from tests.tui.snapshot_apps.patient_data import (
     add_followed_patient,
 )
 from tui.app import AftercareApp
-from tui.screens.patient import PatientScreen, saved_summary
+from tui.screens.patient import PatientScreen, _timeline_cells, saved_summary
 from tui.screens.queue import QueueScreen
+from tui.styles import Palette
 
 
 def _database(engine: Engine) -> Database:
@@ -420,3 +423,11 @@ def test_saved_summary_says_what_was_written() -> None:
         "Triage saved: EXPECTED (computed emergency); incident #7 opened, marked downgraded; "
         "the treating physician is told once (E-8) that you chose otherwise and why."
     )
+
+
+def test_the_timeline_names_the_patients_clock_by_its_offset_never_its_letters() -> None:
+    # Taipei's zone letters are "CST", which a reader in Texas takes as US Central.
+    at = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+    entry = TimelineEntry(TimelineKind.TOUCHPOINT, at, "Day 1 check-in", "", None, "tp-1")
+    when, _, _ = _timeline_cells(entry, ZoneInfo("Asia/Taipei"), cast(Palette, None))
+    assert when.plain == "22 Nov 15:00 KST\nSun 14:00 UTC+8"

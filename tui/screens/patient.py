@@ -52,6 +52,7 @@ from core.dossier import (
     recorded_words,
 )
 from core.incidents import clinic_today
+from core.labels import utc_offset_words
 from core.plain_text import shown
 from core.records import RecordSaved
 from core.refusals import Refused
@@ -641,7 +642,10 @@ def _timeline_cells(
 ) -> tuple[Text, Text, Text]:
     clinic = entry.at.astimezone(CLINIC_TZ)
     local = entry.at.astimezone(zone) if zone is not None else None
-    local_label = f"{local:%a %H:%M} {local.tzname()}" if local else "local unknown"
+    # The offset, never the zone's letters: Taipei's and Shanghai's "CST" read as US Central.
+    local_label = (
+        f"{local:%a %H:%M} {utc_offset_words(local.utcoffset())}" if local else "local unknown"
+    )
     when = Text(f"{clinic:%d %b %H:%M} KST\n{local_label}")
     state = entry.state or ""
     disposition = _DISPOSITIONS.get(state)
