@@ -135,15 +135,22 @@ def test_a_group_writable_anchor_file_is_refused_and_a_bad_one_cannot_be_checked
     )
 
 
+def _audit_apprise_file(
+    folder: Path, receiver: HttpReceiver, mode: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Apprise file whose `audit` tag reaches `receiver`, with `mode`, in the settings."""
+    config = folder / "apprise.yml"
+    config.write_text(f"version: 1\nurls:\n  - {receiver.url('/audit')}:\n      tag: audit\n")
+    config.chmod(mode)
+    monkeypatch.setenv("AFTERCARE_APPRISE_CONFIG", str(config))
+
+
 def test_every_backup_anchors_what_it_holds_and_sends_it(
     cli: typer.Typer, database: str, anchors: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _events(database, 1, 4)
     with HttpReceiver() as receiver:
-        config = tmp_path / "apprise.yml"
-        config.write_text(f"version: 1\nurls:\n  - {receiver.url('/audit')}:\n      tag: audit\n")
-        config.chmod(0o600)
-        monkeypatch.setenv("AFTERCARE_APPRISE_CONFIG", str(config))
+        _audit_apprise_file(tmp_path, receiver, 0o600, monkeypatch)
         copy = tmp_path / "backup.db"
         result = run(cli, "backup", str(copy))
         assert result.exit_code == 0, result.stderr
@@ -167,10 +174,7 @@ def test_an_anchor_is_never_sent_with_an_apprise_file_the_group_can_change(
     # Whoever can change the file decides where the anchor goes: then it anchors nothing.
     _events(database, 1, 2)
     with HttpReceiver() as receiver:
-        config = tmp_path / "apprise.yml"
-        config.write_text(f"version: 1\nurls:\n  - {receiver.url('/audit')}:\n      tag: audit\n")
-        config.chmod(0o660)
-        monkeypatch.setenv("AFTERCARE_APPRISE_CONFIG", str(config))
+        _audit_apprise_file(tmp_path, receiver, 0o660, monkeypatch)
         result = run(cli, "audit", "anchor")
         assert receiver.posts == []
     assert result.exit_code == 1, result.stdout
