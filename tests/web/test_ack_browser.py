@@ -20,9 +20,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import Engine, func, select
 from textual.coordinate import Coordinate
@@ -90,7 +91,21 @@ def _navigating(driver: WebDriver, act: Callable[[], object]) -> None:
     this one: a click returns before the browser has posted and loaded."""
     old = driver.find_element(By.TAG_NAME, "html")
     act()
-    WebDriverWait(driver, 20).until(staleness_of(old))
+    WebDriverWait(driver, 20).until(lambda _: _gone(old))
+
+
+def _gone(element: WebElement) -> bool:
+    """Whether `element` left the page. Chromium may say so, mid-navigation, as "does
+    not belong to the document" rather than as a stale element (seen with 156)."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def _page_text(driver: WebDriver) -> str:
