@@ -228,6 +228,7 @@ KEYMAP_IDS: Final = frozenset(
         "form.cancel",
         "form.save",
         "triage.save",
+        "triage.normal-course",
         "care.save",
         "confirm.yes",
         "confirm.no",

@@ -1,7 +1,9 @@
 """The triage form: symptoms by body system, temperature, trend, with a live outcome.
 
 At the top, before anything is ticked: what is normal on the day it is now
-for this patient's protocol (`core.triage.course`). Every change re-runs the
+for this patient's protocol (`core.triage.course`). Where the terminal is too
+short for that text and the first fields together (80x24), it opens folded to
+its heading, so the form opens on its fields; ctrl+o unfolds it. Every change re-runs the
 pure rules (`core.triage.assess`) and shows the disposition, each rule that
 fired and who decides; an emergency shows a banner with the local emergency
 number and a short script to read to the patient. A missing input that could
@@ -24,7 +26,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Select, Static
 
 from core.commands import TriageEntry
 from core.domain import Disposition, Protocol, Trend
@@ -78,6 +80,18 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
         border-left: thick $success;
         padding: 0 1;
     }
+    TriageModal #normal-course-fold {
+        border: none;
+        padding: 0;
+        margin: 0;
+    }
+    TriageModal #normal-course-fold CollapsibleTitle {
+        padding: 0;
+        width: 1fr;
+    }
+    TriageModal #normal-course-fold Contents {
+        padding: 0;
+    }
     TriageModal #triage-needs {
         color: $warning;
         text-style: bold;
@@ -94,7 +108,16 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
 
     COMPONENT_CLASSES = STYLE_CLASSES
     # escape cancels, as in every form (FormModal), asking first once anything is entered.
-    BINDINGS = [bind("triage.save", "ctrl+s", "save", "Save triage", "Save the triage")]
+    BINDINGS = [
+        bind("triage.save", "ctrl+s", "save", "Save triage", "Save the triage"),
+        bind(
+            "triage.normal-course",
+            "ctrl+o",
+            "toggle_course",
+            "What is normal",
+            "Show or fold what is normal on this day",
+        ),
+    ]
     ASK_BEFORE_DISCARD = True
     # The first field gets the focus without scrolling: the outcome stays in view.
     AUTO_FOCUS = None
@@ -114,11 +137,13 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="form triage"):
             yield Label(Text(f"Triage: {self._triage.patient_label}", style="bold"))
-            yield Static(course_text(self.course), id="normal-course")
+            with Collapsible(
+                title=f"{self.course.heading} (ctrl+o)", collapsed=False, id="normal-course-fold"
+            ):
+                yield Static(course_text(self.course, heading=False), id="normal-course")
             yield Static("", id="triage-banner")
             yield Static("", id="triage-preview")
             yield Static("", id="triage-needs")
-            yield Static(Text(WHO_DECIDES, style="italic"), id="who-decides")
             with Horizontal(classes="triage-numbers"):
                 yield _named(Input(str(self._triage.day), placeholder="day", id="day"), "Day")
                 yield _named(
@@ -142,6 +167,9 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
                 for code in codes:
                     yield Checkbox(SYMPTOMS[code], id=f"symptom-{code}")
             yield _named(Input(placeholder="what the patient said", id="note"), "Note")
+            # Who decides sits with the choice of another outcome it is about, so the
+            # outcome and the first fields share the top of a 24-line terminal.
+            yield Static(Text(WHO_DECIDES, style="italic"), id="who-decides")
             yield Select(
                 [(f"Outcome instead: {disposition_word(d)}", d) for d in Disposition],
                 prompt="Outcome: keep the computed one",
@@ -162,6 +190,22 @@ class TriageModal(ClinicStyles, FormModal[TriageEntry]):
         self._update()
         self.query_one("#day", Input).focus(scroll_visible=False)
         self.remember_as_opened()
+        self.call_after_refresh(self._fold_course_if_fields_hidden)
+
+    def _fold_course_if_fields_hidden(self) -> None:
+        """Fold what is normal to its heading when, unfolded, it pushes the day and
+        temperature below the form's bottom edge: the nurse starts on the fields."""
+        form = self.query_one(VerticalScroll)
+        numbers = self.query_one(".triage-numbers")
+        if numbers.virtual_region.bottom > form.scrollable_content_region.height:
+            self.query_one("#normal-course-fold", Collapsible).collapsed = True
+
+    def action_toggle_course(self) -> None:
+        """Unfold (or fold) what is normal on this day; unfolded, it is scrolled to."""
+        fold = self.query_one("#normal-course-fold", Collapsible)
+        fold.collapsed = not fold.collapsed
+        if not fold.collapsed:
+            self.call_after_refresh(fold.scroll_visible, top=True)
 
     def discard_question(self) -> str:
         if self.outcome is not None and self.outcome.disposition is Disposition.EMERGENCY:
@@ -391,13 +435,13 @@ def downgrade_warning(computed: Disposition, chosen: Disposition | None) -> str 
     return text + ". Only a physician's decision drops it."
 
 
-def course_text(course: NormalCourse) -> Text:
-    """What is normal on day N as one block: heading, course, and the emergency line in red."""
-    text = Text(course.heading, style="bold")
-    for line in course.lines:
-        text.append(f"\n{line}")
-    text.append(f"\n{course.emergency}", style="bold red")
-    return text
+def course_text(course: NormalCourse, *, heading: bool = True) -> Text:
+    """What is normal on day N as one block: heading (unless a fold's title already
+    says it), course, and the emergency line in red."""
+    lines = [Text(course.heading, style="bold")] if heading else []
+    lines += [Text(line) for line in course.lines]
+    lines.append(Text(course.emergency, style="bold red"))
+    return Text("\n").join(lines)
 
 
 def _emergency_banner(outcome: TriageOutcome, language: str) -> Text:

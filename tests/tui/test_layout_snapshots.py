@@ -98,6 +98,12 @@ async def test_the_triage_form_at_80x24_shows_its_save_key(tmp_path: Path) -> No
             save = next(i for i, line in enumerate(lines) if "ctrl+s" in line)
             assert "Cancel" in lines[save] and save < len(lines) - 2
             assert "Triage:" in "\n".join(lines[:4])
+            # It opens on its fields: what is normal folded to its heading, the outcome,
+            # and the day, temperature and trend all on screen above the buttons.
+            top = "\n".join(lines[:save])
+            assert "What is normal on day 9" in top and "ctrl+o" in top
+            assert "Outcome: EXPECTED" in top
+            assert all(word in top for word in ("Day", "Temperature", "Trend: choose"))
     finally:
         app.database.close()
 

@@ -7,7 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Checkbox, Collapsible, Input, Select, Static
+from textual.widgets._collapsible import CollapsibleTitle
+from textual.widgets._select import SelectOverlay
 
 from core.clock import FixedClock
 from core.domain import (
@@ -195,20 +199,82 @@ async def test_normal_course_is_at_the_top_before_anything_is_ticked(
     setup: tuple[AftercareApp, int],
 ) -> None:
     app, patient_id = setup
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 60)) as pilot:
         form = await _open_form(pilot, patient_id)
         assert not any(box.value for box in form.query(Checkbox))
+        fold = form.query_one("#normal-course-fold", Collapsible)
+        assert not fold.collapsed  # room for it and the fields: open as it is
         course = form.query_one("#normal-course", Static)
         text = str(course.render())
-        # The day it is now and this patient's protocol (an infusion alone).
-        assert "What is normal on day 2 after exosome IV" in text
+        # The day it is now and this patient's protocol (an infusion alone), in the title.
+        assert "What is normal on day 2 after exosome IV" in str(
+            fold.query_one(CollapsibleTitle).render()
+        )
         assert "cannula site" in text
         assert "No facial redness or swelling is expected from the infusion itself" in text
         assert "Call 119 now (Japan) for: fever above 38.5 °C" in text
         # First under the title, above the outcome and every tick box, and on screen.
         assert course.region.y < form.query_one("#triage-preview", Static).region.y
         assert course.region.y < min(box.region.y for box in form.query(Checkbox))
+        assert course.region.height > 0 and course.region.y < 60
+
+
+def _in_view(form: TriageModal, widget: Widget) -> bool:
+    """Whether `widget` is wholly inside the form's scrolled view, as drawn now."""
+    view = form.query_one(VerticalScroll).content_region
+    region = widget.region
+    return region.height > 0 and view.contains_region(region)
+
+
+async def test_at_80x24_the_form_opens_on_its_fields_and_ctrl_o_shows_what_is_normal(
+    setup: tuple[AftercareApp, int],
+) -> None:
+    app, patient_id = setup
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _open_form(pilot, patient_id)
+        await pilot.pause()
+        fold = form.query_one("#normal-course-fold", Collapsible)
+        assert fold.collapsed
+        title = fold.query_one(CollapsibleTitle)
+        assert "What is normal on day 2" in str(title.render())
+        assert "ctrl+o" in str(title.render())
+        # The outcome and the first fields are on screen together, the day focused.
+        for selector in ("#triage-preview", "#day", "#temperature", "#trend"):
+            assert _in_view(form, form.query_one(selector)), selector
+        assert app.focused is form.query_one("#day", Input)
+
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await pilot.pause()
+        assert not fold.collapsed
+        course = form.query_one("#normal-course", Static)
+        assert "Call 119 now (Japan)" in str(course.render())
         assert course.region.height > 0 and course.region.y < 24
+        # The day keeps the focus: typing goes on where it was.
+        assert app.focused is form.query_one("#day", Input)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert fold.collapsed
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_the_override_list_opens_above_the_footer(
+    setup: tuple[AftercareApp, int], size: tuple[int, int]
+) -> None:
+    app, patient_id = setup
+    async with app.run_test(size=size) as pilot:
+        form = await _open_form(pilot, patient_id)
+        chosen = form.query_one("#override", Select)
+        chosen.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        overlay = chosen.query_one(SelectOverlay)
+        assert overlay.display and overlay.region.height >= len(Disposition) + 1
+        # Every choice drawn, none under the footer's line or past the form's frame.
+        assert overlay.region.bottom <= size[1] - 1
+        assert form.query_one(VerticalScroll).region.contains_region(overlay.region)
 
 
 async def test_a_missing_trend_is_asked_for_and_save_waits_for_it(
