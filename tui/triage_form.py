@@ -438,10 +438,11 @@ def downgrade_warning(computed: Disposition, chosen: Disposition | None) -> str 
 def course_text(course: NormalCourse, *, heading: bool = True) -> Text:
     """What is normal on day N as one block: heading (unless a fold's title already
     says it), course, and the emergency line in red."""
-    lines = [Text(course.heading, style="bold")] if heading else []
-    lines += [Text(line) for line in course.lines]
-    lines.append(Text(course.emergency, style="bold red"))
-    return Text("\n").join(lines)
+    text = Text(course.heading, style="bold") if heading else Text()
+    for line in course.lines:
+        text.append(f"\n{line}" if text else line)
+    text.append(f"\n{course.emergency}", style="bold red")
+    return text
 
 
 def _emergency_banner(outcome: TriageOutcome, language: str) -> Text:

@@ -171,6 +171,18 @@ class LiveTableScreen(LiveReading[PageT], ClinicScreen, Generic[PageT, RecordT])
     def on_mount(self) -> None:
         self.poll()
 
+    def on_screen_suspend(self) -> None:
+        """Hidden (the app keeps this screen for its next opening): no reads while
+        nobody looks; the last page stays drawn for the moment it comes back."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_screen_resume(self) -> None:
+        """Shown again: the last page is on screen at once, and news is looked for now."""
+        if self.page is not None:  # the first resume comes with on_mount's own read
+            self.poll_now()
+
     @property
     def table(self) -> DataTable[Text]:
         """The table of records."""
