@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
-from textual.pilot import Pilot
 from textual.containers import VerticalScroll
+from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Checkbox, Collapsible, Input, Select, Static
 from textual.widgets._collapsible import CollapsibleTitle
