@@ -20,6 +20,7 @@ keeps them only when asked.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 BIDI_CONTROLS: Final = frozenset((*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
@@ -47,6 +48,18 @@ _NAMES: Final = {
     0x2068: "bidi isolate U+2068",
     0x2069: "bidi isolate U+2069",
 }
+
+
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Any character `is_control` names, found in one C-level scan (a screen of 20,000
+table cells is checked on every read)."""
+_CONTROL_BUT_LAYOUT: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""The same less newline and tab, which a note or a pane keeps."""
+
+
+def any_control(text: str, *, notes: bool = False) -> bool:
+    """Whether `text` holds a control character (with `notes`, other than newline and tab)."""
+    return (_CONTROL_BUT_LAYOUT if notes else _CONTROL).search(text) is not None
 
 
 def is_control(char: str) -> bool:
@@ -106,7 +119,7 @@ def _visible(char: str) -> str:
 def shown(text: str, *, notes: bool = False) -> str:
     """`text` safe to print on a terminal: each control character in its visible
     form ("\\x1b" -> "␛", U+202E -> "<U+202E>"); with `notes`, newline and tab kept."""
-    if not any(is_control(char) for char in text):
+    if not any_control(text):
         return text  # the usual case: no copy
     return "".join(
         char if (notes and char in "\n\t") or not is_control(char) else _visible(char)

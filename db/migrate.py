@@ -17,7 +17,7 @@ from db.errors import DatabaseNotAtHead, StorageError, explain_operational_error
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0012"
+HEAD = "0013"
 """The newest migration shipped, named here so that every command can check the
 schema without loading Alembic (tests/db/test_migrations.py holds it to
 Alembic's own head)."""

@@ -147,6 +147,8 @@ class Patient(Base):
     __table_args__ = (
         # Overdue part of the queue: most severe first, then most overdue.
         Index("ix_patient_queue_overdue", "latest_severity", "next_closes_at"),
+        # Due now (window opened, not closed) counted from the index alone.
+        Index("ix_patient_next_window", "next_opens_at", "next_closes_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -57,8 +57,10 @@ def _no_open_alert() -> ColumnElement[bool]:
     return ~exists().where(Escalation.patient_id == Patient.id, _open_alert())
 
 
-def _filters(wanted: QueueFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [_no_open_alert()]
+def _filters(wanted: QueueFilter, *, alert_free: bool = True) -> list[ColumnElement[bool]]:
+    """The queue's filters as conditions on Patient; with `alert_free`, also "no open
+    alert" (a patient with one is in the alert band, not in their touchpoint's)."""
+    conditions: list[ColumnElement[bool]] = [_no_open_alert()] if alert_free else []
     if wanted.assigned == "mine":
         conditions.append(Patient.assigned_to_id == wanted.me)
     elif wanted.assigned == "unassigned":
@@ -262,17 +264,26 @@ def count_queue(session: Session, now: datetime, wanted: QueueFilter | None = No
         )
         or 0
     )
-    conditions = _filters(wanted)
+    # Counted as "all in the band" less "those of them with an open alert": the first
+    # runs along the band's index alone, the second starts from the few open alerts.
+    # "No open alert" tested row by row cost 100 ms of 0.1 s at 100,000 patients.
+    conditions = _filters(wanted, alert_free=False)
+    alerted = select(Escalation.patient_id).where(_open_alert())
     bands = _band_conditions(now)
     counts: dict[QueueCategory, int] = {}
     for band, condition in bands.items():
         if wanted.overdue_only and band is not QueueCategory.OVERDUE:
             counts[band] = 0
             continue
-        counts[band] = (
-            session.scalar(select(func.count()).select_from(Patient).where(condition, *conditions))
-            or 0
+        everyone = session.scalar(
+            select(func.count()).select_from(Patient).where(condition, *conditions)
         )
+        with_alert = session.scalar(
+            select(func.count()).select_from(Patient).where(
+                Patient.id.in_(alerted), condition, *conditions
+            )
+        )
+        counts[band] = (everyone or 0) - (with_alert or 0)
     return QueueCounts(
         alerts=alerts,
         overdue=counts[QueueCategory.OVERDUE],

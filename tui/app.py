@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -31,6 +32,7 @@ from db.followup import Actor
 from db.listen import ChangeListener, ListenerState
 from db.services import Clinic
 from notifiers.dispatcher import Dispatcher, default_owner
+from tui.collector import IdleCollector
 from tui.keys import bind
 from tui.live import SessionEnded
 from tui.screens.alerts import AlertsScreen
@@ -45,6 +47,10 @@ DISPATCH_INTERVAL = 2.0
 """Seconds between the in-app dispatcher's rounds."""
 DISPATCH_JOIN_SECONDS = 5.0
 """How long exit waits for a send in flight before leaving the lease to expire."""
+
+
+CLOCK_EVERY = 30.0
+"""Seconds between two redraws of "local time now" on the screens that show it."""
 
 
 class AftercareApp(App[None]):
@@ -121,6 +127,8 @@ class AftercareApp(App[None]):
         self.change_listener: ChangeListener | None = None
         """On PostgreSQL, wakes the current screen when anyone commits a change."""
         self._live_updates_paused = False
+        self.collector = IdleCollector()
+        """Full garbage collections while nobody types (started by the first page shown)."""
         if settings.keymap:
             # Ids and keys were checked when the config file was read (core.config).
             self.set_keymap(settings.keymap)
@@ -135,6 +143,23 @@ class AftercareApp(App[None]):
             )
         self._start_dispatcher()
         self._start_listener()
+        # One clock for every screen that shows "local time now". A screen's own long
+        # timer, once the screen closed, kept it (and its widgets) alive until the
+        # timer's next due time: asyncio holds a cancelled timer until then.
+        self.set_interval(CLOCK_EVERY, self._show_clocks)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Every key tells the garbage collector the coordinator is working."""
+        if isinstance(event, events.Key):
+            self.collector.key_pressed()
+        await super().on_event(event)
+
+    def _show_clocks(self) -> None:
+        """Every open screen that shows the time of day draws it again."""
+        for screen in self.screen_stack:
+            show = getattr(screen, "show_clock", None)
+            if callable(show):
+                show()
 
     async def on_unmount(self) -> None:
         await self._stop_dispatcher()

@@ -92,7 +92,9 @@ class ClinicFooter(Footer):
                 binding.action,
                 disabled=not item.enabled,
                 tooltip=item.tooltip,
-            ).data_bind(compact=Footer.compact)
+            )  # compact by its own default: a `data_bind` to the footer (as Textual's
+            # footer does) is never undone, so every redraw of the keys, at every screen
+            # change, left the old keys alive (26 widgets a patient screen opened)
         if palette is not None:
             yield palette
 

@@ -195,3 +195,4 @@ class LiveReading(Generic[PageT]):
             from tui.warmup import WARM_UP_AFTER, warm_up_once
 
             self.set_timer(WARM_UP_AFTER, warm_up_once)
+            self.app.collector.start(self.app)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from core.plain_text import is_control, shown
+from core.plain_text import any_control, is_control, shown
 
 RecordT = TypeVar("RecordT")
 
@@ -27,7 +27,7 @@ def plain_text(text: Text) -> Text:
     """`text` with every control character visible, its styles kept (the usual case,
     nothing to show, is `text` itself)."""
     source = text.plain
-    if not any(is_control(char) and char not in "\n\t" for char in source):
+    if not any_control(source, notes=True):
         return text
     safe = text.blank_copy()
     start = 0

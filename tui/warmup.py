@@ -12,10 +12,15 @@ load to finish, never loads it twice.
 
 The cost is memory: every workstation holds the export libraries from then on
 (bench/queue.py measures the resident size).
+
+Once loaded, everything alive is frozen out of the garbage collector's view
+(`gc.freeze`): modules, classes and caches never become garbage, and a full
+collection no longer walks them (tui.collector runs those when nobody types).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -24,6 +29,7 @@ log = logging.getLogger("aftercare.tui")
 
 WARM_UP_AFTER = 3.0
 """Seconds after the queue's first page is shown before the loading starts."""
+
 
 MODULES = (
     # The patient screen and the forms it opens.
@@ -45,6 +51,9 @@ def load_modules() -> None:
             importlib.import_module(name)
         except Exception:
             log.warning("could not load %s ahead of use", name, exc_info=True)
+    # Collect once, then set aside what survives: modules, classes, caches.
+    gc.collect()
+    gc.freeze()
     _done.set()
 
 

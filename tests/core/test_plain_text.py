@@ -19,7 +19,7 @@ from core.csv_files import CsvFileError
 from core.domain import Channel
 from core.oncall import ShiftTimeError, check_shift_note
 from core.patient_import import COLUMNS, OPTIONAL_COLUMNS, check_patient_csv
-from core.plain_text import control_problem, refusal, shown
+from core.plain_text import any_control, control_problem, is_control, refusal, shown
 from core.product_import import PRODUCT_COLUMNS, read_products_csv
 from core.records import RecordRefused, episode_from_text
 from core.schedules import builtin_templates
@@ -176,3 +176,14 @@ def test_an_unknown_triage_key_is_echoed_visibly() -> None:
         parse_triage_input('{"day": 3, "symptoms": [], "x\\u001b[2J": 1}')
     assert str(refused.value).startswith("x␛[2J: unknown field")
     assert "\x1b" not in str(refused.value)
+
+
+def test_the_fast_scan_finds_exactly_the_characters_is_control_names() -> None:
+    # Screens check every cell with one regular-expression scan (any_control); it must
+    # agree with the per-character rule over the whole Basic Multilingual Plane.
+    for code in range(0x10000):
+        char = chr(code)
+        assert any_control(char) == is_control(char), hex(code)
+        assert any_control(char, notes=True) == (is_control(char) and char not in "\n\t")
+    assert not any_control("Tanaka Yuki 田中 ゆき\n\tnote", notes=True)
+    assert any_control("a\x1b]52;c;QUJD\x07b", notes=True)

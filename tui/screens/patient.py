@@ -263,8 +263,11 @@ class PatientScreen(ClinicScreen):
 
     def on_mount(self) -> None:
         self.reload()
-        # "Local time now" must not go stale while the screen stays open.
-        self.set_interval(30, self._show_times)
+
+    def show_clock(self) -> None:
+        """"Local time now" must not go stale while the screen stays open (the app's
+        clock calls this every half minute, tui.app)."""
+        self._show_times()
 
     def reload(self) -> None:
         """Read the dossier again from the database (off the event loop)."""
