@@ -76,6 +76,11 @@ class Palette:
         """The style of one class in STYLE_CLASSES (only what the stylesheet sets)."""
         return self._screen.get_component_rich_style(name, partial=True)
 
+    def frozen(self) -> FrozenPalette:
+        """Every style read now, for a worker thread to colour cells with (the
+        stylesheet itself may only be read on the event loop)."""
+        return FrozenPalette({name: self(name) for name in STYLE_CLASSES})
+
     @property
     def alarm(self) -> Style:
         """What must be seen first: an emergency number, failed deliveries."""
@@ -104,3 +109,16 @@ class Palette:
             soon = (clock.days_left or 99) <= REPORT_SOON_DAYS
             name = "clock--soon" if soon else "clock--later"
         return self(name)
+
+
+class FrozenPalette(Palette):
+    """A palette read once: the same styles, from a dictionary."""
+
+    def __init__(self, styles: dict[str, Style]) -> None:
+        self._styles = styles
+
+    def __call__(self, name: str) -> Style:
+        return self._styles[name]
+
+    def frozen(self) -> FrozenPalette:
+        return self

@@ -63,8 +63,7 @@ class RecordTable(DataTable[Text]):
         for column, width in zip(columns, widths, strict=True):
             column.content_width = width
         self.virtual_size = Size(
-            sum(column.get_render_width(self) for column in columns)
-            + self._row_label_column_width,
+            sum(column.get_render_width(self) for column in columns) + self._row_label_column_width,
             self._total_row_height + (self.header_height if self.show_header else 0),
         )
         return True

@@ -27,6 +27,7 @@ from tests.factories import add_patient, add_staff
 from tests.tui.pilot import settle
 from tui.app import AftercareApp
 from tui.help import HelpScreen
+from tui.queue_cells import row_cells
 from tui.screens.queue import QueueScreen
 
 Found = TypeVar("Found")
@@ -174,6 +175,33 @@ async def test_order_bands_and_literal_markup(running: tuple[AftercareApp, Pilot
     assert not any("link" in str(span.style) for span in shown.spans)
     header = str(app.screen.query_one("#queue-counts", Static).render())
     assert "Overdue 2" in header and "Due 2" in header and "Upcoming 1" in header
+
+
+async def test_cells_coloured_in_the_read_thread_are_the_ones_the_loop_would_make(
+    running: tuple[AftercareApp, Pilot[None]],
+) -> None:
+    # The read's worker thread makes each row's cells with a palette read on the
+    # event loop beforehand; they must be exactly what the table would make itself.
+    app, _ = running
+    screen = app.screen
+    assert isinstance(screen, QueueScreen) and screen.page is not None
+    page = screen.page
+    assert page.cells_narrow is False and len(page.cells) == len(page.rows)
+    quiet = app.settings.quiet_channel_days
+
+    def drawn(cells: tuple[Text, ...]) -> list[tuple[str, str, list[tuple[int, int, str]]]]:
+        # Words and colours: Text equality alone compares the words only.
+        return [
+            (c.plain, str(c.style), [(s.start, s.end, str(s.style)) for s in c.spans])
+            for c in cells
+        ]
+
+    for row, made in zip(page.rows, page.cells, strict=True):
+        assert drawn(made) == drawn(row_cells(row, page.read_at, quiet, screen.palette))
+    assert any(str(c.style) for made in page.cells for c in made)  # coloured at all
+    table = table_of(app)
+    first = page.rows[0]
+    assert table.get_row(str(first.patient_id)) == list(page.cells[0])
 
 
 async def test_d_marks_done_with_note(

@@ -265,7 +265,7 @@ class PatientScreen(ClinicScreen):
         self.reload()
 
     def show_clock(self) -> None:
-        """"Local time now" must not go stale while the screen stays open (the app's
+        """ "Local time now" must not go stale while the screen stays open (the app's
         clock calls this every half minute, tui.app)."""
         self._show_times()
 
