@@ -4,6 +4,7 @@ settle, and opening one patient's screen."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
@@ -63,6 +64,18 @@ async def settle(pilot: Pilot[None]) -> None:
     for _ in range(3):
         await workers_done(pilot.app)
         await pilot.pause()
+
+
+async def settle_until(pilot: Pilot[None], done: Callable[[], bool], rounds: int = 30) -> bool:
+    """`settle` until `done()` holds, at most `rounds` times; whether it held. For a
+    result several messages away (a save in a worker, then the form closing, then the
+    screen under it reading), which a loaded machine may not deliver in one `settle`.
+    The caller asserts on what it waited for, so a result that never comes still fails."""
+    for _ in range(rounds):
+        if done():
+            return True
+        await settle(pilot)
+    return done()
 
 
 async def type_text(pilot: Pilot[None], text: str) -> None:

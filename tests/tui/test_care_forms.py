@@ -25,7 +25,7 @@ from db.engine import make_session_factory, transaction
 from db.followup import Actor
 from db.models import AuditEvent, Patient, Staff, Touchpoint, TreatmentEpisode
 from tests.factories import add_patient, add_staff
-from tests.tui.pilot import open_patient, settle, workstation
+from tests.tui.pilot import open_patient, settle, settle_until, workstation
 from tui.app import AftercareApp
 from tui.care_forms import CareForm
 from tui.help import help_rows
@@ -250,7 +250,7 @@ async def test_an_expired_lot_is_saved_only_when_save_is_pressed_again(desk: Des
         assert desk.app.focused is form.query_one("#save")
 
         await pilot.press("enter")  # Save again: recorded as typed
-        await settle(pilot)
+        await settle_until(pilot, lambda: isinstance(desk.app.screen, PatientScreen))
         assert isinstance(desk.app.screen, PatientScreen)
         screen = desk.app.screen
         assert screen.dossier is not None and len(screen.dossier.episodes) == 2
