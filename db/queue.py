@@ -279,9 +279,9 @@ def count_queue(session: Session, now: datetime, wanted: QueueFilter | None = No
             select(func.count()).select_from(Patient).where(condition, *conditions)
         )
         with_alert = session.scalar(
-            select(func.count()).select_from(Patient).where(
-                Patient.id.in_(alerted), condition, *conditions
-            )
+            select(func.count())
+            .select_from(Patient)
+            .where(Patient.id.in_(alerted), condition, *conditions)
         )
         counts[band] = (everyone or 0) - (with_alert or 0)
     return QueueCounts(
