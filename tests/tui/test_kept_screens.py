@@ -31,6 +31,10 @@ from tui.screens.queue import QueueScreen
 
 EMERGENCY = {"day": 2, "symptoms": ["throat_tightness"], "country": "JP"}
 
+# What is kept is the screen, not anything stored: one backend is enough here (the
+# reads these screens make are tested on both in tests/db and their own screen tests).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True, ids=["db=sqlite"])
+
 
 def _emergency(engine: Engine, clock: FixedClock, code: str, nurse: Actor, doctor_id: int) -> None:
     with transaction(make_session_factory(engine)) as session:

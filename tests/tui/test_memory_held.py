@@ -30,6 +30,8 @@ from tui.collector import IdleCollector
 from tui.screens.patient import PatientScreen
 
 
+# Memory held by screens does not depend on the backend: SQLite only.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True, ids=["db=sqlite"])
 async def test_closed_patient_screens_and_their_footer_keys_are_let_go(
     engine: Engine, clock: FixedClock
 ) -> None:
@@ -123,6 +125,7 @@ def test_a_keyboard_never_still_still_gets_a_full_collection(thresholds: None) -
     assert idle.check() and idle.collections == 1
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True, ids=["db=sqlite"])
 async def test_the_apps_keys_reach_the_collector(engine: Engine, clock: FixedClock) -> None:
     app = workstation(engine, clock, None, run_dispatcher=False)
     async with app.run_test(size=(120, 40)) as pilot:
