@@ -30,7 +30,6 @@ log = logging.getLogger("aftercare.tui")
 WARM_UP_AFTER = 3.0
 """Seconds after the queue's first page is shown before the loading starts."""
 
-
 MODULES = (
     # The patient screen and the forms it opens.
     "tui.screens.patient",

@@ -74,8 +74,8 @@ class QueuePage:
     failed: FailedSummary = field(default_factory=lambda: FailedSummary(0))
     """Physician alert deliveries that failed and nobody has looked at yet."""
     cells: tuple[tuple[Text, ...], ...] = ()
-    """Each row's cells, coloured in the read's thread for `cells_for` (off the
-    event loop: 300 rows took 40 ms of a filter key at 100,000 patients)."""
+    """Each row's cells, coloured in the read's thread for the layout `cells_narrow`
+    (off the event loop: 300 rows took 40 ms of a filter key at 100,000 patients)."""
     cells_narrow: bool | None = None
     """The layout the cells were made for (narrow or not); None: no cells made."""
 
@@ -170,9 +170,9 @@ class QueueScreen(LiveReading[QueuePage], ClinicScreen):
         self._shown_for: QueueFilter | None = None
         """The filters of the page on screen; None before the first."""
         self._narrow = False
+        """Whether the table is laid out for a terminal under NARROW_BELOW columns."""
         self._cells_for: tuple[bool, FrozenPalette] | None = None
         """The layout and palette the next read makes its cells with (set by `poll`)."""
-        """Whether the table is laid out for a terminal under NARROW_BELOW columns."""
 
     def compose(self) -> ComposeResult:
         # The title bar names the clinic (`clinic_name`): which clinic's patients these are.
